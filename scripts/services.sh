@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Start/stop helpers for the real services (sourced by dev.sh and test.sh after setup.sh).
+# Every service gets its own port and data folder, so a test run never clashes with a dev stack.
+
+free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+
+wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
+  local deadline=$((SECONDS + $1)) what=$2; shift 2
+  until "$@" >/dev/null 2>&1; do
+    if [ $SECONDS -ge $deadline ]; then echo "timed out waiting for $what" >&2; return 1; fi
+    sleep 0.2
+  done
+}
+
+as_postgres() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+start_postgres() { # start_postgres DIR PORT  (Postgres refuses to run as root)
+  local dir=$1 port=$2
+  mkdir -p "$dir"
+  [ "$(id -u)" -eq 0 ] && chown postgres "$dir"
+  if [ ! -f "$dir/PG_VERSION" ]; then
+    as_postgres "$PG_BIN/initdb" -D "$dir" -U postgres --auth=trust -E UTF8 --no-locale >/dev/null
+  fi
+  as_postgres "$PG_BIN/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 start \
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=${PG_FSYNC:-on}" >/dev/null
+  "$PG_BIN/psql" -h 127.0.0.1 -p "$port" -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='meetflow'" | grep -q 1 \
+    || "$PG_BIN/createdb" -h 127.0.0.1 -p "$port" -U postgres meetflow
+}
+
+stop_postgres() { [ -f "$1/postmaster.pid" ] && as_postgres "$PG_BIN/pg_ctl" -D "$1" -m fast -w stop >/dev/null 2>&1 || true; }
+
+start_redis() { # start_redis DIR PORT
+  mkdir -p "$1"
+  redis-server --bind 127.0.0.1 --port "$2" --dir "$1" --save "" --appendonly no \
+    --daemonize yes --pidfile "$1/redis.pid" --logfile "$1/redis.log"
+  wait_for 20 redis redis-cli -p "$2" ping
+}
+
+stop_redis() { [ -f "$1/redis.pid" ] && kill "$(cat "$1/redis.pid")" 2>/dev/null || true; }
+
+SEARCH_ATTRIBUTES=(--search-attribute MeetflowOperation=Keyword --search-attribute MeetflowEntity=Keyword)
+
+start_temporal() { # start_temporal DBFILE GRPC_PORT UI_PORT LOGFILE [extra flags]
+  local db=$1 port=$2 ui=$3 logf=$4; shift 4
+  temporal server start-dev --ip 127.0.0.1 --port "$port" --ui-port "$ui" --db-filename "$db" \
+    --http-port "$(free_port)" --metrics-port "$(free_port)" --log-level warn \
+    "${SEARCH_ATTRIBUTES[@]}" "$@" >"$logf" 2>&1 &
+  TEMPORAL_PID=$!
+  wait_for 60 "temporal on port $port" temporal operator cluster health --address "127.0.0.1:$port"
+}

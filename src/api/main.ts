@@ -1,0 +1,30 @@
+// `npm run api`: serves the HTTP API on PORT; on SIGTERM/SIGINT stops accepting connections,
+// lets in-flight requests finish, then closes Postgres, Redis and the Temporal connection.
+import { serve } from '@hono/node-server';
+import { loadConfig } from '../config.ts';
+import { createDataSource } from '../db/data-source.ts';
+import { createRedis } from '../redis.ts';
+import { createTemporalClient } from '../temporal/client.ts';
+import { createApp } from './app.ts';
+
+const config = loadConfig();
+const ds = await createDataSource(config).initialize();
+const redis = createRedis(config.REDIS_URL);
+const temporal = createTemporalClient(config);
+const app = createApp({ ds, redis, temporal, config });
+
+const server = serve({ fetch: app.fetch, port: config.PORT, hostname: '0.0.0.0' }, (info) => {
+  console.log(`api listening on http://127.0.0.1:${info.port} (docs: /docs)`);
+});
+
+let stopping = false;
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  console.log(`api: ${signal}, draining`);
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await Promise.allSettled([ds.destroy(), redis.quit(), temporal.connection.close()]);
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));

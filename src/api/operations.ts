@@ -1,0 +1,139 @@
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { ApplicationFailure, TemporalFailure, WorkflowFailedError, WorkflowNotFoundError, type WorkflowExecutionInfo } from '@temporalio/client';
+import { executionInfoFromRaw } from '@temporalio/client/lib/helpers.js';
+import { DomainError, notFound } from '../domain/errors.ts';
+import { OPERATION_TYPES, PROGRESS_QUERY, parseOperationId } from '../temporal/operations.ts';
+import { requireRole, type AuthEnv } from './auth.ts';
+import type { AppDeps } from './deps.ts';
+import { errorResponses, validationHook } from './errors.ts';
+
+const QUERY_TIMEOUT_MS = 2000;
+
+export const OperationSchema = z.object({
+  id: z.string().openapi({ example: 'waitlist:summer-picnic-k3x9qa' }),
+  type: z.string(),
+  status: z.enum(['running', 'completed', 'failed', 'cancelled', 'terminated', 'timed_out']),
+  entity: z.object({ kind: z.string(), slug: z.string() }),
+  startedAt: z.string(),
+  closedAt: z.string().nullable(),
+  progress: z.unknown().nullable(),
+  result: z.unknown().nullable(),
+  error: z.object({ type: z.string(), message: z.string() }).nullable(),
+  links: z.object({ self: z.string(), temporalUi: z.string() }),
+}).openapi('Operation');
+export type Operation = z.infer<typeof OperationSchema>;
+
+const STATUS: Record<string, Operation['status']> = {
+  RUNNING: 'running', CONTINUED_AS_NEW: 'running', COMPLETED: 'completed', FAILED: 'failed',
+  CANCELLED: 'cancelled', TERMINATED: 'terminated', TIMED_OUT: 'timed_out',
+};
+const STATUS_FILTER: Record<Operation['status'], string> = {
+  running: 'Running', completed: 'Completed', failed: 'Failed', cancelled: 'Canceled',
+  terminated: 'Terminated', timed_out: 'TimedOut',
+};
+
+/** The innermost typed failure: the ApplicationFailure an activity or workflow threw. */
+function failureOf(err: unknown): { type: string; message: string } {
+  let e: unknown = err instanceof WorkflowFailedError ? err.cause : err;
+  while (e instanceof TemporalFailure && !(e instanceof ApplicationFailure) && e.cause) e = e.cause;
+  if (e instanceof ApplicationFailure) return { type: e.type ?? 'ApplicationFailure', message: e.message };
+  return { type: (e as Error)?.name ?? 'Error', message: (e as Error)?.message ?? String(e) };
+}
+
+export function operationsRoutes({ temporal, config }: AppDeps) {
+  const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
+  const uiBase = `${config.TEMPORAL_UI_URL}/namespaces/${encodeURIComponent(config.TEMPORAL_NAMESPACE)}/workflows`;
+
+  function summary(info: Pick<WorkflowExecutionInfo, 'workflowId' | 'status' | 'startTime' | 'closeTime'>): Operation | null {
+    const parsed = parseOperationId(info.workflowId);
+    if (!parsed) return null;
+    return {
+      id: info.workflowId, type: parsed.type, status: STATUS[info.status.name] ?? 'running', entity: parsed.entity,
+      startedAt: info.startTime.toISOString(), closedAt: info.closeTime?.toISOString() ?? null,
+      progress: null, result: null, error: null,
+      links: { self: `/v1/operations/${encodeURIComponent(info.workflowId)}`, temporalUi: `${uiBase}/${encodeURIComponent(info.workflowId)}` },
+    };
+  }
+
+  /** One operation with its live progress (running) or its result/error (closed). */
+  async function describe(id: string): Promise<Operation> {
+    const handle = temporal.workflow.getHandle(id);
+    let info: Awaited<ReturnType<typeof handle.describe>>;
+    try {
+      info = await handle.describe();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw notFound('operation', id);
+      throw err;
+    }
+    const op = summary(info);
+    if (!op) throw notFound('operation', id);
+    if (op.status === 'running') {
+      op.progress = await temporal.connection
+        .withDeadline(Date.now() + QUERY_TIMEOUT_MS, () => handle.query(PROGRESS_QUERY))
+        .catch(() => null); // no worker polling right now: progress unknown, not an error
+    } else if (op.status === 'completed') {
+      op.result = (await handle.result()) ?? null;
+    } else {
+      op.error = await handle.result().then(() => null, failureOf);
+    }
+    return op;
+  }
+
+  const Id = z.object({ id: z.string().min(3).max(300) });
+
+  app.openapi(createRoute({
+    method: 'get', path: '/v1/operations/{id}', tags: ['operations'], security: [{ bearer: [] }],
+    request: { params: Id },
+    responses: { 200: { content: { 'application/json': { schema: OperationSchema } }, description: 'the operation' }, ...errorResponses },
+  }), async (c) => c.json(await describe(c.req.valid('param').id), 200));
+
+  app.openapi(createRoute({
+    method: 'get', path: '/v1/operations', tags: ['operations'], security: [{ bearer: [] }],
+    request: {
+      query: z.object({
+        type: z.enum(Object.keys(OPERATION_TYPES) as [string, ...string[]]).optional(),
+        entity: z.string().regex(/^[a-z]+:[a-z0-9-]+$/, 'kind:slug').optional(),
+        status: z.enum(Object.keys(STATUS_FILTER) as [Operation['status'], ...Operation['status'][]]).optional(),
+        limit: z.coerce.number().int().min(1).max(100).default(20),
+        cursor: z.string().optional(),
+      }),
+    },
+    responses: {
+      200: { content: { 'application/json': { schema: z.object({ items: z.array(OperationSchema), nextCursor: z.string().nullable() }) } }, description: 'operations, newest first' },
+      ...errorResponses,
+    },
+  }), async (c) => {
+    const q = c.req.valid('query');
+    // Values are quoted safely: each filter is an enum or matches a strict pattern.
+    const clauses = [
+      q.type && `MeetflowOperation = '${q.type}'`,
+      q.entity && `MeetflowEntity = '${q.entity}'`,
+      q.status && `ExecutionStatus = '${STATUS_FILTER[q.status]}'`,
+    ].filter(Boolean);
+    const response = await temporal.workflowService.listWorkflowExecutions({
+      namespace: config.TEMPORAL_NAMESPACE,
+      query: clauses.join(' AND '),
+      pageSize: q.limit,
+      nextPageToken: q.cursor ? Buffer.from(q.cursor, 'base64url') : undefined,
+    });
+    const infos = await Promise.all(response.executions.map((raw) =>
+      executionInfoFromRaw(raw, temporal.options.loadedDataConverter, raw, config.TEMPORAL_NAMESPACE)));
+    const token = response.nextPageToken?.length ? Buffer.from(response.nextPageToken).toString('base64url') : null;
+    return c.json({ items: infos.map(summary).filter((o): o is Operation => o !== null), nextCursor: token }, 200);
+  });
+
+  app.openapi(createRoute({
+    method: 'post', path: '/v1/operations/{id}/cancel', tags: ['operations'], security: [{ bearer: [] }],
+    middleware: [requireRole('admin')] as const,
+    request: { params: Id },
+    responses: { 202: { content: { 'application/json': { schema: OperationSchema } }, description: 'cancellation requested' }, ...errorResponses },
+  }), async (c) => {
+    const { id } = c.req.valid('param');
+    const op = await describe(id);
+    if (op.status !== 'running') throw new DomainError(409, 'conflict', `operation ${id} is already ${op.status}`);
+    await temporal.workflow.getHandle(id).cancel();
+    return c.json(op, 202);
+  });
+
+  return app;
+}

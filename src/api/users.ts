@@ -1,0 +1,60 @@
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { UserEntity, type User } from '../db/entities/user.ts';
+import { notFound } from '../domain/errors.ts';
+import { makeSlug } from '../domain/slug.ts';
+import { requireRole, type AuthEnv } from './auth.ts';
+import type { AppDeps } from './deps.ts';
+import { errorResponses, validationHook } from './errors.ts';
+import { idempotent } from './idempotency.ts';
+
+export const UserSchema = z.object({
+  id: z.string().uuid(), slug: z.string(), displayName: z.string(), handle: z.string().nullable(),
+  did: z.string().nullable(), isShadowAccount: z.boolean(), createdAt: z.string(),
+}).openapi('User');
+
+export const toUserJson = (u: User) => ({
+  id: u.id, slug: u.slug, displayName: u.displayName, handle: u.handle, did: u.did,
+  isShadowAccount: u.isShadowAccount, createdAt: u.createdAt.toISOString(),
+});
+
+export function usersRoutes({ ds, redis }: AppDeps) {
+  const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
+  const users = ds.getRepository(UserEntity);
+
+  app.openapi(createRoute({
+    method: 'post', path: '/v1/users', tags: ['users'], security: [{ bearer: [] }],
+    summary: 'create a local user (service role)',
+    middleware: [requireRole('service'), idempotent(redis)] as const,
+    request: {
+      body: {
+        required: true,
+        content: { 'application/json': { schema: z.object({
+          email: z.string().email().optional(),
+          displayName: z.string().trim().min(1).max(200),
+          handle: z.string().trim().min(1).max(253).optional(),
+        }).strict() } },
+      },
+    },
+    responses: { 201: { content: { 'application/json': { schema: UserSchema } }, description: 'created' }, ...errorResponses },
+  }), async (c) => {
+    const body = c.req.valid('json');
+    const user = await users.save(users.create({
+      slug: makeSlug(body.handle ?? body.displayName), email: body.email ?? null,
+      displayName: body.displayName, handle: body.handle ?? null,
+    }));
+    return c.json(toUserJson(user), 201);
+  });
+
+  app.openapi(createRoute({
+    method: 'get', path: '/v1/users/{slug}', tags: ['users'], security: [{ bearer: [] }],
+    request: { params: z.object({ slug: z.string().max(100) }) },
+    responses: { 200: { content: { 'application/json': { schema: UserSchema } }, description: 'the user' }, ...errorResponses },
+  }), async (c) => {
+    const { slug } = c.req.valid('param');
+    const user = await users.findOneBy({ slug });
+    if (!user) throw notFound('user', slug);
+    return c.json(toUserJson(user), 200);
+  });
+
+  return app;
+}

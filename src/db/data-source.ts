@@ -1,0 +1,30 @@
+import { DataSource } from 'typeorm';
+import type { Pool } from 'pg';
+import type { Config } from '../config.ts';
+import { UserEntity } from './entities/user.ts';
+import { GroupEntity, GroupMemberEntity } from './entities/group.ts';
+import { EventEntity } from './entities/event.ts';
+import { EventSeriesEntity, SeriesExceptionEntity } from './entities/series.ts';
+import { AttendeeEntity } from './entities/attendee.ts';
+import { ChatRoomEntity } from './entities/chat-room.ts';
+import { FirehoseCursorEntity, IngestionDeadLetterEntity } from './entities/ingestion.ts';
+import { InitialSchema1764000000000 } from './migrations/1764000000000-initial-schema.ts';
+
+export function createDataSource(config: Pick<Config, 'DATABASE_URL' | 'DB_POOL_MAX'>): DataSource {
+  return new DataSource({
+    type: 'postgres',
+    url: config.DATABASE_URL,
+    entities: [UserEntity, GroupEntity, GroupMemberEntity, EventEntity, EventSeriesEntity,
+      SeriesExceptionEntity, AttendeeEntity, ChatRoomEntity, FirehoseCursorEntity, IngestionDeadLetterEntity],
+    migrations: [InitialSchema1764000000000],
+    migrationsTransactionMode: 'all',
+    synchronize: false,
+    extra: { max: config.DB_POOL_MAX },
+  });
+}
+
+/** The pg pool behind TypeORM, for the readiness check's total/idle/waiting figures. */
+export function poolStats(ds: DataSource): { total: number; idle: number; waiting: number } {
+  const pool = (ds.driver as unknown as { master: Pool }).master;
+  return { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount };
+}

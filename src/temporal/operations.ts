@@ -1,0 +1,26 @@
+/**
+ * Workflow ids are `<operation type>:<entity key>`: the idempotency key and the lock for that
+ * operation on that entity (architecture.md). This table says which entity each type acts on.
+ */
+export const OPERATION_TYPES = {
+  waitlist: { entityKind: 'event', workflowType: 'waitlistWorkflow' },
+} as const;
+
+export type OperationType = keyof typeof OPERATION_TYPES;
+
+export function operationId(type: OperationType, entitySlug: string): string {
+  return `${type}:${entitySlug}`;
+}
+
+/** Splits an operation id into its type and entity; null if it is not one of ours. */
+export function parseOperationId(id: string): { type: OperationType; entity: { kind: string; slug: string } } | null {
+  const colon = id.indexOf(':');
+  const type = id.slice(0, colon) as OperationType;
+  if (colon < 1 || !(type in OPERATION_TYPES)) return null;
+  return { type, entity: { kind: OPERATION_TYPES[type].entityKind, slug: id.slice(colon + 1) } };
+}
+
+/** Signal and query names shared by workflows and the API (which imports only @temporalio/client). */
+export const SIGNALS = { seatsChanged: 'seatsChanged' } as const;
+/** Every long-running meetflow workflow answers this query with its progress. */
+export const PROGRESS_QUERY = 'progress';

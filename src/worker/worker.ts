@@ -1,0 +1,29 @@
+import { fileURLToPath } from 'node:url';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import type { Config } from '../config.ts';
+import { createActivities, type ActivityDeps } from '../activities/index.ts';
+
+export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+
+/**
+ * The meetflow worker: every workflow and activity on one task queue. Production loads the
+ * bundle built by `npm run bundle` (WORKFLOW_BUNDLE_PATH); dev and tests bundle at start.
+ */
+export async function createWorker(
+  connection: NativeConnection,
+  deps: ActivityDeps & { config: Config },
+  overrides: { taskQueue?: string; shutdownGraceTime?: string } = {},
+): Promise<Worker> {
+  const { config } = deps;
+  return Worker.create({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: overrides.taskQueue ?? config.TEMPORAL_TASK_QUEUE,
+    ...(config.WORKFLOW_BUNDLE_PATH
+      ? { workflowBundle: { codePath: config.WORKFLOW_BUNDLE_PATH } }
+      : { workflowsPath }),
+    activities: createActivities(deps),
+    // Let running activities finish on SIGTERM instead of cancelling them at once (default 0).
+    shutdownGraceTime: (overrides.shutdownGraceTime ?? config.WORKER_SHUTDOWN_GRACE) as '30s',
+  });
+}

@@ -1,0 +1,3 @@
+// Every workflow the worker registers. Deterministic code only: no I/O, no project imports
+// that do I/O (activity *types* only).
+export { waitlistWorkflow } from './waitlist.ts';
