@@ -48,3 +48,30 @@ start_temporal() { # start_temporal DBFILE GRPC_PORT UI_PORT LOGFILE [extra flag
   TEMPORAL_PID=$!
   wait_for 60 "temporal on port $port" temporal operator cluster health --address "127.0.0.1:$port"
 }
+
+# Starts Postgres, Redis and a headless Temporal dev server on free ports under a fresh temp
+# folder, exports DATABASE_URL / REDIS_URL / TEMPORAL_ADDRESS, and stops them all on exit.
+start_throwaway_services() {
+  RUN=$(mktemp -d /tmp/meetflow-run.XXXXXX)
+  chmod 755 "$RUN"
+  TEMPORAL_PID=""
+  trap stop_throwaway_services EXIT
+  trap 'exit 130' INT TERM
+  local pg redis temporal
+  pg=$(free_port); redis=$(free_port); temporal=$(free_port)
+  echo "[services] under $RUN: postgres :$pg, redis :$redis, temporal :$temporal" >&2
+  PG_FSYNC=off start_postgres "$RUN/pg" "$pg"
+  start_redis "$RUN/redis" "$redis"
+  start_temporal "$RUN/temporal.db" "$temporal" "$(free_port)" "$RUN/temporal.log" --headless \
+    --sqlite-pragma journal_mode=WAL --sqlite-pragma synchronous=OFF
+  export DATABASE_URL="postgres://postgres@127.0.0.1:$pg/meetflow"
+  export REDIS_URL="redis://127.0.0.1:$redis"
+  export TEMPORAL_ADDRESS="127.0.0.1:$temporal"
+}
+
+stop_throwaway_services() {
+  for pid in ${APP_PIDS[@]+"${APP_PIDS[@]}"}; do kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
+  [ -n "$TEMPORAL_PID" ] && kill "$TEMPORAL_PID" 2>/dev/null && wait "$TEMPORAL_PID" 2>/dev/null
+  stop_postgres "$RUN/pg"; stop_redis "$RUN/redis"
+  rm -rf "$RUN"
+}

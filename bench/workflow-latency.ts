@@ -1,0 +1,35 @@
+// Latency of an operation that goes through Temporal, measured through the API over loopback:
+// a cancellation starts `waitlist:<slug>`, which promotes the next person; timed until the API
+// shows the promotion. Baseline, same run: an RSVP that starts no workflow.
+import { call, createEvent, createUsers, fmt, percentile } from './lib/client.ts';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 300);
+const [owner, first, second] = await createUsers(3);
+
+async function sleep(ms: number) { await new Promise((r) => setTimeout(r, ms)); }
+
+const baseline: number[] = [];
+const viaWorkflow: number[] = [];
+for (let i = 0; i < RUNS; i++) {
+  const slug = await createEvent(owner.token, 1);
+  await call('POST', `/v1/events/${slug}/attendees`, first.token, { status: 'going' });
+
+  let t0 = performance.now();
+  await call('POST', `/v1/events/${slug}/attendees`, second.token, { status: 'going' }); // waitlisted, no workflow
+  baseline.push(performance.now() - t0);
+
+  t0 = performance.now();
+  await call('DELETE', `/v1/events/${slug}/attendees/me`, first.token); // starts the workflow
+  for (;;) {
+    const e = await call('GET', `/v1/events/${slug}`, owner.token) as unknown as { attendeeCounts: { confirmed: number } };
+    if (e.attendeeCounts.confirmed === 1) break;
+    await sleep(2);
+  }
+  viaWorkflow.push(performance.now() - t0);
+}
+
+for (const [name, xs] of [['baseline: RSVP, no workflow', baseline], ['cancel -> waitlist workflow -> promotion visible', viaWorkflow]] as const) {
+  xs.sort((a, b) => a - b);
+  console.log(`${name.padEnd(50)} n=${xs.length}  p50 ${fmt(percentile(xs, 50))}  p95 ${fmt(percentile(xs, 95))}  max ${fmt(xs[xs.length - 1])}`);
+}
+console.log(`workflow overhead at p50: ${fmt(percentile(viaWorkflow, 50) - percentile(baseline, 50))}`);

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# `npm run bench [-- name]`: runs the benchmarks in bench/ against a throw-away stack (worker and
+# API as real processes, traffic over loopback only). Prints figures; never pass/fail.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/setup.sh
+. scripts/services.sh
+start_throwaway_services
+
+export AUTH_JWT_SECRET="bench-secret-not-for-production" LOG_LEVEL=warn
+export PORT; PORT=$(free_port)
+node src/db/migrate.ts >/dev/null
+APP_PIDS=()
+node src/worker/main.ts >"$RUN/worker.log" 2>&1 & APP_PIDS+=($!)
+node src/api/main.ts >"$RUN/api.log" 2>&1 & APP_PIDS+=($!)
+wait_for 60 api curl -sf "http://127.0.0.1:$PORT/health/ready"
+export API_URL="http://127.0.0.1:$PORT"
+
+for script in bench/*.ts; do
+  name=$(basename "$script" .ts)
+  [ $# -gt 0 ] && [[ " $* " != *" $name "* ]] && continue
+  echo "== $name"
+  node "$script"
+done

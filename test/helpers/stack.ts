@@ -1,0 +1,108 @@
+import { randomUUID } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeFile } from 'node:fs/promises';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { createApp } from '../../src/api/app.ts';
+import { mintToken, type Role } from '../../src/api/auth.ts';
+import { loadConfig } from '../../src/config.ts';
+import { createDataSource } from '../../src/db/data-source.ts';
+import { createRedis } from '../../src/redis.ts';
+import { createWorker, workflowsPath } from '../../src/worker/worker.ts';
+
+let runtimeInstalled = false;
+function quietRuntime() {
+  if (runtimeInstalled) return;
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  runtimeInstalled = true;
+}
+
+/**
+ * The real services started by `npm test` (Postgres, Redis, Temporal dev server), wired the way
+ * production wires them, with a task queue of this test file's own so files never steal each
+ * other's tasks.
+ */
+export async function startStack() {
+  quietRuntime();
+  const taskQueue = `test-${randomUUID()}`;
+  const bundlePath = join(tmpdir(), `meetflow-bundle-${taskQueue}.js`);
+  await writeFile(bundlePath, (await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') })).code);
+  const config = loadConfig({
+    ...process.env, TEMPORAL_TASK_QUEUE: taskQueue, WORKER_SHUTDOWN_GRACE: '5s', WORKFLOW_BUNDLE_PATH: bundlePath,
+  });
+  const ds = await createDataSource(config).initialize();
+  const redis = createRedis(config.REDIS_URL);
+  const temporal = new Client({ connection: await Connection.connect({ address: config.TEMPORAL_ADDRESS }), namespace: config.TEMPORAL_NAMESPACE });
+  const app = createApp({ ds, redis, temporal, config });
+  const workerConnection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+
+  let worker: Worker | null = null;
+  let running: Promise<void> | null = null;
+
+  const stack = {
+    config, ds, redis, temporal, app,
+
+    async startWorker() {
+      worker = await createWorker(workerConnection, { ds, redis, config });
+      running = worker.run();
+    },
+    async stopWorker() {
+      worker?.shutdown();
+      await running;
+      worker = null;
+    },
+    async close() {
+      await stack.stopWorker();
+      await workerConnection.close();
+      await temporal.connection.close();
+      redis.disconnect();
+      await ds.destroy();
+    },
+
+    token: (sub: string, role?: Role) => mintToken(config.AUTH_JWT_SECRET, { sub, ...(role ? { role } : {}) }),
+
+    /** One HTTP request through the whole Hono app; answers status and parsed JSON body. */
+    async api(method: string, path: string, opts: { token?: string; body?: unknown; headers?: Record<string, string> } = {}) {
+      const headers: Record<string, string> = { ...opts.headers };
+      if (opts.token) headers.Authorization = `Bearer ${opts.token}`;
+      if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
+      const res = await app.request(path, { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body) });
+      const text = await res.text();
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      return { status: res.status, body: (text && res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text) as any };
+    },
+
+    /** A user created through the API (service role), with a token of its own. */
+    async user(displayName = 'Test User') {
+      const service = await stack.token(randomUUID(), 'service');
+      const res = await stack.api('POST', '/v1/users', { token: service, body: { displayName } });
+      if (res.status !== 201) throw new Error(`creating user failed: ${res.status} ${JSON.stringify(res.body)}`);
+      return { ...res.body as { id: string; slug: string }, token: await stack.token(res.body.id) };
+    },
+
+    async event(ownerToken: string, fields: Record<string, unknown> = {}) {
+      const res = await stack.api('POST', '/v1/events', {
+        token: ownerToken,
+        body: { name: 'Test Event', startAt: '2027-06-01T18:00:00+02:00', endAt: '2027-06-01T21:00:00+02:00', timeZone: 'Europe/Berlin', ...fields },
+      });
+      if (res.status !== 201) throw new Error(`creating event failed: ${res.status} ${JSON.stringify(res.body)}`);
+      return res.body as { slug: string; capacity: number | null };
+    },
+  };
+  return stack;
+}
+
+export type Stack = Awaited<ReturnType<typeof startStack>>;
+
+/** Polls until `check` returns a truthy value (real services answer asynchronously). */
+export async function eventually<T>(check: () => Promise<T>, { timeoutMs = 30_000, intervalMs = 100 } = {}): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T;
+  for (;;) {
+    last = await check();
+    if (last) return last as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms (last: ${JSON.stringify(last)})`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}

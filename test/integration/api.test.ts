@@ -1,0 +1,164 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sign } from 'hono/jwt';
+import { eventually, startStack, type Stack } from '../helpers/stack.ts';
+
+let s: Stack;
+beforeAll(async () => { s = await startStack(); await s.startWorker(); });
+afterAll(async () => { await s?.close(); });
+
+describe('API conventions', () => {
+  it('health: live, and ready reports Postgres (with pool figures), Redis and Temporal', async () => {
+    expect((await s.api('GET', '/health/live')).body).toEqual({ status: 'ok' });
+    const ready = await s.api('GET', '/health/ready');
+    expect(ready.status).toBe(200);
+    expect(ready.body.status).toBe('ok');
+    expect(ready.body.checks.postgres.up).toBe(true);
+    expect(ready.body.checks.postgres.pool).toEqual({ total: expect.any(Number), idle: expect.any(Number), waiting: expect.any(Number) });
+    expect(ready.body.checks.redis.up).toBe(true);
+    expect(ready.body.checks.temporal.up).toBe(true);
+  });
+
+  it('serves Prometheus metrics, the OpenAPI document and the docs page', async () => {
+    await s.api('GET', '/health/live');
+    const metrics = await s.api('GET', '/metrics');
+    expect(metrics.status).toBe(200);
+    expect(metrics.body).toContain('meetflow_http_requests_total{method="GET",route="/health/live",status="200"}');
+    const doc = await s.api('GET', '/openapi.json');
+    expect(doc.body.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining(['/v1/events', '/v1/events/{slug}/attendees', '/v1/operations/{id}']));
+    const docs = await s.api('GET', '/docs');
+    expect(docs.status).toBe(200);
+    expect(docs.body).toContain('swagger');
+  });
+
+  it('rejects missing, forged, expired and wrong-role tokens with the error shape', async () => {
+    const none = await s.api('GET', '/v1/events');
+    expect(none.status).toBe(401);
+    expect(none.body).toEqual({ error: { code: 'unauthorized', message: 'missing bearer token' } });
+    const forged = await sign({ sub: randomUUID() }, 'not-the-secret-at-all', 'HS256');
+    expect((await s.api('GET', '/v1/events', { token: forged })).body.error.code).toBe('unauthorized');
+    const expired = await sign({ sub: randomUUID(), exp: Math.floor(Date.now() / 1000) - 10 }, s.config.AUTH_JWT_SECRET, 'HS256');
+    expect((await s.api('GET', '/v1/events', { token: expired })).status).toBe(401);
+    const plain = await s.user();
+    const denied = await s.api('POST', '/v1/users', { token: plain.token, body: { displayName: 'x' } });
+    expect(denied.status).toBe(403);
+    expect(denied.body.error.code).toBe('forbidden');
+    const unknownRoute = await s.api('GET', '/v1/nothing-here', { token: plain.token });
+    expect(unknownRoute.status).toBe(404);
+    expect(unknownRoute.body.error.code).toBe('not_found');
+  });
+
+  it('bad input is a 400 with machine-readable details and writes nothing', async () => {
+    const u = await s.user();
+    const before = Number((await s.ds.query(`SELECT count(*) FROM events`))[0].count);
+    const bad = await s.api('POST', '/v1/events', {
+      token: u.token, body: { name: 'x', startAt: '2027-01-02T10:00:00Z', endAt: '2027-01-01T10:00:00Z', timeZone: 'Nowhere/Atlantis', capacity: -1 },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.code).toBe('validation_failed');
+    expect(bad.body.error.details.issues.map((i: { path: string }) => i.path)).toEqual(expect.arrayContaining(['timeZone', 'capacity']));
+    const notJson = await s.app.request('/v1/events', { method: 'POST', headers: { Authorization: `Bearer ${u.token}`, 'Content-Type': 'application/json' }, body: '{oops' });
+    expect(notJson.status).toBe(400);
+    expect(((await notJson.json()) as { error: { code: string } }).error.code).toBeTypeOf('string');
+    expect(Number((await s.ds.query(`SELECT count(*) FROM events`))[0].count)).toBe(before);
+  });
+
+  it('a token whose subject is no user cannot create things', async () => {
+    const ghost = await s.token(randomUUID());
+    const res = await s.api('POST', '/v1/groups', { token: ghost, body: { name: 'Ghosts' } });
+    expect(res.status).toBe(401);
+    const notUuid = await s.token('not-a-uuid');
+    expect((await s.api('POST', '/v1/groups', { token: notUuid, body: { name: 'Ghosts' } })).status).toBe(401);
+  });
+
+  it('Idempotency-Key replays the first answer and creates one row', async () => {
+    const u = await s.user();
+    const key = randomUUID();
+    const body = { name: 'Once Only', startAt: '2027-03-01T10:00:00Z', endAt: '2027-03-01T11:00:00Z', timeZone: 'UTC' };
+    const [a, b] = await Promise.all([0, 1].map(async (i) => {
+      await new Promise((r) => setTimeout(r, i * 200));
+      return s.api('POST', '/v1/events', { token: u.token, body, headers: { 'Idempotency-Key': key } });
+    }));
+    expect(a.status).toBe(201);
+    expect(b.status).toBe(201);
+    expect(b.body.slug).toBe(a.body.slug);
+    const [{ count }] = await s.ds.query(`SELECT count(*)::int AS count FROM events WHERE owner_id = $1`, [u.id]);
+    expect(count).toBe(1);
+  });
+
+  it('groups: the caller owns what it creates; only members create group events', async () => {
+    const owner = await s.user('Owner');
+    const g = await s.api('POST', '/v1/groups', { token: owner.token, body: { name: 'Hikers', chatEnabled: true } });
+    expect(g.status).toBe(201);
+    expect(g.body).toMatchObject({ name: 'Hikers', ownerId: owner.id, chatEnabled: true });
+    expect((await s.api('GET', `/v1/groups/${g.body.slug}`, { token: owner.token })).body.slug).toBe(g.body.slug);
+    const ev = await s.event(owner.token, { groupSlug: g.body.slug });
+    expect((await s.api('GET', `/v1/events/${ev.slug}`, { token: owner.token })).body.groupSlug).toBe(g.body.slug);
+    const outsider = await s.user('Outsider');
+    const denied = await s.api('POST', '/v1/events', {
+      token: outsider.token,
+      body: { name: 'Nope', startAt: '2027-03-01T10:00:00Z', endAt: '2027-03-01T11:00:00Z', timeZone: 'UTC', groupSlug: g.body.slug },
+    });
+    expect(denied.status).toBe(403);
+  });
+
+  it('lists events with counts computed from attendee rows', async () => {
+    const owner = await s.user();
+    const g = (await s.api('POST', '/v1/groups', { token: owner.token, body: { name: 'Listers' } })).body.slug;
+    const e1 = await s.event(owner.token, { groupSlug: g, startAt: '2027-05-01T10:00:00Z', endAt: '2027-05-01T11:00:00Z' });
+    const e2 = await s.event(owner.token, { groupSlug: g, startAt: '2027-05-02T10:00:00Z', endAt: '2027-05-02T11:00:00Z', capacity: 1 });
+    const guest = await s.user();
+    await s.api('POST', `/v1/events/${e2.slug}/attendees`, { token: guest.token, body: { status: 'going' } });
+    await s.api('POST', `/v1/events/${e2.slug}/attendees`, { token: owner.token, body: { status: 'going' } });
+    const list = await s.api('GET', `/v1/events?groupSlug=${g}`, { token: owner.token });
+    expect(list.body.items.map((e: { slug: string }) => e.slug)).toEqual([e1.slug, e2.slug]);
+    expect(list.body.items[1].attendeeCounts).toEqual({ confirmed: 1, waitlisted: 1, maybe: 0 });
+  });
+});
+
+describe('operations (API -> Temporal dev server -> worker -> activity -> Postgres -> API)', () => {
+  it('follows a workflow from start to result and lists it by type and entity', async () => {
+    const owner = await s.user();
+    const { slug } = await s.event(owner.token, { capacity: 1 });
+    const guest = await s.user();
+    await s.api('POST', `/v1/events/${slug}/attendees`, { token: owner.token, body: { status: 'going' } });
+    await s.api('POST', `/v1/events/${slug}/attendees`, { token: guest.token, body: { status: 'going' } });
+    const cancel = await s.api('DELETE', `/v1/events/${slug}/attendees/me`, { token: owner.token });
+    const id = cancel.body.operations[0].id;
+    expect(id).toBe(`waitlist:${slug}`);
+
+    const op = await eventually(async () => {
+      const r = await s.api('GET', `/v1/operations/${id}`, { token: owner.token });
+      return r.body.progress?.promoted === 1 && r.body;
+    });
+    expect(op).toMatchObject({ id, type: 'waitlist', status: 'running', entity: { kind: 'event', slug } });
+    expect(op.links.temporalUi).toContain(encodeURIComponent(id));
+    // The activity's write is visible through the API.
+    expect((await s.api('GET', `/v1/events/${slug}`, { token: owner.token })).body.attendeeCounts).toEqual({ confirmed: 1, waitlisted: 0, maybe: 0 });
+
+    const listed = await eventually(async () => {
+      const r = await s.api('GET', `/v1/operations?type=waitlist&entity=event:${slug}&status=running`, { token: owner.token });
+      return r.body.items?.length === 1 && r.body.items;
+    });
+    expect(listed[0].id).toBe(id);
+
+    // Only admins cancel; a cancelled operation reports it.
+    expect((await s.api('POST', `/v1/operations/${id}/cancel`, { token: owner.token })).status).toBe(403);
+    const admin = await s.token(owner.id, 'admin');
+    expect((await s.api('POST', `/v1/operations/${id}/cancel`, { token: admin })).status).toBe(202);
+    const closed = await eventually(async () => {
+      const r = await s.api('GET', `/v1/operations/${id}`, { token: owner.token });
+      return r.body.status !== 'running' && r.body;
+    });
+    expect(closed.status).toBe('cancelled');
+    expect(closed.closedAt).toBeTypeOf('string');
+  });
+
+  it('an unknown or foreign operation id is a 404', async () => {
+    const u = await s.user();
+    expect((await s.api('GET', '/v1/operations/waitlist:no-such-event', { token: u.token })).body.error.code).toBe('not_found');
+    expect((await s.api('GET', '/v1/operations/something-else', { token: u.token })).status).toBe(404);
+    expect((await s.api('GET', '/v1/operations?entity=DROP TABLE', { token: u.token })).status).toBe(400);
+  });
+});

@@ -1,0 +1,131 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, startStack, type Stack } from '../helpers/stack.ts';
+
+let s: Stack;
+beforeAll(async () => { s = await startStack(); await s.startWorker(); });
+afterAll(async () => { await s?.close(); });
+
+type User = Awaited<ReturnType<Stack['user']>>;
+
+async function users(n: number, prefix: string): Promise<User[]> {
+  const out: User[] = [];
+  for (let i = 0; i < n; i++) out.push(await s.user(`${prefix} ${i}`));
+  return out;
+}
+
+async function statusRows(slug: string) {
+  return s.ds.query(
+    `SELECT a.user_id, a.status, a.waitlisted_at FROM attendees a JOIN events e ON e.id = a.event_id
+      WHERE e.slug = $1 ORDER BY a.waitlisted_at NULLS FIRST, a.id`, [slug]) as Promise<{ user_id: string; status: string }[]>;
+}
+
+describe('RSVPs with capacity (real Postgres, real dev server)', () => {
+  it('200 concurrent going RSVPs for capacity 50: exactly 50 confirmed, 150 waitlisted in arrival order', async () => {
+    const owner = await s.user('Owner');
+    const { slug } = await s.event(owner.token, { capacity: 50 });
+    const people = await users(200, 'Guest');
+
+    const answers = await Promise.all(people.map(async (p) => {
+      const res = await s.api('POST', `/v1/events/${slug}/attendees`, { token: p.token, body: { status: 'going' } });
+      expect(res.status).toBe(200);
+      return { userId: p.id, ...res.body as { status: string; waitlistPosition?: number } };
+    }));
+
+    const confirmed = answers.filter((a) => a.status === 'confirmed');
+    const waitlisted = answers.filter((a) => a.status === 'waitlisted');
+    expect(confirmed).toHaveLength(50);
+    expect(waitlisted).toHaveLength(150);
+    // Positions handed out are 1..150, each once, and match the stored waitlist order.
+    expect(waitlisted.map((a) => a.waitlistPosition).sort((a, b) => a! - b!)).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
+    const stored = (await statusRows(slug)).filter((r) => r.status === 'waitlisted').map((r) => r.user_id);
+    const byPosition = [...waitlisted].sort((a, b) => a.waitlistPosition! - b.waitlistPosition!).map((a) => a.userId);
+    expect(stored).toEqual(byPosition);
+
+    const event = await s.api('GET', `/v1/events/${slug}`, { token: owner.token });
+    expect(event.body.attendeeCounts).toEqual({ confirmed: 50, waitlisted: 150, maybe: 0 });
+    const list = await s.api('GET', `/v1/events/${slug}/attendees`, { token: owner.token });
+    expect(list.body.items.filter((i: { status: string }) => i.status === 'waitlisted').map((i: { waitlistPosition: number }) => i.waitlistPosition))
+      .toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
+  });
+
+  it('10 cancellations promote exactly the next 10 waitlisted, in order, each once, across a worker restart', async () => {
+    const owner = await s.user('Owner');
+    const { slug } = await s.event(owner.token, { capacity: 10 });
+    const people = await users(30, 'Person');
+    for (const p of people) await s.api('POST', `/v1/events/${slug}/attendees`, { token: p.token, body: { status: 'going' } });
+    const firstTen = people.slice(0, 10);
+    const nextTen = people.slice(10, 20).map((p) => p.id);
+
+    // Five cancellations with the worker up ...
+    await Promise.all(firstTen.slice(0, 5).map((p) => s.api('DELETE', `/v1/events/${slug}/attendees/me`, { token: p.token })));
+    await eventually(async () => (await statusRows(slug)).filter((r) => r.status === 'confirmed').length === 10);
+    // ... five while it is down: the signals wait in Temporal, nothing is promoted yet ...
+    await s.stopWorker();
+    const answers = await Promise.all(firstTen.slice(5).map((p) => s.api('DELETE', `/v1/events/${slug}/attendees/me`, { token: p.token })));
+    expect(answers.every((a) => a.body.operations[0].id === `waitlist:${slug}`)).toBe(true);
+    expect((await statusRows(slug)).filter((r) => r.status === 'confirmed')).toHaveLength(5);
+    // ... and a new worker finishes the job.
+    await s.startWorker();
+    await eventually(async () => (await statusRows(slug)).filter((r) => r.status === 'confirmed').length === 10);
+
+    const rows = await statusRows(slug);
+    const confirmedIds = rows.filter((r) => r.status === 'confirmed').map((r) => r.user_id).sort();
+    expect(confirmedIds).toEqual([...nextTen].sort());
+    expect(rows.filter((r) => r.status === 'waitlisted').map((r) => r.user_id)).toEqual(people.slice(20).map((p) => p.id));
+    expect(rows.filter((r) => r.status === 'cancelled')).toHaveLength(10);
+    const progress = await eventually(async () => {
+      const op = await s.api('GET', `/v1/operations/waitlist:${slug}`, { token: owner.token });
+      return op.body.progress?.promoted === 10 && op.body.progress;
+    });
+    expect(progress.promoted).toBe(10); // each promoted once, never over capacity
+  });
+
+  it('repeating an RSVP is a no-op; interested is maybe; notgoing cancels', async () => {
+    const owner = await s.user('Owner');
+    const { slug } = await s.event(owner.token, { capacity: 1 });
+    const [a, b] = await users(2, 'P');
+    expect((await s.api('POST', `/v1/events/${slug}/attendees`, { token: a.token, body: { status: 'going' } })).body.status).toBe('confirmed');
+    expect((await s.api('POST', `/v1/events/${slug}/attendees`, { token: a.token, body: { status: 'going' } })).body.status).toBe('confirmed');
+    expect((await s.api('POST', `/v1/events/${slug}/attendees`, { token: b.token, body: { status: 'going' } })).body)
+      .toEqual({ status: 'waitlisted', waitlistPosition: 1, operations: [] });
+    expect((await s.api('POST', `/v1/events/${slug}/attendees`, { token: b.token, body: { status: 'going' } })).body.waitlistPosition).toBe(1);
+    expect((await s.api('POST', `/v1/events/${slug}/attendees`, { token: b.token, body: { status: 'interested' } })).body.status).toBe('maybe');
+    expect((await s.api('GET', `/v1/events/${slug}`, { token: a.token })).body.attendeeCounts).toEqual({ confirmed: 1, waitlisted: 0, maybe: 1 });
+    const bad = await s.api('POST', `/v1/events/${slug}/attendees`, { token: b.token, body: { status: 'maybe-later' } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.code).toBe('validation_failed');
+  });
+
+  it('raising the capacity promotes; lowering it never un-confirms anyone', async () => {
+    const owner = await s.user('Owner');
+    const { slug } = await s.event(owner.token, { capacity: 2 });
+    const people = await users(5, 'C');
+    for (const p of people) await s.api('POST', `/v1/events/${slug}/attendees`, { token: p.token, body: { status: 'going' } });
+
+    const lowered = await s.api('PATCH', `/v1/events/${slug}`, { token: owner.token, body: { capacity: 1 } });
+    expect(lowered.status).toBe(200);
+    expect(lowered.body.attendeeCounts.confirmed).toBe(2);
+
+    const raised = await s.api('PATCH', `/v1/events/${slug}`, { token: owner.token, body: { capacity: 4 } });
+    expect(raised.body.operations).toEqual([{ id: `waitlist:${slug}`, type: 'waitlist' }]);
+    await eventually(async () => (await s.api('GET', `/v1/events/${slug}`, { token: owner.token })).body.attendeeCounts.confirmed === 4);
+    const rows = await statusRows(slug);
+    expect(rows.filter((r) => r.status === 'confirmed').map((r) => r.user_id).sort()).toEqual(people.slice(0, 4).map((p) => p.id).sort());
+
+    const stranger = await s.user('Stranger');
+    const denied = await s.api('PATCH', `/v1/events/${slug}`, { token: stranger.token, body: { capacity: 100 } });
+    expect(denied.status).toBe(403);
+    expect(denied.body.error.code).toBe('forbidden');
+  });
+
+  it('a tombstoned (deleting) event refuses RSVPs with a clear error and nothing written', async () => {
+    const owner = await s.user('Owner');
+    const { slug } = await s.event(owner.token, { capacity: 5 });
+    await s.ds.query(`UPDATE events SET status = 'deleting' WHERE slug = $1`, [slug]);
+    const res = await s.api('POST', `/v1/events/${slug}/attendees`, { token: owner.token, body: { status: 'going' } });
+    expect(res.status).toBe(409);
+    expect(res.body.error.code).toBe('event_deleting');
+    expect(await statusRows(slug)).toEqual([]);
+    expect((await s.api('GET', `/v1/events/${slug}`, { token: owner.token })).status).toBe(404);
+  });
+});

@@ -1,0 +1,92 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DataSource, type DataSourceOptions, type QueryRunner } from 'typeorm';
+import { loadConfig } from '../../src/config.ts';
+import { createDataSource } from '../../src/db/data-source.ts';
+
+let ds: DataSource;
+beforeAll(async () => { ds = await createDataSource(loadConfig()).initialize(); });
+afterAll(async () => { await ds?.destroy(); });
+
+async function foreignKeys(): Promise<string[]> {
+  const rows = await ds.query(`
+    SELECT tc.table_name || '.' || kcu.column_name || ' -> ' || ccu.table_name || '.' || ccu.column_name AS fk
+      FROM information_schema.table_constraints tc
+      JOIN information_schema.key_column_usage kcu ON kcu.constraint_name = tc.constraint_name
+      JOIN information_schema.constraint_column_usage ccu ON ccu.constraint_name = tc.constraint_name
+     WHERE tc.constraint_type = 'FOREIGN KEY'`);
+  return rows.map((r: { fk: string }) => r.fk);
+}
+
+describe('migrations', () => {
+  it('are all applied, and a second run has nothing to do', async () => {
+    expect(await ds.showMigrations()).toBe(false);
+    expect(await ds.runMigrations()).toEqual([]);
+  });
+
+  it('declare the foreign keys the workflows rely on', async () => {
+    expect(await foreignKeys()).toEqual(expect.arrayContaining([
+      'events.series_slug -> event_series.slug',
+      'event_series.template_event_id -> events.id',
+      'events.owner_id -> users.id',
+      'events.group_id -> groups.id',
+      'attendees.event_id -> events.id',
+      'attendees.user_id -> users.id',
+      'series_exceptions.series_slug -> event_series.slug',
+      'chat_rooms.event_id -> events.id',
+      'group_members.user_id -> users.id',
+    ]));
+  });
+
+  it('enforce the unique keys dedup and materialization depend on', async () => {
+    const [user] = await ds.query(`INSERT INTO users (slug, display_name, did, is_shadow_account) VALUES ('shadow-' || gen_random_uuid(), 's', 'did:plc:' || gen_random_uuid(), true) RETURNING id, did`);
+    await expect(ds.query(`INSERT INTO users (slug, display_name, did) VALUES ('dup-' || gen_random_uuid(), 'd', $1)`, [user.did]))
+      .rejects.toThrow(/users_did_key/);
+
+    const [series] = await ds.query(`INSERT INTO event_series (slug, name, rrule, dtstart, duration_minutes, time_zone, owner_id)
+      VALUES ('s-' || gen_random_uuid(), 'S', 'FREQ=WEEKLY', now(), 60, 'UTC', $1) RETURNING slug`, [user.id]);
+    const occurrence = (slug: string) => ds.query(`INSERT INTO events (slug, name, start_at, end_at, time_zone, owner_id, series_slug, original_start)
+      VALUES ($1, 'o', '2027-01-01T10:00Z', '2027-01-01T11:00Z', 'UTC', $2, $3, '2027-01-01T10:00Z')`, [slug, user.id, series.slug]);
+    await occurrence(`o1-${series.slug}`);
+    await expect(occurrence(`o2-${series.slug}`)).rejects.toThrow(/events_series_slug_original_start_key/);
+
+    const ingested = (slug: string) => ds.query(`INSERT INTO events (slug, name, start_at, end_at, time_zone, owner_id, source_type, source_id)
+      VALUES ($1, 'i', now(), now(), 'UTC', $2, 'bluesky', 'at://did:plc:x/community.lexicon.calendar.event/' || $3)`, [slug, user.id, series.slug]);
+    await ingested(`i1-${series.slug}`);
+    await expect(ingested(`i2-${series.slug}`)).rejects.toThrow(/events_source_type_source_id_key/);
+  });
+
+  it('refuse an event linked to a series that does not exist, and an attendee twice', async () => {
+    const [user] = await ds.query(`INSERT INTO users (slug, display_name) VALUES ('u-' || gen_random_uuid(), 'u') RETURNING id`);
+    await expect(ds.query(`INSERT INTO events (slug, name, start_at, end_at, time_zone, owner_id, series_slug, original_start)
+      VALUES ('orphan-' || gen_random_uuid(), 'o', now(), now(), 'UTC', $1, 'no-such-series', now())`, [user.id]))
+      .rejects.toThrow(/events_series_slug_fkey/);
+    const [event] = await ds.query(`INSERT INTO events (slug, name, start_at, end_at, time_zone, owner_id)
+      VALUES ('e-' || gen_random_uuid(), 'e', now(), now(), 'UTC', $1) RETURNING id`, [user.id]);
+    await ds.query(`INSERT INTO attendees (event_id, user_id, status) VALUES ($1, $2, 'confirmed')`, [event.id, user.id]);
+    await expect(ds.query(`INSERT INTO attendees (event_id, user_id, status) VALUES ($1, $2, 'maybe')`, [event.id, user.id]))
+      .rejects.toThrow(/attendees_event_id_user_id_key/);
+    await expect(ds.query(`INSERT INTO attendees (event_id, user_id, status) VALUES ($1, $2, 'waitlisted')`, [event.id, user.id]))
+      .rejects.toThrow();
+  });
+
+  it('a migration that cannot apply its constraints fails loudly and applies nothing', async () => {
+    // A fresh database, the real migration, then one whose FK cannot be created.
+    const dbName = `probe_${Date.now()}`;
+    await ds.query(`CREATE DATABASE ${dbName}`);
+    class BrokenFk1764000000001 {
+      name = 'BrokenFk1764000000001';
+      async up(q: QueryRunner) { await q.query(`ALTER TABLE events ADD CONSTRAINT bad_fk FOREIGN KEY (capacity) REFERENCES users(slug)`); }
+      async down() {}
+    }
+    const base = createDataSource({ ...loadConfig(), DATABASE_URL: loadConfig().DATABASE_URL.replace(/\/[^/]+$/, `/${dbName}`) });
+    const probe = new DataSource({ ...base.options, migrations: [...(base.options.migrations as never[]), BrokenFk1764000000001] } as DataSourceOptions);
+    await probe.initialize();
+    try {
+      await expect(probe.runMigrations()).rejects.toThrow(/foreign key/i);
+      expect(await probe.query(`SELECT to_regclass('users') AS t`)).toEqual([{ t: null }]);
+    } finally {
+      await probe.destroy();
+      await ds.query(`DROP DATABASE ${dbName}`);
+    }
+  });
+});

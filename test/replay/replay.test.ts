@@ -1,0 +1,32 @@
+import { readFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { workflowsPath } from '../../src/worker/worker.ts';
+
+/**
+ * Histories recorded from the dev server with `temporal workflow show -w <id> -o json` (see
+ * README "Replay histories"). Replaying them against today's workflow code catches changes that
+ * would break running workflows; such a change needs `patched()`.
+ */
+const HISTORIES = [{ file: 'waitlist.json', workflowId: 'waitlist:recorded' }];
+
+Runtime.install({ logger: new DefaultLogger('ERROR') });
+
+async function load(file: string) {
+  return JSON.parse(await readFile(new URL(`./histories/${file}`, import.meta.url), 'utf8'));
+}
+
+describe('replay of recorded histories', () => {
+  for (const { file, workflowId } of HISTORIES) {
+    it(`${file} replays deterministically`, async () => {
+      await expect(Worker.runReplayHistory({ workflowsPath }, await load(file), workflowId)).resolves.toBeUndefined();
+    });
+  }
+
+  it('would catch a non-deterministic change (the check can fail)', async () => {
+    const history = await load('waitlist.json');
+    const scheduled = history.events.find((e: { activityTaskScheduledEventAttributes?: unknown }) => e.activityTaskScheduledEventAttributes);
+    scheduled.activityTaskScheduledEventAttributes.activityType.name = 'somethingElse';
+    await expect(Worker.runReplayHistory({ workflowsPath }, history, 'waitlist:tampered')).rejects.toThrow(/[Nn]ondeterminism|DeterminismViolation/);
+  });
+});
