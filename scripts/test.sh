@@ -13,4 +13,9 @@ export AUTH_JWT_SECRET="test-secret-not-for-production"
 
 npx tsc --noEmit
 node src/db/migrate.ts
-npx vitest run "$@"
+status=0
+npx vitest run --reporter=default --reporter=json --outputFile.json="$RUN/vitest.json" "$@" || status=$?
+# A plain closing line any CI can read, from vitest's own JSON report.
+node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`)' "$RUN/vitest.json" || true
+exit "$status"
