@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `npm run dev`: provisions what is missing, starts Postgres, Redis and the Temporal dev server
-# (Web UI, SQLite persistence under .data/), migrates, runs worker and API, prints the URLs,
+# `npm run dev`: provisions what is missing, starts Postgres, Redis, the Temporal dev server
+# (Web UI, SQLite persistence under .data/) and Synapse, migrates, runs worker and API, prints the URLs,
 # and stops everything cleanly on Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 DATA="${MEETFLOW_DATA_DIR:-$PWD/.data}"
 PG_PORT="${DEV_PG_PORT:-55432}"; REDIS_PORT="${DEV_REDIS_PORT:-56379}"
 TEMPORAL_PORT="${DEV_TEMPORAL_PORT:-7233}"; TEMPORAL_UI_PORT="${DEV_TEMPORAL_UI_PORT:-8233}"
+SYNAPSE_PORT="${DEV_SYNAPSE_PORT:-8008}"
 export PORT="${PORT:-3000}"
 mkdir -p "$DATA"; chmod 755 "$DATA"
 
@@ -19,6 +20,7 @@ cleanup() {
   for pid in "${APP_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${APP_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   [ -n "$TEMPORAL_PID" ] && kill "$TEMPORAL_PID" 2>/dev/null && wait "$TEMPORAL_PID" 2>/dev/null
+  bash scripts/synapse.sh stop "$DATA/synapse"
   stop_postgres "$DATA/pg"; stop_redis "$DATA/redis"
 }
 trap cleanup EXIT
@@ -27,6 +29,8 @@ trap 'exit 0' INT TERM
 start_postgres "$DATA/pg" "$PG_PORT"
 start_redis "$DATA/redis" "$REDIS_PORT"
 start_temporal "$DATA/temporal.db" "$TEMPORAL_PORT" "$TEMPORAL_UI_PORT" "$DATA/temporal.log"
+# shellcheck disable=SC2046  # prints MATRIX_HOMESERVER_URL=… MATRIX_ACCESS_TOKEN=…
+export $(bash scripts/synapse.sh start "$DATA/synapse" "$SYNAPSE_PORT")
 
 export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:$PG_PORT/meetflow}"
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:$REDIS_PORT}"
@@ -45,6 +49,7 @@ cat <<MSG
     API docs      http://127.0.0.1:$PORT/docs   (OpenAPI: /openapi.json)
     readiness     http://127.0.0.1:$PORT/health/ready
     Temporal UI   $TEMPORAL_UI_URL
+    Matrix        $MATRIX_HOMESERVER_URL  (Synapse; bot token in .data/synapse/bot.token)
     operator JWT  npm run token -- --sub <user id> --role admin
 
 MSG

@@ -49,8 +49,9 @@ start_temporal() { # start_temporal DBFILE GRPC_PORT UI_PORT LOGFILE [extra flag
   wait_for 60 "temporal on port $port" temporal operator cluster health --address "127.0.0.1:$port"
 }
 
-# Starts Postgres, Redis and a headless Temporal dev server on free ports under a fresh temp
-# folder, exports DATABASE_URL / REDIS_URL / TEMPORAL_ADDRESS, and stops them all on exit.
+# Starts Postgres, Redis, a headless Temporal dev server and Synapse on free ports under a fresh
+# temp folder, exports their URLs (DATABASE_URL, REDIS_URL, TEMPORAL_ADDRESS,
+# MATRIX_HOMESERVER_URL, MATRIX_ACCESS_TOKEN), and stops them all on exit.
 start_throwaway_services() {
   RUN=$(mktemp -d /tmp/meetflow-run.XXXXXX)
   chmod 755 "$RUN"
@@ -67,11 +68,15 @@ start_throwaway_services() {
   export DATABASE_URL="postgres://postgres@127.0.0.1:$pg/meetflow"
   export REDIS_URL="redis://127.0.0.1:$redis"
   export TEMPORAL_ADDRESS="127.0.0.1:$temporal"
+  # shellcheck disable=SC2046  # prints MATRIX_HOMESERVER_URL=… MATRIX_ACCESS_TOKEN=…
+  export $(bash scripts/synapse.sh start "$RUN/synapse" "$(free_port)")
+  export SYNAPSE_DIR="$RUN/synapse"
 }
 
 stop_throwaway_services() {
   for pid in ${APP_PIDS[@]+"${APP_PIDS[@]}"}; do kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
   [ -n "$TEMPORAL_PID" ] && kill "$TEMPORAL_PID" 2>/dev/null && wait "$TEMPORAL_PID" 2>/dev/null
+  bash scripts/synapse.sh stop "$RUN/synapse"
   stop_postgres "$RUN/pg"; stop_redis "$RUN/redis"
   rm -rf "$RUN"
 }

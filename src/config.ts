@@ -19,12 +19,19 @@ const schema = z.object({
   WORKER_SHUTDOWN_GRACE: z.string().default('30s'),
   WORKER_METRICS_PORT: z.coerce.number().int().positive().optional(),
   WORKFLOW_BUNDLE_PATH: z.string().optional(),
+  MATRIX_HOMESERVER_URL: z.string().url().optional(),
+  MATRIX_ACCESS_TOKEN: z.string().optional(),
+  CHAT_ENABLED: z.enum(['true', 'false']).optional(),
+  CHAT_RETENTION_DAYS: z.coerce.number().int().min(0).default(30),
+  CHAT_RETENTION_CRON: z.string().default('0 3 * * *'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
 
-export type Config = Omit<z.infer<typeof schema>, 'AUTH_JWT_SECRET' | 'PUBLIC_BASE_URL'> & {
+export type Config = Omit<z.infer<typeof schema>, 'AUTH_JWT_SECRET' | 'PUBLIC_BASE_URL' | 'CHAT_ENABLED'> & {
   AUTH_JWT_SECRET: string;
   PUBLIC_BASE_URL: string;
+  /** Global chat switch: on by default when a homeserver is configured. */
+  CHAT_ENABLED: boolean;
 };
 
 const DEV_SECRET = 'meetflow-dev-secret-change-me';
@@ -39,8 +46,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!c.AUTH_JWT_SECRET && c.NODE_ENV === 'production') {
     throw new Error('invalid configuration: AUTH_JWT_SECRET is required in production');
   }
+  const chatEnabled = c.CHAT_ENABLED ? c.CHAT_ENABLED === 'true' : Boolean(c.MATRIX_HOMESERVER_URL);
+  if (chatEnabled && (!c.MATRIX_HOMESERVER_URL || !c.MATRIX_ACCESS_TOKEN)) {
+    throw new Error('invalid configuration: CHAT_ENABLED needs MATRIX_HOMESERVER_URL and MATRIX_ACCESS_TOKEN');
+  }
   return {
     ...c,
+    CHAT_ENABLED: chatEnabled,
     AUTH_JWT_SECRET: c.AUTH_JWT_SECRET ?? DEV_SECRET,
     PUBLIC_BASE_URL: c.PUBLIC_BASE_URL ?? `http://127.0.0.1:${c.PORT}`,
   };

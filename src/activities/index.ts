@@ -1,12 +1,19 @@
+import type { Client } from '@temporalio/client';
 import type { DataSource } from 'typeorm';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.ts';
 import { attendeeActivities } from './attendees.ts';
+import { chatActivities } from './chat/index.ts';
+import type { MatrixClient } from './chat/matrix-client.ts';
 
 export interface ActivityDeps {
   ds: DataSource;
   redis: Redis;
   config: Config;
+  /** For activities that start or signal other workflows. */
+  temporal: Client;
+  /** null when no homeserver is configured (chat disabled). */
+  matrix: MatrixClient | null;
 }
 
 /**
@@ -16,6 +23,7 @@ export interface ActivityDeps {
 export function createActivities(deps: ActivityDeps) {
   return {
     ...attendeeActivities(deps),
+    ...chatActivities(deps),
   };
 }
 

@@ -1,5 +1,6 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { swaggerUI } from '@hono/swagger-ui';
+import { adminRoutes } from './admin.ts';
 import { attendeesRoutes } from './attendees.ts';
 import { requireAuth, type AuthEnv } from './auth.ts';
 import type { AppDeps } from './deps.ts';
@@ -24,7 +25,7 @@ export function createApp(deps: AppDeps) {
   app.get('/metrics', async (c) => c.text(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }));
 
   app.use('/v1/*', requireAuth(deps.config.AUTH_JWT_SECRET));
-  for (const routes of [usersRoutes, groupsRoutes, eventsRoutes, attendeesRoutes, operationsRoutes]) {
+  for (const routes of [usersRoutes, groupsRoutes, eventsRoutes, attendeesRoutes, operationsRoutes, adminRoutes]) {
     app.route('/', routes(deps));
   }
 

@@ -1,6 +1,6 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { rsvp, type RsvpIntent } from '../domain/rsvp.ts';
-import { notifySeatsChanged } from '../temporal/signals.ts';
+import { notifySeatsChanged, requestChatSync } from '../temporal/signals.ts';
 import { requireUser } from './access.ts';
 import type { AuthEnv } from './auth.ts';
 import type { AppDeps } from './deps.ts';
@@ -25,12 +25,17 @@ export function attendeesRoutes({ ds, temporal, config }: AppDeps) {
   const Slug = z.object({ slug: z.string().max(100) });
   const answer = { content: { 'application/json': { schema: RsvpAnswer } } };
 
-  /** The row change commits first; then a freed seat wakes `waitlist:<slug>`. */
+  /**
+   * The row change commits first; then a freed seat wakes `waitlist:<slug>`, and a change of
+   * confirmation wakes `chat-room:<slug>` (the room's membership follows confirmed attendees).
+   */
   async function respond(slug: string, userId: string, intent: RsvpIntent) {
     const result = await rsvp(ds, slug, userId, intent);
-    const operations = result.seatFreed
-      ? [{ id: await notifySeatsChanged(temporal, config, slug), type: 'waitlist' }]
-      : [];
+    const operations = [];
+    if (result.seatFreed) operations.push({ id: await notifySeatsChanged(temporal, config, slug), type: 'waitlist' });
+    if (result.changed && result.chatEnabled && config.CHAT_ENABLED) {
+      operations.push({ id: await requestChatSync(temporal, config, { kind: 'event', slug }), type: 'chat-room' });
+    }
     return { status: result.status, ...(result.waitlistPosition ? { waitlistPosition: result.waitlistPosition } : {}), operations };
   }
 

@@ -6,7 +6,7 @@ import { DomainError, notFound } from '../domain/errors.ts';
 import { attendeeCounts, type AttendeeCounts } from '../domain/rsvp.ts';
 import { makeSlug } from '../domain/slug.ts';
 import { isTimeZone } from '../domain/time.ts';
-import { notifySeatsChanged } from '../temporal/signals.ts';
+import { notifySeatsChanged, requestChatSync } from '../temporal/signals.ts';
 import { requireEventManager, requireUser } from './access.ts';
 import type { AuthEnv } from './auth.ts';
 import type { AppDeps } from './deps.ts';
@@ -110,8 +110,11 @@ export function eventsRoutes(deps: AppDeps) {
       chatEnabled: body.chatEnabled, publishToBluesky: body.publishToBluesky,
       location: body.location ?? null, onlineUrl: body.onlineUrl ?? null,
     }));
+    const operations = event.chatEnabled && config.CHAT_ENABLED
+      ? [{ id: await requestChatSync(temporal, config, { kind: 'event', slug: event.slug }), type: 'chat-room' }]
+      : [];
     const [json] = await toEventJsons(ds, [event]);
-    return c.json({ ...json, operations: [] }, 201);
+    return c.json({ ...json, operations }, 201);
   });
 
   app.openapi(createRoute({
@@ -166,7 +169,12 @@ export function eventsRoutes(deps: AppDeps) {
     const operations = [];
     const raised = patch.capacity !== undefined && before.capacity !== null && (patch.capacity === null || patch.capacity > before.capacity);
     if (raised) operations.push({ id: await notifySeatsChanged(temporal, config, slug), type: 'waitlist' });
-    const [json] = await toEventJsons(ds, [await findLiveEvent(ds, slug)]);
+    const after = await findLiveEvent(ds, slug);
+    const roomChanged = patch.chatEnabled === true || patch.name !== undefined || patch.description !== undefined;
+    if (after.chatEnabled && config.CHAT_ENABLED && roomChanged) {
+      operations.push({ id: await requestChatSync(temporal, config, { kind: 'event', slug }), type: 'chat-room' });
+    }
+    const [json] = await toEventJsons(ds, [after]);
     return c.json({ ...json, operations }, 200);
   });
 

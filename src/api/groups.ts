@@ -7,10 +7,12 @@ import type { AppDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
 import { idempotent } from './idempotency.ts';
 import { requireUser } from './access.ts';
+import { requestChatSync } from '../temporal/signals.ts';
 
 export const GroupSchema = z.object({
   slug: z.string(), name: z.string(), description: z.string().nullable(), ownerId: z.string().uuid(),
   chatEnabled: z.boolean(), createdAt: z.string(),
+  operations: z.array(z.object({ id: z.string(), type: z.string() })).optional(),
 }).openapi('Group');
 
 const toGroupJson = (g: Group) => ({
@@ -18,7 +20,7 @@ const toGroupJson = (g: Group) => ({
   chatEnabled: g.chatEnabled, createdAt: g.createdAt.toISOString(),
 });
 
-export function groupsRoutes({ ds, redis }: AppDeps) {
+export function groupsRoutes({ ds, redis, temporal, config }: AppDeps) {
   const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
 
   app.openapi(createRoute({
@@ -47,7 +49,10 @@ export function groupsRoutes({ ds, redis }: AppDeps) {
       await m.getRepository(GroupMemberEntity).insert({ groupId: g.id, userId: owner.id, role: 'owner' });
       return g;
     });
-    return c.json(toGroupJson(group), 201);
+    const operations = group.chatEnabled && config.CHAT_ENABLED
+      ? [{ id: await requestChatSync(temporal, config, { kind: 'group', slug: group.slug }), type: 'chat-room' }]
+      : [];
+    return c.json({ ...toGroupJson(group), operations }, 201);
   });
 
   app.openapi(createRoute({

@@ -3,6 +3,7 @@ import { ApplicationFailure, TemporalFailure, WorkflowFailedError, WorkflowNotFo
 import { executionInfoFromRaw } from '@temporalio/client/lib/helpers.js';
 import { DomainError, notFound } from '../domain/errors.ts';
 import { OPERATION_TYPES, PROGRESS_QUERY, parseOperationId } from '../temporal/operations.ts';
+import { ENTITY } from '../temporal/search-attributes.ts';
 import { requireRole, type AuthEnv } from './auth.ts';
 import type { AppDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
@@ -40,15 +41,17 @@ function failureOf(err: unknown): { type: string; message: string } {
   return { type: (e as Error)?.name ?? 'Error', message: (e as Error)?.message ?? String(e) };
 }
 
-export function operationsRoutes({ temporal, config }: AppDeps) {
-  const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
+/** Reads operations (workflows) through the Temporal client: status, progress, result, error. */
+export function operationReader({ temporal, config }: Pick<AppDeps, 'temporal' | 'config'>) {
   const uiBase = `${config.TEMPORAL_UI_URL}/namespaces/${encodeURIComponent(config.TEMPORAL_NAMESPACE)}/workflows`;
 
-  function summary(info: Pick<WorkflowExecutionInfo, 'workflowId' | 'status' | 'startTime' | 'closeTime'>): Operation | null {
+  function summary(info: Pick<WorkflowExecutionInfo, 'workflowId' | 'status' | 'startTime' | 'closeTime' | 'typedSearchAttributes'>): Operation | null {
     const parsed = parseOperationId(info.workflowId);
     if (!parsed) return null;
+    const tagged = info.typedSearchAttributes.get(ENTITY)?.match(/^([^:]+):(.+)$/);
+    const entity = tagged ? { kind: tagged[1], slug: tagged[2] } : parsed.entity;
     return {
-      id: info.workflowId, type: parsed.type, status: STATUS[info.status.name] ?? 'running', entity: parsed.entity,
+      id: info.workflowId, type: parsed.type, status: STATUS[info.status.name] ?? 'running', entity,
       startedAt: info.startTime.toISOString(), closedAt: info.closeTime?.toISOString() ?? null,
       progress: null, result: null, error: null,
       links: { self: `/v1/operations/${encodeURIComponent(info.workflowId)}`, temporalUi: `${uiBase}/${encodeURIComponent(info.workflowId)}` },
@@ -78,6 +81,14 @@ export function operationsRoutes({ temporal, config }: AppDeps) {
     }
     return op;
   }
+
+  return { describe, summary };
+}
+
+export function operationsRoutes(deps: AppDeps) {
+  const { temporal, config } = deps;
+  const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
+  const { describe, summary } = operationReader(deps);
 
   const Id = z.object({ id: z.string().min(3).max(300) });
 

@@ -9,6 +9,7 @@ import { AttendeeEntity } from './entities/attendee.ts';
 import { ChatRoomEntity } from './entities/chat-room.ts';
 import { FirehoseCursorEntity, IngestionDeadLetterEntity } from './entities/ingestion.ts';
 import { InitialSchema1764000000000 } from './migrations/1764000000000-initial-schema.ts';
+import { MatrixUserId1764000000001 } from './migrations/1764000000001-matrix-user-id.ts';
 
 export function createDataSource(config: Pick<Config, 'DATABASE_URL' | 'DB_POOL_MAX'>): DataSource {
   return new DataSource({
@@ -16,7 +17,7 @@ export function createDataSource(config: Pick<Config, 'DATABASE_URL' | 'DB_POOL_
     url: config.DATABASE_URL,
     entities: [UserEntity, GroupEntity, GroupMemberEntity, EventEntity, EventSeriesEntity,
       SeriesExceptionEntity, AttendeeEntity, ChatRoomEntity, FirehoseCursorEntity, IngestionDeadLetterEntity],
-    migrations: [InitialSchema1764000000000],
+    migrations: [InitialSchema1764000000000, MatrixUserId1764000000001],
     migrationsTransactionMode: 'all',
     synchronize: false,
     extra: { max: config.DB_POOL_MAX },

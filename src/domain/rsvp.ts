@@ -11,13 +11,15 @@ export interface RsvpResult {
   /** A confirmed seat was given up: the waitlist must be promoted. */
   seatFreed: boolean;
   changed: boolean;
+  /** The event has a chat room whose membership follows confirmations. */
+  chatEnabled: boolean;
 }
 
-interface LockedEvent { id: string; capacity: number | null; status: string }
+interface LockedEvent { id: string; capacity: number | null; status: string; chat_enabled: boolean }
 
 /** Locks the event row; every change of confirmed seats for an event goes through this lock. */
 async function lockEvent(m: EntityManager, slug: string): Promise<LockedEvent> {
-  const [event] = await m.query(`SELECT id, capacity, status FROM events WHERE slug = $1 FOR UPDATE`, [slug]);
+  const [event] = await m.query(`SELECT id, capacity, status, chat_enabled FROM events WHERE slug = $1 FOR UPDATE`, [slug]);
   if (!event) throw notFound('event', slug);
   if (event.status === 'deleting') {
     throw new DomainError(409, 'event_deleting', `event ${slug} is being deleted and takes no RSVPs`);
@@ -67,7 +69,9 @@ export async function rsvp(ds: DataSource, eventSlug: string, userId: string, in
            SET status = EXCLUDED.status, waitlisted_at = EXCLUDED.waitlisted_at, updated_at = now()`,
         [event.id, userId, next]);
     }
-    const result: RsvpResult = { status: next, seatFreed: previous === 'confirmed' && next !== 'confirmed', changed };
+    const result: RsvpResult = {
+      status: next, seatFreed: previous === 'confirmed' && next !== 'confirmed', changed, chatEnabled: event.chat_enabled,
+    };
     if (next === 'waitlisted') result.waitlistPosition = await waitlistPosition(m, event.id, userId);
     return result;
   });

@@ -9,8 +9,7 @@ export function createTemporalClient(config: Config): Client {
 }
 
 /** The options every meetflow operation starts with: id, queue, search attributes, UI summary. */
-export function operationOptions(config: Config, type: OperationType, entitySlug: string) {
-  const kind = OPERATION_TYPES[type].entityKind;
+export function operationOptions(config: Config, type: OperationType, entitySlug: string, kind: string = OPERATION_TYPES[type].entityKind) {
   return {
     workflowId: operationId(type, entitySlug),
     taskQueue: config.TEMPORAL_TASK_QUEUE,

@@ -4,6 +4,10 @@
  */
 export const OPERATION_TYPES = {
   waitlist: { entityKind: 'event', workflowType: 'waitlistWorkflow' },
+  /** Rooms of groups use the same type; their entity kind is `group` (search attribute). */
+  'chat-room': { entityKind: 'event', workflowType: 'chatRoomWorkflow' },
+  'chat-room-delete': { entityKind: 'chat-room', workflowType: 'chatRoomDeletionWorkflow' },
+  'chat-retention': { entityKind: 'system', workflowType: 'chatRetentionWorkflow' },
 } as const;
 
 export type OperationType = keyof typeof OPERATION_TYPES;
@@ -21,6 +25,6 @@ export function parseOperationId(id: string): { type: OperationType; entity: { k
 }
 
 /** Signal and query names shared by workflows and the API (which imports only @temporalio/client). */
-export const SIGNALS = { seatsChanged: 'seatsChanged' } as const;
+export const SIGNALS = { seatsChanged: 'seatsChanged', chatSync: 'chatSync' } as const;
 /** Every long-running meetflow workflow answers this query with its progress. */
 export const PROGRESS_QUERY = 'progress';

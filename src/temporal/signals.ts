@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config.ts';
 import type { waitlistWorkflow } from '../workflows/waitlist.ts';
+import type { chatRoomWorkflow } from '../workflows/chat-room.ts';
 import { OPERATION_TYPES, SIGNALS } from './operations.ts';
 import { operationOptions } from './client.ts';
 
@@ -11,6 +12,18 @@ export async function notifySeatsChanged(client: Client, config: Config, eventSl
       ...operationOptions(config, 'waitlist', eventSlug),
       args: [{ eventSlug }],
       signal: SIGNALS.seatsChanged,
+      signalArgs: [],
+    });
+  return handle.workflowId;
+}
+
+/** Room membership or details may have changed: start `chat-room:<slug>` or wake the running one. */
+export async function requestChatSync(client: Client, config: Config, target: { kind: 'event' | 'group'; slug: string }): Promise<string> {
+  const handle = await client.workflow.signalWithStart<typeof chatRoomWorkflow, []>(
+    OPERATION_TYPES['chat-room'].workflowType, {
+      ...operationOptions(config, 'chat-room', target.slug, target.kind),
+      args: [target],
+      signal: SIGNALS.chatSync,
       signalArgs: [],
     });
   return handle.workflowId;

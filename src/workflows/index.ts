@@ -1,3 +1,5 @@
 // Every workflow the worker registers. Deterministic code only: no I/O, no project imports
 // that do I/O (activity *types* only).
 export { waitlistWorkflow } from './waitlist.ts';
+export { chatRoomWorkflow } from './chat-room.ts';
+export { chatRoomDeletionWorkflow, chatRetentionWorkflow } from './chat-retention.ts';

@@ -10,6 +10,7 @@ import { loadConfig } from '../../src/config.ts';
 import { createDataSource } from '../../src/db/data-source.ts';
 import { createRedis } from '../../src/redis.ts';
 import { createWorker, workflowsPath } from '../../src/worker/worker.ts';
+import { createMatrixClient } from '../../src/activities/chat/create-matrix-client.ts';
 
 let runtimeInstalled = false;
 function quietRuntime() {
@@ -23,28 +24,29 @@ function quietRuntime() {
  * production wires them, with a task queue of this test file's own so files never steal each
  * other's tasks.
  */
-export async function startStack() {
+export async function startStack(env: Record<string, string> = {}) {
   quietRuntime();
   const taskQueue = `test-${randomUUID()}`;
   const bundlePath = join(tmpdir(), `meetflow-bundle-${taskQueue}.js`);
   await writeFile(bundlePath, (await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') })).code);
   const config = loadConfig({
-    ...process.env, TEMPORAL_TASK_QUEUE: taskQueue, WORKER_SHUTDOWN_GRACE: '5s', WORKFLOW_BUNDLE_PATH: bundlePath,
+    ...process.env, TEMPORAL_TASK_QUEUE: taskQueue, WORKER_SHUTDOWN_GRACE: '5s', WORKFLOW_BUNDLE_PATH: bundlePath, ...env,
   });
   const ds = await createDataSource(config).initialize();
   const redis = createRedis(config.REDIS_URL);
   const temporal = new Client({ connection: await Connection.connect({ address: config.TEMPORAL_ADDRESS }), namespace: config.TEMPORAL_NAMESPACE });
   const app = createApp({ ds, redis, temporal, config });
+  const matrix = createMatrixClient(config);
   const workerConnection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
 
   let worker: Worker | null = null;
   let running: Promise<void> | null = null;
 
   const stack = {
-    config, ds, redis, temporal, app,
+    config, ds, redis, temporal, app, matrix,
 
     async startWorker() {
-      worker = await createWorker(workerConnection, { ds, redis, config });
+      worker = await createWorker(workerConnection, { ds, redis, config, temporal, matrix });
       running = worker.run();
     },
     async stopWorker() {

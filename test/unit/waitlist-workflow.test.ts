@@ -17,9 +17,13 @@ beforeAll(async () => {
 });
 afterAll(async () => { await env?.teardown(); });
 
+const chatSyncs: string[] = [];
 async function run(activities: Partial<Activities>, body: (taskQueue: string) => Promise<void>) {
   const taskQueue = `unit-${randomUUID()}`;
-  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath, activities });
+  const worker = await Worker.create({
+    connection: env.nativeConnection, taskQueue, workflowsPath,
+    activities: { requestEventChatSync: async (slug: string) => { chatSyncs.push(slug); return true; }, ...activities },
+  });
   await worker.runUntil(body(taskQueue));
 }
 
@@ -40,6 +44,7 @@ describe('waitlistWorkflow', () => {
       expect(await handle.result()).toEqual({ promoted: 3, rounds: 2 });
     });
     expect(calls).toEqual(['party', 'party']);
+    expect(chatSyncs).toEqual(['party', 'party']); // promoted people join the chat room
   });
 
   it('stops when the event is gone', async () => {

@@ -8,6 +8,7 @@ export interface User {
   handle: string | null;
   did: string | null;
   pdsUrl: string | null;
+  matrixUserId: string | null;
   provider: 'local' | 'bluesky';
   isShadowAccount: boolean;
   blueskyConnected: boolean;
@@ -27,6 +28,7 @@ export const UserEntity = new EntitySchema<User>({
     handle: { type: 'text', nullable: true },
     did: { type: 'text', nullable: true, unique: true },
     pdsUrl: { type: 'text', name: 'pds_url', nullable: true },
+    matrixUserId: { type: 'text', name: 'matrix_user_id', nullable: true, unique: true },
     provider: { type: 'text', default: 'local' },
     isShadowAccount: { type: 'boolean', name: 'is_shadow_account', default: false },
     blueskyConnected: { type: 'boolean', name: 'bluesky_connected', default: false },

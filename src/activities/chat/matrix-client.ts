@@ -1,0 +1,155 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ApplicationFailure } from '@temporalio/common';
+
+/**
+ * What meetflow needs from a Matrix homeserver. Every method is idempotent as the server
+ * answers it (matrix-notes.md): "already there" and "already gone" are success. Failures are
+ * thrown for Temporal to retry; a rate limit carries the server's `retry_after_ms`.
+ */
+export interface MatrixClient {
+  /** The bot's user id, e.g. `@meetflow-bot:localhost`. */
+  whoami(): Promise<string>;
+  /** Creates (or updates) a local user; returns its Matrix id. */
+  ensureUser(localpart: string, displayName: string): Promise<string>;
+  /** Creates the room with this alias once; a taken alias resolves to the existing room. */
+  createRoom(aliasLocalpart: string, name: string, topic: string): Promise<string>;
+  setNameAndTopic(roomId: string, name: string, topic: string): Promise<void>;
+  /** Users invited to or joined in the room; empty when the room is gone. */
+  members(roomId: string): Promise<string[]>;
+  invite(roomId: string, userId: string): Promise<void>;
+  kick(roomId: string, userId: string, reason?: string): Promise<void>;
+  /** `txnId` makes a retry within the server's short memory a no-op; callers keep a durable flag too. */
+  sendNotice(roomId: string, txnId: string, body: string): Promise<void>;
+  /** Deletes and purges the room through the admin API, waiting until the purge completes. */
+  purgeRoom(roomId: string, heartbeat?: () => void): Promise<void>;
+}
+
+export class MatrixError extends Error {
+  readonly status: number;
+  readonly errcode: string;
+  constructor(status: number, errcode: string, message: string) {
+    super(`Matrix ${status} ${errcode}: ${message}`);
+    this.name = 'MatrixError';
+    this.status = status;
+    this.errcode = errcode;
+  }
+}
+
+const enc = encodeURIComponent;
+
+export class HttpMatrixClient implements MatrixClient {
+  private readonly baseUrl: string;
+  private readonly token: string;
+  private userId: string | null = null;
+
+  constructor(baseUrl: string, accessToken: string) {
+    this.baseUrl = baseUrl.replace(/\/$/, '');
+    this.token = accessToken;
+  }
+
+  private async request<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await fetch(this.baseUrl + path, {
+      method,
+      headers: { Authorization: `Bearer ${this.token}`, 'Content-Type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(30_000),
+    });
+    const json = await res.json().catch(() => ({})) as Record<string, unknown>;
+    if (res.ok) return json as T;
+    const errcode = String(json.errcode ?? 'M_UNKNOWN');
+    const message = String(json.error ?? res.statusText);
+    if (res.status === 429 || errcode === 'M_LIMIT_EXCEEDED') {
+      const retryAfterMs = Number(json.retry_after_ms ?? Number(res.headers.get('retry-after') ?? 1) * 1000);
+      // Retryable, after exactly as long as the homeserver asks.
+      throw ApplicationFailure.create({ type: 'MatrixRateLimited', message, nextRetryDelay: Math.max(retryAfterMs, 100) });
+    }
+    throw new MatrixError(res.status, errcode, message);
+  }
+
+  async whoami(): Promise<string> {
+    this.userId ??= (await this.request<{ user_id: string }>('GET', '/_matrix/client/v3/account/whoami')).user_id;
+    return this.userId;
+  }
+
+  private async serverName(): Promise<string> {
+    return (await this.whoami()).split(':').slice(1).join(':');
+  }
+
+  async ensureUser(localpart: string, displayName: string): Promise<string> {
+    const userId = `@${localpart}:${await this.serverName()}`;
+    await this.request('PUT', `/_synapse/admin/v2/users/${enc(userId)}`, { displayname: displayName });
+    return userId;
+  }
+
+  async createRoom(aliasLocalpart: string, name: string, topic: string): Promise<string> {
+    try {
+      const { room_id } = await this.request<{ room_id: string }>('POST', '/_matrix/client/v3/createRoom', {
+        room_alias_name: aliasLocalpart, name, topic, preset: 'private_chat', visibility: 'private',
+      });
+      return room_id;
+    } catch (err) {
+      if (!(err instanceof MatrixError && err.errcode === 'M_ROOM_IN_USE')) throw err;
+      // A retry after a lost answer: the alias already points at our room.
+      const alias = `#${aliasLocalpart}:${await this.serverName()}`;
+      return (await this.request<{ room_id: string }>('GET', `/_matrix/client/v3/directory/room/${enc(alias)}`)).room_id;
+    }
+  }
+
+  async setNameAndTopic(roomId: string, name: string, topic: string): Promise<void> {
+    await this.request('PUT', `/_matrix/client/v3/rooms/${enc(roomId)}/state/m.room.name/`, { name });
+    await this.request('PUT', `/_matrix/client/v3/rooms/${enc(roomId)}/state/m.room.topic/`, { topic });
+  }
+
+  async members(roomId: string): Promise<string[]> {
+    try {
+      const { chunk } = await this.request<{ chunk: { state_key: string; content: { membership: string } }[] }>(
+        'GET', `/_matrix/client/v3/rooms/${enc(roomId)}/members`);
+      return chunk.filter((e) => e.content.membership === 'join' || e.content.membership === 'invite').map((e) => e.state_key);
+    } catch (err) {
+      // The bot is no longer in the room (deleted by hand or purged): nobody left to manage.
+      if (err instanceof MatrixError && (err.errcode === 'M_FORBIDDEN' || err.errcode === 'M_NOT_FOUND')) return [];
+      throw err;
+    }
+  }
+
+  async invite(roomId: string, userId: string): Promise<void> {
+    try {
+      await this.request('POST', `/_matrix/client/v3/rooms/${enc(roomId)}/invite`, { user_id: userId });
+    } catch (err) {
+      if (err instanceof MatrixError && err.status === 403 && /already in the room|is already joined/i.test(err.message)) return;
+      throw err;
+    }
+  }
+
+  async kick(roomId: string, userId: string, reason?: string): Promise<void> {
+    try {
+      await this.request('POST', `/_matrix/client/v3/rooms/${enc(roomId)}/kick`, { user_id: userId, reason });
+    } catch (err) {
+      if (err instanceof MatrixError && err.status === 403 && /not in the room/i.test(err.message)) return;
+      throw err;
+    }
+  }
+
+  async sendNotice(roomId: string, txnId: string, body: string): Promise<void> {
+    await this.request('PUT', `/_matrix/client/v3/rooms/${enc(roomId)}/send/m.room.message/${enc(txnId)}`, { msgtype: 'm.notice', body });
+  }
+
+  async purgeRoom(roomId: string, heartbeat?: () => void): Promise<void> {
+    let deleteId: string | undefined;
+    try {
+      ({ delete_id: deleteId } = await this.request<{ delete_id: string }>('DELETE', `/_synapse/admin/v2/rooms/${enc(roomId)}`, { purge: true, block: false }));
+    } catch (err) {
+      // A purge of this room is already running (an earlier attempt): wait for it below.
+      if (!(err instanceof MatrixError && err.status === 400 && /already in progress/i.test(err.message))) throw err;
+    }
+    for (;;) {
+      const status = deleteId
+        ? await this.request<{ status: string; error?: string }>('GET', `/_synapse/admin/v2/rooms/delete_status/${enc(deleteId)}`)
+        : (await this.request<{ results: { status: string; error?: string }[] }>('GET', `/_synapse/admin/v2/rooms/${enc(roomId)}/delete_status`)).results.at(-1);
+      if (!status || status.status === 'complete') return;
+      if (status.status === 'failed') throw new MatrixError(500, 'M_PURGE_FAILED', status.error ?? 'purge failed');
+      heartbeat?.();
+      await sleep(200);
+    }
+  }
+}

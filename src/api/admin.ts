@@ -1,0 +1,42 @@
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { WorkflowIdConflictPolicy } from '@temporalio/client';
+import type { chatRetentionWorkflow } from '../workflows/chat-retention.ts';
+import { operationOptions } from '../temporal/client.ts';
+import { OPERATION_TYPES } from '../temporal/operations.ts';
+import { requireRole, type AuthEnv } from './auth.ts';
+import type { AppDeps } from './deps.ts';
+import { errorResponses, validationHook } from './errors.ts';
+import { OperationSchema, operationReader } from './operations.ts';
+
+export function adminRoutes(deps: AppDeps) {
+  const { temporal, config } = deps;
+  const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
+  const { describe } = operationReader(deps);
+
+  app.openapi(createRoute({
+    method: 'post', path: '/v1/admin/chat-retention/run', tags: ['admin'], security: [{ bearer: [] }],
+    summary: 'close the chat rooms of events that ended more than retentionDays ago, now',
+    middleware: [requireRole('admin')] as const,
+    request: {
+      body: {
+        required: false,
+        content: { 'application/json': { schema: z.object({
+          dryRun: z.boolean().default(false),
+          retentionDays: z.number().int().min(0).max(3650).optional(),
+        }).strict() } },
+      },
+    },
+    responses: { 202: { content: { 'application/json': { schema: OperationSchema } }, description: 'the retention run' }, ...errorResponses },
+  }), async (c) => {
+    const body = c.req.valid('json') ?? { dryRun: false };
+    const run = new Date().toISOString().replace(/[:.]/g, '-').toLowerCase();
+    const handle = await temporal.workflow.start<typeof chatRetentionWorkflow>(OPERATION_TYPES['chat-retention'].workflowType, {
+      ...operationOptions(config, 'chat-retention', `${body.dryRun ? 'dry-run' : 'run'}-${run}`),
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+      args: [{ retentionDays: body.retentionDays ?? config.CHAT_RETENTION_DAYS, dryRun: body.dryRun }],
+    });
+    return c.json(await describe(handle.workflowId), 202);
+  });
+
+  return app;
+}

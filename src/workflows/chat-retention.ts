@@ -1,0 +1,109 @@
+import {
+  ChildWorkflowFailure, continueAsNew, defineQuery, executeChild, proxyActivities,
+  setHandler, workflowInfo,
+} from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import type { Activities } from '../activities/index.ts';
+import type { ExpiredRoom } from '../activities/chat/index.ts';
+import { ENTITY, OPERATION } from '../temporal/search-attributes.ts';
+import { PROGRESS_QUERY } from '../temporal/operations.ts';
+
+const matrixStep = {
+  startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '1 minute',
+  // A homeserver that is down is waited for: retried with backoff until it answers.
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+} as const;
+const { postRetentionNotice, removeChatMembers, purgeChatRoom, markChatRoomDeleted, findExpiredChatRooms } =
+  proxyActivities<Activities>(matrixStep);
+
+export interface RoomDeletionProgress { step: 'notice' | 'removing members' | 'purging' | 'marking deleted' | 'done'; membersRemoved: number }
+
+/**
+ * `chat-room-delete:<alias>`: closes one room: a notice (once), members removed, the room
+ * deleted and purged through the admin API, the row marked deleted. Every step is idempotent;
+ * a room already deleted (by hand or an earlier run) passes through as success.
+ */
+export async function chatRoomDeletionWorkflow(input: { chatRoomId: string; notice: boolean }): Promise<RoomDeletionProgress> {
+  const progress: RoomDeletionProgress = { step: 'notice', membersRemoved: 0 };
+  setHandler(defineQuery<RoomDeletionProgress>(PROGRESS_QUERY), () => progress);
+  if (input.notice) await postRetentionNotice(input.chatRoomId);
+  progress.step = 'removing members';
+  progress.membersRemoved = await removeChatMembers(input.chatRoomId);
+  progress.step = 'purging';
+  await purgeChatRoom(input.chatRoomId);
+  progress.step = 'marking deleted';
+  await markChatRoomDeleted(input.chatRoomId);
+  progress.step = 'done';
+  return progress;
+}
+
+export interface RetentionInput {
+  retentionDays: number;
+  dryRun?: boolean;
+  /** Fixed at the first run so the set of rooms does not move while it works; carried across continue-as-new. */
+  endedBefore?: string;
+  afterId?: string | null;
+  totals?: RetentionTotals;
+}
+export interface RetentionTotals { found: number; deleted: number; skipped: number; failed: number; wouldDelete: string[] }
+export interface RetentionProgress extends RetentionTotals { step: 'finding rooms' | 'deleting rooms' | 'done'; dryRun: boolean; endedBefore: string }
+
+const BATCH = 50;
+const CONCURRENCY = 10;
+const DRY_RUN_LIST_MAX = 1000;
+
+/**
+ * `chat-retention:<run>` (daily from the `chat-retention` schedule, or on demand): closes the
+ * rooms of events that ended more than `retentionDays` ago, in batches, each room as a child
+ * workflow with at most CONCURRENCY at once. `dryRun` only lists the aliases that would go.
+ */
+export async function chatRetentionWorkflow(input: RetentionInput): Promise<RetentionProgress> {
+  const endedBefore = input.endedBefore ?? new Date(Date.now() - input.retentionDays * 86_400_000).toISOString();
+  const progress: RetentionProgress = {
+    step: 'finding rooms', dryRun: !!input.dryRun, endedBefore,
+    ...(input.totals ?? { found: 0, deleted: 0, skipped: 0, failed: 0, wouldDelete: [] }),
+  };
+  setHandler(defineQuery<RetentionProgress>(PROGRESS_QUERY), () => progress);
+  let afterId = input.afterId ?? null;
+
+  for (;;) {
+    progress.step = 'finding rooms';
+    const batch = await findExpiredChatRooms({ endedBefore, afterId, limit: BATCH });
+    if (batch.length === 0) break;
+    afterId = batch[batch.length - 1].id;
+    progress.found += batch.length;
+    if (input.dryRun) {
+      progress.wouldDelete.push(...batch.map((r) => r.alias).slice(0, DRY_RUN_LIST_MAX - progress.wouldDelete.length));
+      continue;
+    }
+    progress.step = 'deleting rooms';
+    const queue = [...batch];
+    await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+      for (let room = queue.shift(); room; room = queue.shift()) await deleteRoom(room, progress);
+    }));
+    if (workflowInfo().continueAsNewSuggested) {
+      const { step: _step, dryRun: _dry, endedBefore: _eb, ...totals } = progress;
+      await continueAsNew<typeof chatRetentionWorkflow>({ ...input, endedBefore, afterId, totals });
+    }
+  }
+  progress.step = 'done';
+  return progress;
+}
+
+async function deleteRoom(room: ExpiredRoom, progress: RetentionProgress): Promise<void> {
+  try {
+    await executeChild(chatRoomDeletionWorkflow, {
+      workflowId: `chat-room-delete:${room.alias}`,
+      args: [{ chatRoomId: room.id, notice: true }],
+      typedSearchAttributes: [{ key: OPERATION, value: 'chat-room-delete' }, { key: ENTITY, value: `chat-room:${room.alias}` }],
+      staticSummary: `close chat room ${room.alias}`,
+    });
+    progress.deleted++;
+  } catch (err) {
+    // Another run (on demand next to the schedule) is closing this room already.
+    if (err instanceof WorkflowExecutionAlreadyStartedError) progress.skipped++;
+    else if (err instanceof ChildWorkflowFailure) progress.failed++; // a permanent failure, recorded in its own history
+    else throw err;
+  }
+}

@@ -1,0 +1,205 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { synapseRoom, startSynapse, stopSynapse } from '../helpers/synapse.ts';
+import { eventually, startStack, type Stack } from '../helpers/stack.ts';
+
+let s: Stack;
+beforeAll(async () => { s = await startStack(); await s.startWorker(); });
+afterAll(async () => { await s?.close(); });
+
+const mxid = (userSlug: string) => `@mf-${userSlug}:localhost`;
+
+async function roomOf(column: 'event_id' | 'group_id', table: 'events' | 'groups', slug: string): Promise<string> {
+  return eventually(async () => {
+    const [row] = await s.ds.query(`SELECT c.room_id FROM chat_rooms c JOIN ${table} t ON t.id = c.${column} WHERE t.slug = $1`, [slug]);
+    return row?.room_id as string | undefined;
+  });
+}
+
+async function members(roomId: string) {
+  return (await s.matrix!.members(roomId)).sort();
+}
+
+describe('chat rooms on a real Synapse', () => {
+  it('an event with chat gets one room with its name; RSVPs add and remove members', async () => {
+    const owner = await s.user('Host');
+    const guest = await s.user('Guest');
+    const created = await s.api('POST', '/v1/events', {
+      token: owner.token,
+      body: { name: 'Chat Night', startAt: '2027-02-01T19:00:00Z', endAt: '2027-02-01T22:00:00Z', timeZone: 'UTC', chatEnabled: true },
+    });
+    const { slug } = created.body;
+    expect(created.body.operations).toEqual([{ id: `chat-room:${slug}`, type: 'chat-room' }]);
+    const roomId = await roomOf('event_id', 'events', slug);
+    expect((await synapseRoom(roomId))?.name).toBe('Chat Night');
+    await eventually(async () => (await members(roomId)).includes(mxid(owner.slug)));
+
+    const rsvp = await s.api('POST', `/v1/events/${slug}/attendees`, { token: guest.token, body: { status: 'going' } });
+    expect(rsvp.body.operations).toEqual([{ id: `chat-room:${slug}`, type: 'chat-room' }]);
+    await eventually(async () => (await members(roomId)).includes(mxid(guest.slug)));
+    await s.api('DELETE', `/v1/events/${slug}/attendees/me`, { token: guest.token });
+    await eventually(async () => !(await members(roomId)).includes(mxid(guest.slug)));
+    expect(await members(roomId)).toEqual([mxid(owner.slug), '@meetflow-bot:localhost'].sort());
+
+    await s.api('PATCH', `/v1/events/${slug}`, { token: owner.token, body: { name: 'Chat Night (moved)' } });
+    await eventually(async () => (await synapseRoom(roomId))?.name === 'Chat Night (moved)');
+
+    // Further starts and signals never make a second room.
+    const [{ n }] = await s.ds.query(`SELECT count(*)::int AS n FROM chat_rooms c JOIN events e ON e.id = c.event_id WHERE e.slug = $1`, [slug]);
+    expect(n).toBe(1);
+    const op = await s.api('GET', `/v1/operations/chat-room:${slug}`, { token: owner.token });
+    expect(op.body).toMatchObject({ type: 'chat-room', entity: { kind: 'event', slug }, progress: { roomId, state: 'ready' } });
+  });
+
+  it('a group with chat gets a room with its members; promotion from the waitlist brings people in', async () => {
+    const owner = await s.user('Organizer');
+    const group = await s.api('POST', '/v1/groups', { token: owner.token, body: { name: 'Climbers', chatEnabled: true } });
+    expect(group.body.operations).toEqual([{ id: `chat-room:${group.body.slug}`, type: 'chat-room' }]);
+    const groupRoom = await roomOf('group_id', 'groups', group.body.slug);
+    expect((await synapseRoom(groupRoom))?.name).toBe('Climbers');
+    await eventually(async () => (await members(groupRoom)).includes(mxid(owner.slug)));
+    const op = await s.api('GET', `/v1/operations/chat-room:${group.body.slug}`, { token: owner.token });
+    expect(op.body.entity).toEqual({ kind: 'group', slug: group.body.slug });
+
+    const [a, b] = [await s.user('A'), await s.user('B')];
+    const { slug } = await s.event(owner.token, { capacity: 1, chatEnabled: true });
+    const roomId = await roomOf('event_id', 'events', slug);
+    await s.api('POST', `/v1/events/${slug}/attendees`, { token: a.token, body: { status: 'going' } });
+    await s.api('POST', `/v1/events/${slug}/attendees`, { token: b.token, body: { status: 'going' } });
+    await eventually(async () => (await members(roomId)).includes(mxid(a.slug)));
+    expect(await members(roomId)).not.toContain(mxid(b.slug)); // waitlisted people are not in the room
+    await s.api('DELETE', `/v1/events/${slug}/attendees/me`, { token: a.token });
+    await eventually(async () => {
+      const m = await members(roomId);
+      return m.includes(mxid(b.slug)) && !m.includes(mxid(a.slug));
+    });
+  });
+});
+
+describe('chat retention', () => {
+  const admin = () => s.token('00000000-0000-4000-8000-000000000000', 'admin');
+
+  async function seedRooms(ownerId: string, count: number, endedDaysAgo: number, tag: string) {
+    const rooms: { alias: string; roomId: string }[] = [];
+    const queue = Array.from({ length: count }, (_, i) => i);
+    await Promise.all(Array.from({ length: 8 }, async () => {
+      for (let i = queue.shift(); i !== undefined; i = queue.shift()) {
+        const slug = `retention-${tag}-${i}-${Date.now().toString(36)}`;
+        const end = new Date(Date.now() - endedDaysAgo * 86_400_000);
+        const [event] = await s.ds.query(
+          `INSERT INTO events (slug, name, start_at, end_at, time_zone, owner_id, chat_enabled)
+           VALUES ($1, $1, $2, $3, 'UTC', $4, true) RETURNING id`, [slug, new Date(end.getTime() - 3_600_000), end, ownerId]);
+        const alias = `meetflow-event-${slug}`;
+        const roomId = await s.matrix!.createRoom(alias, slug, 'seeded for the retention test');
+        await s.ds.query(`INSERT INTO chat_rooms (event_id, alias, room_id, status) VALUES ($1, $2, $3, 'active')`, [event.id, alias, roomId]);
+        rooms.push({ alias, roomId });
+      }
+    }));
+    return rooms;
+  }
+
+  async function runRetention(body: Record<string, unknown>) {
+    const started = await s.api('POST', '/v1/admin/chat-retention/run', { token: await admin(), body });
+    expect(started.status).toBe(202);
+    return eventually(async () => {
+      const op = await s.api('GET', `/v1/operations/${started.body.id}`, { token: await admin() });
+      return op.body.status !== 'running' && op.body;
+    }, { timeoutMs: 180_000, intervalMs: 500 });
+  }
+
+  it('over 200 rooms of which 150 are past the period deletes exactly those 150; a second run changes nothing', async () => {
+    const owner = await s.user('Retention Owner');
+    const member = await s.user('Retention Member');
+    const expired = await seedRooms(owner.id, 150, 45, 'old');
+    const recent = await seedRooms(owner.id, 50, 5, 'new');
+    // Some rooms have members, to be removed before the purge.
+    const memberId = await s.matrix!.ensureUser(`mf-${member.slug}`, 'member');
+    for (const r of expired.slice(0, 10)) await s.matrix!.invite(r.roomId, memberId);
+
+    const [{ due }] = await s.ds.query(
+      `SELECT count(*)::int AS due FROM chat_rooms c JOIN events e ON e.id = c.event_id
+        WHERE c.status <> 'deleted' AND e.end_at < now() - interval '30 days'`);
+    expect(due).toBeGreaterThanOrEqual(150);
+
+    const dry = await runRetention({ dryRun: true, retentionDays: 30 });
+    expect(dry.status).toBe('completed');
+    expect(dry.result.found).toBe(due);
+    expect(dry.result.deleted).toBe(0);
+    expect(dry.result.wouldDelete).toEqual(expect.arrayContaining(expired.map((r) => r.alias)));
+    expect(await synapseRoom(expired[0].roomId)).not.toBeNull();
+
+    const run = await runRetention({ retentionDays: 30 });
+    expect(run.status).toBe('completed');
+    expect(run.result).toMatchObject({ found: due, deleted: due, failed: 0 });
+    for (const r of expired) expect(await synapseRoom(r.roomId), r.alias).toBeNull();
+    for (const r of recent) expect(await synapseRoom(r.roomId), r.alias).not.toBeNull();
+    const statuses = await s.ds.query(`SELECT status, count(*)::int AS n FROM chat_rooms WHERE alias = ANY($1) GROUP BY status`, [expired.map((r) => r.alias)]);
+    expect(statuses).toEqual([{ status: 'deleted', n: 150 }]);
+
+    const again = await runRetention({ retentionDays: 30 });
+    expect(again.result).toMatchObject({ found: 0, deleted: 0 });
+    for (const r of recent.slice(0, 5)) expect(await synapseRoom(r.roomId)).not.toBeNull();
+  });
+
+  it('a room deleted by hand is success, and a homeserver that is down is waited for', async () => {
+    const owner = await s.user('Outage Owner');
+    const rooms = await seedRooms(owner.id, 4, 60, 'outage');
+    await s.matrix!.purgeRoom(rooms[0].roomId); // gone before retention gets to it
+
+    stopSynapse();
+    let restarted = false;
+    try {
+      const started = await s.api('POST', '/v1/admin/chat-retention/run', { token: await admin(), body: { retentionDays: 30 } });
+      // The children retry with backoff while Synapse is down; nothing is marked deleted.
+      const child = s.temporal.workflow.getHandle(`chat-room-delete:${rooms[1].alias}`);
+      await eventually(async () => {
+        const d = await child.describe().catch(() => null);
+        const pending = d?.raw.pendingActivities?.[0];
+        return pending && (pending.attempt ?? 0) >= 2;
+      }, { timeoutMs: 60_000, intervalMs: 250 });
+      const waiting = await s.api('GET', `/v1/operations/${started.body.id}`, { token: await admin() });
+      expect(waiting.body).toMatchObject({ status: 'running', progress: { step: 'deleting rooms', deleted: 0 } });
+      const [{ n }] = await s.ds.query(`SELECT count(*)::int AS n FROM chat_rooms WHERE alias = ANY($1) AND status = 'deleted'`, [rooms.map((r) => r.alias)]);
+      expect(n).toBe(0);
+
+      startSynapse();
+      restarted = true;
+      const done = await eventually(async () => {
+        const op = await s.api('GET', `/v1/operations/${started.body.id}`, { token: await admin() });
+        return op.body.status !== 'running' && op.body;
+      }, { timeoutMs: 120_000, intervalMs: 500 });
+      expect(done.status).toBe('completed');
+      expect(done.result).toMatchObject({ deleted: 4, failed: 0 });
+      for (const r of rooms) expect(await synapseRoom(r.roomId)).toBeNull();
+    } finally {
+      if (!restarted) startSynapse();
+    }
+  });
+});
+
+describe('chat disabled globally (CHAT_ENABLED=false)', () => {
+  it('creates no room and nothing fails', async () => {
+    const off = await startStack({ CHAT_ENABLED: 'false' });
+    await off.startWorker();
+    try {
+      const owner = await off.user('No Chat');
+      const created = await off.api('POST', '/v1/events', {
+        token: owner.token,
+        body: { name: 'Quiet', startAt: '2027-02-01T19:00:00Z', endAt: '2027-02-01T22:00:00Z', timeZone: 'UTC', chatEnabled: true },
+      });
+      expect(created.status).toBe(201);
+      expect(created.body.operations).toEqual([]);
+      const group = await off.api('POST', '/v1/groups', { token: owner.token, body: { name: 'Quiet Group', chatEnabled: true } });
+      expect(group.body.operations).toEqual([]);
+      const rsvp = await off.api('POST', `/v1/events/${created.body.slug}/attendees`, { token: owner.token, body: { status: 'going' } });
+      expect(rsvp.body).toEqual({ status: 'confirmed', operations: [] });
+      // Even a workflow started by hand ends quietly.
+      const { requestChatSync } = await import('../../src/temporal/signals.ts');
+      const id = await requestChatSync(off.temporal, off.config, { kind: 'event', slug: created.body.slug });
+      expect(await off.temporal.workflow.getHandle(id).result()).toMatchObject({ state: 'disabled', roomId: null });
+      const rows = await off.ds.query(`SELECT 1 FROM chat_rooms c JOIN events e ON e.id = c.event_id WHERE e.slug = $1`, [created.body.slug]);
+      expect(rows).toEqual([]);
+    } finally {
+      await off.close();
+    }
+  });
+});
