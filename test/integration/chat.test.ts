@@ -203,3 +203,17 @@ describe('chat disabled globally (CHAT_ENABLED=false)', () => {
     }
   });
 });
+
+describe('chat-retention schedule', () => {
+  it('is created at worker start and brought up to date on the next start: daily, overlap skip', async () => {
+    const { ensureChatRetentionSchedule, CHAT_RETENTION_SCHEDULE } = await import('../../src/temporal/schedules.ts');
+    const { ScheduleOverlapPolicy } = await import('@temporalio/client');
+    await ensureChatRetentionSchedule(s.temporal, s.config);
+    await ensureChatRetentionSchedule(s.temporal, { ...s.config, CHAT_RETENTION_CRON: '30 4 * * *', CHAT_RETENTION_DAYS: 14 });
+    const d = await s.temporal.schedule.getHandle(CHAT_RETENTION_SCHEDULE).describe();
+    expect(d.policies.overlap).toBe(ScheduleOverlapPolicy.SKIP);
+    expect(d.spec.calendars?.[0]).toMatchObject({ hour: [{ start: 4, end: 4, step: 1 }], minute: [{ start: 30, end: 30, step: 1 }] });
+    expect(d.action).toMatchObject({ type: 'startWorkflow', workflowType: 'chatRetentionWorkflow', args: [{ retentionDays: 14 }] });
+    expect(d.state.paused).toBe(false);
+  });
+});

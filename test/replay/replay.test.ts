@@ -8,7 +8,12 @@ import { workflowsPath } from '../../src/worker/worker.ts';
  * README "Replay histories"). Replaying them against today's workflow code catches changes that
  * would break running workflows; such a change needs `patched()`.
  */
-const HISTORIES = [{ file: 'waitlist.json', workflowId: 'waitlist:recorded' }];
+const HISTORIES = [
+  { file: 'waitlist.json', workflowId: 'waitlist:recorded' }, // recorded before chat: replays through patched()
+  { file: 'chat-room.json', workflowId: 'chat-room:recorded' }, // a running room: three rounds of signals
+  { file: 'chat-room-delete.json', workflowId: 'chat-room-delete:recorded' },
+  { file: 'chat-retention.json', workflowId: 'chat-retention:recorded' },
+];
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 

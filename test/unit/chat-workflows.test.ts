@@ -1,0 +1,97 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { SIGNALS } from '../../src/temporal/operations.ts';
+import type { ExpiredRoom } from '../../src/activities/chat/index.ts';
+import { devServerStubWorker, timeSkippingEnv } from '../helpers/stub-workers.ts';
+
+let env: TestWorkflowEnvironment;
+let withWorker: Awaited<ReturnType<typeof timeSkippingEnv>>['withWorker'];
+beforeAll(async () => { ({ env, withWorker } = await timeSkippingEnv()); });
+afterAll(async () => { await env?.teardown(); });
+
+describe('chatRoomWorkflow', () => {
+  it('retries a homeserver that fails, then reconciles members once per burst of signals', async () => {
+    let ensureAttempts = 0;
+    const syncs: string[] = [];
+    await withWorker({
+      ensureChatRoom: async () => {
+        if (++ensureAttempts < 3) throw new Error('connect ECONNREFUSED');
+        return { state: 'ready', roomId: '!room:localhost' };
+      },
+      syncChatMembers: async (t) => { syncs.push(t.slug); return { invited: 2, removed: 1 }; },
+    }, async (taskQueue) => {
+      const handle = await env.client.workflow.signalWithStart('chatRoomWorkflow', {
+        workflowId: `chat-room:${randomUUID()}`, taskQueue, args: [{ kind: 'event', slug: 'party', idleTimeout: '1 hour' }],
+        signal: SIGNALS.chatSync,
+      });
+      await env.sleep('10 minutes');
+      await handle.signal(SIGNALS.chatSync);
+      expect(await handle.result()).toMatchObject({ state: 'ready', roomId: '!room:localhost', rounds: 2, invited: 4, removed: 2, step: 'done' });
+    });
+    expect(syncs).toEqual(['party', 'party']);
+  });
+
+  it('ends without touching members when chat is disabled or the entity is gone', async () => {
+    for (const state of ['disabled', 'gone'] as const) {
+      let synced = false;
+      await withWorker({
+        ensureChatRoom: async () => ({ state }),
+        syncChatMembers: async () => { synced = true; return { invited: 0, removed: 0 }; },
+      }, async (taskQueue) => {
+        const handle = await env.client.workflow.signalWithStart('chatRoomWorkflow', {
+          workflowId: `chat-room:${randomUUID()}`, taskQueue, args: [{ kind: 'group', slug: 'g' }], signal: SIGNALS.chatSync,
+        });
+        expect(await handle.result()).toMatchObject({ state, roomId: null, rounds: 0 });
+      });
+      expect(synced).toBe(false);
+    }
+  });
+});
+
+describe('chatRetentionWorkflow', () => {
+  const rooms: ExpiredRoom[] = Array.from({ length: 120 }, (_, i) => ({ id: String(i).padStart(4, '0'), alias: `room-${i}`, roomId: `!r${i}:x` }));
+  const finder = async (q: { afterId: string | null; limit: number }) =>
+    rooms.filter((r) => q.afterId === null || r.id > q.afterId).slice(0, q.limit);
+
+  it('deletes every expired room through child workflows, at most 10 at once, batch after batch', async () => {
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const purged: string[] = [];
+    await devServerStubWorker({
+      findExpiredChatRooms: finder,
+      postRetentionNotice: async () => {},
+      removeChatMembers: async () => 1,
+      purgeChatRoom: async (id) => {
+        inFlight++; maxInFlight = Math.max(maxInFlight, inFlight);
+        await new Promise((r) => setTimeout(r, 20));
+        inFlight--; purged.push(id);
+      },
+      markChatRoomDeleted: async () => {},
+    }, async (client, taskQueue) => {
+      const result = await client.workflow.execute('chatRetentionWorkflow', {
+        workflowId: `chat-retention:${randomUUID()}`, taskQueue, args: [{ retentionDays: 30 }],
+      });
+      expect(result).toMatchObject({ step: 'done', found: 120, deleted: 120, failed: 0, skipped: 0 });
+    });
+    expect(purged.sort()).toEqual(rooms.map((r) => r.id));
+    expect(maxInFlight).toBeLessThanOrEqual(10);
+    expect(maxInFlight).toBeGreaterThan(1);
+  });
+
+  it('dryRun lists what would go and deletes nothing', async () => {
+    let touched = false;
+    const touch = async () => { touched = true; };
+    await withWorker({
+      findExpiredChatRooms: finder, postRetentionNotice: touch, purgeChatRoom: touch, markChatRoomDeleted: touch,
+      removeChatMembers: async () => { touched = true; return 0; },
+    }, async (taskQueue) => {
+      const result = await env.client.workflow.execute('chatRetentionWorkflow', {
+        workflowId: `chat-retention:${randomUUID()}`, taskQueue, args: [{ retentionDays: 30, dryRun: true }],
+      });
+      expect(result).toMatchObject({ dryRun: true, found: 120, deleted: 0 });
+      expect(result.wouldDelete).toEqual(rooms.map((r) => r.alias));
+    });
+    expect(touched).toBe(false);
+  });
+});
