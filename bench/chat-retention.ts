@@ -1,0 +1,69 @@
+// Rooms closed per minute by the retention workflow (notice, members removed, purge, row marked)
+// against a real Synapse, and the cost per room split between the homeserver and orchestration.
+// Baseline, same run: the same homeserver calls made directly with the same concurrency (10).
+import { randomUUID } from 'node:crypto';
+import { mintToken } from '../src/api/auth.ts';
+import { HttpMatrixClient } from '../src/activities/chat/matrix-client.ts';
+import { loadConfig } from '../src/config.ts';
+import { createDataSource } from '../src/db/data-source.ts';
+import { call, fmt } from './lib/client.ts';
+
+const N = Number(process.env.BENCH_ROOMS ?? 200);
+const config = loadConfig();
+const ds = await createDataSource(config).initialize();
+const matrix = new HttpMatrixClient(config.MATRIX_HOMESERVER_URL!, config.MATRIX_ACCESS_TOKEN!);
+const bot = await matrix.whoami();
+const member = await matrix.ensureUser(`bench-${randomUUID().slice(0, 8)}`, 'bench member');
+const [owner] = await ds.query(`INSERT INTO users (slug, display_name) VALUES ($1, 'bench') RETURNING id`, [`bench-${randomUUID()}`]);
+
+async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>) {
+  const queue = [...items];
+  await Promise.all(Array.from({ length: concurrency }, async () => { for (let x = queue.shift(); x !== undefined; x = queue.shift()) await fn(x); }));
+}
+
+/** N rooms of events that ended 60 days ago, each with one invited member. */
+async function seed(tag: string) {
+  const rooms: { id: string; roomId: string }[] = [];
+  await pool(Array.from({ length: N }, (_, i) => i), 8, async (i) => {
+    const slug = `bench-${tag}-${i}-${randomUUID().slice(0, 6)}`;
+    const [e] = await ds.query(`INSERT INTO events (slug, name, start_at, end_at, time_zone, owner_id, chat_enabled)
+      VALUES ($1, $1, now() - interval '61 days', now() - interval '60 days', 'UTC', $2, true) RETURNING id`, [slug, owner.id]);
+    const roomId = await matrix.createRoom(`meetflow-event-${slug}`, slug, 'bench');
+    await matrix.invite(roomId, member);
+    const [row] = await ds.query(`INSERT INTO chat_rooms (event_id, alias, room_id, status) VALUES ($1, $2, $3, 'active') RETURNING id`,
+      [e.id, `meetflow-event-${slug}`, roomId]);
+    rooms.push({ id: row.id, roomId });
+  });
+  return rooms;
+}
+
+// Baseline: the homeserver work alone.
+const direct = await seed('direct');
+let t0 = performance.now();
+await pool(direct, 10, async (r) => {
+  await matrix.sendNotice(r.roomId, `bench-${r.id}`, 'closing');
+  for (const m of (await matrix.members(r.roomId)).filter((x) => x !== bot)) await matrix.kick(r.roomId, m);
+  await matrix.purgeRoom(r.roomId);
+});
+const directMs = performance.now() - t0;
+await ds.query(`UPDATE chat_rooms SET status = 'deleted' WHERE id = ANY($1::uuid[])`, [direct.map((r) => r.id)]);
+
+// The retention workflow doing the same through Temporal.
+await seed('workflow');
+const admin = await mintToken(config.AUTH_JWT_SECRET, { sub: owner.id, role: 'admin' });
+t0 = performance.now();
+const op = await call('POST', '/v1/admin/chat-retention/run', admin, { retentionDays: 30 }) as unknown as { id: string };
+let result = null as { deleted: number; failed: number } | null;
+for (;;) {
+  const o = await call('GET', `/v1/operations/${encodeURIComponent(op.id)}`, admin) as unknown as { status: string; result: typeof result };
+  if (o.status !== 'running') { result = o.result; break; }
+  await new Promise((r) => setTimeout(r, 100));
+}
+const workflowMs = performance.now() - t0;
+await ds.destroy();
+
+const perMin = (ms: number) => ((N / ms) * 60_000).toFixed(0);
+console.log(`rooms: ${N} (each: notice, 1 member removed, purge); concurrency 10`);
+console.log(`baseline, homeserver calls only:   ${perMin(directMs).padStart(6)} rooms/min   ${fmt(directMs / N)} per room`);
+console.log(`retention workflow (deleted ${result?.deleted}, failed ${result?.failed}): ${perMin(workflowMs).padStart(6)} rooms/min   ${fmt(workflowMs / N)} per room`);
+console.log(`orchestration share per room: ${fmt((workflowMs - directMs) / N)} (${(((workflowMs - directMs) / workflowMs) * 100).toFixed(0)}% of the workflow's time)`);
