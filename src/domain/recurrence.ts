@@ -1,0 +1,103 @@
+import rrulePkg from 'rrule';
+import { DomainError } from './errors.ts';
+import { fromWall, toWall } from './zoned-time.ts';
+
+const { RRule } = rrulePkg;
+
+/**
+ * Occurrences of a series, computed in the series' own time zone.
+ *
+ * The `rrule` library expands rules correctly on plain calendar arithmetic, but its TZID mode
+ * depends on the host's zone and shifts local times across DST. So it runs on "floating" wall
+ * time (UTC fields = local fields, where no DST exists), and each wall time is turned into an
+ * instant in the IANA zone afterwards: a weekly 19:00 Europe/Berlin meetup stays at 19:00 local
+ * in summer and winter. UNTIL (an instant, as RFC 5545 requires with a zoned DTSTART) is turned
+ * into local wall time first, so an UNTIL written in any offset means the same moment.
+ */
+export interface RecurrenceSpec {
+  /** RRULE value without `RRULE:`, e.g. `FREQ=WEEKLY;BYDAY=TU`. */
+  rrule: string;
+  /** The first occurrence (occurrence zero), an instant. */
+  dtstart: Date;
+  timeZone: string;
+}
+
+const FREQS = new Set([RRule.DAILY, RRule.WEEKLY, RRule.MONTHLY, RRule.YEARLY]);
+const DAY = '(MO|TU|WE|TH|FR|SA|SU)';
+const list = (item: string) => new RegExp(`^${item}(,${item})*$`);
+const NUMBERS = list('[+-]?\\d{1,3}');
+/** The syntax of each part meetflow accepts; `rrule` itself lets some garbage through (e.g. `BYDAY=XX`). */
+const PARTS: Record<string, RegExp> = {
+  FREQ: /^[A-Z]+$/, INTERVAL: /^\d{1,4}$/, COUNT: /^\d{1,5}$/, UNTIL: /^\d{8}(T\d{6}Z?)?$/,
+  BYDAY: list(`([+-]?\\d{1,2})?${DAY}`), WKST: new RegExp(`^${DAY}$`),
+  BYMONTHDAY: NUMBERS, BYMONTH: NUMBERS, BYSETPOS: NUMBERS, BYYEARDAY: NUMBERS, BYWEEKNO: NUMBERS,
+};
+
+/** Parses and checks a rule; a rule meetflow cannot honour is a 400 with the reason. */
+export function parseRule(rule: string) {
+  const text = rule.replace(/^RRULE:/i, '').trim();
+  const invalid = (why: string) => new DomainError(400, 'validation_failed', `invalid rrule: ${why}`, { rrule: rule });
+  for (const part of text.split(';')) {
+    const [key, value = ''] = part.toUpperCase().split('=');
+    const syntax = PARTS[key];
+    if (!syntax) throw invalid(`${key} is not supported (times come from the series start)`);
+    if (!syntax.test(value)) throw invalid(`${key}=${value} is not valid`);
+  }
+  let options;
+  try {
+    options = RRule.parseString(text);
+  } catch (err) {
+    throw invalid((err as Error).message);
+  }
+  if (options.freq === undefined || !FREQS.has(options.freq)) throw invalid('FREQ must be DAILY, WEEKLY, MONTHLY or YEARLY');
+  if (options.count != null && options.until != null) throw invalid('COUNT and UNTIL cannot both be set');
+  if (options.interval != null && options.interval < 1) throw invalid('INTERVAL must be at least 1');
+  return options;
+}
+
+function ruleFor(spec: RecurrenceSpec) {
+  const options = parseRule(spec.rrule);
+  return new RRule({
+    ...options,
+    dtstart: toWall(spec.dtstart, spec.timeZone),
+    until: options.until ? toWall(options.until, spec.timeZone) : null,
+    tzid: null,
+  });
+}
+
+/**
+ * Occurrence starts (instants) with `from <= start < to`, in order, at most `limit`. DTSTART is
+ * always occurrence zero (RFC 5545), even when it does not match the rule.
+ */
+export function occurrences(spec: RecurrenceSpec, range: { from: Date; to: Date; limit?: number }): Date[] {
+  const rule = ruleFor(spec);
+  const limit = range.limit ?? 1000;
+  const out: Date[] = [];
+  const take = (instant: Date) => {
+    if (instant >= range.from && instant < range.to && out.length < limit) out.push(instant);
+  };
+  if (spec.dtstart >= range.from) take(spec.dtstart);
+  // A day of margin on each side: the floating window and the zoned range differ by the offset.
+  const wallFrom = new Date(Math.max(toWall(range.from, spec.timeZone).getTime() - 86_400_000, rule.options.dtstart.getTime()));
+  const wallTo = new Date(toWall(range.to, spec.timeZone).getTime() + 86_400_000);
+  rule.between(wallFrom, wallTo, true, (wall) => {
+    const instant = fromWall(wall, spec.timeZone);
+    if (instant.getTime() !== spec.dtstart.getTime()) take(instant);
+    return out.length < limit;
+  });
+  return out.sort((a, b) => a.getTime() - b.getTime());
+}
+
+/** Whether `instant` is an occurrence start of the series. */
+export function isOccurrence(spec: RecurrenceSpec, instant: Date): boolean {
+  return occurrences(spec, { from: instant, to: new Date(instant.getTime() + 1), limit: 1 }).length === 1;
+}
+
+/** The last occurrence start when the rule ends (COUNT or UNTIL), or null for an endless rule. */
+export function lastOccurrence(spec: RecurrenceSpec): Date | null {
+  const rule = ruleFor(spec);
+  if (!rule.options.count && !rule.options.until) return null;
+  const all = rule.all();
+  const last = all.at(-1);
+  return last ? new Date(Math.max(fromWall(last, spec.timeZone).getTime(), spec.dtstart.getTime())) : spec.dtstart;
+}
