@@ -18,4 +18,5 @@ npx vitest run --reporter=default --reporter=json --outputFile.json="$RUN/vitest
 # A plain closing line any CI can read, from vitest's own JSON report.
 node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
   console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`)' "$RUN/vitest.json" || true
+node scripts/check-invariants.ts || status=1
 exit "$status"

@@ -5,6 +5,7 @@ import type { Config } from '../config.ts';
 import { attendeeActivities } from './attendees.ts';
 import { chatActivities } from './chat/index.ts';
 import type { MatrixClient } from './chat/matrix-client.ts';
+import { seriesActivities } from './series.ts';
 
 export interface ActivityDeps {
   ds: DataSource;
@@ -24,6 +25,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...attendeeActivities(deps),
     ...chatActivities(deps),
+    ...seriesActivities(deps),
   };
 }
 

@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { UserEntity, type User } from '../db/entities/user.ts';
 import type { Event } from '../db/entities/event.ts';
-import { DomainError } from '../domain/errors.ts';
+import { DomainError, notFound } from '../domain/errors.ts';
 import type { Auth } from './auth.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -13,14 +13,24 @@ export async function requireUser(ds: DataSource, auth: Auth): Promise<User> {
   return user;
 }
 
-/** Owner, an owner/admin of the event's group, or an admin may manage an event. */
-export async function requireEventManager(ds: DataSource, auth: Auth, event: Event): Promise<void> {
-  if (auth.role === 'admin' || auth.sub === event.ownerId) return;
-  if (event.groupId) {
+/** Owner, an owner/admin of its group, or an admin may manage an event or a series. */
+export async function requireManager(ds: DataSource, auth: Auth, thing: Pick<Event, 'ownerId' | 'groupId' | 'slug'>): Promise<void> {
+  if (auth.role === 'admin' || auth.sub === thing.ownerId) return;
+  if (thing.groupId) {
     const [row] = await ds.query(
       `SELECT 1 FROM group_members WHERE group_id = $1 AND user_id = $2 AND role IN ('owner', 'admin')`,
-      [event.groupId, auth.sub]);
+      [thing.groupId, auth.sub]);
     if (row) return;
   }
-  throw new DomainError(403, 'forbidden', `only the owner, a group admin or an admin may change event ${event.slug}`);
+  throw new DomainError(403, 'forbidden', `only the owner, a group admin or an admin may change ${thing.slug}`);
+}
+
+/** The id of the group a new event or series goes into; only its members may add to it. */
+export async function groupForNewItem(ds: DataSource, user: User, groupSlug: string | undefined): Promise<string | null> {
+  if (!groupSlug) return null;
+  const [group] = await ds.query(`SELECT id FROM groups WHERE slug = $1 AND status = 'active'`, [groupSlug]);
+  if (!group) throw notFound('group', groupSlug);
+  const [member] = await ds.query(`SELECT 1 FROM group_members WHERE group_id = $1 AND user_id = $2`, [group.id, user.id]);
+  if (!member) throw new DomainError(403, 'forbidden', `only members of ${groupSlug} may add to it`);
+  return group.id;
 }

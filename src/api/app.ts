@@ -10,6 +10,7 @@ import { groupsRoutes } from './groups.ts';
 import { healthRoutes } from './health.ts';
 import { createMetrics } from './metrics.ts';
 import { operationsRoutes } from './operations.ts';
+import { seriesRoutes } from './series.ts';
 import { usersRoutes } from './users.ts';
 
 /** The HTTP API: validation, authorization, the rows a request owns, and workflow starts. */
@@ -25,7 +26,7 @@ export function createApp(deps: AppDeps) {
   app.get('/metrics', async (c) => c.text(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }));
 
   app.use('/v1/*', requireAuth(deps.config.AUTH_JWT_SECRET));
-  for (const routes of [usersRoutes, groupsRoutes, eventsRoutes, attendeesRoutes, operationsRoutes, adminRoutes]) {
+  for (const routes of [usersRoutes, groupsRoutes, eventsRoutes, seriesRoutes, attendeesRoutes, operationsRoutes, adminRoutes]) {
     app.route('/', routes(deps));
   }
 

@@ -1,13 +1,12 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { DataSource } from 'typeorm';
 import { EventEntity, type Event } from '../db/entities/event.ts';
-import { GroupEntity } from '../db/entities/group.ts';
 import { DomainError, notFound } from '../domain/errors.ts';
 import { attendeeCounts, type AttendeeCounts } from '../domain/rsvp.ts';
 import { makeSlug } from '../domain/slug.ts';
 import { isTimeZone } from '../domain/time.ts';
-import { notifySeatsChanged, requestChatSync } from '../temporal/signals.ts';
-import { requireEventManager, requireUser } from './access.ts';
+import { notifySeatsChanged, requestChatSync, requestMaterialization } from '../temporal/signals.ts';
+import { groupForNewItem, requireManager, requireUser } from './access.ts';
 import type { AuthEnv } from './auth.ts';
 import type { AppDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
@@ -26,9 +25,9 @@ export const EventSchema = z.object({
   operations: z.array(z.object({ id: z.string(), type: z.string() })).optional(),
 }).openapi('Event');
 
-const datetime = z.string().datetime({ offset: true }).openapi({ example: '2026-12-24T18:00:00+01:00' });
-const timeZone = z.string().refine(isTimeZone, 'must be an IANA time zone').openapi({ example: 'Europe/Berlin' });
-const editable = {
+export const datetime = z.string().datetime({ offset: true }).openapi({ example: '2026-12-24T18:00:00+01:00' });
+export const timeZone = z.string().refine(isTimeZone, 'must be an IANA time zone').openapi({ example: 'Europe/Berlin' });
+export const editable = {
   name: z.string().trim().min(1).max(200),
   description: z.string().max(50_000).nullable(),
   startAt: datetime, endAt: datetime, timeZone,
@@ -81,6 +80,24 @@ async function toEventJsons(ds: DataSource, events: Event[]) {
 }
 
 export function eventsRoutes(deps: AppDeps) {
+  /**
+   * A change to a series occurrence: the template's fields flow to every unmodified occurrence
+   * (re-materialize); any other occurrence becomes a `modified` exception, so re-materialization
+   * never overwrites it.
+   */
+  async function recordSeriesChange(event: Event, patch: Record<string, unknown>) {
+    const [series] = await deps.ds.query(`SELECT template_event_id FROM event_series WHERE slug = $1`, [event.seriesSlug]);
+    if (series?.template_event_id === event.id) {
+      return [{ id: await requestMaterialization(deps.temporal, deps.config, event.seriesSlug!), type: 'series' }];
+    }
+    await deps.ds.query(
+      `INSERT INTO series_exceptions (series_slug, original_start, kind, event_id, overrides) VALUES ($1, $2, 'modified', $3, $4)
+       ON CONFLICT (series_slug, original_start) DO UPDATE
+         SET overrides = series_exceptions.overrides || EXCLUDED.overrides, event_id = EXCLUDED.event_id, updated_at = now()`,
+      [event.seriesSlug, event.originalStart, event.id, JSON.stringify(patch)]);
+    return [];
+  }
+
   const { ds, redis, temporal, config } = deps;
   const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
   const events = ds.getRepository(EventEntity);
@@ -95,14 +112,7 @@ export function eventsRoutes(deps: AppDeps) {
   }), async (c) => {
     const body = c.req.valid('json');
     const owner = await requireUser(ds, c.get('auth'));
-    let groupId: string | null = null;
-    if (body.groupSlug) {
-      const group = await ds.getRepository(GroupEntity).findOneBy({ slug: body.groupSlug, status: 'active' });
-      if (!group) throw notFound('group', body.groupSlug);
-      const [member] = await ds.query(`SELECT 1 FROM group_members WHERE group_id = $1 AND user_id = $2`, [group.id, owner.id]);
-      if (!member) throw new DomainError(403, 'forbidden', `only members of ${group.slug} may create its events`);
-      groupId = group.id;
-    }
+    const groupId = await groupForNewItem(ds, owner, body.groupSlug);
     const event = await events.save(events.create({
       slug: makeSlug(body.name), name: body.name, description: body.description ?? null,
       startAt: new Date(body.startAt), endAt: new Date(body.endAt), timeZone: body.timeZone,
@@ -153,7 +163,7 @@ export function eventsRoutes(deps: AppDeps) {
     const { slug } = c.req.valid('param');
     const patch = c.req.valid('json');
     const before = await findLiveEvent(ds, slug);
-    await requireEventManager(ds, c.get('auth'), before);
+    await requireManager(ds, c.get('auth'), before);
     const start = patch.startAt ? Date.parse(patch.startAt) : before.startAt.getTime();
     const end = patch.endAt ? Date.parse(patch.endAt) : before.endAt.getTime();
     if (end < start) throw new DomainError(400, 'validation_failed', 'endAt must not be before startAt');
@@ -167,6 +177,7 @@ export function eventsRoutes(deps: AppDeps) {
     if (!rows?.length) throw notFound('event', slug);
 
     const operations = [];
+    if (before.seriesSlug) operations.push(...await recordSeriesChange(before, patch));
     const raised = patch.capacity !== undefined && before.capacity !== null && (patch.capacity === null || patch.capacity > before.capacity);
     if (raised) operations.push({ id: await notifySeatsChanged(temporal, config, slug), type: 'waitlist' });
     const after = await findLiveEvent(ds, slug);

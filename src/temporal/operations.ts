@@ -8,6 +8,7 @@ export const OPERATION_TYPES = {
   'chat-room': { entityKind: 'event', workflowType: 'chatRoomWorkflow' },
   'chat-room-delete': { entityKind: 'chat-room', workflowType: 'chatRoomDeletionWorkflow' },
   'chat-retention': { entityKind: 'system', workflowType: 'chatRetentionWorkflow' },
+  series: { entityKind: 'series', workflowType: 'seriesWorkflow' },
 } as const;
 
 export type OperationType = keyof typeof OPERATION_TYPES;
@@ -25,6 +26,6 @@ export function parseOperationId(id: string): { type: OperationType; entity: { k
 }
 
 /** Signal and query names shared by workflows and the API (which imports only @temporalio/client). */
-export const SIGNALS = { seatsChanged: 'seatsChanged', chatSync: 'chatSync' } as const;
+export const SIGNALS = { seatsChanged: 'seatsChanged', chatSync: 'chatSync', seriesChanged: 'seriesChanged' } as const;
 /** Every long-running meetflow workflow answers this query with its progress. */
 export const PROGRESS_QUERY = 'progress';

@@ -2,6 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { Config } from '../config.ts';
 import type { waitlistWorkflow } from '../workflows/waitlist.ts';
 import type { chatRoomWorkflow } from '../workflows/chat-room.ts';
+import type { seriesWorkflow } from '../workflows/series.ts';
 import { OPERATION_TYPES, SIGNALS } from './operations.ts';
 import { operationOptions } from './client.ts';
 
@@ -24,6 +25,18 @@ export async function requestChatSync(client: Client, config: Config, target: { 
       ...operationOptions(config, 'chat-room', target.slug, target.kind),
       args: [target],
       signal: SIGNALS.chatSync,
+      signalArgs: [],
+    });
+  return handle.workflowId;
+}
+
+/** The series changed (or was created): start `series:<slug>` or wake the running one. */
+export async function requestMaterialization(client: Client, config: Config, seriesSlug: string): Promise<string> {
+  const handle = await client.workflow.signalWithStart<typeof seriesWorkflow, []>(
+    OPERATION_TYPES.series.workflowType, {
+      ...operationOptions(config, 'series', seriesSlug),
+      args: [{ seriesSlug, horizonDays: config.SERIES_HORIZON_DAYS, maxOccurrences: config.SERIES_MAX_OCCURRENCES }],
+      signal: SIGNALS.seriesChanged,
       signalArgs: [],
     });
   return handle.workflowId;

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataSource, type DataSourceOptions, type QueryRunner } from 'typeorm';
 import { loadConfig } from '../../src/config.ts';
 import { createDataSource } from '../../src/db/data-source.ts';
+import { findViolations } from '../../src/db/invariants.ts';
 
 let ds: DataSource;
 beforeAll(async () => { ds = await createDataSource(loadConfig()).initialize(); });
@@ -47,6 +48,7 @@ describe('migrations', () => {
     const occurrence = (slug: string) => ds.query(`INSERT INTO events (slug, name, start_at, end_at, time_zone, owner_id, series_slug, original_start)
       VALUES ($1, 'o', '2027-01-01T10:00Z', '2027-01-01T11:00Z', 'UTC', $2, $3, '2027-01-01T10:00Z')`, [slug, user.id, series.slug]);
     await occurrence(`o1-${series.slug}`);
+    await ds.query(`UPDATE event_series SET template_event_id = (SELECT id FROM events WHERE slug = $1) WHERE slug = $2`, [`o1-${series.slug}`, series.slug]);
     await expect(occurrence(`o2-${series.slug}`)).rejects.toThrow(/events_series_slug_original_start_key/);
 
     const ingested = (slug: string) => ds.query(`INSERT INTO events (slug, name, start_at, end_at, time_zone, owner_id, source_type, source_id)
@@ -67,6 +69,20 @@ describe('migrations', () => {
       .rejects.toThrow(/attendees_event_id_user_id_key/);
     await expect(ds.query(`INSERT INTO attendees (event_id, user_id, status) VALUES ($1, $2, 'waitlisted')`, [event.id, user.id]))
       .rejects.toThrow();
+  });
+
+  it('the invariant check finds a series without its template (the check can fail)', async () => {
+    const runner = ds.createQueryRunner();
+    await runner.startTransaction();
+    try {
+      const [u] = await runner.query(`INSERT INTO users (slug, display_name) VALUES ('inv-' || gen_random_uuid(), 'u') RETURNING id`);
+      const [s] = await runner.query(`INSERT INTO event_series (slug, name, rrule, dtstart, duration_minutes, time_zone, owner_id)
+        VALUES ('inv-' || gen_random_uuid(), 'S', 'FREQ=DAILY', now(), 60, 'UTC', $1) RETURNING slug`, [u.id]);
+      expect((await findViolations(runner.manager))['series without its template event']).toEqual([s.slug]);
+    } finally {
+      await runner.rollbackTransaction(); // leave nothing behind
+      await runner.release();
+    }
   });
 
   it('a migration that cannot apply its constraints fails loudly and applies nothing', async () => {

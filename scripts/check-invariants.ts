@@ -1,0 +1,18 @@
+// `npm run check:invariants`: lists rows that break the data's structural promises; exits 1 if any.
+// `npm test` runs it after the whole suite, against everything the tests wrote.
+import { loadConfig } from '../src/config.ts';
+import { createDataSource } from '../src/db/data-source.ts';
+import { findViolations } from '../src/db/invariants.ts';
+
+const ds = await createDataSource(loadConfig()).initialize();
+try {
+  const violations = await findViolations(ds);
+  if (Object.keys(violations).length) {
+    console.error('invariant violations:', JSON.stringify(violations, null, 2));
+    process.exitCode = 1;
+  } else {
+    console.log('invariants hold: no event links a missing series, every series has its template, no event over capacity');
+  }
+} finally {
+  await ds.destroy();
+}

@@ -1,0 +1,264 @@
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import type { DataSource, EntityManager } from 'typeorm';
+import { DomainError, notFound } from '../domain/errors.ts';
+import { isOccurrence, occurrences, parseRule } from '../domain/recurrence.ts';
+import { occurrenceSlug } from '../domain/series.ts';
+import { makeSlug } from '../domain/slug.ts';
+import { requestMaterialization } from '../temporal/signals.ts';
+import { groupForNewItem, requireManager, requireUser } from './access.ts';
+import type { AuthEnv } from './auth.ts';
+import type { AppDeps } from './deps.ts';
+import { errorResponses, validationHook } from './errors.ts';
+import { datetime, editable } from './events.ts';
+import { idempotent } from './idempotency.ts';
+
+const Operations = z.array(z.object({ id: z.string(), type: z.string() }));
+const SeriesSchema = z.object({
+  slug: z.string(), name: z.string(), description: z.string().nullable(), rrule: z.string(),
+  startAt: z.string(), endAt: z.string(), timeZone: z.string(), ownerId: z.string().uuid(),
+  templateEventSlug: z.string(), materializedUntil: z.string().nullable(),
+  operations: Operations.optional(),
+}).openapi('Series');
+
+const Occurrence = z.object({
+  originalStart: z.string(), startAt: z.string(), endAt: z.string(),
+  status: z.enum(['draft', 'published', 'cancelled']),
+  eventSlug: z.string().nullable(), template: z.boolean(),
+  exception: z.enum(['modified', 'cancelled', 'deleted']).nullable(),
+}).openapi('Occurrence');
+
+const rrule = z.string().min(6).max(500).openapi({ example: 'FREQ=WEEKLY;BYDAY=TU' });
+/** Template fields shared by every occurrence; also what PATCH may change. */
+const templateFields = {
+  name: editable.name, description: editable.description.optional(), capacity: editable.capacity.optional(),
+  chatEnabled: editable.chatEnabled.optional(), publishToBluesky: editable.publishToBluesky.optional(),
+  location: editable.location.optional(), onlineUrl: editable.onlineUrl.optional(),
+};
+const CreateSeries = z.object({
+  ...templateFields, rrule, startAt: datetime, endAt: datetime, timeZone: editable.timeZone,
+  groupSlug: z.string().max(100).optional(),
+}).strict();
+const PatchSeries = z.object({ ...templateFields, rrule, startAt: datetime, endAt: datetime, timeZone: editable.timeZone })
+  .partial().strict().refine((p) => Object.keys(p).length > 0, 'nothing to change');
+const PatchOccurrence = z.object({
+  status: z.literal('cancelled').optional(),
+  name: editable.name.optional(), description: editable.description.optional(),
+  startAt: datetime.optional(), endAt: datetime.optional(),
+  capacity: editable.capacity.optional(), location: editable.location.optional(), onlineUrl: editable.onlineUrl.optional(),
+}).strict().refine((p) => Object.keys(p).length > 0, 'nothing to change');
+
+const EVENT_COLUMNS: Record<string, string> = {
+  name: 'name', description: 'description', capacity: 'capacity', chatEnabled: 'chat_enabled',
+  publishToBluesky: 'publish_to_bluesky', location: 'location', onlineUrl: 'online_url', timeZone: 'time_zone',
+  startAt: 'start_at', endAt: 'end_at',
+};
+
+interface SeriesRow {
+  id: string; slug: string; name: string; description: string | null; rrule: string; dtstart: Date;
+  duration_minutes: number; time_zone: string; template_event_id: string; owner_id: string; group_id: string | null;
+  status: string; materialized_until: Date | null; template_slug: string; template_original_start: Date;
+}
+
+async function loadSeries(q: DataSource | EntityManager, slug: string, lock = false): Promise<SeriesRow> {
+  const [row] = await q.query(
+    `SELECT s.*, t.slug AS template_slug, t.original_start AS template_original_start
+       FROM event_series s JOIN events t ON t.id = s.template_event_id
+      WHERE s.slug = $1 AND s.status <> 'deleting' ${lock ? 'FOR UPDATE OF s' : ''}`, [slug]);
+  if (!row) throw notFound('series', slug);
+  return row;
+}
+
+const toJson = (s: SeriesRow) => ({
+  slug: s.slug, name: s.name, description: s.description, rrule: s.rrule,
+  startAt: s.dtstart.toISOString(), endAt: new Date(s.dtstart.getTime() + s.duration_minutes * 60_000).toISOString(),
+  timeZone: s.time_zone, ownerId: s.owner_id, templateEventSlug: s.template_slug,
+  materializedUntil: s.materialized_until?.toISOString() ?? null,
+});
+
+function durationMinutes(startAt: string | Date, endAt: string | Date): number {
+  const minutes = (new Date(endAt).getTime() - new Date(startAt).getTime()) / 60_000;
+  if (!(minutes >= 1)) throw new DomainError(400, 'validation_failed', 'endAt must be at least a minute after startAt');
+  return Math.round(minutes);
+}
+
+/** `SET a = $2, b = $3` for the given columns, after `$1`. */
+function setClause(fields: Record<string, unknown>): { sql: string; values: unknown[] } {
+  const entries = Object.entries(fields).filter(([, v]) => v !== undefined);
+  return { sql: entries.map(([k], i) => `${k} = $${i + 2}`).join(', '), values: entries.map(([, v]) => v) };
+}
+
+export function seriesRoutes({ ds, redis, temporal, config }: AppDeps) {
+  const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
+  const Slug = z.object({ slug: z.string().max(100) });
+  const one = { content: { 'application/json': { schema: SeriesSchema } } };
+
+  app.openapi(createRoute({
+    method: 'post', path: '/v1/series', tags: ['series'], security: [{ bearer: [] }],
+    summary: 'create a series and its template event (occurrence zero); materialization runs as series:<slug>',
+    middleware: [idempotent(redis)] as const,
+    request: { body: { required: true, content: { 'application/json': { schema: CreateSeries } } } },
+    responses: { 201: { ...one, description: 'created' }, ...errorResponses },
+  }), async (c) => {
+    const b = c.req.valid('json');
+    parseRule(b.rrule);
+    const minutes = durationMinutes(b.startAt, b.endAt);
+    const owner = await requireUser(ds, c.get('auth'));
+    const groupId = await groupForNewItem(ds, owner, b.groupSlug);
+    const slug = makeSlug(b.name);
+    const start = new Date(b.startAt);
+    await ds.transaction(async (m) => {
+      await m.query(
+        `INSERT INTO event_series (slug, name, description, rrule, dtstart, duration_minutes, time_zone, owner_id, group_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+        [slug, b.name, b.description ?? null, b.rrule.replace(/^RRULE:/i, ''), start, minutes, b.timeZone, owner.id, groupId]);
+      const [template] = await m.query(
+        `INSERT INTO events (slug, name, description, start_at, end_at, time_zone, owner_id, group_id, series_slug, original_start,
+                             capacity, chat_enabled, publish_to_bluesky, location, online_url)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $4, $10, $11, $12, $13, $14) RETURNING id`,
+        [occurrenceSlug(slug, start, b.timeZone), b.name, b.description ?? null, start, new Date(b.endAt), b.timeZone, owner.id,
+          groupId, slug, b.capacity ?? null, b.chatEnabled ?? false, b.publishToBluesky ?? false, b.location ?? null, b.onlineUrl ?? null]);
+      await m.query(`UPDATE event_series SET template_event_id = $2 WHERE slug = $1`, [slug, template.id]);
+    });
+    const operations = [{ id: await requestMaterialization(temporal, config, slug), type: 'series' }];
+    return c.json({ ...toJson(await loadSeries(ds, slug)), operations }, 201);
+  });
+
+  app.openapi(createRoute({
+    method: 'get', path: '/v1/series/{slug}', tags: ['series'], security: [{ bearer: [] }],
+    request: { params: Slug },
+    responses: { 200: { ...one, description: 'the series' }, ...errorResponses },
+  }), async (c) => c.json(toJson(await loadSeries(ds, c.req.valid('param').slug)), 200));
+
+  app.openapi(createRoute({
+    method: 'patch', path: '/v1/series/{slug}', tags: ['series'], security: [{ bearer: [] }],
+    summary: 'change the rule, times or fields; future unmodified occurrences are re-materialized',
+    request: { params: Slug, body: { required: true, content: { 'application/json': { schema: PatchSeries } } } },
+    responses: { 200: { ...one, description: 'the changed series' }, ...errorResponses },
+  }), async (c) => {
+    const { slug } = c.req.valid('param');
+    const p = c.req.valid('json');
+    if (p.rrule) parseRule(p.rrule);
+    await ds.transaction(async (m) => {
+      const s = await loadSeries(m, slug, true);
+      await requireManager(ds, c.get('auth'), { ownerId: s.owner_id, groupId: s.group_id, slug });
+      const dtstart = p.startAt ? new Date(p.startAt) : s.dtstart;
+      const minutes = p.startAt || p.endAt
+        ? durationMinutes(dtstart, p.endAt ?? new Date(dtstart.getTime() + s.duration_minutes * 60_000)) : undefined;
+      const seriesSet = setClause({
+        rrule: p.rrule?.replace(/^RRULE:/i, ''), dtstart: p.startAt ? dtstart : undefined, duration_minutes: minutes,
+        time_zone: p.timeZone, name: p.name, description: p.description,
+      });
+      if (seriesSet.values.length) await m.query(`UPDATE event_series SET ${seriesSet.sql}, updated_at = now() WHERE slug = $1`, [slug, ...seriesSet.values]);
+      // The template carries the fields every occurrence copies; it moves in time only while it is ahead.
+      const { rrule: _r, startAt: _s, endAt: _e, ...fields } = p;
+      const columns: Record<string, unknown> = Object.fromEntries(Object.entries(fields).map(([k, v]) => [EVENT_COLUMNS[k], v]));
+      const [template] = await m.query(`SELECT start_at FROM events WHERE id = $1`, [s.template_event_id]);
+      if ((p.startAt || p.endAt) && template.start_at > new Date()) {
+        Object.assign(columns, { start_at: dtstart, original_start: dtstart, end_at: new Date(dtstart.getTime() + (minutes ?? s.duration_minutes) * 60_000) });
+      }
+      const eventSet = setClause(columns);
+      if (eventSet.values.length) await m.query(`UPDATE events SET ${eventSet.sql}, updated_at = now() WHERE id = $1`, [s.template_event_id, ...eventSet.values]);
+    });
+    const operations = [{ id: await requestMaterialization(temporal, config, slug), type: 'series' }];
+    return c.json({ ...toJson(await loadSeries(ds, slug)), operations }, 200);
+  });
+
+  app.openapi(createRoute({
+    method: 'patch', path: '/v1/series/{slug}/occurrences/{originalStart}', tags: ['series'], security: [{ bearer: [] }],
+    summary: 'modify or cancel one occurrence (an exception that re-materialization never overwrites)',
+    request: {
+      params: Slug.extend({ originalStart: datetime }),
+      body: { required: true, content: { 'application/json': { schema: PatchOccurrence } } },
+    },
+    responses: {
+      200: { content: { 'application/json': { schema: z.object({
+        originalStart: z.string(), kind: z.enum(['modified', 'cancelled']), eventSlug: z.string().nullable(), operations: Operations,
+      }) } }, description: 'the exception' },
+      ...errorResponses,
+    },
+  }), async (c) => {
+    const { slug, originalStart } = c.req.valid('param');
+    const p = c.req.valid('json');
+    const at = new Date(originalStart);
+    const kind = p.status === 'cancelled' ? 'cancelled' as const : 'modified' as const;
+    const eventSlug = await ds.transaction(async (m) => {
+      const s = await loadSeries(m, slug, true);
+      await requireManager(ds, c.get('auth'), { ownerId: s.owner_id, groupId: s.group_id, slug });
+      const spec = { rrule: s.rrule, dtstart: s.dtstart, timeZone: s.time_zone };
+      const isTemplate = at.getTime() === s.template_original_start.getTime();
+      if (!isTemplate && !isOccurrence(spec, at)) throw notFound('occurrence', originalStart);
+
+      const { status: _st, ...overrides } = p;
+      let [event] = await m.query(`SELECT id, slug, start_at, end_at FROM events WHERE series_slug = $1 AND original_start = $2`, [slug, at]);
+      if (!event && kind === 'modified') {
+        // Beyond the horizon: materialize this one occurrence now, from the template.
+        [event] = await m.query(
+          `INSERT INTO events (slug, series_slug, original_start, start_at, end_at, name, description, time_zone, visibility, owner_id,
+                               group_id, capacity, chat_enabled, location, online_url, publish_to_bluesky)
+           SELECT $3, $1, $2::timestamptz, $2::timestamptz, $2::timestamptz + $4 * interval '1 minute', name, description, time_zone, visibility, owner_id,
+                  group_id, capacity, chat_enabled, location, online_url, publish_to_bluesky FROM events WHERE id = $5
+           RETURNING id, slug, start_at, end_at`,
+          [slug, at, occurrenceSlug(slug, at, s.time_zone), s.duration_minutes, s.template_event_id]);
+      }
+      if (event) {
+        const start = p.startAt ? new Date(p.startAt) : event.start_at;
+        const end = p.endAt ? new Date(p.endAt) : p.startAt ? new Date(start.getTime() + (event.end_at.getTime() - event.start_at.getTime())) : event.end_at;
+        if (end < start) throw new DomainError(400, 'validation_failed', 'endAt must not be before startAt');
+        const columns: Record<string, unknown> = Object.fromEntries(Object.entries(overrides).map(([k, v]) => [EVENT_COLUMNS[k], v]));
+        if (p.startAt || p.endAt) Object.assign(columns, { start_at: start, end_at: end });
+        if (kind === 'cancelled') columns.status = 'cancelled';
+        const set = setClause(columns);
+        await m.query(`UPDATE events SET ${set.sql}, updated_at = now() WHERE id = $1`, [event.id, ...set.values]);
+      }
+      await m.query(
+        `INSERT INTO series_exceptions (series_slug, original_start, kind, event_id, overrides) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (series_slug, original_start) DO UPDATE
+           SET kind = EXCLUDED.kind, event_id = coalesce(EXCLUDED.event_id, series_exceptions.event_id),
+               overrides = series_exceptions.overrides || EXCLUDED.overrides, updated_at = now()`,
+        [slug, at, kind, event?.id ?? null, JSON.stringify(overrides)]);
+      return (event?.slug as string | undefined) ?? null;
+    });
+    return c.json({ originalStart: at.toISOString(), kind, eventSlug, operations: [] }, 200);
+  });
+
+  app.openapi(createRoute({
+    method: 'get', path: '/v1/series/{slug}/occurrences', tags: ['series'], security: [{ bearer: [] }],
+    summary: 'computed occurrences merged with materialized events and exceptions, beyond the horizon too',
+    request: {
+      params: Slug,
+      query: z.object({ from: datetime.optional(), to: datetime.optional(), limit: z.coerce.number().int().min(1).max(1000).default(200) }),
+    },
+    responses: { 200: { content: { 'application/json': { schema: z.object({ items: z.array(Occurrence) }) } }, description: 'occurrences by start' }, ...errorResponses },
+  }), async (c) => {
+    const { slug } = c.req.valid('param');
+    const q = c.req.valid('query');
+    const s = await loadSeries(ds, slug);
+    const from = q.from ? new Date(q.from) : new Date();
+    const to = q.to ? new Date(q.to) : new Date(from.getTime() + 365 * 86_400_000);
+    if (to <= from) throw new DomainError(400, 'validation_failed', 'to must be after from');
+    const spec = { rrule: s.rrule, dtstart: s.dtstart, timeZone: s.time_zone };
+    const events: { slug: string; original_start: Date; start_at: Date; end_at: Date; status: string; id: string }[] = await ds.query(
+      `SELECT id, slug, original_start, start_at, end_at, status FROM events
+        WHERE series_slug = $1 AND original_start >= $2 AND original_start < $3 AND status <> 'deleting'`, [slug, from, to]);
+    const exceptions = new Map<number, 'modified' | 'cancelled' | 'deleted'>((await ds.query(
+      `SELECT original_start, kind FROM series_exceptions WHERE series_slug = $1 AND original_start >= $2 AND original_start < $3`, [slug, from, to]))
+      .map((x: { original_start: Date; kind: 'modified' | 'cancelled' | 'deleted' }) => [x.original_start.getTime(), x.kind]));
+    const byStart = new Map(events.map((e) => [e.original_start.getTime(), e]));
+    const starts = new Set([...occurrences(spec, { from, to, limit: q.limit }).map((d) => d.getTime()), ...byStart.keys()]);
+    const durationMs = s.duration_minutes * 60_000;
+    const items = [...starts].sort((a, b) => a - b).slice(0, q.limit).flatMap((t) => {
+      const e = byStart.get(t);
+      const exception = exceptions.get(t) ?? null;
+      if (exception === 'deleted' && !e) return [];
+      return [{
+        originalStart: new Date(t).toISOString(),
+        startAt: (e?.start_at ?? new Date(t)).toISOString(), endAt: (e?.end_at ?? new Date(t + durationMs)).toISOString(),
+        status: (e?.status ?? (exception === 'cancelled' ? 'cancelled' : 'published')) as 'draft' | 'published' | 'cancelled',
+        eventSlug: e?.slug ?? null, template: e?.id === s.template_event_id, exception,
+      }];
+    });
+    return c.json({ items }, 200);
+  });
+
+  return app;
+}

@@ -1,0 +1,31 @@
+import type { DataSource, EntityManager } from 'typeorm';
+
+/**
+ * Structural promises the data must keep whatever any workflow did. Each query lists the rows
+ * that break its promise; a healthy database answers every one with nothing.
+ */
+export const INVARIANTS: Record<string, string> = {
+  'event linked to a missing series': `
+    SELECT e.slug FROM events e LEFT JOIN event_series s ON s.slug = e.series_slug
+     WHERE e.series_slug IS NOT NULL AND s.slug IS NULL`,
+  'series without its template event': `
+    SELECT s.slug FROM event_series s LEFT JOIN events t ON t.id = s.template_event_id
+     WHERE t.id IS NULL`,
+  'template event not linked to its series': `
+    SELECT s.slug FROM event_series s JOIN events t ON t.id = s.template_event_id
+     WHERE t.series_slug IS DISTINCT FROM s.slug`,
+  'series occurrence without its original start': `
+    SELECT slug FROM events WHERE series_slug IS NOT NULL AND original_start IS NULL`,
+  'more confirmed attendees than capacity': `
+    SELECT e.slug FROM events e JOIN attendees a ON a.event_id = e.id AND a.status = 'confirmed'
+     WHERE e.capacity IS NOT NULL GROUP BY e.id, e.slug, e.capacity HAVING count(*) > e.capacity`,
+};
+
+export async function findViolations(q: DataSource | EntityManager): Promise<Record<string, string[]>> {
+  const found: Record<string, string[]> = {};
+  for (const [name, sql] of Object.entries(INVARIANTS)) {
+    const rows: { slug: string }[] = await q.query(`${sql} LIMIT 20`);
+    if (rows.length) found[name] = rows.map((r) => r.slug);
+  }
+  return found;
+}
