@@ -14,21 +14,34 @@ SYNAPSE_PORT="${DEV_SYNAPSE_PORT:-8008}"
 export PORT="${PORT:-3000}"
 mkdir -p "$DATA"; chmod 755 "$DATA"
 
-TEMPORAL_PID=""; APP_PIDS=()
+# Another stack (or anything else) on our ports: say so and touch nothing of it.
+for port in "$PG_PORT" "$REDIS_PORT" "$TEMPORAL_PORT" "$TEMPORAL_UI_PORT" "$SYNAPSE_PORT" "$PORT"; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "[dev] port $port is already in use (is another 'npm run dev' running?); nothing started" >&2
+    exit 1
+  fi
+done
+
+TEMPORAL_PID=""; APP_PIDS=(); STARTED=()
 cleanup() {
   echo "[dev] stopping" >&2
-  for pid in "${APP_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${APP_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  for pid in ${APP_PIDS[@]+"${APP_PIDS[@]}"}; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in ${APP_PIDS[@]+"${APP_PIDS[@]}"}; do wait "$pid" 2>/dev/null || true; done
   [ -n "$TEMPORAL_PID" ] && kill "$TEMPORAL_PID" 2>/dev/null && wait "$TEMPORAL_PID" 2>/dev/null
-  bash scripts/synapse.sh stop "$DATA/synapse"
-  stop_postgres "$DATA/pg"; stop_redis "$DATA/redis"
+  # Only what this run started.
+  [[ " ${STARTED[*]} " == *" synapse "* ]] && bash scripts/synapse.sh stop "$DATA/synapse"
+  [[ " ${STARTED[*]} " == *" redis "* ]] && stop_redis "$DATA/redis"
+  [[ " ${STARTED[*]} " == *" postgres "* ]] && stop_postgres "$DATA/pg"
+  return 0
 }
 trap cleanup EXIT
 trap 'exit 0' INT TERM
 
-start_postgres "$DATA/pg" "$PG_PORT"
-start_redis "$DATA/redis" "$REDIS_PORT"
-start_temporal "$DATA/temporal.db" "$TEMPORAL_PORT" "$TEMPORAL_UI_PORT" "$DATA/temporal.log"
+STARTED+=(postgres); start_postgres "$DATA/pg" "$PG_PORT"
+STARTED+=(redis); start_redis "$DATA/redis" "$REDIS_PORT"
+read -r TEMPORAL_HTTP_PORT TEMPORAL_METRICS_PORT < <(free_ports 2)
+start_temporal "$DATA/temporal.db" "$TEMPORAL_PORT" "$TEMPORAL_UI_PORT" "$TEMPORAL_HTTP_PORT" "$TEMPORAL_METRICS_PORT" "$DATA/temporal.log"
+STARTED+=(synapse)
 # shellcheck disable=SC2046  # prints MATRIX_HOMESERVER_URL=… MATRIX_ACCESS_TOKEN=…
 export $(bash scripts/synapse.sh start "$DATA/synapse" "$SYNAPSE_PORT")
 
@@ -53,7 +66,9 @@ cat <<MSG
     operator JWT  npm run token -- --sub <user id> --role admin
 
 MSG
-# If the worker or the API dies, stop the whole stack rather than run half of it.
-wait -n "${APP_PIDS[@]}"
-echo "[dev] a process exited; stopping the stack" >&2
-exit 1
+# Ctrl-C reaches the worker and the API too; they stop gracefully and exit 0. Any other exit
+# means one of them died: stop the whole stack rather than run half of it.
+code=0
+wait -n "${APP_PIDS[@]}" || code=$?
+if [ "$code" -ne 0 ]; then echo "[dev] a process exited with $code; stopping the stack" >&2; exit 1; fi
+exit 0

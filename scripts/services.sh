@@ -2,7 +2,12 @@
 # Start/stop helpers for the real services (sourced by dev.sh and test.sh after setup.sh).
 # Every service gets its own port and data folder, so a test run never clashes with a dev stack.
 
-free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+# N distinct free ports, all held open while they are chosen (picking one at a time can repeat).
+free_ports() {
+  node -e 'const net = require("net"); const n = +process.argv[1];
+    Promise.all(Array.from({ length: n }, () => new Promise((ok) => { const s = net.createServer(); s.listen(0, "127.0.0.1", () => ok(s)); })))
+      .then((ss) => { console.log(ss.map((s) => s.address().port).join(" ")); ss.forEach((s) => s.close()); })' "$1"
+}
 
 wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
   local deadline=$((SECONDS + $1)) what=$2; shift 2
@@ -40,13 +45,19 @@ stop_redis() { [ -f "$1/redis.pid" ] && kill "$(cat "$1/redis.pid")" 2>/dev/null
 
 SEARCH_ATTRIBUTES=(--search-attribute MeetflowOperation=Keyword --search-attribute MeetflowEntity=Keyword)
 
-start_temporal() { # start_temporal DBFILE GRPC_PORT UI_PORT LOGFILE [extra flags]
-  local db=$1 port=$2 ui=$3 logf=$4; shift 4
+start_temporal() { # start_temporal DBFILE GRPC_PORT UI_PORT HTTP_PORT METRICS_PORT LOGFILE [extra flags]
+  local db=$1 port=$2 ui=$3 http=$4 metrics=$5 logf=$6; shift 6
   temporal server start-dev --ip 127.0.0.1 --port "$port" --ui-port "$ui" --db-filename "$db" \
-    --http-port "$(free_port)" --metrics-port "$(free_port)" --log-level warn \
+    --http-port "$http" --metrics-port "$metrics" --log-level warn \
     "${SEARCH_ATTRIBUTES[@]}" "$@" >"$logf" 2>&1 &
   TEMPORAL_PID=$!
-  wait_for 60 "temporal on port $port" temporal operator cluster health --address "127.0.0.1:$port"
+  local deadline=$((SECONDS + 90))
+  until temporal operator cluster health --address "127.0.0.1:$port" >/dev/null 2>&1; do
+    if ! kill -0 "$TEMPORAL_PID" 2>/dev/null || [ $SECONDS -ge $deadline ]; then
+      echo "temporal dev server did not start on port $port; its log:" >&2; tail -n 20 "$logf" >&2; return 1
+    fi
+    sleep 0.2
+  done
 }
 
 # Starts Postgres, Redis, a headless Temporal dev server and Synapse on free ports under a fresh
@@ -58,18 +69,18 @@ start_throwaway_services() {
   TEMPORAL_PID=""
   trap stop_throwaway_services EXIT
   trap 'exit 130' INT TERM
-  local pg redis temporal
-  pg=$(free_port); redis=$(free_port); temporal=$(free_port)
-  echo "[services] under $RUN: postgres :$pg, redis :$redis, temporal :$temporal" >&2
+  local pg redis temporal ui http metrics synapse
+  read -r pg redis temporal ui http metrics synapse < <(free_ports 7)
+  echo "[services] under $RUN: postgres :$pg, redis :$redis, temporal :$temporal, synapse :$synapse" >&2
   PG_FSYNC=off start_postgres "$RUN/pg" "$pg"
   start_redis "$RUN/redis" "$redis"
-  start_temporal "$RUN/temporal.db" "$temporal" "$(free_port)" "$RUN/temporal.log" --headless \
+  start_temporal "$RUN/temporal.db" "$temporal" "$ui" "$http" "$metrics" "$RUN/temporal.log" --headless \
     --sqlite-pragma journal_mode=WAL --sqlite-pragma synchronous=OFF
   export DATABASE_URL="postgres://postgres@127.0.0.1:$pg/meetflow"
   export REDIS_URL="redis://127.0.0.1:$redis"
   export TEMPORAL_ADDRESS="127.0.0.1:$temporal"
   # shellcheck disable=SC2046  # prints MATRIX_HOMESERVER_URL=… MATRIX_ACCESS_TOKEN=…
-  export $(bash scripts/synapse.sh start "$RUN/synapse" "$(free_port)")
+  export $(bash scripts/synapse.sh start "$RUN/synapse" "$synapse")
   export SYNAPSE_DIR="$RUN/synapse"
 }
 

@@ -24,7 +24,7 @@ const schema = z.object({
   CHAT_ENABLED: z.enum(['true', 'false']).optional(),
   CHAT_RETENTION_DAYS: z.coerce.number().int().min(0).default(30),
   CHAT_RETENTION_CRON: z.string().default('0 3 * * *'),
-  SERIES_HORIZON_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
+  SERIES_HORIZON_DAYS: z.coerce.number().int().min(1).max(10_000).default(90),
   SERIES_MAX_OCCURRENCES: z.coerce.number().int().min(1).max(5000).default(200),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });

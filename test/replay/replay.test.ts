@@ -13,6 +13,7 @@ const HISTORIES = [
   { file: 'chat-room.json', workflowId: 'chat-room:recorded' }, // a running room: three rounds of signals
   { file: 'chat-room-delete.json', workflowId: 'chat-room-delete:recorded' },
   { file: 'chat-retention.json', workflowId: 'chat-retention:recorded' },
+  { file: 'series.json', workflowId: 'series:recorded' }, // created, then its rule changed (signal), waiting on its timer
 ];
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
