@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../config.ts';
 import { attendeeActivities } from './attendees.ts';
 import { chatActivities } from './chat/index.ts';
+import { deletionActivities } from './deletion.ts';
 import type { MatrixClient } from './chat/matrix-client.ts';
 import { seriesActivities } from './series.ts';
 
@@ -26,6 +27,7 @@ export function createActivities(deps: ActivityDeps) {
     ...attendeeActivities(deps),
     ...chatActivities(deps),
     ...seriesActivities(deps),
+    ...deletionActivities(deps),
   };
 }
 

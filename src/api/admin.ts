@@ -1,17 +1,13 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import { WorkflowIdConflictPolicy } from '@temporalio/client';
-import type { chatRetentionWorkflow } from '../workflows/chat-retention.ts';
-import { operationOptions } from '../temporal/client.ts';
-import { OPERATION_TYPES } from '../temporal/operations.ts';
 import { requireRole, type AuthEnv } from './auth.ts';
 import type { AppDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
 import { OperationSchema, operationReader } from './operations.ts';
 
 export function adminRoutes(deps: AppDeps) {
-  const { temporal, config } = deps;
+  const { config } = deps;
   const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
-  const { describe } = operationReader(deps);
+  const operations = operationReader(deps);
 
   app.openapi(createRoute({
     method: 'post', path: '/v1/admin/chat-retention/run', tags: ['admin'], security: [{ bearer: [] }],
@@ -30,12 +26,9 @@ export function adminRoutes(deps: AppDeps) {
   }), async (c) => {
     const body = c.req.valid('json') ?? { dryRun: false };
     const run = new Date().toISOString().replace(/[:.]/g, '-').toLowerCase();
-    const handle = await temporal.workflow.start<typeof chatRetentionWorkflow>(OPERATION_TYPES['chat-retention'].workflowType, {
-      ...operationOptions(config, 'chat-retention', `${body.dryRun ? 'dry-run' : 'run'}-${run}`),
-      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-      args: [{ retentionDays: body.retentionDays ?? config.CHAT_RETENTION_DAYS, dryRun: body.dryRun }],
-    });
-    return c.json(await describe(handle.workflowId), 202);
+    const op = await operations.start('chat-retention', `${body.dryRun ? 'dry-run' : 'run'}-${run}`,
+      [{ retentionDays: body.retentionDays ?? config.CHAT_RETENTION_DAYS, dryRun: body.dryRun }]);
+    return c.json(op, 202);
   });
 
   return app;

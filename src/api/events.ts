@@ -11,6 +11,7 @@ import type { AuthEnv } from './auth.ts';
 import type { AppDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
 import { idempotent } from './idempotency.ts';
+import { OperationSchema, operationReader } from './operations.ts';
 
 const Counts = z.object({ confirmed: z.number(), waitlisted: z.number(), maybe: z.number() });
 export const EventSchema = z.object({
@@ -187,6 +188,20 @@ export function eventsRoutes(deps: AppDeps) {
     }
     const [json] = await toEventJsons(ds, [after]);
     return c.json({ ...json, operations }, 200);
+  });
+
+  const operations = operationReader(deps);
+  app.openapi(createRoute({
+    method: 'delete', path: '/v1/events/{slug}', tags: ['events'], security: [{ bearer: [] }],
+    summary: 'cascade deletion as the workflow delete-event:<slug>; a repeat while it runs answers the same operation',
+    request: { params: Slug },
+    responses: { 202: { content: { 'application/json': { schema: OperationSchema } }, description: 'the deletion' }, ...errorResponses },
+  }), async (c) => {
+    const { slug } = c.req.valid('param');
+    const event = await events.findOneBy({ slug }); // a tombstoned one too: the running deletion is answered
+    if (!event) throw notFound('event', slug);
+    await requireManager(ds, c.get('auth'), event);
+    return c.json(await operations.start('delete-event', slug, [{ eventSlug: slug }]), 202);
   });
 
   return app;

@@ -6,7 +6,8 @@ import type { AuthEnv } from './auth.ts';
 import type { AppDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
 import { idempotent } from './idempotency.ts';
-import { requireUser } from './access.ts';
+import { requireManager, requireUser } from './access.ts';
+import { OperationSchema, operationReader } from './operations.ts';
 import { requestChatSync } from '../temporal/signals.ts';
 
 export const GroupSchema = z.object({
@@ -64,6 +65,20 @@ export function groupsRoutes({ ds, redis, temporal, config }: AppDeps) {
     const group = await ds.getRepository(GroupEntity).findOneBy({ slug, status: 'active' });
     if (!group) throw notFound('group', slug);
     return c.json(toGroupJson(group), 200);
+  });
+
+  const operations = operationReader({ temporal, config });
+  app.openapi(createRoute({
+    method: 'delete', path: '/v1/groups/{slug}', tags: ['groups'], security: [{ bearer: [] }],
+    summary: 'cascade deletion of the group, its series and events, as delete-group:<slug>',
+    request: { params: z.object({ slug: z.string().max(100) }) },
+    responses: { 202: { content: { 'application/json': { schema: OperationSchema } }, description: 'the deletion' }, ...errorResponses },
+  }), async (c) => {
+    const { slug } = c.req.valid('param');
+    const group = await ds.getRepository(GroupEntity).findOneBy({ slug });
+    if (!group) throw notFound('group', slug);
+    await requireManager(ds, c.get('auth'), { ownerId: group.ownerId, groupId: group.id, slug });
+    return c.json(await operations.start('delete-group', slug, [{ groupSlug: slug }]), 202);
   });
 
   return app;

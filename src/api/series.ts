@@ -11,6 +11,7 @@ import type { AppDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
 import { datetime, editable } from './events.ts';
 import { idempotent } from './idempotency.ts';
+import { OperationSchema, operationReader } from './operations.ts';
 
 const Operations = z.array(z.object({ id: z.string(), type: z.string() }));
 const SeriesSchema = z.object({
@@ -258,6 +259,21 @@ export function seriesRoutes({ ds, redis, temporal, config }: AppDeps) {
       }];
     });
     return c.json({ items }, 200);
+  });
+
+  const operations = operationReader({ temporal, config });
+  app.openapi(createRoute({
+    method: 'delete', path: '/v1/series/{slug}', tags: ['series'], security: [{ bearer: [] }],
+    summary: 'scope=all deletes every occurrence and the series; scope=future ends it now and keeps the past',
+    request: { params: Slug, query: z.object({ scope: z.enum(['all', 'future']).default('all') }) },
+    responses: { 202: { content: { 'application/json': { schema: OperationSchema } }, description: 'the deletion' }, ...errorResponses },
+  }), async (c) => {
+    const { slug } = c.req.valid('param');
+    const { scope } = c.req.valid('query');
+    const [s] = await ds.query(`SELECT owner_id, group_id FROM event_series WHERE slug = $1`, [slug]);
+    if (!s) throw notFound('series', slug);
+    await requireManager(ds, c.get('auth'), { ownerId: s.owner_id, groupId: s.group_id, slug });
+    return c.json(await operations.start('delete-series', slug, [{ seriesSlug: slug, scope }]), 202);
   });
 
   return app;

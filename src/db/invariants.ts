@@ -10,7 +10,7 @@ export const INVARIANTS: Record<string, string> = {
      WHERE e.series_slug IS NOT NULL AND s.slug IS NULL`,
   'series without its template event': `
     SELECT s.slug FROM event_series s LEFT JOIN events t ON t.id = s.template_event_id
-     WHERE t.id IS NULL`,
+     WHERE t.id IS NULL AND s.status <> 'deleting'`,
   'template event not linked to its series': `
     SELECT s.slug FROM event_series s JOIN events t ON t.id = s.template_event_id
      WHERE t.series_slug IS DISTINCT FROM s.slug`,

@@ -1,3 +1,5 @@
+import { ENTITY, OPERATION } from './search-attributes.ts';
+
 /**
  * Workflow ids are `<operation type>:<entity key>`: the idempotency key and the lock for that
  * operation on that entity (architecture.md). This table says which entity each type acts on.
@@ -9,6 +11,9 @@ export const OPERATION_TYPES = {
   'chat-room-delete': { entityKind: 'chat-room', workflowType: 'chatRoomDeletionWorkflow' },
   'chat-retention': { entityKind: 'system', workflowType: 'chatRetentionWorkflow' },
   series: { entityKind: 'series', workflowType: 'seriesWorkflow' },
+  'delete-event': { entityKind: 'event', workflowType: 'deleteEventWorkflow' },
+  'delete-series': { entityKind: 'series', workflowType: 'deleteSeriesWorkflow' },
+  'delete-group': { entityKind: 'group', workflowType: 'deleteGroupWorkflow' },
 } as const;
 
 export type OperationType = keyof typeof OPERATION_TYPES;
@@ -29,3 +34,15 @@ export function parseOperationId(id: string): { type: OperationType; entity: { k
 export const SIGNALS = { seatsChanged: 'seatsChanged', chatSync: 'chatSync', seriesChanged: 'seriesChanged' } as const;
 /** Every long-running meetflow workflow answers this query with its progress. */
 export const PROGRESS_QUERY = 'progress';
+
+/** Id, search attributes and UI summary of an operation; used for starts and for child workflows. */
+export function operationTags(type: OperationType, entitySlug: string, kind: string = OPERATION_TYPES[type].entityKind) {
+  return {
+    workflowId: operationId(type, entitySlug),
+    typedSearchAttributes: [
+      { key: OPERATION, value: type },
+      { key: ENTITY, value: `${kind}:${entitySlug}` },
+    ],
+    staticSummary: `${type} ${kind} ${entitySlug}`,
+  };
+}

@@ -5,8 +5,8 @@ import {
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities/index.ts';
 import type { ExpiredRoom } from '../activities/chat/index.ts';
-import { ENTITY, OPERATION } from '../temporal/search-attributes.ts';
-import { PROGRESS_QUERY } from '../temporal/operations.ts';
+import { operationTags, PROGRESS_QUERY } from '../temporal/operations.ts';
+import { runBounded } from './bounded.ts';
 
 const matrixStep = {
   startToCloseTimeout: '5 minutes',
@@ -78,10 +78,7 @@ export async function chatRetentionWorkflow(input: RetentionInput): Promise<Rete
       continue;
     }
     progress.step = 'deleting rooms';
-    const queue = [...batch];
-    await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-      for (let room = queue.shift(); room; room = queue.shift()) await deleteRoom(room, progress);
-    }));
+    await runBounded(batch, CONCURRENCY, (room) => deleteRoom(room, progress));
     if (workflowInfo().continueAsNewSuggested) {
       const { step: _step, dryRun: _dry, endedBefore: _eb, ...totals } = progress;
       await continueAsNew<typeof chatRetentionWorkflow>({ ...input, endedBefore, afterId, totals });
@@ -94,10 +91,8 @@ export async function chatRetentionWorkflow(input: RetentionInput): Promise<Rete
 async function deleteRoom(room: ExpiredRoom, progress: RetentionProgress): Promise<void> {
   try {
     await executeChild(chatRoomDeletionWorkflow, {
-      workflowId: `chat-room-delete:${room.alias}`,
+      ...operationTags('chat-room-delete', room.alias),
       args: [{ chatRoomId: room.id, notice: true }],
-      typedSearchAttributes: [{ key: OPERATION, value: 'chat-room-delete' }, { key: ENTITY, value: `chat-room:${room.alias}` }],
-      staticSummary: `close chat room ${room.alias}`,
     });
     progress.deleted++;
   } catch (err) {

@@ -4,3 +4,4 @@ export { waitlistWorkflow } from './waitlist.ts';
 export { chatRoomWorkflow } from './chat-room.ts';
 export { chatRoomDeletionWorkflow, chatRetentionWorkflow } from './chat-retention.ts';
 export { seriesWorkflow } from './series.ts';
+export { deleteEventWorkflow, deleteSeriesWorkflow, deleteGroupWorkflow } from './deletion.ts';

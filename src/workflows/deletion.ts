@@ -1,0 +1,216 @@
+import {
+  ApplicationFailure, CancellationScope, ChildWorkflowFailure, executeChild, isCancellation, proxyActivities, rootCause,
+  setHandler, defineQuery,
+} from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import type { Activities } from '../activities/index.ts';
+import { operationId, operationTags, PROGRESS_QUERY } from '../temporal/operations.ts';
+import { runBounded } from './bounded.ts';
+import { chatRoomDeletionWorkflow } from './chat-retention.ts';
+
+const local = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
+});
+const batches = proxyActivities<Activities>({
+  startToCloseTimeout: '10 minutes',
+  // A worker that dies mid-batch is noticed within seconds; the retry continues with what is left.
+  heartbeatTimeout: '10 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
+  summary: 'remove attendees in batches',
+});
+
+export interface DeleteEventInput {
+  eventSlug: string;
+  /** Part of deleting its whole series: no exception or template bookkeeping. */
+  inSeriesDeletion?: boolean;
+  batchSize?: number;
+  maxBatchesPerActivity?: number;
+}
+export interface DeleteEventProgress {
+  step: 'tombstoning' | 'cancelling workflows' | 'deleting chat room' | 'removing attendees' | 'detaching from series'
+    | 'deleting event' | 'restoring' | 'done';
+  attendeesTotal: number;
+  attendeesRemoved: number;
+  series: 'exception' | 'template-moved' | 'series-deleted' | null;
+}
+
+/**
+ * `delete-event:<slug>`. Tombstones the event, cancels its other workflows, closes its chat room
+ * (child `chat-room-delete:<alias>`), removes attendees in bounded batches, keeps its series
+ * consistent, and deletes the row last. The chat room purge is the point of no return: a
+ * permanent failure (or a cancellation) before it lifts the tombstone and fails with
+ * `EventDeletionAborted`; from it on every step is retried until done.
+ */
+export async function deleteEventWorkflow(input: DeleteEventInput): Promise<DeleteEventProgress> {
+  const progress: DeleteEventProgress = { step: 'tombstoning', attendeesTotal: 0, attendeesRemoved: 0, series: null };
+  setHandler(defineQuery<DeleteEventProgress>(PROGRESS_QUERY), () => progress);
+  const slug = input.eventSlug;
+
+  const event = await local.tombstoneEvent(slug);
+  if (!event) { progress.step = 'done'; return progress; } // already gone: nothing to do
+  progress.attendeesTotal = event.attendees;
+
+  try {
+    progress.step = 'cancelling workflows';
+    await local.cancelWorkflows([operationId('waitlist', slug), operationId('chat-room', slug)]);
+    if (event.chatRoom) {
+      progress.step = 'deleting chat room';
+      await closeChatRoom(event.chatRoom);
+    }
+  } catch (err) {
+    // Before the point of no return: put the event back as it was.
+    progress.step = 'restoring';
+    await CancellationScope.nonCancellable(() => local.restoreEvent(slug));
+    if (isCancellation(err)) throw err;
+    throw ApplicationFailure.create({
+      type: 'EventDeletionAborted', nonRetryable: true, cause: err as Error,
+      message: `event ${slug} was restored: ${rootCause(err)}`,
+    });
+  }
+
+  // Past the point of no return: finish even if cancelled.
+  await CancellationScope.nonCancellable(async () => {
+    progress.step = 'removing attendees';
+    for (;;) {
+      const r = await batches.removeAttendees({
+        eventId: event.eventId, batchSize: input.batchSize ?? 1000, maxBatches: input.maxBatchesPerActivity ?? 50,
+      });
+      progress.attendeesRemoved = progress.attendeesTotal - r.remaining;
+      if (r.done) break;
+    }
+    if (event.seriesSlug && event.originalStart && !input.inSeriesDeletion) {
+      progress.step = 'detaching from series';
+      progress.series = await local.detachFromSeries({ eventId: event.eventId, seriesSlug: event.seriesSlug, originalStart: event.originalStart });
+    }
+    progress.step = 'deleting event';
+    await local.deleteEventRow(event.eventId);
+    if (progress.series === 'series-deleted') await local.deleteContainerRow({ kind: 'series', slug: event.seriesSlug! });
+  });
+  progress.step = 'done';
+  return progress;
+}
+
+async function closeChatRoom(room: { id: string; alias: string }): Promise<void> {
+  try {
+    await executeChild(chatRoomDeletionWorkflow, { ...operationTags('chat-room-delete', room.alias), args: [{ chatRoomId: room.id, notice: false }] });
+  } catch (err) {
+    // A retention run is closing this room right now: that is the same outcome.
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return;
+    if (err instanceof ChildWorkflowFailure) throw err.cause ?? err;
+    throw err;
+  }
+}
+
+export interface ParentProgress {
+  step: string;
+  childrenTotal: number;
+  childrenDone: number;
+  childrenSkipped: number;
+  failed: string[];
+}
+
+const PAGE = 100;
+const CHILD_CONCURRENCY = 5;
+
+/** Deletes every event a page at a time, each as a child `delete-event:<slug>`, a few at once. */
+async function deleteEventsAsChildren(
+  scope: Parameters<Activities['listEventsToDelete']>[0]['scope'], progress: ParentProgress, inSeriesDeletion: boolean,
+): Promise<void> {
+  let afterSlug: string | null = null;
+  for (;;) {
+    const slugs: string[] = await local.listEventsToDelete({ scope, afterSlug, limit: PAGE });
+    if (slugs.length === 0) return;
+    afterSlug = slugs[slugs.length - 1];
+    progress.childrenTotal += slugs.length;
+    await runBounded(slugs, CHILD_CONCURRENCY, async (slug) => {
+      try {
+        await executeChild(deleteEventWorkflow, { ...operationTags('delete-event', slug), args: [{ eventSlug: slug, inSeriesDeletion }] });
+        progress.childrenDone++;
+      } catch (err) {
+        if (err instanceof WorkflowExecutionAlreadyStartedError) progress.childrenSkipped++; // being deleted on its own
+        else if (err instanceof ChildWorkflowFailure) progress.failed.push(slug);
+        else throw err;
+      }
+    });
+  }
+}
+
+function failIfIncomplete(what: string, progress: ParentProgress) {
+  if (progress.failed.length) {
+    throw ApplicationFailure.create({
+      type: 'CascadeDeletionIncomplete', nonRetryable: true, details: [progress.failed],
+      message: `${what}: ${progress.failed.length} events could not be deleted (${progress.failed.slice(0, 5).join(', ')})`,
+    });
+  }
+}
+
+/**
+ * `delete-series:<slug>`. `scope=all` deletes every occurrence and then the series; `future` ends
+ * the rule before now (UNTIL), deletes the occurrences from now on and keeps the past ones with
+ * their series link (the template moves to the latest past occurrence if it lay ahead). A series
+ * with nothing in the past is deleted whole.
+ */
+export async function deleteSeriesWorkflow(input: { seriesSlug: string; scope: 'all' | 'future'; at?: string }): Promise<ParentProgress & { scope: 'all' | 'future' }> {
+  const progress: ParentProgress & { scope: 'all' | 'future' } = {
+    step: 'starting', scope: input.scope, childrenTotal: 0, childrenDone: 0, childrenSkipped: 0, failed: [],
+  };
+  setHandler(defineQuery<ParentProgress>(PROGRESS_QUERY), () => progress);
+  const at = input.at ?? new Date(Date.now()).toISOString();
+  const slug = input.seriesSlug;
+
+  if (progress.scope === 'future') {
+    progress.step = 'ending the rule';
+    if (!(await local.endSeriesBefore({ seriesSlug: slug, at }))) progress.scope = 'all';
+  }
+  if (progress.scope === 'all') {
+    progress.step = 'tombstoning';
+    if (!(await local.tombstoneContainer({ kind: 'series', slug }))) { progress.step = 'done'; return progress; }
+    await local.cancelWorkflows([operationId('series', slug)]);
+  }
+  progress.step = 'deleting events';
+  await deleteEventsAsChildren({ kind: 'series', seriesSlug: slug, from: progress.scope === 'future' ? at : undefined }, progress, progress.scope === 'all');
+  failIfIncomplete(`series ${slug}`, progress);
+  if (progress.scope === 'all') {
+    progress.step = 'deleting series';
+    await local.deleteContainerRow({ kind: 'series', slug });
+  }
+  progress.step = 'done';
+  return progress;
+}
+
+/** `delete-group:<slug>`: its series and events (children), its chat room, members, and the group. */
+export async function deleteGroupWorkflow(input: { groupSlug: string }): Promise<ParentProgress> {
+  const progress: ParentProgress = { step: 'tombstoning', childrenTotal: 0, childrenDone: 0, childrenSkipped: 0, failed: [] };
+  setHandler(defineQuery<ParentProgress>(PROGRESS_QUERY), () => progress);
+  const group = await local.tombstoneContainer({ kind: 'group', slug: input.groupSlug });
+  if (!group) { progress.step = 'done'; return progress; }
+  await local.cancelWorkflows([operationId('chat-room', input.groupSlug)]);
+
+  progress.step = 'deleting series';
+  const series = await local.listGroupSeries(group.id);
+  progress.childrenTotal += series.length;
+  await runBounded(series, 2, async (slug) => {
+    try {
+      await executeChild(deleteSeriesWorkflow, { ...operationTags('delete-series', slug), args: [{ seriesSlug: slug, scope: 'all' }] });
+      progress.childrenDone++;
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) progress.childrenSkipped++;
+      else if (err instanceof ChildWorkflowFailure) progress.failed.push(`series ${slug}`);
+      else throw err;
+    }
+  });
+  progress.step = 'deleting events';
+  await deleteEventsAsChildren({ kind: 'group', groupId: group.id }, progress, false);
+  failIfIncomplete(`group ${input.groupSlug}`, progress);
+
+  const room = await local.groupChatRoom(group.id);
+  if (room) {
+    progress.step = 'deleting chat room';
+    await closeChatRoom(room);
+  }
+  progress.step = 'deleting group';
+  await local.deleteContainerRow({ kind: 'group', slug: input.groupSlug });
+  progress.step = 'done';
+  return progress;
+}
