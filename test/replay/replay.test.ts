@@ -14,6 +14,8 @@ const HISTORIES = [
   { file: 'chat-room-delete.json', workflowId: 'chat-room-delete:recorded' },
   { file: 'chat-retention.json', workflowId: 'chat-retention:recorded' },
   { file: 'series.json', workflowId: 'series:recorded' }, // created, then its rule changed (signal), waiting on its timer
+  { file: 'delete-event.json', workflowId: 'delete-event:recorded' }, // an occurrence with a chat room and an attendee
+  { file: 'delete-series.json', workflowId: 'delete-series:recorded' }, // scope=all, two child deletions
 ];
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });

@@ -1,0 +1,48 @@
+// Deleting an event with N attendees through `delete-event:<slug>` (API, tombstone, batches of
+// 10,000 with heartbeats, row last) against one SQL transaction doing the same row deletions, for
+// N = 1k, 10k, 100k, in the same run.
+import { loadConfig } from '../src/config.ts';
+import { createDataSource } from '../src/db/data-source.ts';
+import { call, createEvent, createUsers, fmt } from './lib/client.ts';
+
+const SIZES = (process.env.BENCH_DELETE_SIZES ?? '1000,10000,100000').split(',').map(Number);
+const ds = await createDataSource(loadConfig()).initialize();
+const [owner] = await createUsers(1);
+
+async function eventWithAttendees(n: number): Promise<{ slug: string; id: string }> {
+  const slug = await createEvent(owner.token, null);
+  await ds.query(
+    `WITH u AS (INSERT INTO users (slug, display_name) SELECT 'bench-' || $1 || '-' || g, 'b' FROM generate_series(1, $2) g RETURNING id)
+     INSERT INTO attendees (event_id, user_id, status) SELECT (SELECT id FROM events WHERE slug = $1), u.id, 'confirmed' FROM u`, [slug, n]);
+  const [{ id }] = await ds.query(`SELECT id FROM events WHERE slug = $1`, [slug]);
+  return { slug, id };
+}
+
+// Warm-up: the first workflow on a fresh worker pays for JIT and caches.
+await call('DELETE', `/v1/events/${(await eventWithAttendees(10)).slug}`, owner.token);
+await new Promise((r) => setTimeout(r, 1000));
+
+console.log(`${'attendees'.padStart(9)} ${'one SQL transaction'.padStart(20)} ${'workflow'.padStart(12)} ${'ratio'.padStart(6)}`);
+for (const n of SIZES) {
+  const raw = await eventWithAttendees(n);
+  let t0 = performance.now();
+  await ds.transaction(async (m) => {
+    await m.query(`DELETE FROM attendees WHERE event_id = $1`, [raw.id]);
+    await m.query(`DELETE FROM chat_rooms WHERE event_id = $1`, [raw.id]);
+    await m.query(`DELETE FROM events WHERE id = $1`, [raw.id]);
+  });
+  const rawMs = performance.now() - t0;
+
+  const wf = await eventWithAttendees(n);
+  t0 = performance.now();
+  const op = await call('DELETE', `/v1/events/${wf.slug}`, owner.token) as unknown as { id: string };
+  for (;;) {
+    const o = await call('GET', `/v1/operations/${encodeURIComponent(op.id)}`, owner.token) as unknown as { status: string };
+    if (o.status === 'completed') break;
+    if (o.status !== 'running') throw new Error(`deletion ${o.status}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const wfMs = performance.now() - t0;
+  console.log(`${String(n).padStart(9)} ${fmt(rawMs).padStart(20)} ${fmt(wfMs).padStart(12)} ${(wfMs / rawMs).toFixed(1).padStart(5)}x`);
+}
+await ds.destroy();
