@@ -24,6 +24,10 @@ ensure_node() {
 }
 
 ensure_npm_packages() {
+  # Native add-ons (better-sqlite3, for the local PDS in tests) build against the headers of the
+  # Node that runs them; node-gyp would otherwise try to download headers.
+  local prefix; prefix=$(dirname "$(dirname "$(command -v node)")")
+  [ -f "$prefix/include/node/node.h" ] && export npm_config_nodedir="$prefix"
   # Reinstall only when package-lock.json changed since the last install.
   local stamp="$ROOT/node_modules/.meetflow-lock.sha"
   local want; want=$(sha256sum "$ROOT/package-lock.json" | cut -d' ' -f1)-$(node --version)

@@ -10,6 +10,8 @@ export interface TombstonedEvent {
   attendees: number;
   /** The chat room row to close first, if the event has a live one. */
   chatRoom: { id: string; alias: string } | null;
+  /** The event's record on its owner's PDS, if it was published. */
+  blueskyUri: string | null;
 }
 
 export interface DeletionDeps { ds: DataSource; temporal: Client }
@@ -28,14 +30,14 @@ export function deletionActivities({ ds, temporal }: DeletionDeps) {
     async tombstoneEvent(slug: string): Promise<TombstonedEvent | null> {
       const [row] = await ds.query(
         `UPDATE events SET status_before_delete = coalesce(status_before_delete, status), status = 'deleting', updated_at = now()
-          WHERE slug = $1 RETURNING id, series_slug, original_start`, [slug]);
+          WHERE slug = $1 RETURNING id, series_slug, original_start, bluesky_uri`, [slug]);
       const event = row?.[0];
       if (!event) return null;
       const [{ n }] = await ds.query(`SELECT count(*)::int AS n FROM attendees WHERE event_id = $1`, [event.id]);
       const [room] = await ds.query(`SELECT id, alias FROM chat_rooms WHERE event_id = $1 AND status <> 'deleted'`, [event.id]);
       return {
         eventId: event.id, slug, seriesSlug: event.series_slug, originalStart: event.original_start?.toISOString() ?? null,
-        attendees: n, chatRoom: room ? { id: room.id, alias: room.alias } : null,
+        attendees: n, chatRoom: room ? { id: room.id, alias: room.alias } : null, blueskyUri: event.bluesky_uri ?? null,
       };
     },
 

@@ -3,6 +3,7 @@ import type { DataSource } from 'typeorm';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.ts';
 import { attendeeActivities } from './attendees.ts';
+import { blueskyActivities } from './bluesky/index.ts';
 import { chatActivities } from './chat/index.ts';
 import { deletionActivities } from './deletion.ts';
 import type { MatrixClient } from './chat/matrix-client.ts';
@@ -28,6 +29,7 @@ export function createActivities(deps: ActivityDeps) {
     ...chatActivities(deps),
     ...seriesActivities(deps),
     ...deletionActivities(deps),
+    ...blueskyActivities(deps),
   };
 }
 

@@ -2,6 +2,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { swaggerUI } from '@hono/swagger-ui';
 import { adminRoutes } from './admin.ts';
 import { attendeesRoutes } from './attendees.ts';
+import { blueskyAuthRoutes } from './bluesky-auth.ts';
 import { requireAuth, type AuthEnv } from './auth.ts';
 import type { AppDeps } from './deps.ts';
 import { errorBody, onError } from './errors.ts';
@@ -16,6 +17,7 @@ import { usersRoutes } from './users.ts';
 /** The HTTP API: validation, authorization, the rows a request owns, and workflow starts. */
 export function createApp(deps: AppDeps) {
   const app = new OpenAPIHono<AuthEnv>();
+  const jwt = requireAuth(deps.config.AUTH_JWT_SECRET);
   const metrics = createMetrics();
 
   app.use('*', metrics.middleware);
@@ -25,7 +27,8 @@ export function createApp(deps: AppDeps) {
   app.route('/', healthRoutes(deps));
   app.get('/metrics', async (c) => c.text(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }));
 
-  app.use('/v1/*', requireAuth(deps.config.AUTH_JWT_SECRET));
+  app.route('/', blueskyAuthRoutes(deps)); // before the JWT check: it is how a token is obtained
+  app.use('/v1/*', async (c, next) => (c.req.path.startsWith('/v1/auth/') ? next() : jwt(c, next)));
   for (const routes of [usersRoutes, groupsRoutes, eventsRoutes, seriesRoutes, attendeesRoutes, operationsRoutes, adminRoutes]) {
     app.route('/', routes(deps));
   }

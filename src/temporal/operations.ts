@@ -12,6 +12,7 @@ export const OPERATION_TYPES = {
   'chat-retention': { entityKind: 'system', workflowType: 'chatRetentionWorkflow' },
   series: { entityKind: 'series', workflowType: 'seriesWorkflow' },
   'delete-event': { entityKind: 'event', workflowType: 'deleteEventWorkflow' },
+  'bsky-publish': { entityKind: 'event', workflowType: 'blueskyPublishWorkflow' },
   'delete-series': { entityKind: 'series', workflowType: 'deleteSeriesWorkflow' },
   'delete-group': { entityKind: 'group', workflowType: 'deleteGroupWorkflow' },
 } as const;
@@ -31,7 +32,7 @@ export function parseOperationId(id: string): { type: OperationType; entity: { k
 }
 
 /** Signal and query names shared by workflows and the API (which imports only @temporalio/client). */
-export const SIGNALS = { seatsChanged: 'seatsChanged', chatSync: 'chatSync', seriesChanged: 'seriesChanged' } as const;
+export const SIGNALS = { seatsChanged: 'seatsChanged', chatSync: 'chatSync', seriesChanged: 'seriesChanged', publish: 'publish' } as const;
 /** Every long-running meetflow workflow answers this query with its progress. */
 export const PROGRESS_QUERY = 'progress';
 

@@ -3,6 +3,7 @@ import type { Config } from '../config.ts';
 import type { waitlistWorkflow } from '../workflows/waitlist.ts';
 import type { chatRoomWorkflow } from '../workflows/chat-room.ts';
 import type { seriesWorkflow } from '../workflows/series.ts';
+import type { blueskyPublishWorkflow } from '../workflows/bluesky-publish.ts';
 import { OPERATION_TYPES, SIGNALS } from './operations.ts';
 import { operationOptions } from './client.ts';
 
@@ -37,6 +38,18 @@ export async function requestMaterialization(client: Client, config: Config, ser
       ...operationOptions(config, 'series', seriesSlug),
       args: [{ seriesSlug, horizonDays: config.SERIES_HORIZON_DAYS, maxOccurrences: config.SERIES_MAX_OCCURRENCES }],
       signal: SIGNALS.seriesChanged,
+      signalArgs: [],
+    });
+  return handle.workflowId;
+}
+
+/** The event changed or should be published now: start `bsky-publish:<slug>` or wake the running one. */
+export async function requestPublish(client: Client, config: Config, eventSlug: string): Promise<string> {
+  const handle = await client.workflow.signalWithStart<typeof blueskyPublishWorkflow, []>(
+    OPERATION_TYPES['bsky-publish'].workflowType, {
+      ...operationOptions(config, 'bsky-publish', eventSlug),
+      args: [{ eventSlug }],
+      signal: SIGNALS.publish,
       signalArgs: [],
     });
   return handle.workflowId;

@@ -28,11 +28,13 @@ export interface DeleteEventInput {
   maxBatchesPerActivity?: number;
 }
 export interface DeleteEventProgress {
-  step: 'tombstoning' | 'cancelling workflows' | 'deleting chat room' | 'removing attendees' | 'detaching from series'
+  step: 'tombstoning' | 'cancelling workflows' | 'deleting Bluesky record' | 'deleting chat room' | 'removing attendees' | 'detaching from series'
     | 'deleting event' | 'restoring' | 'done';
   attendeesTotal: number;
   attendeesRemoved: number;
   series: 'exception' | 'template-moved' | 'series-deleted' | null;
+  /** What happened to the event's record on its owner's PDS, if it had one. */
+  bluesky: 'deleted' | 'none' | 'skipped: session revoked' | null;
 }
 
 /**
@@ -43,7 +45,7 @@ export interface DeleteEventProgress {
  * `EventDeletionAborted`; from it on every step is retried until done.
  */
 export async function deleteEventWorkflow(input: DeleteEventInput): Promise<DeleteEventProgress> {
-  const progress: DeleteEventProgress = { step: 'tombstoning', attendeesTotal: 0, attendeesRemoved: 0, series: null };
+  const progress: DeleteEventProgress = { step: 'tombstoning', attendeesTotal: 0, attendeesRemoved: 0, series: null, bluesky: null };
   setHandler(defineQuery<DeleteEventProgress>(PROGRESS_QUERY), () => progress);
   const slug = input.eventSlug;
 
@@ -53,7 +55,11 @@ export async function deleteEventWorkflow(input: DeleteEventInput): Promise<Dele
 
   try {
     progress.step = 'cancelling workflows';
-    await local.cancelWorkflows([operationId('waitlist', slug), operationId('chat-room', slug)]);
+    await local.cancelWorkflows([operationId('waitlist', slug), operationId('chat-room', slug), operationId('bsky-publish', slug)]);
+    if (event.blueskyUri) {
+      progress.step = 'deleting Bluesky record';
+      progress.bluesky = await local.deleteEventRecord(event.eventId);
+    }
     if (event.chatRoom) {
       progress.step = 'deleting chat room';
       await closeChatRoom(event.chatRoom);

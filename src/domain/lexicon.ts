@@ -1,0 +1,34 @@
+/** `community.lexicon.calendar.*` records, mapped from meetflow's rows (lessons-from-openmeet.md). */
+export const EVENT_COLLECTION = 'community.lexicon.calendar.event';
+export const RSVP_COLLECTION = 'community.lexicon.calendar.rsvp';
+
+export interface PublishableEvent {
+  slug: string; name: string; description: string | null; startAt: Date; endAt: Date; createdAt: Date;
+  status: string; location: string | null; onlineUrl: string | null; seriesSlug: string | null;
+}
+
+/**
+ * The record for an event. Fields other apps wrote into the stored record are kept: it starts
+ * from `stored` and replaces only the fields meetflow owns.
+ */
+export function eventRecord(e: PublishableEvent, publicBaseUrl: string, stored: Record<string, unknown> = {}): Record<string, unknown> {
+  const mode = e.onlineUrl && e.location ? 'hybrid' : e.onlineUrl ? 'virtual' : 'inperson';
+  const status = e.status === 'cancelled' ? 'cancelled' : e.status === 'draft' ? 'planned' : 'scheduled';
+  const uris = [{ uri: `${publicBaseUrl}/events/${e.slug}`, name: 'meetflow' }];
+  if (e.seriesSlug) uris.push({ uri: `${publicBaseUrl}/series/${e.seriesSlug}`, name: 'series' });
+  const record: Record<string, unknown> = {
+    ...stored,
+    $type: EVENT_COLLECTION,
+    name: e.name,
+    createdAt: (stored.createdAt as string | undefined) ?? e.createdAt.toISOString(),
+    startsAt: e.startAt.toISOString(),
+    endsAt: e.endAt.toISOString(),
+    mode: `${EVENT_COLLECTION}#${mode}`,
+    status: `${EVENT_COLLECTION}#${status}`,
+    uris,
+  };
+  if (e.description) record.description = e.description; else delete record.description;
+  if (e.onlineUrl) record.locations = [{ $type: `${EVENT_COLLECTION}#uri`, uri: e.onlineUrl, ...(e.location ? { name: e.location } : {}) }];
+  else delete record.locations;
+  return record;
+}
