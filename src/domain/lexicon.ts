@@ -1,6 +1,5 @@
 /** `community.lexicon.calendar.*` records, mapped from meetflow's rows (lessons-from-openmeet.md). */
 export const EVENT_COLLECTION = 'community.lexicon.calendar.event';
-export const RSVP_COLLECTION = 'community.lexicon.calendar.rsvp';
 
 export interface PublishableEvent {
   slug: string; name: string; description: string | null; startAt: Date; endAt: Date; createdAt: Date;

@@ -71,7 +71,6 @@ export async function startStack(env: Record<string, string> = {}) {
       if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
       const res = await app.request(path, { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body) });
       const text = await res.text();
-      // eslint-disable-next-line @typescript-eslint/no-explicit-any
       return { status: res.status, body: (text && res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text) as any };
     },
 
