@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Client, Connection } from '@temporalio/client';
@@ -36,4 +37,12 @@ export async function devServerStubWorker(activities: Partial<Activities>, body:
     await client.connection.close();
     await connection.close();
   }
+}
+
+/** Registers a time-skipping server for this test file (started before, torn down after). */
+export function timeSkippingSuite() {
+  const suite = {} as Awaited<ReturnType<typeof timeSkippingEnv>>;
+  beforeAll(async () => { Object.assign(suite, await timeSkippingEnv()); });
+  afterAll(async () => { await suite.env?.teardown(); });
+  return suite;
 }

@@ -1,19 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ApplicationFailure } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { SIGNALS } from '../../src/temporal/operations.ts';
-import { timeSkippingEnv } from '../helpers/stub-workers.ts';
+import { timeSkippingSuite } from '../helpers/stub-workers.ts';
 
-let env: TestWorkflowEnvironment;
-let withWorker: Awaited<ReturnType<typeof timeSkippingEnv>>['withWorker'];
-beforeAll(async () => { ({ env, withWorker } = await timeSkippingEnv()); });
-afterAll(async () => { await env?.teardown(); });
+const suite = timeSkippingSuite();
 
 describe('blueskyPublishWorkflow', () => {
   it('retries a PDS that fails or a record that changed underneath, and publishes once per burst of changes', async () => {
     let calls = 0;
-    await withWorker({
+    await suite.withWorker({
       publishEventRecord: async () => {
         calls++;
         if (calls === 1) throw new Error('connect ECONNREFUSED');
@@ -21,10 +17,10 @@ describe('blueskyPublishWorkflow', () => {
         return { state: 'published', uri: 'at://did:plc:x/community.lexicon.calendar.event/3k', cid: `cid${calls}` };
       },
     }, async (taskQueue) => {
-      const handle = await env.client.workflow.signalWithStart('blueskyPublishWorkflow', {
+      const handle = await suite.env.client.workflow.signalWithStart('blueskyPublishWorkflow', {
         workflowId: `bsky-publish:${randomUUID()}`, taskQueue, args: [{ eventSlug: 'e', idleTimeout: '10 minutes' }], signal: SIGNALS.publish,
       });
-      await env.sleep('1 minute');
+      await suite.env.sleep('1 minute');
       await handle.signal(SIGNALS.publish);
       expect(await handle.result()).toMatchObject({ step: 'done', rounds: 2, last: { state: 'published', cid: 'cid4' } });
     });
@@ -33,13 +29,13 @@ describe('blueskyPublishWorkflow', () => {
 
   it('does not retry a revoked session', async () => {
     let calls = 0;
-    await withWorker({
+    await suite.withWorker({
       publishEventRecord: async () => {
         calls++;
         throw ApplicationFailure.create({ type: 'BlueskySessionRevoked', message: 'revoked', nonRetryable: true });
       },
     }, async (taskQueue) => {
-      const handle = await env.client.workflow.signalWithStart('blueskyPublishWorkflow', {
+      const handle = await suite.env.client.workflow.signalWithStart('blueskyPublishWorkflow', {
         workflowId: `bsky-publish:${randomUUID()}`, taskQueue, args: [{ eventSlug: 'e' }], signal: SIGNALS.publish,
       });
       const err = await handle.result().catch((e) => e);

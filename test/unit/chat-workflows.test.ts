@@ -1,31 +1,27 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { describe, expect, it } from 'vitest';
 import { SIGNALS } from '../../src/temporal/operations.ts';
 import type { ExpiredRoom } from '../../src/activities/chat/index.ts';
-import { devServerStubWorker, timeSkippingEnv } from '../helpers/stub-workers.ts';
+import { devServerStubWorker, timeSkippingSuite } from '../helpers/stub-workers.ts';
 
-let env: TestWorkflowEnvironment;
-let withWorker: Awaited<ReturnType<typeof timeSkippingEnv>>['withWorker'];
-beforeAll(async () => { ({ env, withWorker } = await timeSkippingEnv()); });
-afterAll(async () => { await env?.teardown(); });
+const suite = timeSkippingSuite();
 
 describe('chatRoomWorkflow', () => {
   it('retries a homeserver that fails, then reconciles members once per burst of signals', async () => {
     let ensureAttempts = 0;
     const syncs: string[] = [];
-    await withWorker({
+    await suite.withWorker({
       ensureChatRoom: async () => {
         if (++ensureAttempts < 3) throw new Error('connect ECONNREFUSED');
         return { state: 'ready', roomId: '!room:localhost' };
       },
       syncChatMembers: async (t) => { syncs.push(t.slug); return { invited: 2, removed: 1 }; },
     }, async (taskQueue) => {
-      const handle = await env.client.workflow.signalWithStart('chatRoomWorkflow', {
+      const handle = await suite.env.client.workflow.signalWithStart('chatRoomWorkflow', {
         workflowId: `chat-room:${randomUUID()}`, taskQueue, args: [{ kind: 'event', slug: 'party', idleTimeout: '1 hour' }],
         signal: SIGNALS.chatSync,
       });
-      await env.sleep('10 minutes');
+      await suite.env.sleep('10 minutes');
       await handle.signal(SIGNALS.chatSync);
       expect(await handle.result()).toMatchObject({ state: 'ready', roomId: '!room:localhost', rounds: 2, invited: 4, removed: 2, step: 'done' });
     });
@@ -35,11 +31,11 @@ describe('chatRoomWorkflow', () => {
   it('ends without touching members when chat is disabled or the entity is gone', async () => {
     for (const state of ['disabled', 'gone'] as const) {
       let synced = false;
-      await withWorker({
+      await suite.withWorker({
         ensureChatRoom: async () => ({ state }),
         syncChatMembers: async () => { synced = true; return { invited: 0, removed: 0 }; },
       }, async (taskQueue) => {
-        const handle = await env.client.workflow.signalWithStart('chatRoomWorkflow', {
+        const handle = await suite.env.client.workflow.signalWithStart('chatRoomWorkflow', {
           workflowId: `chat-room:${randomUUID()}`, taskQueue, args: [{ kind: 'group', slug: 'g' }], signal: SIGNALS.chatSync,
         });
         expect(await handle.result()).toMatchObject({ state, roomId: null, rounds: 0 });
@@ -82,11 +78,11 @@ describe('chatRetentionWorkflow', () => {
   it('dryRun lists what would go and deletes nothing', async () => {
     let touched = false;
     const touch = async () => { touched = true; };
-    await withWorker({
+    await suite.withWorker({
       findExpiredChatRooms: finder, postRetentionNotice: touch, purgeChatRoom: touch, markChatRoomDeleted: touch,
       removeChatMembers: async () => { touched = true; return 0; },
     }, async (taskQueue) => {
-      const result = await env.client.workflow.execute('chatRetentionWorkflow', {
+      const result = await suite.env.client.workflow.execute('chatRetentionWorkflow', {
         workflowId: `chat-retention:${randomUUID()}`, taskQueue, args: [{ retentionDays: 30, dryRun: true }],
       });
       expect(result).toMatchObject({ dryRun: true, found: 120, deleted: 0 });

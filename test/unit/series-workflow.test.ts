@@ -1,14 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { describe, expect, it } from 'vitest';
 import type { MaterializeResult } from '../../src/activities/series.ts';
 import { SIGNALS } from '../../src/temporal/operations.ts';
-import { timeSkippingEnv } from '../helpers/stub-workers.ts';
+import { timeSkippingSuite } from '../helpers/stub-workers.ts';
 
-let env: TestWorkflowEnvironment;
-let withWorker: Awaited<ReturnType<typeof timeSkippingEnv>>['withWorker'];
-beforeAll(async () => { ({ env, withWorker } = await timeSkippingEnv()); });
-afterAll(async () => { await env?.teardown(); });
+const suite = timeSkippingSuite();
 
 const active = (over: Partial<Extract<MaterializeResult, { state: 'active' }>> = {}): MaterializeResult => ({
   state: 'active', created: 0, updated: 0, cancelled: 0, deleted: 0, materializedUntil: '2027-01-01T00:00:00.000Z', ended: false, ...over,
@@ -18,7 +14,7 @@ describe('seriesWorkflow', () => {
   it('retries a failing materialization, re-materializes on a change, and ends with the rule', async () => {
     let calls = 0;
     const nows: number[] = [];
-    await withWorker({
+    await suite.withWorker({
       materializeSeries: async (input) => {
         calls++;
         nows.push(Date.parse(input.now));
@@ -27,10 +23,10 @@ describe('seriesWorkflow', () => {
         return active({ updated: 3, ended: true });
       },
     }, async (taskQueue) => {
-      const handle = await env.client.workflow.start('seriesWorkflow', {
+      const handle = await suite.env.client.workflow.start('seriesWorkflow', {
         workflowId: `series:${randomUUID()}`, taskQueue, args: [{ seriesSlug: 's', horizonDays: 90, maxOccurrences: 200 }],
       });
-      await env.sleep('1 hour');
+      await suite.env.sleep('1 hour');
       await handle.signal(SIGNALS.seriesChanged);
       expect(await handle.result()).toMatchObject({ step: 'done', state: 'ended', runs: 2, created: 12, updated: 3 });
     });
@@ -40,10 +36,10 @@ describe('seriesWorkflow', () => {
 
   it('tops up once a day until the series is gone', async () => {
     let calls = 0;
-    await withWorker({
+    await suite.withWorker({
       materializeSeries: async () => (++calls < 4 ? active({ created: 1 }) : { state: 'gone' }),
     }, async (taskQueue) => {
-      const result = await env.client.workflow.execute('seriesWorkflow', {
+      const result = await suite.env.client.workflow.execute('seriesWorkflow', {
         workflowId: `series:${randomUUID()}`, taskQueue, args: [{ seriesSlug: 's', horizonDays: 90, maxOccurrences: 200 }],
       });
       expect(result).toMatchObject({ state: 'gone', runs: 4, created: 3 });

@@ -1,20 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WorkflowFailedError } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { SIGNALS } from '../../src/temporal/operations.ts';
 import type { Activities } from '../../src/activities/index.ts';
-import { timeSkippingEnv } from '../helpers/stub-workers.ts';
+import { timeSkippingSuite } from '../helpers/stub-workers.ts';
 
 // Workflow logic on the time-skipping test server, with stubbed activities.
-let env: TestWorkflowEnvironment;
-let withWorker: Awaited<ReturnType<typeof timeSkippingEnv>>['withWorker'];
-beforeAll(async () => { ({ env, withWorker } = await timeSkippingEnv()); });
-afterAll(async () => { await env?.teardown(); });
+const suite = timeSkippingSuite();
 
 const chatSyncs: string[] = [];
 const run = (activities: Partial<Activities>, body: (taskQueue: string) => Promise<void>) =>
-  withWorker({ requestEventChatSync: async (slug: string) => { chatSyncs.push(slug); return true; }, ...activities }, body);
+  suite.withWorker({ requestEventChatSync: async (slug: string) => { chatSyncs.push(slug); return true; }, ...activities }, body);
 
 describe('waitlistWorkflow', () => {
   it('runs one promotion round per burst of signals and completes after the idle timeout', async () => {
@@ -23,11 +19,11 @@ describe('waitlistWorkflow', () => {
     await run({
       promoteWaitlist: async (slug) => { calls.push(slug); return { eventGone: false, promotedUserIds: next.shift() ?? [] }; },
     }, async (taskQueue) => {
-      const handle = await env.client.workflow.signalWithStart('waitlistWorkflow', {
+      const handle = await suite.env.client.workflow.signalWithStart('waitlistWorkflow', {
         workflowId: `waitlist:${randomUUID()}`, taskQueue, args: [{ eventSlug: 'party', idleTimeout: '10 minutes' }],
         signal: SIGNALS.seatsChanged,
       });
-      await env.sleep('1 minute');
+      await suite.env.sleep('1 minute');
       await handle.signal(SIGNALS.seatsChanged);
       // Time skips past the idle timeout once the workflow only waits.
       expect(await handle.result()).toEqual({ promoted: 3, rounds: 2 });
@@ -40,7 +36,7 @@ describe('waitlistWorkflow', () => {
     await run({
       promoteWaitlist: async () => ({ eventGone: true, promotedUserIds: [] }),
     }, async (taskQueue) => {
-      const handle = await env.client.workflow.signalWithStart('waitlistWorkflow', {
+      const handle = await suite.env.client.workflow.signalWithStart('waitlistWorkflow', {
         workflowId: `waitlist:${randomUUID()}`, taskQueue, args: [{ eventSlug: 'gone' }], signal: SIGNALS.seatsChanged,
       });
       expect(await handle.result()).toEqual({ promoted: 0, rounds: 1 });
@@ -55,7 +51,7 @@ describe('waitlistWorkflow', () => {
         return { eventGone: false, promotedUserIds: ['u1'] };
       },
     }, async (taskQueue) => {
-      const handle = await env.client.workflow.signalWithStart('waitlistWorkflow', {
+      const handle = await suite.env.client.workflow.signalWithStart('waitlistWorkflow', {
         workflowId: `waitlist:${randomUUID()}`, taskQueue, args: [{ eventSlug: 'flaky', idleTimeout: '1 minute' }],
         signal: SIGNALS.seatsChanged,
       });
@@ -69,7 +65,7 @@ describe('waitlistWorkflow', () => {
     await run({
       promoteWaitlist: async () => { throw ApplicationFailure.create({ type: 'SchemaMismatch', message: 'no such column', nonRetryable: true }); },
     }, async (taskQueue) => {
-      const handle = await env.client.workflow.signalWithStart('waitlistWorkflow', {
+      const handle = await suite.env.client.workflow.signalWithStart('waitlistWorkflow', {
         workflowId: `waitlist:${randomUUID()}`, taskQueue, args: [{ eventSlug: 'broken' }], signal: SIGNALS.seatsChanged,
       });
       const err = await handle.result().catch((e) => e);
