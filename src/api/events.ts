@@ -54,6 +54,20 @@ const COLUMNS: Record<keyof typeof editable, string> = {
   location: 'location', onlineUrl: 'online_url', status: 'status',
 };
 
+/** API field names to `events` columns, for targeted updates. */
+export function eventColumns(fields: Partial<Record<keyof typeof editable, unknown>>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(fields).map(([k, v]) => [COLUMNS[k as keyof typeof editable], v]));
+}
+
+/**
+ * `col = $2, other = $3` for the given columns (undefined ones left out), to follow `$1`: only
+ * what changes is written, never a save of a stale whole entity.
+ */
+export function setClause(columns: Record<string, unknown>): { sql: string; values: unknown[] } {
+  const entries = Object.entries(columns).filter(([, v]) => v !== undefined);
+  return { sql: entries.map(([k], i) => `${k} = $${i + 2}`).join(', '), values: entries.map(([, v]) => v) };
+}
+
 /** A live event (not tombstoned): deleting events have disappeared from reads. */
 export async function findLiveEvent(ds: DataSource, slug: string): Promise<Event> {
   const event = await ds.getRepository(EventEntity).findOneBy({ slug });
@@ -178,12 +192,9 @@ export function eventsRoutes(deps: AppDeps) {
     const end = patch.endAt ? Date.parse(patch.endAt) : before.endAt.getTime();
     if (end < start) throw new DomainError(400, 'validation_failed', 'endAt must not be before startAt');
 
-    // Only the columns the caller sent are written; never a save of a stale whole entity.
-    const entries = Object.entries(patch) as [keyof typeof editable, unknown][];
-    const sets = entries.map(([k], i) => `${COLUMNS[k]} = $${i + 2}`);
+    const set = setClause(eventColumns(patch));
     const [rows] = await ds.query(
-      `UPDATE events SET ${sets.join(', ')}, updated_at = now() WHERE slug = $1 AND status <> 'deleting' RETURNING id`,
-      [slug, ...entries.map(([, v]) => v)]);
+      `UPDATE events SET ${set.sql}, updated_at = now() WHERE slug = $1 AND status <> 'deleting' RETURNING id`, [slug, ...set.values]);
     if (!rows?.length) throw notFound('event', slug);
 
     const operations = [];

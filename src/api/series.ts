@@ -9,7 +9,7 @@ import { groupForNewItem, requireManager, requireUser } from './access.ts';
 import type { AuthEnv } from './auth.ts';
 import type { AppDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
-import { datetime, editable } from './events.ts';
+import { datetime, editable, eventColumns, setClause } from './events.ts';
 import { idempotent } from './idempotency.ts';
 import { OperationSchema, operationReader } from './operations.ts';
 
@@ -48,12 +48,6 @@ const PatchOccurrence = z.object({
   capacity: editable.capacity.optional(), location: editable.location.optional(), onlineUrl: editable.onlineUrl.optional(),
 }).strict().refine((p) => Object.keys(p).length > 0, 'nothing to change');
 
-const EVENT_COLUMNS: Record<string, string> = {
-  name: 'name', description: 'description', capacity: 'capacity', chatEnabled: 'chat_enabled',
-  publishToBluesky: 'publish_to_bluesky', location: 'location', onlineUrl: 'online_url', timeZone: 'time_zone',
-  startAt: 'start_at', endAt: 'end_at',
-};
-
 interface SeriesRow {
   id: string; slug: string; name: string; description: string | null; rrule: string; dtstart: Date;
   duration_minutes: number; time_zone: string; template_event_id: string; owner_id: string; group_id: string | null;
@@ -80,12 +74,6 @@ function durationMinutes(startAt: string | Date, endAt: string | Date): number {
   const minutes = (new Date(endAt).getTime() - new Date(startAt).getTime()) / 60_000;
   if (!(minutes >= 1)) throw new DomainError(400, 'validation_failed', 'endAt must be at least a minute after startAt');
   return Math.round(minutes);
-}
-
-/** `SET a = $2, b = $3` for the given columns, after `$1`. */
-function setClause(fields: Record<string, unknown>): { sql: string; values: unknown[] } {
-  const entries = Object.entries(fields).filter(([, v]) => v !== undefined);
-  return { sql: entries.map(([k], i) => `${k} = $${i + 2}`).join(', '), values: entries.map(([, v]) => v) };
 }
 
 export function seriesRoutes({ ds, redis, temporal, config }: AppDeps) {
@@ -152,7 +140,7 @@ export function seriesRoutes({ ds, redis, temporal, config }: AppDeps) {
       if (seriesSet.values.length) await m.query(`UPDATE event_series SET ${seriesSet.sql}, updated_at = now() WHERE slug = $1`, [slug, ...seriesSet.values]);
       // The template carries the fields every occurrence copies; it moves in time only while it is ahead.
       const { rrule: _r, startAt: _s, endAt: _e, ...fields } = p;
-      const columns: Record<string, unknown> = Object.fromEntries(Object.entries(fields).map(([k, v]) => [EVENT_COLUMNS[k], v]));
+      const columns = eventColumns(fields);
       const [template] = await m.query(`SELECT start_at FROM events WHERE id = $1`, [s.template_event_id]);
       if ((p.startAt || p.endAt) && template.start_at > new Date()) {
         Object.assign(columns, { start_at: dtstart, original_start: dtstart, end_at: new Date(dtstart.getTime() + (minutes ?? s.duration_minutes) * 60_000) });
@@ -205,7 +193,7 @@ export function seriesRoutes({ ds, redis, temporal, config }: AppDeps) {
         const start = p.startAt ? new Date(p.startAt) : event.start_at;
         const end = p.endAt ? new Date(p.endAt) : p.startAt ? new Date(start.getTime() + (event.end_at.getTime() - event.start_at.getTime())) : event.end_at;
         if (end < start) throw new DomainError(400, 'validation_failed', 'endAt must not be before startAt');
-        const columns: Record<string, unknown> = Object.fromEntries(Object.entries(overrides).map(([k, v]) => [EVENT_COLUMNS[k], v]));
+        const columns = eventColumns(overrides);
         if (p.startAt || p.endAt) Object.assign(columns, { start_at: start, end_at: end });
         if (kind === 'cancelled') columns.status = 'cancelled';
         const set = setClause(columns);
