@@ -116,12 +116,11 @@ export function deletionActivities({ ds, temporal }: DeletionDeps) {
       });
     },
 
-    /** The last step: the chat room row and the event row. Already gone is success. */
+    /** The last step: the chat room row and the event row (exceptions let go by their FK). Already gone is success. */
     async deleteEventRow(eventId: string): Promise<void> {
       await ds.transaction(async (m) => {
         const [left] = await m.query(`SELECT count(*)::int AS n FROM attendees WHERE event_id = $1`, [eventId]);
         if (left.n > 0) throw new Error(`event ${eventId} still has ${left.n} attendees`); // retried after the batches
-        await m.query(`UPDATE series_exceptions SET event_id = NULL WHERE event_id = $1`, [eventId]);
         await m.query(`UPDATE event_series SET template_event_id = NULL WHERE template_event_id = $1 AND status = 'deleting'`, [eventId]);
         await m.query(`DELETE FROM chat_rooms WHERE event_id = $1`, [eventId]);
         await m.query(`DELETE FROM events WHERE id = $1`, [eventId]);

@@ -31,6 +31,12 @@ export function chatActivities({ ds, matrix, config, temporal }: ChatDeps) {
     return matrix;
   };
 
+  /** Marks the room as going (no more provisioning) and answers its row. */
+  async function closingRoom(id: string): Promise<RoomRow> {
+    await ds.query(`UPDATE chat_rooms SET status = 'deleting', updated_at = now() WHERE id = $1 AND status <> 'deleted'`, [id]);
+    return roomRow(id);
+  }
+
   async function roomRow(id: string): Promise<RoomRow> {
     const [row] = await ds.query(`SELECT id, alias, room_id, status, notice_sent_at FROM chat_rooms WHERE id = $1`, [id]);
     if (!row) throw ApplicationFailure.create({ type: 'ChatRoomNotFound', message: `chat room ${id} not found`, nonRetryable: true });
@@ -117,8 +123,7 @@ export function chatActivities({ ds, matrix, config, temporal }: ChatDeps) {
 
     /** Marks the room as going (no more provisioning) and tells its members, once. */
     async postRetentionNotice(chatRoomId: string): Promise<void> {
-      await ds.query(`UPDATE chat_rooms SET status = 'deleting', updated_at = now() WHERE id = $1 AND status <> 'deleted'`, [chatRoomId]);
-      const row = await roomRow(chatRoomId);
+      const row = await closingRoom(chatRoomId);
       if (!row.room_id || row.notice_sent_at || row.status === 'deleted') return;
       await classified(() => homeserver().sendNotice(row.room_id!, `retention-${chatRoomId}`,
         'This event has ended and its chat room is being closed. Thanks for taking part!'))
@@ -127,8 +132,7 @@ export function chatActivities({ ds, matrix, config, temporal }: ChatDeps) {
     },
 
     async removeChatMembers(chatRoomId: string): Promise<number> {
-      await ds.query(`UPDATE chat_rooms SET status = 'deleting', updated_at = now() WHERE id = $1 AND status <> 'deleted'`, [chatRoomId]);
-      const row = await roomRow(chatRoomId);
+      const row = await closingRoom(chatRoomId);
       if (!row.room_id || row.status === 'deleted') return 0;
       return classified(async () => {
         const mx = homeserver();
