@@ -1,7 +1,10 @@
 import { ApplicationFailure, log } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
 import type { DataSource } from 'typeorm';
+import type { Config } from '../config.ts';
 import { lastOccurrence, occurrences } from '../domain/recurrence.ts';
 import { occurrenceSlug } from '../domain/series.ts';
+import { requestSeriesPublish } from '../temporal/signals.ts';
 
 export interface MaterializeInput { seriesSlug: string; now: string; horizonDays: number; maxOccurrences: number }
 export type MaterializeResult =
@@ -14,7 +17,15 @@ const DAY_MS = 86_400_000;
 const TEMPLATE_FIELDS = ['name', 'description', 'time_zone', 'visibility', 'owner_id', 'group_id', 'capacity', 'chat_enabled',
   'location', 'online_url', 'publish_to_bluesky'] as const;
 
-export function seriesActivities({ ds }: { ds: DataSource }) {
+export function seriesActivities({ ds, temporal, config }: { ds: DataSource; temporal: Client; config: Config }) {
+  /** Occurrences changed: the series' Bluesky publisher looks at its next one again, if the owner publishes. */
+  async function wakePublisher(seriesSlug: string): Promise<void> {
+    const [on] = await ds.query(
+      `SELECT 1 FROM event_series s JOIN users u ON u.id = s.owner_id JOIN events t ON t.id = s.template_event_id
+        WHERE s.slug = $1 AND u.bluesky_connected AND (u.bluesky_auto_publish OR t.publish_to_bluesky)`, [seriesSlug]);
+    if (on) await requestSeriesPublish(temporal, config, seriesSlug);
+  }
+
   return {
     /**
      * Brings the series' future occurrences in line with its rule, template and exceptions, up to
@@ -25,7 +36,7 @@ export function seriesActivities({ ds }: { ds: DataSource }) {
      * never touched. One transaction under the series' row lock; running it again changes nothing.
      */
     async materializeSeries(input: MaterializeInput): Promise<MaterializeResult> {
-      return ds.transaction(async (m) => {
+      const result = await ds.transaction(async (m) => {
         const [series] = await m.query(
           `SELECT slug, rrule, dtstart, duration_minutes, time_zone, template_event_id, status
              FROM event_series WHERE slug = $1 FOR UPDATE`, [input.seriesSlug]);
@@ -102,6 +113,8 @@ export function seriesActivities({ ds }: { ds: DataSource }) {
           materializedUntil: until.toISOString(), ended: last !== null && last < horizon,
         };
       });
+      if (result.state === 'active' && result.created + result.updated + result.cancelled + result.deleted > 0) await wakePublisher(input.seriesSlug);
+      return result;
     },
   };
 }

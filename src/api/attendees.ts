@@ -1,6 +1,7 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { rsvp, type RsvpIntent } from '../domain/rsvp.ts';
-import { notifySeatsChanged, requestChatSync } from '../temporal/signals.ts';
+import { notifySeatsChanged, requestChatSync, requestRsvpPublish } from '../temporal/signals.ts';
+import type { User } from '../db/entities/user.ts';
 import { requireUser } from './access.ts';
 import type { AuthEnv } from './auth.ts';
 import type { AppDeps } from './deps.ts';
@@ -27,14 +28,24 @@ export function attendeesRoutes({ ds, temporal, config }: AppDeps) {
 
   /**
    * The row change commits first; then a freed seat wakes `waitlist:<slug>`, and a change of
-   * confirmation wakes `chat-room:<slug>` (the room's membership follows confirmed attendees).
+   * confirmation wakes `chat-room:<slug>` (the room's membership follows confirmed attendees), and
+   * a publishing Bluesky user's RSVP record follows a change (`bsky-rsvp:<slug>/<user slug>`).
+   * (A promotion from the waitlist needs no record change: both are `going`.)
    */
-  async function respond(slug: string, userId: string, intent: RsvpIntent) {
-    const result = await rsvp(ds, slug, userId, intent);
+  async function onBluesky(slug: string): Promise<boolean> {
+    const [e] = await ds.query(`SELECT 1 FROM events WHERE slug = $1 AND (bluesky_uri IS NOT NULL OR source_type = 'bluesky')`, [slug]);
+    return Boolean(e);
+  }
+
+  async function respond(slug: string, user: User, intent: RsvpIntent) {
+    const result = await rsvp(ds, slug, user.id, intent);
     const operations = [];
     if (result.seatFreed) operations.push({ id: await notifySeatsChanged(temporal, config, slug), type: 'waitlist' });
     if (result.changed && result.chatEnabled && config.CHAT_ENABLED) {
       operations.push({ id: await requestChatSync(temporal, config, { kind: 'event', slug }), type: 'chat-room' });
+    }
+    if (result.changed && user.blueskyConnected && user.blueskyAutoPublish && await onBluesky(slug)) {
+      operations.push({ id: await requestRsvpPublish(temporal, config, slug, user), type: 'bsky-rsvp' });
     }
     return { status: result.status, ...(result.waitlistPosition ? { waitlistPosition: result.waitlistPosition } : {}), operations };
   }
@@ -49,7 +60,7 @@ export function attendeesRoutes({ ds, temporal, config }: AppDeps) {
     responses: { 200: { ...answer, description: 'the caller\'s attendance' }, ...errorResponses },
   }), async (c) => {
     const user = await requireUser(ds, c.get('auth'));
-    return c.json(await respond(c.req.valid('param').slug, user.id, c.req.valid('json').status), 200);
+    return c.json(await respond(c.req.valid('param').slug, user, c.req.valid('json').status), 200);
   });
 
   app.openapi(createRoute({
@@ -59,7 +70,7 @@ export function attendeesRoutes({ ds, temporal, config }: AppDeps) {
     responses: { 200: { ...answer, description: 'cancelled' }, ...errorResponses },
   }), async (c) => {
     const user = await requireUser(ds, c.get('auth'));
-    return c.json(await respond(c.req.valid('param').slug, user.id, 'notgoing'), 200);
+    return c.json(await respond(c.req.valid('param').slug, user, 'notgoing'), 200);
   });
 
   app.openapi(createRoute({

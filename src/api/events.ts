@@ -5,7 +5,7 @@ import { DomainError, notFound } from '../domain/errors.ts';
 import { attendeeCounts, type AttendeeCounts } from '../domain/rsvp.ts';
 import { makeSlug } from '../domain/slug.ts';
 import { isTimeZone } from '../domain/time.ts';
-import { notifySeatsChanged, requestChatSync, requestMaterialization, requestPublish } from '../temporal/signals.ts';
+import { notifySeatsChanged, requestChatSync, requestMaterialization, requestPublish, requestSeriesPublish } from '../temporal/signals.ts';
 import { groupForNewItem, requireManager, requireUser } from './access.ts';
 import type { AuthEnv } from './auth.ts';
 import type { AppDeps } from './deps.ts';
@@ -94,15 +94,22 @@ async function toEventJsons(ds: DataSource, events: Event[]) {
   }));
 }
 
-export function eventsRoutes(deps: AppDeps) {
-  /** Publishing follows the event when its owner is connected and asked for it (auto-publish or the event's flag). */
-  async function maybePublish(event: Event): Promise<{ id: string; type: string }[]> {
-    if (event.sourceType) return []; // came from the network: never published back
-    const [owner] = await deps.ds.query(`SELECT bluesky_connected, bluesky_auto_publish FROM users WHERE id = $1`, [event.ownerId]);
-    if (!owner?.bluesky_connected || !(owner.bluesky_auto_publish || event.publishToBluesky)) return [];
-    return [{ id: await requestPublish(deps.temporal, deps.config, event.slug), type: 'bsky-publish' }];
-  }
+/** Which workflow publishes this event: its own, or its series' (which shows the next occurrence only). */
+async function requestEventPublish(deps: AppDeps, event: Event): Promise<{ id: string; type: string }> {
+  return event.seriesSlug
+    ? { id: await requestSeriesPublish(deps.temporal, deps.config, event.seriesSlug), type: 'bsky-publish-series' }
+    : { id: await requestPublish(deps.temporal, deps.config, event.slug), type: 'bsky-publish' };
+}
 
+/** Publishing follows the event when its owner is connected and asked for it (auto-publish or the event's flag). */
+export async function maybePublish(deps: AppDeps, event: Event): Promise<{ id: string; type: string }[]> {
+  if (event.sourceType) return []; // came from the network: never published back
+  const [owner] = await deps.ds.query(`SELECT bluesky_connected, bluesky_auto_publish FROM users WHERE id = $1`, [event.ownerId]);
+  if (!owner?.bluesky_connected || !(owner.bluesky_auto_publish || event.publishToBluesky)) return [];
+  return [await requestEventPublish(deps, event)];
+}
+
+export function eventsRoutes(deps: AppDeps) {
   /**
    * A change to a series occurrence: the template's fields flow to every unmodified occurrence
    * (re-materialize); any other occurrence becomes a `modified` exception, so re-materialization
@@ -146,7 +153,7 @@ export function eventsRoutes(deps: AppDeps) {
     const operations = event.chatEnabled && config.CHAT_ENABLED
       ? [{ id: await requestChatSync(temporal, config, { kind: 'event', slug: event.slug }), type: 'chat-room' }]
       : [];
-    operations.push(...await maybePublish(event));
+    operations.push(...await maybePublish(deps, event));
     const [json] = await toEventJsons(ds, [event]);
     return c.json({ ...json, operations }, 201);
   });
@@ -206,7 +213,7 @@ export function eventsRoutes(deps: AppDeps) {
     if (after.chatEnabled && config.CHAT_ENABLED && roomChanged) {
       operations.push({ id: await requestChatSync(temporal, config, { kind: 'event', slug }), type: 'chat-room' });
     }
-    operations.push(...await maybePublish(after));
+    operations.push(...await maybePublish(deps, after));
     const [json] = await toEventJsons(ds, [after]);
     return c.json({ ...json, operations }, 200);
   });
@@ -214,13 +221,13 @@ export function eventsRoutes(deps: AppDeps) {
   const operations = operationReader(deps);
   app.openapi(createRoute({
     method: 'post', path: '/v1/events/{slug}/bluesky', tags: ['events'], security: [{ bearer: [] }],
-    summary: 'publish or update the event on its owner\'s PDS now (bsky-publish:<slug>)',
+    summary: 'publish or update the event on its owner\'s PDS now (bsky-publish:<slug>; a series occurrence: bsky-publish-series:<series>)',
     request: { params: Slug },
     responses: { 202: { content: { 'application/json': { schema: OperationSchema } }, description: 'the publication' }, ...errorResponses },
   }), async (c) => {
     const event = await findLiveEvent(ds, c.req.valid('param').slug);
     await requireManager(ds, c.get('auth'), event);
-    return c.json(await operations.describe(await requestPublish(temporal, config, event.slug)), 202);
+    return c.json(await operations.describe((await requestEventPublish(deps, event)).id), 202);
   });
 
   app.openapi(createRoute({

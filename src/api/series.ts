@@ -9,8 +9,9 @@ import { groupForNewItem, requireManager, requireUser } from './access.ts';
 import type { AuthEnv } from './auth.ts';
 import type { AppDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
-import { datetime, editable, eventColumns, setClause } from './events.ts';
+import { datetime, editable, eventColumns, maybePublish, setClause } from './events.ts';
 import { idempotent } from './idempotency.ts';
+import { EventEntity } from '../db/entities/event.ts';
 import { OperationSchema, operationReader } from './operations.ts';
 
 const Operations = z.array(z.object({ id: z.string(), type: z.string() }));
@@ -76,7 +77,13 @@ function durationMinutes(startAt: string | Date, endAt: string | Date): number {
   return Math.round(minutes);
 }
 
-export function seriesRoutes({ ds, redis, temporal, config }: AppDeps) {
+export function seriesRoutes(deps: AppDeps) {
+  const { ds, redis, temporal, config } = deps;
+  /** A connected owner's series shows its next occurrence on Bluesky (bsky-publish-series:<slug>). */
+  async function publishTemplate(slug: string) {
+    const [{ template_event_id: id }] = await ds.query(`SELECT template_event_id FROM event_series WHERE slug = $1`, [slug]);
+    return maybePublish(deps, await ds.getRepository(EventEntity).findOneByOrFail({ id }));
+  }
   const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
   const Slug = z.object({ slug: z.string().max(100) });
   const one = { content: { 'application/json': { schema: SeriesSchema } } };
@@ -108,7 +115,7 @@ export function seriesRoutes({ ds, redis, temporal, config }: AppDeps) {
           groupId, slug, b.capacity ?? null, b.chatEnabled ?? false, b.publishToBluesky ?? false, b.location ?? null, b.onlineUrl ?? null]);
       await m.query(`UPDATE event_series SET template_event_id = $2 WHERE slug = $1`, [slug, template.id]);
     });
-    const operations = [{ id: await requestMaterialization(temporal, config, slug), type: 'series' }];
+    const operations = [{ id: await requestMaterialization(temporal, config, slug), type: 'series' }, ...await publishTemplate(slug)];
     return c.json({ ...toJson(await loadSeries(ds, slug)), operations }, 201);
   });
 
@@ -148,7 +155,7 @@ export function seriesRoutes({ ds, redis, temporal, config }: AppDeps) {
       const eventSet = setClause(columns);
       if (eventSet.values.length) await m.query(`UPDATE events SET ${eventSet.sql}, updated_at = now() WHERE id = $1`, [s.template_event_id, ...eventSet.values]);
     });
-    const operations = [{ id: await requestMaterialization(temporal, config, slug), type: 'series' }];
+    const operations = [{ id: await requestMaterialization(temporal, config, slug), type: 'series' }, ...await publishTemplate(slug)];
     return c.json({ ...toJson(await loadSeries(ds, slug)), operations }, 200);
   });
 

@@ -31,3 +31,23 @@ export function eventRecord(e: PublishableEvent, publicBaseUrl: string, stored: 
   else delete record.locations;
   return record;
 }
+
+export const RSVP_COLLECTION = 'community.lexicon.calendar.rsvp';
+export type AttendeeStatus = 'confirmed' | 'waitlisted' | 'maybe' | 'cancelled';
+
+/** api.md's mapping, publishing direction: a waitlisted person is still `going`. */
+export function rsvpStatus(status: AttendeeStatus): string {
+  const s = status === 'maybe' ? 'interested' : status === 'cancelled' ? 'notgoing' : 'going';
+  return `${RSVP_COLLECTION}#${s}`;
+}
+
+/** The RSVP record for an event record (strong ref), keeping fields of other apps. */
+export function rsvpRecord(subject: { uri: string; cid: string }, status: AttendeeStatus, createdAt: Date, stored: Record<string, unknown> = {}) {
+  return {
+    ...stored,
+    $type: RSVP_COLLECTION,
+    subject,
+    status: rsvpStatus(status),
+    createdAt: (stored.createdAt as string | undefined) ?? createdAt.toISOString(),
+  };
+}

@@ -13,6 +13,9 @@ export const OPERATION_TYPES = {
   series: { entityKind: 'series', workflowType: 'seriesWorkflow' },
   'delete-event': { entityKind: 'event', workflowType: 'deleteEventWorkflow' },
   'bsky-publish': { entityKind: 'event', workflowType: 'blueskyPublishWorkflow' },
+  'bsky-publish-series': { entityKind: 'series', workflowType: 'blueskySeriesPublishWorkflow' },
+  /** Entity key `<event slug>/<user slug>`. */
+  'bsky-rsvp': { entityKind: 'attendee', workflowType: 'blueskyRsvpWorkflow' },
   'delete-series': { entityKind: 'series', workflowType: 'deleteSeriesWorkflow' },
   'delete-group': { entityKind: 'group', workflowType: 'deleteGroupWorkflow' },
 } as const;

@@ -3,7 +3,7 @@ import type { Config } from '../config.ts';
 import type { waitlistWorkflow } from '../workflows/waitlist.ts';
 import type { chatRoomWorkflow } from '../workflows/chat-room.ts';
 import type { seriesWorkflow } from '../workflows/series.ts';
-import type { blueskyPublishWorkflow } from '../workflows/bluesky-publish.ts';
+import type { blueskyPublishWorkflow, blueskyRsvpWorkflow, blueskySeriesPublishWorkflow } from '../workflows/bluesky-publish.ts';
 import { OPERATION_TYPES, SIGNALS, type OperationType } from './operations.ts';
 import { operationOptions } from './client.ts';
 
@@ -39,4 +39,15 @@ export function requestMaterialization(client: Client, config: Config, seriesSlu
 /** The event changed or should be published now: `bsky-publish:<slug>`. */
 export function requestPublish(client: Client, config: Config, eventSlug: string): Promise<string> {
   return wake(client, config, 'bsky-publish', eventSlug, SIGNALS.publish, [{ eventSlug }] satisfies Parameters<typeof blueskyPublishWorkflow>);
+}
+
+/** The series changed or should be published now: `bsky-publish-series:<slug>` (its next occurrence). */
+export function requestSeriesPublish(client: Client, config: Config, seriesSlug: string): Promise<string> {
+  return wake(client, config, 'bsky-publish-series', seriesSlug, SIGNALS.publish, [{ seriesSlug }] satisfies Parameters<typeof blueskySeriesPublishWorkflow>);
+}
+
+/** Someone's attendance changed: `bsky-rsvp:<event slug>/<user slug>` makes their RSVP record match. */
+export function requestRsvpPublish(client: Client, config: Config, eventSlug: string, user: { id: string; slug: string }): Promise<string> {
+  return wake(client, config, 'bsky-rsvp', `${eventSlug}/${user.slug}`, SIGNALS.publish,
+    [{ eventSlug, userId: user.id }] satisfies Parameters<typeof blueskyRsvpWorkflow>);
 }

@@ -1,17 +1,41 @@
-import { continueAsNew, defineQuery, defineSignal, proxyActivities, setHandler } from '@temporalio/workflow';
+import { allHandlersFinished, condition, continueAsNew, defineQuery, defineSignal, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
-import type { PublishResult } from '../activities/bluesky/index.ts';
+import type { PublishResult, SeriesPublishResult } from '../activities/bluesky/index.ts';
+import type { RsvpPublishResult } from '../activities/bluesky/rsvps.ts';
 import { PROGRESS_QUERY, SIGNALS } from '../temporal/operations.ts';
 import { signalledRounds } from './rounds.ts';
 
 export const publishSignal = defineSignal(SIGNALS.publish);
-export interface PublishProgress { step: 'waiting' | 'publishing' | 'done'; rounds: number; last: PublishResult | null }
+export interface PublishProgress<R = PublishResult> { step: 'waiting' | 'publishing' | 'done'; rounds: number; last: R | null }
 
-const { publishEventRecord } = proxyActivities<Activities>({
+const { publishEventRecord, publishSeriesNext, publishRsvpRecord } = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes: ['BlueskySessionRevoked'] },
-  summary: 'write the event record to the owner\'s PDS',
+  summary: 'write the record to the author\'s PDS',
 });
+
+/** The loop shared by the event and RSVP publishers: one write per burst of signals. */
+async function publishRounds<R extends { state: string }>(
+  input: { idleTimeout?: string; pending?: boolean }, write: () => Promise<R>, restart: (pending: boolean) => Promise<never>,
+): Promise<PublishProgress<R>> {
+  const progress: PublishProgress<R> = { step: 'waiting', rounds: 0, last: null };
+  setHandler(defineQuery<PublishProgress<R>>(PROGRESS_QUERY), () => progress);
+  await signalledRounds({
+    signal: publishSignal,
+    idleTimeout: input.idleTimeout ?? '1 hour',
+    pendingAtStart: input.pending,
+    round: async () => {
+      progress.step = 'publishing';
+      progress.last = await write();
+      progress.rounds++;
+      progress.step = 'waiting';
+      return progress.last.state === 'gone' ? 'stop' : 'continue';
+    },
+    continueAsNew: restart,
+  });
+  progress.step = 'done';
+  return progress;
+}
 
 /**
  * `bsky-publish:<event slug>`: the only writer of an event's record, so writes for one event never
@@ -19,21 +43,52 @@ const { publishEventRecord } = proxyActivities<Activities>({
  * current row; a revoked session fails the workflow with `BlueskySessionRevoked`.
  */
 export async function blueskyPublishWorkflow(input: { eventSlug: string; idleTimeout?: string; pending?: boolean }): Promise<PublishProgress> {
-  const progress: PublishProgress = { step: 'waiting', rounds: 0, last: null };
-  setHandler(defineQuery<PublishProgress>(PROGRESS_QUERY), () => progress);
-  await signalledRounds({
-    signal: publishSignal,
-    idleTimeout: input.idleTimeout ?? '1 hour',
-    pendingAtStart: input.pending,
-    round: async () => {
-      progress.step = 'publishing';
-      progress.last = await publishEventRecord(input.eventSlug);
-      progress.rounds++;
-      progress.step = 'waiting';
-      return progress.last.state === 'gone' ? 'stop' : 'continue';
-    },
-    continueAsNew: (pending) => continueAsNew<typeof blueskyPublishWorkflow>({ ...input, pending }),
-  });
+  return publishRounds(input, () => publishEventRecord(input.eventSlug),
+    (pending) => continueAsNew<typeof blueskyPublishWorkflow>({ ...input, pending }));
+}
+
+/**
+ * `bsky-rsvp:<event slug>/<user slug>`: the only writer of one person's RSVP record for one event;
+ * each signal makes the record match the attendee row (created, updated, or deleted).
+ */
+export async function blueskyRsvpWorkflow(input: { eventSlug: string; userId: string; idleTimeout?: string; pending?: boolean }): Promise<PublishProgress<RsvpPublishResult>> {
+  return publishRounds(input, () => publishRsvpRecord({ eventSlug: input.eventSlug, userId: input.userId }),
+    (pending) => continueAsNew<typeof blueskyRsvpWorkflow>({ ...input, pending }));
+}
+
+export interface SeriesPublishProgress { step: 'publishing' | 'waiting for the occurrence to end' | 'waiting for a change' | 'done'; rounds: number; last: SeriesPublishResult | null }
+
+/**
+ * `bsky-publish-series:<series slug>`: a series shows one upcoming occurrence on Bluesky. Each
+ * round publishes the next occurrence, then a durable timer waits until it ends (or a change is
+ * signalled) and the next round moves on to the following one. With nothing upcoming it waits
+ * for a change up to `idleTimeout`.
+ */
+export async function blueskySeriesPublishWorkflow(input: { seriesSlug: string; idleTimeout?: string }): Promise<SeriesPublishProgress> {
+  const progress: SeriesPublishProgress = { step: 'publishing', rounds: 0, last: null };
+  setHandler(defineQuery<SeriesPublishProgress>(PROGRESS_QUERY), () => progress);
+  let pending = 0;
+  setHandler(publishSignal, () => { pending++; });
+  for (;;) {
+    pending = 0;
+    progress.step = 'publishing';
+    progress.last = await publishSeriesNext({ seriesSlug: input.seriesSlug, asOf: new Date().toISOString() });
+    progress.rounds++;
+    if (progress.last.state === 'gone') break;
+    const endsAt = progress.last.nextEndsAt ? Date.parse(progress.last.nextEndsAt) : null;
+    if (endsAt !== null) {
+      progress.step = 'waiting for the occurrence to end';
+      await condition(() => pending > 0, Math.max(endsAt - Date.now(), 0) + 1000);
+    } else {
+      progress.step = 'waiting for a change';
+      if (!(await condition(() => pending > 0, (input.idleTimeout ?? '1 day') as '1 day'))) break;
+    }
+    if (workflowInfo().continueAsNewSuggested) {
+      await condition(allHandlersFinished);
+      await continueAsNew<typeof blueskySeriesPublishWorkflow>(input); // its first round publishes anyway
+    }
+  }
+  await condition(allHandlersFinished);
   progress.step = 'done';
   return progress;
 }

@@ -1,5 +1,5 @@
 import {
-  ApplicationFailure, CancellationScope, ChildWorkflowFailure, executeChild, isCancellation, proxyActivities, rootCause,
+  ApplicationFailure, CancellationScope, ChildWorkflowFailure, executeChild, isCancellation, patched, proxyActivities, rootCause,
   setHandler, defineQuery,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
@@ -28,20 +28,23 @@ export interface DeleteEventInput {
   maxBatchesPerActivity?: number;
 }
 export interface DeleteEventProgress {
-  step: 'tombstoning' | 'cancelling workflows' | 'deleting Bluesky record' | 'deleting chat room' | 'removing attendees' | 'detaching from series'
+  step: 'tombstoning' | 'cancelling workflows' | 'deleting Bluesky record' | 'deleting chat room' | 'deleting RSVP records'
+    | 'removing attendees' | 'detaching from series'
     | 'deleting event' | 'restoring' | 'done';
   attendeesTotal: number;
   attendeesRemoved: number;
   series: 'exception' | 'template-moved' | 'series-deleted' | null;
   /** What happened to the event's record on its owner's PDS, if it had one. */
   bluesky: 'deleted' | 'none' | 'skipped: session revoked' | null;
+  /** Attendees' RSVP records removed from their PDSes (unreachable: the author revoked meetflow's session). */
+  rsvpRecords?: { deleted: number; unreachable: number };
 }
 
 /**
  * `delete-event:<slug>`. Tombstones the event, cancels its other workflows, closes its chat room
- * (child `chat-room-delete:<alias>`), removes attendees in bounded batches, keeps its series
- * consistent, and deletes the row last. The chat room purge is the point of no return: a
- * permanent failure (or a cancellation) before it lifts the tombstone and fails with
+ * (child `chat-room-delete:<alias>`), removes its attendees' RSVP records and then the attendees
+ * in bounded batches, keeps its series consistent, and deletes the row last. The chat room purge
+ * is the point of no return: a permanent failure (or a cancellation) before it lifts the tombstone and fails with
  * `EventDeletionAborted`; from it on every step is retried until done.
  */
 export async function deleteEventWorkflow(input: DeleteEventInput): Promise<DeleteEventProgress> {
@@ -77,6 +80,10 @@ export async function deleteEventWorkflow(input: DeleteEventInput): Promise<Dele
 
   // Past the point of no return: finish even if cancelled.
   await CancellationScope.nonCancellable(async () => {
+    if (patched('delete-rsvp-records')) {
+      progress.step = 'deleting RSVP records';
+      progress.rsvpRecords = await local.deleteRsvpRecords(event.eventId);
+    }
     progress.step = 'removing attendees';
     for (;;) {
       const r = await batches.removeAttendees({
@@ -172,7 +179,7 @@ export async function deleteSeriesWorkflow(input: { seriesSlug: string; scope: '
   if (progress.scope === 'all') {
     progress.step = 'tombstoning';
     if (!(await local.tombstoneContainer({ kind: 'series', slug }))) { progress.step = 'done'; return progress; }
-    await local.cancelWorkflows([operationId('series', slug)]);
+    await local.cancelWorkflows([operationId('series', slug), operationId('bsky-publish-series', slug)]);
   }
   progress.step = 'deleting events';
   await deleteEventsAsChildren({ kind: 'series', seriesSlug: slug, from: progress.scope === 'future' ? at : undefined }, progress, progress.scope === 'all');

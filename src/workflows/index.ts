@@ -5,4 +5,4 @@ export { chatRoomWorkflow } from './chat-room.ts';
 export { chatRoomDeletionWorkflow, chatRetentionWorkflow } from './chat-retention.ts';
 export { seriesWorkflow } from './series.ts';
 export { deleteEventWorkflow, deleteSeriesWorkflow, deleteGroupWorkflow } from './deletion.ts';
-export { blueskyPublishWorkflow } from './bluesky-publish.ts';
+export { blueskyPublishWorkflow, blueskyRsvpWorkflow, blueskySeriesPublishWorkflow } from './bluesky-publish.ts';

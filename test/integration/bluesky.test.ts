@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AtpAgent } from '@atproto/api';
 import { TestNetworkNoAppView } from '@atproto/dev-env';
-import { EVENT_COLLECTION } from '../../src/domain/lexicon.ts';
+import { EVENT_COLLECTION, RSVP_COLLECTION } from '../../src/domain/lexicon.ts';
 import { rowsReferencingEvent, seedAttendees } from '../helpers/seed.ts';
 import { eventually, startStack, type Stack } from '../helpers/stack.ts';
 import { synapseRoom } from '../helpers/synapse.ts';
@@ -108,26 +108,97 @@ describe('Bluesky publishing against a local PDS', () => {
     expect(await pdsRecord(uri)).toBeNull();
   });
 
-  it('publishing keeps the series link of every occurrence', async () => {
+  it('a series shows only its next occurrence; publishing leaves every other column alone', async () => {
     const { token } = (await login()).body;
     const start = new Date(Date.now() + 2 * 86_400_000);
     start.setUTCHours(18, 0, 0, 0);
     const series = await s.api('POST', '/v1/series', {
       token, body: { name: 'Published Series', rrule: 'FREQ=WEEKLY;COUNT=3', startAt: start.toISOString(), endAt: new Date(start.getTime() + 3_600_000).toISOString(), timeZone: 'UTC' },
     });
+    expect(series.body.operations).toContainEqual({ id: `bsky-publish-series:${series.body.slug}`, type: 'bsky-publish-series' });
     const occurrences = await eventually(async () => {
       const rows = await s.ds.query(`SELECT slug FROM events WHERE series_slug = $1 ORDER BY start_at`, [series.body.slug]);
       return rows.length === 3 ? rows as { slug: string }[] : null;
     });
-    for (const o of occurrences) await s.api('POST', `/v1/events/${o.slug}/bluesky`, { token });
-    for (const o of occurrences) {
-      const b = await published(o.slug, token);
-      expect((await pdsRecord(b.uri))?.value.uris).toContainEqual({ uri: `${s.config.PUBLIC_BASE_URL}/series/${series.body.slug}`, name: 'series' });
+    const first = await published(occurrences[0].slug, token);
+    expect((await pdsRecord(first.uri))?.value.uris).toContainEqual({ uri: `${s.config.PUBLIC_BASE_URL}/series/${series.body.slug}`, name: 'series' });
+
+    // Asking to publish a later occurrence goes to the series' publisher, which still shows only the next one.
+    const columns = `SELECT * FROM events WHERE series_slug = $1 ORDER BY start_at`;
+    const withoutRecord = (rows: Record<string, unknown>[]) => rows.map(({ bluesky_uri, bluesky_cid, bluesky_rkey, bluesky_published_at, updated_at, ...rest }) => rest);
+    const before = withoutRecord(await s.ds.query(columns, [series.body.slug]));
+    for (let i = 0; i < 3; i++) {
+      const op = await s.api('POST', `/v1/events/${occurrences[2].slug}/bluesky`, { token });
+      expect(op.body.id).toBe(`bsky-publish-series:${series.body.slug}`);
+      const rounds = (await s.api('GET', `/v1/operations/${op.body.id}`, { token })).body.progress.rounds;
+      await eventually(async () => (await s.api('GET', `/v1/operations/${op.body.id}`, { token })).body.progress.rounds > rounds);
     }
-    const linked = await s.ds.query(`SELECT count(*)::int AS n FROM events WHERE series_slug = $1 AND bluesky_uri IS NOT NULL`, [series.body.slug]);
-    expect(linked[0].n).toBe(3);
-    const [tmpl] = await s.ds.query(`SELECT t.series_slug FROM event_series x JOIN events t ON t.id = x.template_event_id WHERE x.slug = $1`, [series.body.slug]);
-    expect(tmpl.series_slug).toBe(series.body.slug);
+    const after = await s.ds.query(columns, [series.body.slug]);
+    expect(withoutRecord(after)).toEqual(before); // series link, template, times, owner: untouched
+    expect(after.map((e: { bluesky_uri: string | null }) => e.bluesky_uri)).toEqual([first.uri, null, null]);
+    const list = await alice.com.atproto.repo.listRecords({ repo: alice.session!.did, collection: EVENT_COLLECTION });
+    expect(list.data.records.filter((r) => (r.value as { uris?: { uri: string }[] }).uris?.some((u) => u.uri.endsWith(`/series/${series.body.slug}`)))).toHaveLength(1);
+  });
+
+  it('publishes RSVP records of connected people and follows their changes', async () => {
+    const carol = new AtpAgent({ service: net.pds.url });
+    await carol.createAccount({ handle: 'carol.test', email: 'carol@test.com', password: 'carol-pass' });
+    const host = (await login()).body.token;
+    const { token, user } = (await login('carol.test', 'carol-pass')).body;
+    const { slug } = (await s.api('POST', '/v1/events', {
+      token: host, body: { name: 'Meetup', startAt: '2027-09-01T18:00:00Z', endAt: '2027-09-01T20:00:00Z', timeZone: 'UTC', capacity: 1 },
+    })).body;
+    const event = await published(slug, host);
+    const rsvpOf = async () => (await carol.com.atproto.repo.listRecords({ repo: carol.session!.did, collection: RSVP_COLLECTION }))
+      .data.records.filter((r) => (r.value as { subject: { uri: string } }).subject.uri === event.uri);
+    const rsvpStatusIs = (status: string) => eventually(async () => {
+      const records = await rsvpOf();
+      return records.length === 1 && (records[0].value as { status: string }).status === `${RSVP_COLLECTION}#${status}` ? records[0] : null;
+    });
+
+    const going = await s.api('POST', `/v1/events/${slug}/attendees`, { token, body: { status: 'going' } });
+    expect(going.body.operations).toContainEqual({ id: `bsky-rsvp:${slug}/${user.slug}`, type: 'bsky-rsvp' });
+    const record = await rsvpStatusIs('going');
+    expect(record.value).toMatchObject({ $type: RSVP_COLLECTION, subject: { uri: event.uri, cid: event.cid } });
+    await s.api('POST', `/v1/events/${slug}/attendees`, { token, body: { status: 'interested' } });
+    await rsvpStatusIs('interested');
+    await s.api('DELETE', `/v1/events/${slug}/attendees/me`, { token });
+    const cancelled = await rsvpStatusIs('notgoing');
+    expect(cancelled.uri).toBe(record.uri); // one record per person and event, rewritten
+
+    await s.api('POST', `/v1/events/${slug}/attendees`, { token, body: { status: 'going' } });
+    await rsvpStatusIs('going');
+    const del = await s.api('DELETE', `/v1/events/${slug}`, { token: host });
+    const op = await eventually(async () => {
+      const o = (await s.api('GET', `/v1/operations/${del.body.id}`, { token: host })).body;
+      return o.status !== 'running' && o;
+    });
+    expect(op.result.rsvpRecords).toEqual({ deleted: 1, unreachable: 0 });
+    expect(await rsvpOf()).toEqual([]);
+  });
+
+  it('keeps retrying while the PDS is down and completes when it is back', async () => {
+    const { token } = (await login()).body;
+    const http = net.pds.server.server!;
+    http.close();
+    http.closeAllConnections();
+    try {
+      const { slug } = (await s.api('POST', '/v1/events', {
+        token, body: { name: 'Offline', startAt: '2027-10-01T18:00:00Z', endAt: '2027-10-01T20:00:00Z', timeZone: 'UTC' },
+      })).body;
+      const op = `bsky-publish:${slug}`;
+      // The activity fails and is retried (attempt > 1) while nothing is published.
+      await eventually(async () => {
+        const d = await s.temporal.workflow.getHandle(op).describe();
+        return (d.raw.pendingActivities?.[0]?.attempt ?? 0) >= 2;
+      }, { timeoutMs: 30_000 });
+      expect((await s.api('GET', `/v1/events/${slug}`, { token })).body.bluesky).toBeNull();
+      await new Promise<void>((resolve) => http.listen(net.pds.port, resolve));
+      const back = await published(slug, token);
+      expect((await pdsRecord(back.uri))?.value.name).toBe('Offline');
+    } finally {
+      if (!http.listening) await new Promise<void>((resolve) => http.listen(net.pds.port, resolve));
+    }
   });
 
   it('a revoked session fails the publish with a typed error and disconnects the user; ingested events are never published', async () => {

@@ -44,3 +44,52 @@ describe('blueskyPublishWorkflow', () => {
     expect(calls).toBe(1);
   });
 });
+
+describe('blueskySeriesPublishWorkflow', () => {
+  it('retries a failing round, sleeps until the occurrence ends, wakes early on a change, and stops when the series is gone', async () => {
+    const asOf: string[] = [];
+    let calls = 0;
+    await suite.withWorker({
+      publishSeriesNext: async (input) => {
+        calls++;
+        if (calls === 1) throw new Error('connect ECONNREFUSED');
+        asOf.push(input.asOf);
+        if (asOf.length === 4) return { state: 'gone', published: [], nextEndsAt: null };
+        const endsAt = new Date(Date.parse(input.asOf) + 24 * 3_600_000).toISOString();
+        return { state: 'published', published: [`occ-${asOf.length}`], nextEndsAt: endsAt };
+      },
+    }, async (taskQueue) => {
+      const handle = await suite.env.client.workflow.start('blueskySeriesPublishWorkflow', {
+        workflowId: `bsky-publish-series:${randomUUID()}`, taskQueue, args: [{ seriesSlug: 's' }],
+      });
+      await suite.env.sleep('1 hour');
+      await handle.signal(SIGNALS.publish); // a change: republish now, not tomorrow
+      expect(await handle.result()).toMatchObject({ step: 'done', rounds: 4, last: { state: 'gone' } });
+    });
+    const gaps = asOf.slice(1).map((t, i) => (Date.parse(t) - Date.parse(asOf[i])) / 3_600_000);
+    expect(gaps[0]).toBeLessThan(2); // woken by the signal
+    expect(gaps[1]).toBeGreaterThanOrEqual(24); // then the timer: the occurrence's end
+    expect(gaps[1]).toBeLessThan(25);
+  });
+});
+
+describe('blueskyRsvpWorkflow', () => {
+  it('retries a failing write and ends once the event is gone', async () => {
+    let calls = 0;
+    await suite.withWorker({
+      publishRsvpRecord: async () => {
+        calls++;
+        if (calls === 1) throw new Error('connect ECONNREFUSED');
+        return calls === 2 ? { state: 'published', uri: 'at://did:plc:y/community.lexicon.calendar.rsvp/ab', cid: 'c', status: 'confirmed' } : { state: 'gone' };
+      },
+    }, async (taskQueue) => {
+      const handle = await suite.env.client.workflow.signalWithStart('blueskyRsvpWorkflow', {
+        workflowId: `bsky-rsvp:${randomUUID()}`, taskQueue, args: [{ eventSlug: 'e', userId: 'u' }], signal: SIGNALS.publish,
+      });
+      await suite.env.sleep('1 minute');
+      await handle.signal(SIGNALS.publish);
+      expect(await handle.result()).toMatchObject({ step: 'done', rounds: 2, last: { state: 'gone' } });
+    });
+    expect(calls).toBe(3);
+  });
+});

@@ -1,10 +1,12 @@
-import { ComAtprotoRepoPutRecord } from '@atproto/api';
 import { TID } from '@atproto/common-web';
 import { ApplicationFailure, log } from '@temporalio/activity';
+import type { AtpAgent } from '@atproto/api';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../../config.ts';
 import { EVENT_COLLECTION, eventRecord } from '../../domain/lexicon.ts';
+import { putOwnRecord } from './records.ts';
+import { rsvpActivities } from './rsvps.ts';
 import { agentFor } from './sessions.ts';
 
 export type PublishResult =
@@ -12,53 +14,81 @@ export type PublishResult =
   | { state: 'skipped'; reason: string }
   | { state: 'gone' };
 
+export interface SeriesPublishResult {
+  state: 'published' | 'skipped' | 'gone';
+  /** Occurrences written this round (the next one, and any upcoming one that already had a record). */
+  published: string[];
+  /** When the next published occurrence ends: the workflow moves on then. */
+  nextEndsAt: string | null;
+  reason?: string;
+}
+
 export interface BlueskyDeps { ds: DataSource; redis: Redis; config: Config }
 
+const EVENT_ROW = `SELECT e.*, u.did AS owner_did, u.bluesky_connected FROM events e JOIN users u ON u.id = e.owner_id`;
+
+/** Why this event is not published at all, or null. Events from the network are never published back. */
+function notPublishable(e: Record<string, unknown>): string | null {
+  if (e.source_type) return 'ingested from the network';
+  if (!e.owner_did || !e.bluesky_connected) return 'owner has no Bluesky connection';
+  if (e.visibility !== 'public' || e.status === 'draft') return 'only public, published or cancelled events';
+  return null;
+}
+
 export function blueskyActivities({ ds, redis, config }: BlueskyDeps) {
+  /**
+   * Creates or updates the event's record on its owner's PDS. The rkey (a TID) is saved before
+   * the first write, so a retry rewrites the same record; only the record columns are updated.
+   */
+  async function writeEventRecord(agent: AtpAgent, e: Record<string, any>): Promise<{ uri: string; cid: string }> {
+    if (!e.bluesky_rkey) {
+      await ds.query(`UPDATE events SET bluesky_rkey = $2 WHERE id = $1 AND bluesky_rkey IS NULL`, [e.id, TID.nextStr()]);
+    }
+    const [{ bluesky_rkey: rkey }] = await ds.query(`SELECT bluesky_rkey FROM events WHERE id = $1`, [e.id]);
+    const written = await putOwnRecord(agent, { repo: e.owner_did, collection: EVENT_COLLECTION, rkey }, (stored) => eventRecord({
+      slug: e.slug, name: e.name, description: e.description, startAt: e.start_at, endAt: e.end_at, createdAt: e.created_at,
+      status: e.status, location: e.location, onlineUrl: e.online_url, seriesSlug: e.series_slug,
+    }, config.PUBLIC_BASE_URL, stored));
+    await ds.query(
+      `UPDATE events SET bluesky_uri = $2, bluesky_cid = $3, bluesky_published_at = now(), updated_at = now() WHERE id = $1`,
+      [e.id, written.uri, written.cid]);
+    log.info('event published to Bluesky', { slug: e.slug, uri: written.uri });
+    return written;
+  }
+
   return {
     /**
-     * Creates or updates the event's record on its owner's PDS. The rkey (a TID) is saved before
-     * the first write, so a retry rewrites the same record. Each write starts from the record as
-     * it is now (fields of other apps kept) and swaps against its CID; a record that changed in
-     * between is a conflict the retry re-reads, never a blind overwrite. Events that came from
-     * the network are never published back.
+     * One round of `bsky-publish:<slug>`. A series occurrence gets its first record from the
+     * series' workflow (only the next one is published); here it is only kept up to date.
      */
     async publishEventRecord(slug: string): Promise<PublishResult> {
-      const [e] = await ds.query(
-        `SELECT e.*, u.did AS owner_did, u.bluesky_connected FROM events e JOIN users u ON u.id = e.owner_id WHERE e.slug = $1`, [slug]);
+      const [e] = await ds.query(`${EVENT_ROW} WHERE e.slug = $1`, [slug]);
       if (!e || e.status === 'deleting') return { state: 'gone' };
-      if (e.source_type) return { state: 'skipped', reason: 'ingested from the network' };
-      if (!e.owner_did || !e.bluesky_connected) return { state: 'skipped', reason: 'owner has no Bluesky connection' };
-      if (e.visibility !== 'public' || e.status === 'draft') return { state: 'skipped', reason: 'only public, published or cancelled events' };
+      const reason = notPublishable(e) ?? (e.series_slug && !e.bluesky_rkey ? 'series occurrences are published by their series, next first' : null);
+      if (reason) return { state: 'skipped', reason };
+      const written = await writeEventRecord(await agentFor(e.owner_did, { ds, redis }), e);
+      return { state: 'published', ...written };
+    },
 
-      const agent = await agentFor(e.owner_did, { ds, redis });
-      if (!e.bluesky_rkey) {
-        await ds.query(`UPDATE events SET bluesky_rkey = $2 WHERE id = $1 AND bluesky_rkey IS NULL`, [e.id, TID.nextStr()]);
-      }
-      const [{ bluesky_rkey: rkey }] = await ds.query(`SELECT bluesky_rkey FROM events WHERE id = $1`, [e.id]);
-      const repo = e.owner_did as string;
-      const current = await agent.com.atproto.repo.getRecord({ repo, collection: EVENT_COLLECTION, rkey })
-        .then((r) => ({ cid: r.data.cid ?? null, value: r.data.value as Record<string, unknown> }))
-        .catch((err) => { if (/RecordNotFound|Could not locate record/i.test(String(err?.message ?? err?.error))) return null; throw err; });
-      const record = eventRecord({
-        slug: e.slug, name: e.name, description: e.description, startAt: e.start_at, endAt: e.end_at, createdAt: e.created_at,
-        status: e.status, location: e.location, onlineUrl: e.online_url, seriesSlug: e.series_slug,
-      }, config.PUBLIC_BASE_URL, current?.value);
-      try {
-        const { data } = await agent.com.atproto.repo.putRecord({
-          repo, collection: EVENT_COLLECTION, rkey, record, swapRecord: current?.cid ?? null, validate: false,
-        });
-        await ds.query(
-          `UPDATE events SET bluesky_uri = $2, bluesky_cid = $3, bluesky_published_at = now(), updated_at = now() WHERE id = $1`,
-          [e.id, data.uri, data.cid]);
-        log.info('event published to Bluesky', { slug, uri: data.uri });
-        return { state: 'published', uri: data.uri, cid: data.cid };
-      } catch (err) {
-        if (err instanceof ComAtprotoRepoPutRecord.InvalidSwapError) {
-          throw ApplicationFailure.create({ type: 'BlueskyRecordChanged', message: `record of ${slug} changed while writing; re-reading` });
-        }
-        throw err;
-      }
+    /**
+     * One round of `bsky-publish-series:<slug>`: publishes the series' next occurrence that takes
+     * place (ends after `asOf`, the workflow's clock) and updates any other upcoming occurrence
+     * that already has a record (e.g. one cancelled since). Past occurrences keep their records:
+     * they are what people RSVPed to.
+     */
+    async publishSeriesNext(input: { seriesSlug: string; asOf: string }): Promise<SeriesPublishResult> {
+      const [series] = await ds.query(`SELECT status FROM event_series WHERE slug = $1`, [input.seriesSlug]);
+      if (!series || series.status === 'deleting') return { state: 'gone', published: [], nextEndsAt: null };
+      const upcoming: Record<string, any>[] = await ds.query(
+        `${EVENT_ROW} WHERE e.series_slug = $1 AND e.end_at > $2 AND e.status <> 'deleting' ORDER BY e.start_at`,
+        [input.seriesSlug, input.asOf]);
+      const next = upcoming.find((e) => e.status === 'published');
+      const targets = upcoming.filter((e) => e === next || e.bluesky_rkey);
+      const reason = next ? notPublishable(next) : 'no upcoming occurrence';
+      if (reason) return { state: 'skipped', reason, published: [], nextEndsAt: next?.end_at.toISOString() ?? null };
+      const agent = await agentFor(next!.owner_did, { ds, redis });
+      for (const e of targets) await writeEventRecord(agent, e);
+      return { state: 'published', published: targets.map((e) => e.slug), nextEndsAt: next!.end_at.toISOString() };
     },
 
     /**
@@ -83,5 +113,7 @@ export function blueskyActivities({ ds, redis, config }: BlueskyDeps) {
       await ds.query(`UPDATE events SET bluesky_uri = NULL, bluesky_cid = NULL, updated_at = now() WHERE id = $1`, [eventId]);
       return 'deleted';
     },
+
+    ...rsvpActivities({ ds, redis }),
   };
 }

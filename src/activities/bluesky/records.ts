@@ -1,0 +1,36 @@
+import type { AtpAgent } from '@atproto/api';
+import { ComAtprotoRepoPutRecord } from '@atproto/api';
+import { ApplicationFailure } from '@temporalio/activity';
+
+export function isRecordNotFound(err: unknown): boolean {
+  const e = err as { message?: string; error?: string };
+  return /RecordNotFound|Could not locate record/i.test(String(e?.message ?? e?.error ?? err));
+}
+
+/**
+ * Writes one of meetflow's records at a known rkey (so a retry rewrites the same record). It
+ * starts from the record as it is now (`build` keeps fields of other apps) and swaps against its
+ * CID: a record that changed in between is a retryable `BlueskyRecordChanged` (the retry
+ * re-reads), never a blind overwrite.
+ */
+export async function putOwnRecord(
+  agent: AtpAgent,
+  target: { repo: string; collection: string; rkey: string },
+  build: (stored: Record<string, unknown> | undefined) => Record<string, unknown>,
+): Promise<{ uri: string; cid: string }> {
+  const current = await agent.com.atproto.repo.getRecord(target)
+    .then((r) => ({ cid: r.data.cid ?? null, value: r.data.value as Record<string, unknown> }))
+    .catch((err) => { if (isRecordNotFound(err)) return null; throw err; });
+  try {
+    const { data } = await agent.com.atproto.repo.putRecord({
+      ...target, record: build(current?.value), swapRecord: current?.cid ?? null, validate: false,
+    });
+    return { uri: data.uri, cid: data.cid };
+  } catch (err) {
+    if (err instanceof ComAtprotoRepoPutRecord.InvalidSwapError) {
+      throw ApplicationFailure.create({ type: 'BlueskyRecordChanged', message: `${target.collection}/${target.rkey} changed while writing; re-reading` });
+    }
+    throw err;
+  }
+}
+

@@ -1,0 +1,83 @@
+import { createHash } from 'node:crypto';
+import { ApplicationFailure, log } from '@temporalio/activity';
+import type { Redis } from 'ioredis';
+import type { DataSource } from 'typeorm';
+import { RSVP_COLLECTION, rsvpRecord } from '../../domain/lexicon.ts';
+import { putOwnRecord } from './records.ts';
+import { agentFor } from './sessions.ts';
+
+/**
+ * An RSVP record's rkey is derived from the event record's URI: one record per person and event,
+ * found again without a lookup (and after the attendee row is gone).
+ */
+export function rsvpRkey(subjectUri: string): string {
+  return createHash('sha256').update(subjectUri).digest('hex').slice(0, 32);
+}
+
+export type RsvpPublishResult =
+  | { state: 'published'; uri: string; cid: string; status: string }
+  | { state: 'deleted' }
+  | { state: 'skipped'; reason: string }
+  | { state: 'gone' };
+
+const isRevoked = (err: unknown) => err instanceof ApplicationFailure && err.type === 'BlueskySessionRevoked';
+
+export function rsvpActivities({ ds, redis }: { ds: DataSource; redis: Redis }) {
+  return {
+    /**
+     * One round of `bsky-rsvp:<event slug>/<user slug>`: makes the person's RSVP record match
+     * their attendee row. The subject is the event's record: meetflow's own, or the one it was
+     * ingested from. RSVPs that came from the network are never published back.
+     */
+    async publishRsvpRecord(input: { eventSlug: string; userId: string }): Promise<RsvpPublishResult> {
+      const [row] = await ds.query(
+        `SELECT e.id AS event_id, e.status AS event_status, u.did, u.bluesky_connected,
+                COALESCE(e.bluesky_uri, CASE WHEN e.source_type = 'bluesky' THEN e.source_id END) AS subject_uri,
+                COALESCE(e.bluesky_cid, CASE WHEN e.source_type = 'bluesky' THEN e.source_cid END) AS subject_cid,
+                a.id AS attendee_id, a.status, a.source_id, a.created_at
+           FROM events e CROSS JOIN users u
+           LEFT JOIN attendees a ON a.event_id = e.id AND a.user_id = u.id
+          WHERE e.slug = $1 AND u.id = $2`, [input.eventSlug, input.userId]);
+      if (!row || row.event_status === 'deleting') return { state: 'gone' };
+      if (!row.did || !row.bluesky_connected) return { state: 'skipped', reason: 'no Bluesky connection' };
+      if (!row.subject_uri || !row.subject_cid) return { state: 'skipped', reason: 'the event has no Bluesky record' };
+      if (row.source_id) return { state: 'skipped', reason: 'ingested from the network' };
+
+      const agent = await agentFor(row.did, { ds, redis });
+      const target = { repo: row.did as string, collection: RSVP_COLLECTION, rkey: rsvpRkey(row.subject_uri) };
+      if (!row.attendee_id) {
+        await agent.com.atproto.repo.deleteRecord(target);
+        return { state: 'deleted' };
+      }
+      const written = await putOwnRecord(agent, target,
+        (stored) => rsvpRecord({ uri: row.subject_uri, cid: row.subject_cid }, row.status, row.created_at, stored));
+      await ds.query(`UPDATE attendees SET bluesky_uri = $2, bluesky_cid = $3, bluesky_rkey = $4 WHERE id = $1`,
+        [row.attendee_id, written.uri, written.cid, target.rkey]);
+      return { state: 'published', ...written, status: row.status };
+    },
+
+    /**
+     * Part of deleting an event: removes its attendees' RSVP records from their PDSes. Records of
+     * people whose session is revoked are out of meetflow's reach: left, and counted.
+     */
+    async deleteRsvpRecords(eventId: string): Promise<{ deleted: number; unreachable: number }> {
+      const rows: { id: string; did: string; bluesky_rkey: string; bluesky_uri: string }[] = await ds.query(
+        `SELECT a.id, u.did, a.bluesky_rkey, a.bluesky_uri FROM attendees a JOIN users u ON u.id = a.user_id
+          WHERE a.event_id = $1 AND a.bluesky_uri IS NOT NULL`, [eventId]);
+      const result = { deleted: 0, unreachable: 0 };
+      for (const r of rows) {
+        try {
+          const agent = await agentFor(r.did, { ds, redis });
+          await agent.com.atproto.repo.deleteRecord({ repo: r.did, collection: RSVP_COLLECTION, rkey: r.bluesky_rkey });
+          result.deleted++;
+        } catch (err) {
+          if (!isRevoked(err)) throw err;
+          log.warn('RSVP record left in place: its author revoked the session', { uri: r.bluesky_uri });
+          result.unreachable++;
+        }
+        await ds.query(`UPDATE attendees SET bluesky_uri = NULL, bluesky_cid = NULL, bluesky_rkey = NULL WHERE id = $1`, [r.id]);
+      }
+      return result;
+    },
+  };
+}
