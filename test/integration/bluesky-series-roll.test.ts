@@ -28,7 +28,7 @@ beforeAll(async () => {
   net = await TestNetworkNoAppView.create({});
   dana = new AtpAgent({ service: net.pds.url });
   await dana.createAccount({ handle: 'dana.test', email: 'dana@test.com', password: 'dana-pass' });
-  await sessionStore(redis).save(net.pds.url, dana.session!);
+  await sessionStore(redis, config).save(net.pds.url, dana.session!);
 }, 60_000);
 afterAll(async () => { await ds?.destroy(); redis.disconnect(); await net?.close(); });
 

@@ -2,9 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AtpAgent } from '@atproto/api';
 import { TestNetworkNoAppView } from '@atproto/dev-env';
 import { EVENT_COLLECTION, RSVP_COLLECTION } from '../../src/domain/lexicon.ts';
+import { sessionStore } from '../../src/activities/bluesky/sessions.ts';
 import { rowsReferencingEvent, seedAttendees } from '../helpers/seed.ts';
 import { eventually, startStack, type Stack } from '../helpers/stack.ts';
 import { synapseRoom } from '../helpers/synapse.ts';
+import { signInAndConsent } from '../helpers/oauth.ts';
 
 // A real PDS and PLC in-process (@atproto/dev-env); meetflow logs in there with an app password.
 let net: TestNetworkNoAppView;
@@ -14,7 +16,7 @@ beforeAll(async () => {
   net = await TestNetworkNoAppView.create({});
   alice = new AtpAgent({ service: net.pds.url });
   await alice.createAccount({ handle: 'alice.test', email: 'alice@test.com', password: 'alice-pass' });
-  s = await startStack({ BLUESKY_SERVICE: net.pds.url });
+  s = await startStack({ BLUESKY_SERVICE: net.pds.url, BLUESKY_PLC_URL: net.plc.url });
   await s.startWorker();
 }, 120_000);
 afterAll(async () => { await s?.close(); await net?.close(); });
@@ -45,6 +47,33 @@ describe('Bluesky publishing against a local PDS', () => {
     expect(first.body.user).toMatchObject({ did: alice.session!.did, handle: 'alice.test', isShadowAccount: false });
     const again = await login();
     expect(again.body.user.id).toBe(first.body.user.id); // same DID, same user
+  });
+
+  it('logs in through AT Protocol OAuth; the worker publishes with that session', async () => {
+    const erin = new AtpAgent({ service: net.pds.url });
+    await erin.createAccount({ handle: 'erin.test', email: 'erin@test.com', password: 'erin-pass' });
+    const unknown = await s.api('GET', '/v1/auth/bluesky/login?handle=nobody.test');
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.error.code).toBe('bluesky_handle_unresolved');
+
+    const start = await s.app.request('/v1/auth/bluesky/login?handle=erin.test');
+    expect(start.status).toBe(302);
+    const params = await signInAndConsent(start.headers.get('location')!, { username: 'erin.test', password: 'erin-pass' });
+    const replayed = new URLSearchParams(params);
+    replayed.set('state', 'forged');
+    expect((await s.api('GET', `/v1/auth/bluesky/callback?${replayed}`)).status).toBe(401);
+
+    const login = await s.api('GET', `/v1/auth/bluesky/callback?${params}`);
+    expect(login.status).toBe(200);
+    expect(login.body.user).toMatchObject({ did: erin.session!.did, handle: 'erin.test', isShadowAccount: false });
+    expect(await s.redis.get(`bsky:oauth-session:${erin.session!.did}`)).not.toContain('refresh'); // sealed, not plain JSON
+
+    const { slug } = (await s.api('POST', '/v1/events', {
+      token: login.body.token, body: { name: 'OAuth Picnic', startAt: '2027-06-02T12:00:00Z', endAt: '2027-06-02T15:00:00Z', timeZone: 'UTC' },
+    })).body;
+    const { uri } = await published(slug, login.body.token);
+    const record = await erin.com.atproto.repo.getRecord({ repo: erin.session!.did, collection: EVENT_COLLECTION, rkey: rkeyOf(uri) });
+    expect(record.data.value).toMatchObject({ name: 'OAuth Picnic' });
   });
 
   it('publishes, updates with the CID swap, keeps fields of other apps, and deletes', async () => {
@@ -212,11 +241,10 @@ describe('Bluesky publishing against a local PDS', () => {
     expect(skipped).toEqual({ state: 'skipped', reason: 'ingested from the network' });
 
     // Revoke: the stored refresh token is dead and the access token garbage.
-    const key = `bsky:session:${user.did}`;
-    const stored = JSON.parse((await s.redis.get(key))!);
+    const store = sessionStore(s.redis, s.config);
+    const stored = (await store.load(user.did))!;
     await bob.com.atproto.server.deleteSession(undefined, { headers: { authorization: `Bearer ${stored.session.refreshJwt}` } }).catch(() => undefined);
-    stored.session.accessJwt = 'revoked';
-    await s.redis.set(key, JSON.stringify(stored));
+    await store.save(stored.service, { ...stored.session, accessJwt: 'revoked' });
     const { slug } = await s.event(token);
     const pub = await s.api('POST', `/v1/events/${slug}/bluesky`, { token });
     const failed = await eventually(async () => {

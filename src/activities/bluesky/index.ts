@@ -1,6 +1,6 @@
 import { TID } from '@atproto/common-web';
 import { ApplicationFailure, log } from '@temporalio/activity';
-import type { AtpAgent } from '@atproto/api';
+import type { Agent } from '@atproto/api';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../../config.ts';
@@ -40,7 +40,7 @@ export function blueskyActivities({ ds, redis, config }: BlueskyDeps) {
    * Creates or updates the event's record on its owner's PDS. The rkey (a TID) is saved before
    * the first write, so a retry rewrites the same record; only the record columns are updated.
    */
-  async function writeEventRecord(agent: AtpAgent, e: Record<string, any>): Promise<{ uri: string; cid: string }> {
+  async function writeEventRecord(agent: Agent, e: Record<string, any>): Promise<{ uri: string; cid: string }> {
     if (!e.bluesky_rkey) {
       await ds.query(`UPDATE events SET bluesky_rkey = $2 WHERE id = $1 AND bluesky_rkey IS NULL`, [e.id, TID.nextStr()]);
     }
@@ -66,7 +66,7 @@ export function blueskyActivities({ ds, redis, config }: BlueskyDeps) {
       if (!e || e.status === 'deleting') return { state: 'gone' };
       const reason = notPublishable(e) ?? (e.series_slug && !e.bluesky_rkey ? 'series occurrences are published by their series, next first' : null);
       if (reason) return { state: 'skipped', reason };
-      const written = await writeEventRecord(await agentFor(e.owner_did, { ds, redis }), e);
+      const written = await writeEventRecord(await agentFor(e.owner_did, { ds, redis, config }), e);
       return { state: 'published', ...written };
     },
 
@@ -86,7 +86,7 @@ export function blueskyActivities({ ds, redis, config }: BlueskyDeps) {
       const targets = upcoming.filter((e) => e === next || e.bluesky_rkey);
       const reason = next ? notPublishable(next) : 'no upcoming occurrence';
       if (reason) return { state: 'skipped', reason, published: [], nextEndsAt: next?.end_at.toISOString() ?? null };
-      const agent = await agentFor(next!.owner_did, { ds, redis });
+      const agent = await agentFor(next!.owner_did, { ds, redis, config });
       for (const e of targets) await writeEventRecord(agent, e);
       return { state: 'published', published: targets.map((e) => e.slug), nextEndsAt: next!.end_at.toISOString() };
     },
@@ -101,7 +101,7 @@ export function blueskyActivities({ ds, redis, config }: BlueskyDeps) {
       if (!e?.bluesky_uri || !e.did) return 'none';
       let agent;
       try {
-        agent = await agentFor(e.did, { ds, redis });
+        agent = await agentFor(e.did, { ds, redis, config });
       } catch (err) {
         if (err instanceof ApplicationFailure && err.type === 'BlueskySessionRevoked') {
           log.warn('Bluesky record left in place: the owner revoked the session', { uri: e.bluesky_uri });
@@ -114,6 +114,6 @@ export function blueskyActivities({ ds, redis, config }: BlueskyDeps) {
       return 'deleted';
     },
 
-    ...rsvpActivities({ ds, redis }),
+    ...rsvpActivities({ ds, redis, config }),
   };
 }

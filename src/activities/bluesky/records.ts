@@ -1,4 +1,4 @@
-import type { AtpAgent } from '@atproto/api';
+import type { Agent } from '@atproto/api';
 import { ComAtprotoRepoPutRecord } from '@atproto/api';
 import { ApplicationFailure } from '@temporalio/activity';
 
@@ -14,7 +14,7 @@ export function isRecordNotFound(err: unknown): boolean {
  * re-reads), never a blind overwrite.
  */
 export async function putOwnRecord(
-  agent: AtpAgent,
+  agent: Agent,
   target: { repo: string; collection: string; rkey: string },
   build: (stored: Record<string, unknown> | undefined) => Record<string, unknown>,
 ): Promise<{ uri: string; cid: string }> {

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { ApplicationFailure, log } from '@temporalio/activity';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
+import type { Config } from '../../config.ts';
 import { RSVP_COLLECTION, rsvpRecord } from '../../domain/lexicon.ts';
 import { putOwnRecord } from './records.ts';
 import { agentFor } from './sessions.ts';
@@ -22,7 +23,7 @@ export type RsvpPublishResult =
 
 const isRevoked = (err: unknown) => err instanceof ApplicationFailure && err.type === 'BlueskySessionRevoked';
 
-export function rsvpActivities({ ds, redis }: { ds: DataSource; redis: Redis }) {
+export function rsvpActivities({ ds, redis, config }: { ds: DataSource; redis: Redis; config: Config }) {
   return {
     /**
      * One round of `bsky-rsvp:<event slug>/<user slug>`: makes the person's RSVP record match
@@ -43,7 +44,7 @@ export function rsvpActivities({ ds, redis }: { ds: DataSource; redis: Redis }) 
       if (!row.subject_uri || !row.subject_cid) return { state: 'skipped', reason: 'the event has no Bluesky record' };
       if (row.source_id) return { state: 'skipped', reason: 'ingested from the network' };
 
-      const agent = await agentFor(row.did, { ds, redis });
+      const agent = await agentFor(row.did, { ds, redis, config });
       const target = { repo: row.did as string, collection: RSVP_COLLECTION, rkey: rsvpRkey(row.subject_uri) };
       if (!row.attendee_id) {
         await agent.com.atproto.repo.deleteRecord(target);
@@ -67,7 +68,7 @@ export function rsvpActivities({ ds, redis }: { ds: DataSource; redis: Redis }) 
       const result = { deleted: 0, unreachable: 0 };
       for (const r of rows) {
         try {
-          const agent = await agentFor(r.did, { ds, redis });
+          const agent = await agentFor(r.did, { ds, redis, config });
           await agent.com.atproto.repo.deleteRecord({ repo: r.did, collection: RSVP_COLLECTION, rkey: r.bluesky_rkey });
           result.deleted++;
         } catch (err) {

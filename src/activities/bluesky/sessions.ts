@@ -1,34 +1,35 @@
-import { AtpAgent, type AtpSessionData } from '@atproto/api';
+import { Agent, AtpAgent, type AtpSessionData } from '@atproto/api';
+import { TokenInvalidError, TokenRefreshError, TokenRevokedError } from '@atproto/oauth-client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
+import type { Config } from '../../config.ts';
+import { oauthClient, oauthSessionStore } from './oauth.ts';
+import { sealedStore } from './sealed-store.ts';
 
 /**
- * App-password sessions, one per DID, in Redis (shared by API and worker). No locks: every
- * write for one event runs inside its own `bsky-publish:<slug>` workflow. A refreshed session is
- * saved on every update, so another process resumes with the newest tokens.
+ * A user's Bluesky session, one per DID, in Redis (shared by API and worker, encrypted): an app
+ * password session, or an OAuth session kept by the OAuth client. A new login of either kind
+ * replaces the other. No locks: every write for one record runs inside its own workflow.
  */
-const key = (did: string) => `bsky:session:${did}`;
-
 interface Stored { service: string; session: AtpSessionData }
 
-export function sessionStore(redis: Redis) {
+export function sessionStore(redis: Redis, config: Config) {
+  const store = sealedStore<Stored>(redis, config.AUTH_JWT_SECRET, 'bsky:session:');
   return {
+    /** An app-password login: the newest tokens win, and an OAuth session of the DID is dropped. */
     async save(service: string, session: AtpSessionData): Promise<void> {
-      await redis.set(key(session.did), JSON.stringify({ service, session } satisfies Stored));
+      await store.set(session.did, { service, session });
+      await oauthSessionStore(redis, config).del(session.did);
     },
-    async load(did: string): Promise<Stored | null> {
-      const raw = await redis.get(key(did));
-      return raw ? JSON.parse(raw) : null;
-    },
-    async remove(did: string): Promise<void> {
-      await redis.del(key(did));
-    },
+    load: (did: string) => store.get(did),
+    remove: (did: string) => store.del(did),
   };
 }
 
-export function newAgent(service: string, redis: Redis): AtpAgent {
-  const store = sessionStore(redis);
+/** An app-password agent that saves every refreshed session, so another process resumes with the newest tokens. */
+export function newAgent(service: string, redis: Redis, config: Config): AtpAgent {
+  const store = sessionStore(redis, config);
   return new AtpAgent({
     service,
     persistSession: (evt, session) => {
@@ -37,25 +38,39 @@ export function newAgent(service: string, redis: Redis): AtpAgent {
   });
 }
 
+/** Resumed app-password agents of this process, by DID: reused while the stored session is the one they hold. */
+const resumed = new Map<string, { accessJwt: string; agent: AtpAgent }>();
+
+const isRevocation = (err: unknown) =>
+  err instanceof TokenRevokedError || err instanceof TokenInvalidError || err instanceof TokenRefreshError
+  || [400, 401].includes((err as { status?: number }).status ?? 0);
+
 /**
  * An agent acting as `did`, from its stored session. A session that is missing or cannot be
  * resumed (revoked, expired) marks the user's Bluesky connection as disconnected and fails with
- * the non-retryable `BlueskySessionRevoked`.
+ * the non-retryable `BlueskySessionRevoked`; a PDS that cannot be reached is retried.
  */
-export async function agentFor(did: string, deps: { redis: Redis; ds: DataSource }): Promise<AtpAgent> {
-  const stored = await sessionStore(deps.redis).load(did);
+export async function agentFor(did: string, deps: { redis: Redis; ds: DataSource; config: Config }): Promise<Agent> {
   const revoked = async (why: string) => {
     await deps.ds.query(`UPDATE users SET bluesky_connected = false, updated_at = now() WHERE did = $1`, [did]);
     return ApplicationFailure.create({ type: 'BlueskySessionRevoked', message: `Bluesky session of ${did}: ${why}`, nonRetryable: true });
   };
-  if (!stored) throw await revoked('no session stored');
-  const agent = newAgent(stored.service, deps.redis);
   try {
-    await agent.resumeSession(stored.session);
+    const stored = await sessionStore(deps.redis, deps.config).load(did);
+    if (stored) {
+      const cached = resumed.get(did);
+      if (cached?.accessJwt === stored.session.accessJwt && cached.agent.session?.accessJwt === stored.session.accessJwt) return cached.agent;
+      const agent = newAgent(stored.service, deps.redis, deps.config);
+      await agent.resumeSession(stored.session); // a call to the PDS: checks the session
+      resumed.set(did, { accessJwt: agent.session!.accessJwt, agent });
+      return agent;
+    }
+    if (await oauthSessionStore(deps.redis, deps.config).get(did)) {
+      return new Agent(await oauthClient(deps.redis, deps.config).restore(did));
+    }
   } catch (err) {
-    const status = (err as { status?: number }).status;
-    if (status === 400 || status === 401) throw await revoked((err as Error).message);
-    throw err; // PDS unreachable or failing: retried
+    if (isRevocation(err)) throw await revoked((err as Error).message);
+    throw err;
   }
-  return agent;
+  throw await revoked('no session stored');
 }
