@@ -5,6 +5,7 @@ import type { Config } from '../config.ts';
 import { attendeeActivities } from './attendees.ts';
 import { blueskyActivities } from './bluesky/index.ts';
 import { chatActivities } from './chat/index.ts';
+import { claimActivities } from './claim.ts';
 import { deletionActivities } from './deletion.ts';
 import type { MatrixClient } from './chat/matrix-client.ts';
 import { seriesActivities } from './series.ts';
@@ -30,6 +31,7 @@ export function createActivities(deps: ActivityDeps) {
     ...seriesActivities(deps),
     ...deletionActivities(deps),
     ...blueskyActivities(deps),
+    ...claimActivities(deps),
   };
 }
 

@@ -5,7 +5,10 @@ import { DomainError } from '../domain/errors.ts';
 import { makeSlug } from '../domain/slug.ts';
 import { newAgent, sessionStore } from '../activities/bluesky/sessions.ts';
 import { OAUTH_CALLBACK_PATH, OAUTH_METADATA_PATH, oauthClient, oauthClientMetadata } from '../activities/bluesky/oauth.ts';
-import { mintToken } from './auth.ts';
+import { mintToken, readAuth } from './auth.ts';
+import { requireUser } from './access.ts';
+import { operationReader } from './operations.ts';
+import type { claimAccountWorkflow } from '../workflows/claim-account.ts';
 import type { AppDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
 import { UserSchema, toUserJson } from './users.ts';
@@ -16,20 +19,53 @@ const LoginAnswer = z.object({ token: z.string(), user: UserSchema, operations: 
 /**
  * Bluesky login, with an app password or AT Protocol OAuth. Either stores the session for the
  * worker and links the user by DID: an existing user (a shadow account is upgraded in place) or
- * a new one; the answer is a meetflow token.
+ * a new one; the answer is a meetflow token. A signed-in caller links Bluesky to their own
+ * account; if a shadow account holds the DID, `claim-account:<did>` merges it into theirs and the
+ * answer carries that operation.
  */
-export function blueskyAuthRoutes({ ds, redis, config }: AppDeps) {
+export function blueskyAuthRoutes({ ds, redis, temporal, config }: AppDeps) {
   const app = new OpenAPIHono({ defaultHook: validationHook });
 
-  async function linkUser(identity: { did: string; handle: string; pds: string }) {
+  const operations = operationReader({ temporal, config });
+  const answer = async (userId: string, ops: { id: string; type: string }[] = []) => {
+    const row = await ds.getRepository(UserEntity).findOneByOrFail({ id: userId });
+    return { token: await mintToken(config.AUTH_JWT_SECRET, { sub: row.id }, 24 * 3600), user: toUserJson(row), operations: ops };
+  };
+
+  async function linkUser(identity: { did: string; handle: string; pds: string }, callerId: string | null) {
+    const [holder] = await ds.query(`SELECT id, is_shadow_account, claimed_by FROM users WHERE did = $1`, [identity.did]);
+    if (holder?.is_shadow_account && (callerId || holder.claimed_by)) {
+      // A shadow account becomes the caller's (or is being claimed right now: that claim is the answer).
+      const claimant = callerId ?? holder.claimed_by;
+      const [mine] = await ds.query(
+        `UPDATE users SET claimed_by = $2 WHERE id = $1 AND (claimed_by IS NULL OR claimed_by = $2) RETURNING id`, [holder.id, claimant]);
+      if (!mine) throw new DomainError(409, 'claim_in_progress', `another account is claiming ${identity.did}`);
+      const op = await operations.start('claim-account', identity.did,
+        [{ did: identity.did, shadowId: holder.id, userId: claimant, handle: identity.handle, pdsUrl: identity.pds }] satisfies Parameters<typeof claimAccountWorkflow>);
+      return answer(claimant, [{ id: op.id, type: op.type }]);
+    }
+    if (callerId && holder && holder.id !== callerId) {
+      throw new DomainError(409, 'bluesky_account_linked', `${identity.handle} is linked to another meetflow account`);
+    }
+    if (callerId) {
+      await ds.query(
+        `UPDATE users SET did = $2, handle = COALESCE(handle, $3), pds_url = $4, bluesky_connected = true, updated_at = now() WHERE id = $1`,
+        [callerId, identity.did, identity.handle, identity.pds]);
+      return answer(callerId);
+    }
     const [user] = await ds.query(
       `INSERT INTO users (slug, display_name, handle, did, pds_url, provider, bluesky_connected)
        VALUES ($1, $2, $2, $3, $4, 'bluesky', true)
        ON CONFLICT (did) DO UPDATE SET handle = EXCLUDED.handle, pds_url = EXCLUDED.pds_url, bluesky_connected = true,
               is_shadow_account = false, updated_at = now()
        RETURNING id`, [makeSlug(identity.handle), identity.handle, identity.did, identity.pds]);
-    const row = await ds.getRepository(UserEntity).findOneByOrFail({ id: user.id });
-    return { token: await mintToken(config.AUTH_JWT_SECRET, { sub: row.id }, 24 * 3600), user: toUserJson(row), operations: [] };
+    return answer(user.id);
+  }
+
+  /** A signed-in caller (optional on the login routes): must be a known user. */
+  async function caller(header: string | undefined): Promise<string | null> {
+    const auth = await readAuth(header, config.AUTH_JWT_SECRET);
+    return auth ? (await requireUser(ds, auth)).id : null;
   }
 
   app.openapi(createRoute({
@@ -40,6 +76,7 @@ export function blueskyAuthRoutes({ ds, redis, config }: AppDeps) {
     responses: { 200: { content: { 'application/json': { schema: LoginAnswer } }, description: 'logged in' }, ...errorResponses },
   }), async (c) => {
     const { identifier, password } = c.req.valid('json');
+    const callerId = await caller(c.req.header('Authorization'));
     const agent = newAgent(config.BLUESKY_SERVICE, redis, config);
     try {
       await agent.login({ identifier, password });
@@ -50,7 +87,7 @@ export function blueskyAuthRoutes({ ds, redis, config }: AppDeps) {
     }
     const session = agent.session!;
     await sessionStore(redis, config).save(config.BLUESKY_SERVICE, session); // before answering: the worker needs it at once
-    return c.json(await linkUser({ did: session.did, handle: session.handle, pds: agent.pdsUrl?.toString() ?? config.BLUESKY_SERVICE }), 200);
+    return c.json(await linkUser({ did: session.did, handle: session.handle, pds: agent.pdsUrl?.toString() ?? config.BLUESKY_SERVICE }, callerId), 200);
   });
 
   app.openapi(createRoute({
@@ -60,8 +97,10 @@ export function blueskyAuthRoutes({ ds, redis, config }: AppDeps) {
     responses: { 302: { description: 'to the authorization server' }, ...errorResponses },
   }), async (c) => {
     const { handle } = c.req.valid('query');
+    const callerId = await caller(c.req.header('Authorization')); // kept server-side in the OAuth state
     try {
-      return c.redirect((await oauthClient(redis, config).authorize(handle, { scope: oauthClientMetadata(config).scope })).href, 302);
+      const url = await oauthClient(redis, config).authorize(handle, { scope: oauthClientMetadata(config).scope, state: callerId ?? undefined });
+      return c.redirect(url.href, 302);
     } catch (err) {
       throw new DomainError(400, 'bluesky_handle_unresolved', `cannot start a Bluesky login for ${handle}: ${(err as Error).message}`);
     }
@@ -74,15 +113,18 @@ export function blueskyAuthRoutes({ ds, redis, config }: AppDeps) {
     responses: { 200: { content: { 'application/json': { schema: LoginAnswer } }, description: 'logged in' }, ...errorResponses },
   }), async (c) => {
     let session;
+    let callerId: string | null;
     try {
-      ({ session } = await oauthClient(redis, config).callback(new URL(c.req.url).searchParams));
+      const done = await oauthClient(redis, config).callback(new URL(c.req.url).searchParams);
+      session = done.session;
+      callerId = done.state ?? null;
     } catch (err) {
       if (err instanceof OAuthCallbackError) throw new DomainError(401, 'unauthorized', `Bluesky login failed: ${err.message}`);
       throw new DomainError(503, 'bluesky_unavailable', `Bluesky login failed: ${(err as Error).message}`);
     }
     await sessionStore(redis, config).remove(session.did); // the OAuth session replaces an app-password one
     const { data } = await new Agent(session).com.atproto.repo.describeRepo({ repo: session.did });
-    return c.json(await linkUser({ did: session.did, handle: data.handle, pds: (await session.getTokenInfo()).aud }), 200);
+    return c.json(await linkUser({ did: session.did, handle: data.handle, pds: (await session.getTokenInfo()).aud }, callerId), 200);
   });
 
   app.get(OAUTH_METADATA_PATH, (c) => c.json(oauthClientMetadata(config)));

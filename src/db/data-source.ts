@@ -11,6 +11,7 @@ import { FirehoseCursorEntity, IngestionDeadLetterEntity } from './entities/inge
 import { InitialSchema1764000000000 } from './migrations/1764000000000-initial-schema.ts';
 import { MatrixUserId1764000000001 } from './migrations/1764000000001-matrix-user-id.ts';
 import { DeletionTombstone1764000000002 } from './migrations/1764000000002-deletion-tombstone.ts';
+import { AccountClaimJournal1764000000003 } from './migrations/1764000000003-account-claim-journal.ts';
 
 export function createDataSource(config: Pick<Config, 'DATABASE_URL' | 'DB_POOL_MAX'>): DataSource {
   return new DataSource({
@@ -18,7 +19,7 @@ export function createDataSource(config: Pick<Config, 'DATABASE_URL' | 'DB_POOL_
     url: config.DATABASE_URL,
     entities: [UserEntity, GroupEntity, GroupMemberEntity, EventEntity, EventSeriesEntity,
       SeriesExceptionEntity, AttendeeEntity, ChatRoomEntity, FirehoseCursorEntity, IngestionDeadLetterEntity],
-    migrations: [InitialSchema1764000000000, MatrixUserId1764000000001, DeletionTombstone1764000000002],
+    migrations: [InitialSchema1764000000000, MatrixUserId1764000000001, DeletionTombstone1764000000002, AccountClaimJournal1764000000003],
     migrationsTransactionMode: 'all',
     synchronize: false,
     extra: { max: config.DB_POOL_MAX },

@@ -16,6 +16,8 @@ export const OPERATION_TYPES = {
   'bsky-publish-series': { entityKind: 'series', workflowType: 'blueskySeriesPublishWorkflow' },
   /** Entity key `<event slug>/<user slug>`. */
   'bsky-rsvp': { entityKind: 'attendee', workflowType: 'blueskyRsvpWorkflow' },
+  /** Entity key: the DID being claimed. */
+  'claim-account': { entityKind: 'did', workflowType: 'claimAccountWorkflow' },
   'delete-series': { entityKind: 'series', workflowType: 'deleteSeriesWorkflow' },
   'delete-group': { entityKind: 'group', workflowType: 'deleteGroupWorkflow' },
 } as const;

@@ -6,3 +6,4 @@ export { chatRoomDeletionWorkflow, chatRetentionWorkflow } from './chat-retentio
 export { seriesWorkflow } from './series.ts';
 export { deleteEventWorkflow, deleteSeriesWorkflow, deleteGroupWorkflow } from './deletion.ts';
 export { blueskyPublishWorkflow, blueskyRsvpWorkflow, blueskySeriesPublishWorkflow } from './bluesky-publish.ts';
+export { claimAccountWorkflow } from './claim-account.ts';

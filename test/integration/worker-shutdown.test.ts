@@ -1,28 +1,13 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { notifySeatsChanged } from '../../src/temporal/signals.ts';
 import { operationTags } from '../../src/temporal/operations.ts';
 import { seedAttendees } from '../helpers/seed.ts';
 import { eventually, startStack, type Stack } from '../helpers/stack.ts';
+import { spawnWorker } from '../helpers/worker-process.ts';
 
 let s: Stack;
 beforeAll(async () => { s = await startStack(); });
 afterAll(async () => { await s?.close(); });
-
-/** The real worker (`node src/worker/main.ts`) on this file's task queue. */
-async function spawnWorker() {
-  const child = spawn(process.execPath, ['src/worker/main.ts'], {
-    env: { ...process.env, TEMPORAL_TASK_QUEUE: s.config.TEMPORAL_TASK_QUEUE, WORKFLOW_BUNDLE_PATH: s.config.WORKFLOW_BUNDLE_PATH, WORKER_SHUTDOWN_GRACE: '20s' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const log = { text: '' };
-  child.stdout.on('data', (d) => { log.text += d; });
-  child.stderr.on('data', (d) => { log.text += d; });
-  const exited = once(child, 'exit');
-  await eventually(async () => log.text.includes('worker polling'), { timeoutMs: 60_000 });
-  return { child, log, exited };
-}
 
 describe('worker process', () => {
   it('killed (SIGKILL) in the middle of the attendee batches: a new worker finishes the deletion, nothing twice, nothing left', async () => {
@@ -33,7 +18,7 @@ describe('worker process', () => {
     const [{ id: eventId }] = await s.ds.query(`SELECT id FROM events WHERE slug = $1`, [slug]);
     const remaining = async () => (await s.ds.query(`SELECT count(*)::int AS n FROM attendees WHERE event_id = $1`, [eventId]))[0].n as number;
 
-    const first = await spawnWorker();
+    const first = await spawnWorker(s);
     const handle = await s.temporal.workflow.start('deleteEventWorkflow', {
       ...operationTags('delete-event', slug), taskQueue: s.config.TEMPORAL_TASK_QUEUE,
       args: [{ eventSlug: slug, batchSize: 100, maxBatchesPerActivity: 1000 }],
@@ -44,7 +29,7 @@ describe('worker process', () => {
     const left = await remaining();
     expect(left).toBeGreaterThan(0); // killed mid-way, not after
 
-    const second = await spawnWorker();
+    const second = await spawnWorker(s);
     try {
       const result = await handle.result();
       expect(result).toMatchObject({ step: 'done', attendeesTotal: total, attendeesRemoved: total });
@@ -70,7 +55,7 @@ describe('worker process', () => {
     // Free the seat without the API (so no promotion starts yet) ...
     await s.ds.query(`UPDATE attendees SET status = 'cancelled' FROM events e WHERE e.id = event_id AND e.slug = $1 AND user_id = $2`, [slug, owner.id]);
 
-    const { child: worker, log, exited } = await spawnWorker();
+    const { child: worker, log, exited } = await spawnWorker(s);
 
     // ... and hold the event's row lock so the promotion activity blocks inside Postgres.
     const lock = s.ds.createQueryRunner();

@@ -16,10 +16,11 @@ const HISTORIES = [
   { file: 'series.json', workflowId: 'series:recorded' }, // created, then its rule changed (signal), waiting on its timer
   { file: 'delete-event.json', workflowId: 'delete-event:recorded' }, // an occurrence with a chat room and an attendee
   { file: 'delete-series.json', workflowId: 'delete-series:recorded' }, // scope=all, two child deletions
-  // Recorded against a local PDS (client fetchHistory + historyToJSON, the same JSON): running ones.
+  // Recorded in test runs against a local PDS (client fetchHistory + historyToJSON, the same JSON).
   { file: 'bsky-publish.json', workflowId: 'bsky-publish:recorded' }, // created, then updated
   { file: 'bsky-rsvp.json', workflowId: 'bsky-rsvp:recorded' }, // going, then interested
   { file: 'bsky-publish-series.json', workflowId: 'bsky-publish-series:recorded' }, // two rounds, waiting for the occurrence to end
+  { file: 'claim-account.json', workflowId: 'claim-account:recorded' }, // completed: 20 events, 30 RSVPs (5 merged), 2 groups
 ];
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
