@@ -37,9 +37,9 @@ export function blueskyAuthRoutes({ ds, redis, temporal, config }: AppDeps) {
     if (holder?.is_shadow_account && (callerId || holder.claimed_by)) {
       // A shadow account becomes the caller's (or is being claimed right now: that claim is the answer).
       const claimant = callerId ?? holder.claimed_by;
-      const [mine] = await ds.query(
+      const [marked] = await ds.query( // an UPDATE answers [rows, count]
         `UPDATE users SET claimed_by = $2 WHERE id = $1 AND (claimed_by IS NULL OR claimed_by = $2) RETURNING id`, [holder.id, claimant]);
-      if (!mine) throw new DomainError(409, 'claim_in_progress', `another account is claiming ${identity.did}`);
+      if (!marked.length) throw new DomainError(409, 'claim_in_progress', `another account is claiming ${identity.did}`);
       const op = await operations.start('claim-account', identity.did,
         [{ did: identity.did, shadowId: holder.id, userId: claimant, handle: identity.handle, pdsUrl: identity.pds }] satisfies Parameters<typeof claimAccountWorkflow>);
       return answer(claimant, [{ id: op.id, type: op.type }]);

@@ -4,6 +4,7 @@ import { AtpAgent } from '@atproto/api';
 import { TestNetworkNoAppView } from '@atproto/dev-env';
 import { eventually, startStack, type Stack } from '../helpers/stack.ts';
 import { spawnWorker } from '../helpers/worker-process.ts';
+import { signInAndConsent } from '../helpers/oauth.ts';
 
 // Claiming on the real dev server, Postgres and a local PDS: a signed-in user logs in with the
 // Bluesky account whose DID a shadow account holds.
@@ -137,6 +138,25 @@ describe('account claiming', () => {
     let runs = 0;
     for await (const _ of s.temporal.workflow.list({ query: `WorkflowId = 'claim-account:${bsky.did}'` })) runs++;
     expect(runs).toBe(1);
+  });
+
+  it('an OAuth login of a signed-in user claims too (the caller travels in the OAuth state); a second claimant is refused', async () => {
+    const bsky = await blueskyAccount();
+    const { real, shadowId } = await seed(bsky.did, bsky.handle);
+    const start = await s.app.request(`/v1/auth/bluesky/login?handle=${bsky.handle}`, { headers: { Authorization: `Bearer ${real.token}` } });
+    expect(start.status).toBe(302);
+    await s.ds.query(`UPDATE users SET claimed_by = $2 WHERE id = $1`, [shadowId, (await s.user('Someone Else')).id]);
+    const params = await signInAndConsent(start.headers.get('location')!, { username: bsky.handle, password: bsky.password });
+    const refused = await s.api('GET', `/v1/auth/bluesky/callback?${params}`);
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.code).toBe('claim_in_progress');
+
+    await s.ds.query(`UPDATE users SET claimed_by = NULL WHERE id = $1`, [shadowId]);
+    const again = await s.app.request(`/v1/auth/bluesky/login?handle=${bsky.handle}`, { headers: { Authorization: `Bearer ${real.token}` } });
+    const login = await s.api('GET', `/v1/auth/bluesky/callback?${await signInAndConsent(again.headers.get('location')!, { username: bsky.handle, password: bsky.password })}`);
+    expect(login.body.user.id).toBe(real.id);
+    expect((await finished(real.token, login.body.operations[0].id)).status).toBe('completed');
+    expect((await s.ds.query(`SELECT did FROM users WHERE id = $1`, [real.id]))[0].did).toBe(bsky.did);
   });
 
   it('a step that fails for good undoes the earlier ones: both accounts exactly as they were', async () => {
