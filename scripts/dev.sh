@@ -53,6 +53,7 @@ export TEMPORAL_UI_URL="${TEMPORAL_UI_URL:-http://127.0.0.1:$TEMPORAL_UI_PORT}"
 node src/db/migrate.ts
 node src/worker/main.ts & APP_PIDS+=($!)
 node src/api/main.ts & APP_PIDS+=($!)
+node src/firehose/main.ts & APP_PIDS+=($!)
 wait_for 60 api curl -sf "http://127.0.0.1:$PORT/health/live"
 
 cat <<MSG
@@ -63,10 +64,11 @@ cat <<MSG
     readiness     http://127.0.0.1:$PORT/health/ready
     Temporal UI   $TEMPORAL_UI_URL
     Matrix        $MATRIX_HOMESERVER_URL  (Synapse; bot token in .data/synapse/bot.token)
+    firehose      ${FIREHOSE_SERVICE:-wss://bsky.network}  (consumer; set FIREHOSE_SERVICE for a local PDS)
     operator JWT  npm run token -- --sub <user id> --role admin
 
 MSG
-# Ctrl-C reaches the worker and the API too; they stop gracefully and exit 0. Any other exit
+# Ctrl-C reaches the worker, the API and the consumer too; they stop gracefully and exit 0. Any other exit
 # means one of them died: stop the whole stack rather than run half of it.
 code=0
 wait -n "${APP_PIDS[@]}" || code=$?

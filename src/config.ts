@@ -28,6 +28,7 @@ const schema = z.object({
   SERIES_MAX_OCCURRENCES: z.coerce.number().int().min(1).max(5000).default(200),
   BLUESKY_SERVICE: z.string().url().default('https://bsky.social'),
   BLUESKY_PLC_URL: z.string().url().default('https://plc.directory'),
+  FIREHOSE_SERVICE: z.string().url().default('wss://bsky.network'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
 

@@ -7,6 +7,7 @@ import { blueskyActivities } from './bluesky/index.ts';
 import { chatActivities } from './chat/index.ts';
 import { claimActivities } from './claim.ts';
 import { deletionActivities } from './deletion.ts';
+import { ingestActivities } from './ingest.ts';
 import type { MatrixClient } from './chat/matrix-client.ts';
 import { seriesActivities } from './series.ts';
 
@@ -32,6 +33,7 @@ export function createActivities(deps: ActivityDeps) {
     ...deletionActivities(deps),
     ...blueskyActivities(deps),
     ...claimActivities(deps),
+    ...ingestActivities(deps),
   };
 }
 

@@ -13,6 +13,7 @@ import { createMetrics } from './metrics.ts';
 import { operationsRoutes } from './operations.ts';
 import { seriesRoutes } from './series.ts';
 import { usersRoutes } from './users.ts';
+import { integrationRoutes } from './integration.ts';
 
 /** The HTTP API: validation, authorization, the rows a request owns, and workflow starts. */
 export function createApp(deps: AppDeps) {
@@ -29,7 +30,7 @@ export function createApp(deps: AppDeps) {
 
   app.route('/', blueskyAuthRoutes(deps)); // before the JWT check: it is how a token is obtained
   app.use('/v1/*', async (c, next) => (c.req.path.startsWith('/v1/auth/') ? next() : jwt(c, next)));
-  for (const routes of [usersRoutes, groupsRoutes, eventsRoutes, seriesRoutes, attendeesRoutes, operationsRoutes, adminRoutes]) {
+  for (const routes of [usersRoutes, groupsRoutes, eventsRoutes, seriesRoutes, attendeesRoutes, operationsRoutes, adminRoutes, integrationRoutes]) {
     app.route('/', routes(deps));
   }
 

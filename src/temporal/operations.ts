@@ -16,6 +16,10 @@ export const OPERATION_TYPES = {
   'bsky-publish-series': { entityKind: 'series', workflowType: 'blueskySeriesPublishWorkflow' },
   /** Entity key `<event slug>/<user slug>`. */
   'bsky-rsvp': { entityKind: 'attendee', workflowType: 'blueskyRsvpWorkflow' },
+  /** Entity key: the record's AT-URI. */
+  'bsky-ingest': { entityKind: 'record', workflowType: 'ingestWorkflow' },
+  /** Entity key: the user's DID. */
+  'bsky-sync': { entityKind: 'did', workflowType: 'blueskySyncWorkflow' },
   /** Entity key: the DID being claimed. */
   'claim-account': { entityKind: 'did', workflowType: 'claimAccountWorkflow' },
   'delete-series': { entityKind: 'series', workflowType: 'deleteSeriesWorkflow' },
@@ -37,7 +41,7 @@ export function parseOperationId(id: string): { type: OperationType; entity: { k
 }
 
 /** Signal and query names shared by workflows and the API (which imports only @temporalio/client). */
-export const SIGNALS = { seatsChanged: 'seatsChanged', chatSync: 'chatSync', seriesChanged: 'seriesChanged', publish: 'publish' } as const;
+export const SIGNALS = { seatsChanged: 'seatsChanged', chatSync: 'chatSync', seriesChanged: 'seriesChanged', publish: 'publish', ingest: 'ingest' } as const;
 /** Every long-running meetflow workflow answers this query with its progress. */
 export const PROGRESS_QUERY = 'progress';
 

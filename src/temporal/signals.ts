@@ -3,6 +3,8 @@ import type { Config } from '../config.ts';
 import type { waitlistWorkflow } from '../workflows/waitlist.ts';
 import type { chatRoomWorkflow } from '../workflows/chat-room.ts';
 import type { seriesWorkflow } from '../workflows/series.ts';
+import type { ingestWorkflow } from '../workflows/ingest.ts';
+import type { IngestOp } from '../domain/ingest.ts';
 import type { blueskyPublishWorkflow, blueskyRsvpWorkflow, blueskySeriesPublishWorkflow } from '../workflows/bluesky-publish.ts';
 import { OPERATION_TYPES, SIGNALS, type OperationType } from './operations.ts';
 import { operationOptions } from './client.ts';
@@ -12,10 +14,10 @@ import { operationOptions } from './client.ts';
  * Each caller checks its `args` against its workflow's parameters (`satisfies`).
  */
 async function wake(
-  client: Client, config: Config, type: OperationType, slug: string, signal: string, args: unknown[], kind?: string,
+  client: Client, config: Config, type: OperationType, slug: string, signal: string, args: unknown[], kind?: string, signalArgs: unknown[] = [],
 ): Promise<string> {
   const handle = await client.workflow.signalWithStart(OPERATION_TYPES[type].workflowType, {
-    ...operationOptions(config, type, slug, kind), args, signal, signalArgs: [],
+    ...operationOptions(config, type, slug, kind), args, signal, signalArgs,
   });
   return handle.workflowId;
 }
@@ -50,4 +52,9 @@ export function requestSeriesPublish(client: Client, config: Config, seriesSlug:
 export function requestRsvpPublish(client: Client, config: Config, eventSlug: string, user: { id: string; slug: string }): Promise<string> {
   return wake(client, config, 'bsky-rsvp', `${eventSlug}/${user.slug}`, SIGNALS.publish,
     [{ eventSlug, userId: user.id }] satisfies Parameters<typeof blueskyRsvpWorkflow>);
+}
+
+/** A change to one record from the network, handed to `bsky-ingest:<uri>` (durable once this returns). */
+export function requestIngest(client: Client, config: Config, uri: string, op: IngestOp): Promise<string> {
+  return wake(client, config, 'bsky-ingest', uri, SIGNALS.ingest, [{ uri }] satisfies Parameters<typeof ingestWorkflow>, undefined, [op]);
 }

@@ -7,3 +7,4 @@ export { seriesWorkflow } from './series.ts';
 export { deleteEventWorkflow, deleteSeriesWorkflow, deleteGroupWorkflow } from './deletion.ts';
 export { blueskyPublishWorkflow, blueskyRsvpWorkflow, blueskySeriesPublishWorkflow } from './bluesky-publish.ts';
 export { claimAccountWorkflow } from './claim-account.ts';
+export { ingestWorkflow } from './ingest.ts';

@@ -1,0 +1,124 @@
+import { log } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
+import type { DataSource } from 'typeorm';
+import type { Config } from '../config.ts';
+import type { ExternalEvent, ExternalRsvp } from '../domain/ingest.ts';
+import { rsvp } from '../domain/rsvp.ts';
+import { makeSlug } from '../domain/slug.ts';
+import { idResolver } from '../identity.ts';
+import { rsvpRkey } from './bluesky/rsvps.ts';
+import { notifySeatsChanged, requestChatSync } from '../temporal/signals.ts';
+
+export type IngestResult =
+  | { state: 'created' | 'updated' | 'unchanged'; slug: string }
+  | { state: 'skipped'; reason: string }
+  | { state: 'parked'; reason: string };
+
+export function ingestActivities({ ds, temporal, config }: { ds: DataSource; temporal: Client; config: Config }) {
+  /**
+   * The meetflow user of a DID: the real user with it, or a shadow account (handle as name, no
+   * email), created once (DID unique) with the handle and PDS its DID document names.
+   */
+  async function userFor(did: string, handle: string | null): Promise<string> {
+    const [known] = await ds.query(`SELECT id FROM users WHERE did = $1`, [did]);
+    if (known) return known.id;
+    const identity = await idResolver(config).did.resolveAtprotoData(did).catch(() => null);
+    const name = identity?.handle ?? handle ?? did;
+    await ds.query(
+      `INSERT INTO users (slug, display_name, handle, did, pds_url, provider, is_shadow_account)
+       VALUES ($1, $2, $3, $4, $5, 'bluesky', true) ON CONFLICT (did) DO NOTHING`,
+      [makeSlug(name), name, identity?.handle ?? handle, did, identity?.pds ?? null]);
+    const [user] = await ds.query(`SELECT id FROM users WHERE did = $1`, [did]);
+    return user.id;
+  }
+
+  return {
+    /**
+     * Upserts an event from the network, found by source id (AT-URI), then source URL, then the
+     * author's rkey; the same CID again changes nothing. meetflow's own records coming back are
+     * skipped (loop prevention).
+     */
+    async ingestEvent(e: ExternalEvent): Promise<IngestResult> {
+      // Ours: its link back to meetflow (present before the row knows the record's URI), or the URI.
+      if (e.sourceUrl?.startsWith(`${config.PUBLIC_BASE_URL}/events/`)) return { state: 'skipped', reason: 'meetflow\'s own record' };
+      const [own] = await ds.query(`SELECT slug FROM events WHERE bluesky_uri = $1`, [e.sourceId]);
+      if (own) return { state: 'skipped', reason: `meetflow's own record of ${own.slug}` };
+      const ownerId = await userFor(e.creator.did, e.creator.handle);
+      const rkey = e.sourceId.split('/').pop()!;
+      const fields = [e.name, e.description, e.startAt, e.endAt, e.timeZone, e.location, e.onlineUrl, e.status, e.sourceCid, e.sourceUrl];
+      return ds.transaction(async (m) => {
+        const [found] = await m.query(
+          `SELECT id, slug, source_id, source_cid FROM events
+            WHERE (source_type = 'bluesky' AND source_id = $1) OR ($2::text IS NOT NULL AND source_url = $2) OR (source_did = $3 AND source_rkey = $4)
+            ORDER BY (source_id = $1) DESC NULLS LAST LIMIT 1 FOR UPDATE`, [e.sourceId, e.sourceUrl, e.creator.did, rkey]);
+        if (found && found.source_id === e.sourceId && e.sourceCid && found.source_cid === e.sourceCid) return { state: 'unchanged', slug: found.slug };
+        if (found) {
+          await m.query(
+            `UPDATE events SET name = $2, description = $3, start_at = $4, end_at = $5, time_zone = $6, location = $7, online_url = $8,
+                    status = CASE WHEN status = 'deleting' THEN status ELSE $9 END, source_cid = $10, source_url = COALESCE($11, source_url),
+                    source_type = 'bluesky', source_id = $12, source_did = $13, source_rkey = $14, updated_at = now()
+              WHERE id = $1`, [found.id, ...fields, e.sourceId, e.creator.did, rkey]);
+          return { state: 'updated', slug: found.slug };
+        }
+        const [row] = await m.query(
+          `INSERT INTO events (name, description, start_at, end_at, time_zone, location, online_url, status, source_cid, source_url,
+                               slug, owner_id, source_type, source_id, source_did, source_rkey)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'bluesky', $13, $14, $15)
+           ON CONFLICT (source_type, source_id) DO NOTHING RETURNING slug`,
+          [...fields, makeSlug(e.name), ownerId, e.sourceId, e.creator.did, rkey]);
+        if (!row) throw new Error(`event ${e.sourceId} was inserted concurrently; retrying`);
+        log.info('event ingested', { uri: e.sourceId, slug: row.slug });
+        return { state: 'created', slug: row.slug };
+      });
+    },
+
+    /** The ingested event with this source id, if any (for deletions). */
+    async findIngestedEvent(sourceId: string): Promise<string | null> {
+      const [e] = await ds.query(`SELECT slug FROM events WHERE source_type = 'bluesky' AND source_id = $1`, [sourceId]);
+      return e?.slug ?? null;
+    },
+
+    /**
+     * Applies an RSVP from the network through the same rules as the API (capacity, waitlist).
+     * Its event is an ingested one or one meetflow published; until it exists the RSVP is
+     * `parked`. meetflow's own RSVP records coming back are skipped.
+     */
+    async ingestRsvp(r: ExternalRsvp): Promise<IngestResult> {
+      // Ours: meetflow's rkey for this subject (known before the row stores the record's URI).
+      if (r.sourceId.endsWith(`/${rsvpRkey(r.eventSourceId)}`)) return { state: 'skipped', reason: 'meetflow\'s own RSVP record' };
+      const [event] = await ds.query(
+        `SELECT id, slug FROM events WHERE (source_type = 'bluesky' AND source_id = $1) OR bluesky_uri = $1`, [r.eventSourceId]);
+      if (!event) return { state: 'parked', reason: `event ${r.eventSourceId} has not arrived` };
+      const userId = await userFor(r.userDid, r.userHandle);
+      const [existing] = await ds.query(`SELECT source_id, source_cid FROM attendees WHERE event_id = $1 AND user_id = $2`, [event.id, userId]);
+      if (existing?.source_id === r.sourceId && r.sourceCid && existing.source_cid === r.sourceCid) return { state: 'unchanged', slug: event.slug };
+      const result = await rsvp(ds, event.slug, userId, r.status);
+      await ds.query(`UPDATE attendees SET source_id = $3, source_cid = $4 WHERE event_id = $1 AND user_id = $2`,
+        [event.id, userId, r.sourceId, r.sourceCid]);
+      if (result.seatFreed) await notifySeatsChanged(temporal, config, event.slug);
+      if (result.changed && result.chatEnabled && config.CHAT_ENABLED) await requestChatSync(temporal, config, { kind: 'event', slug: event.slug });
+      return { state: existing ? 'updated' : 'created', slug: event.slug };
+    },
+
+    /** An RSVP record deleted on the network: the person is no longer going. */
+    async ingestRsvpDelete(sourceId: string): Promise<IngestResult> {
+      const [a] = await ds.query(
+        `SELECT e.slug, a.user_id FROM attendees a JOIN events e ON e.id = a.event_id WHERE a.source_id = $1`, [sourceId]);
+      if (!a) return { state: 'skipped', reason: 'no such RSVP' };
+      const result = await rsvp(ds, a.slug, a.user_id, 'notgoing');
+      if (result.seatFreed) await notifySeatsChanged(temporal, config, a.slug);
+      if (result.changed && result.chatEnabled && config.CHAT_ENABLED) await requestChatSync(temporal, config, { kind: 'event', slug: a.slug });
+      return { state: result.changed ? 'updated' : 'unchanged', slug: a.slug };
+    },
+
+    deadLetter: (input: DeadLetter) => deadLetter(ds, input),
+  };
+}
+
+export interface DeadLetter { source: string; uri: string | null; cid?: string | null; collection?: string | null; reason: string; payload?: unknown }
+
+/** What could not be ingested, with why: the pipeline goes on. */
+export async function deadLetter(ds: DataSource, d: DeadLetter): Promise<void> {
+  await ds.query(`INSERT INTO ingestion_dead_letters (source, uri, cid, collection, reason, payload) VALUES ($1, $2, $3, $4, $5, $6)`,
+    [d.source, d.uri, d.cid ?? null, d.collection ?? null, d.reason, d.payload === undefined ? null : JSON.stringify(d.payload)]);
+}

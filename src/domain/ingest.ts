@@ -1,0 +1,103 @@
+import { z } from 'zod';
+import { EVENT_COLLECTION, RSVP_COLLECTION } from './lexicon.ts';
+
+/**
+ * Events and RSVPs from elsewhere, in meetflow's terms: what the integration API accepts and what
+ * the firehose consumer and the user sync make of lexicon records (api.md `ExternalEvent`).
+ */
+const atUri = z.string().max(1000).regex(/^at:\/\/did:[a-z]+:[A-Za-z0-9._:%-]+\/[A-Za-z0-9.-]+\/[A-Za-z0-9._:~-]+$/, 'an AT-URI at://<did>/<collection>/<rkey>');
+const did = z.string().max(300).regex(/^did:[a-z]+:[A-Za-z0-9._:%-]+$/, 'a DID');
+const instant = z.string().datetime({ offset: true });
+
+export const ExternalEventSchema = z.object({
+  sourceType: z.literal('bluesky'),
+  sourceId: atUri,
+  sourceCid: z.string().max(200).nullable().default(null),
+  sourceUrl: z.string().url().max(2000).nullable().default(null),
+  creator: z.object({ did, handle: z.string().max(253).nullable().default(null) }),
+  name: z.string().trim().min(1).max(300),
+  description: z.string().max(10_000).nullable().default(null),
+  startAt: instant,
+  endAt: instant,
+  timeZone: z.string().max(64).default('UTC'),
+  location: z.string().max(500).nullable().default(null),
+  onlineUrl: z.string().url().max(2000).nullable().default(null),
+  status: z.enum(['published', 'cancelled']).default('published'),
+}).refine((e) => Date.parse(e.endAt) >= Date.parse(e.startAt), { message: 'endAt must not be before startAt', path: ['endAt'] });
+export type ExternalEvent = z.infer<typeof ExternalEventSchema>;
+
+export const ExternalRsvpSchema = z.object({
+  sourceId: atUri,
+  sourceCid: z.string().max(200).nullable().default(null),
+  eventSourceType: z.literal('bluesky').default('bluesky'),
+  eventSourceId: atUri,
+  userDid: did,
+  userHandle: z.string().max(253).nullable().default(null),
+  status: z.enum(['interested', 'going', 'notgoing']),
+});
+export type ExternalRsvp = z.infer<typeof ExternalRsvpSchema>;
+
+/** A record that cannot become an event or RSVP: it goes to the dead-letter table with `reason`. */
+export class MalformedRecord extends Error {}
+
+const eventRecord = z.object({
+  name: z.string(),
+  description: z.string().optional(),
+  startsAt: instant,
+  endsAt: instant.optional(),
+  status: z.string().optional(),
+  locations: z.array(z.record(z.string(), z.unknown())).optional(),
+  uris: z.array(z.object({ uri: z.string(), name: z.string().optional() })).optional(),
+}).passthrough();
+
+const rsvpRecord = z.object({
+  subject: z.object({ uri: atUri, cid: z.string().optional() }),
+  status: z.enum([`${RSVP_COLLECTION}#interested`, `${RSVP_COLLECTION}#going`, `${RSVP_COLLECTION}#notgoing`]),
+}).passthrough();
+
+function parse<S extends z.ZodTypeAny>(schema: S, value: unknown, what: string): z.infer<S> {
+  const r = schema.safeParse(value);
+  if (!r.success) throw new MalformedRecord(`${what}: ${r.error.issues.map((i) => `${i.path.join('.') || 'record'}: ${i.message}`).join('; ')}`);
+  return r.data;
+}
+
+/** A `community.lexicon.calendar.event` record as an ExternalEvent. No end time: it ends when it starts. */
+export function eventFromRecord(uri: string, cid: string, author: string, value: unknown): ExternalEvent {
+  const r = parse(eventRecord, value, 'event record');
+  const online = r.locations?.find((l) => l.$type === `${EVENT_COLLECTION}#uri` && typeof l.uri === 'string');
+  const place = r.locations?.find((l) => typeof l.name === 'string');
+  return parse(ExternalEventSchema, {
+    sourceType: 'bluesky', sourceId: uri, sourceCid: cid, sourceUrl: r.uris?.find((u) => /^https?:\/\//.test(u.uri))?.uri ?? null, creator: { did: author },
+    name: r.name, description: r.description ?? null, startAt: r.startsAt, endAt: r.endsAt ?? r.startsAt,
+    location: (place?.name as string | undefined) ?? null, onlineUrl: (online?.uri as string | undefined) ?? null,
+    status: r.status === `${EVENT_COLLECTION}#cancelled` ? 'cancelled' : 'published',
+  }, 'event record');
+}
+
+/** A `community.lexicon.calendar.rsvp` record as an ExternalRsvp. */
+export function rsvpFromRecord(uri: string, cid: string, author: string, value: unknown): ExternalRsvp {
+  const r = parse(rsvpRecord, value, 'rsvp record');
+  return {
+    sourceId: uri, sourceCid: cid, eventSourceType: 'bluesky', eventSourceId: r.subject.uri, userDid: author, userHandle: null,
+    status: r.status.slice(RSVP_COLLECTION.length + 1) as ExternalRsvp['status'],
+  };
+}
+
+/** One change to hand to `bsky-ingest:<uri>`, in the order it happened. */
+export type IngestOp =
+  | { kind: 'event'; event: ExternalEvent }
+  | { kind: 'event-delete'; sourceId: string }
+  | { kind: 'rsvp'; rsvp: ExternalRsvp }
+  | { kind: 'rsvp-delete'; sourceId: string };
+
+/** A repository change (firehose or sync) as an ingest op; throws MalformedRecord. */
+export function opFromRecord(change: { uri: string; collection: string; did: string; cid?: string; record?: unknown }): IngestOp {
+  const deleted = change.record === undefined;
+  if (change.collection === EVENT_COLLECTION) {
+    return deleted ? { kind: 'event-delete', sourceId: change.uri } : { kind: 'event', event: eventFromRecord(change.uri, change.cid!, change.did, change.record) };
+  }
+  if (change.collection === RSVP_COLLECTION) {
+    return deleted ? { kind: 'rsvp-delete', sourceId: change.uri } : { kind: 'rsvp', rsvp: rsvpFromRecord(change.uri, change.cid!, change.did, change.record) };
+  }
+  throw new MalformedRecord(`not a calendar collection: ${change.collection}`);
+}

@@ -1,0 +1,180 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AtpAgent } from '@atproto/api';
+import { TID } from '@atproto/common-web';
+import { TestNetworkNoAppView } from '@atproto/dev-env';
+import { EVENT_COLLECTION, RSVP_COLLECTION } from '../../src/domain/lexicon.ts';
+import { startFirehoseConsumer } from '../../src/firehose/consumer.ts';
+import { eventually, startStack, type Stack } from '../helpers/stack.ts';
+
+// The whole pipeline on real services: a local PDS + PLC, its firehose, the consumer, the ingest
+// workflows on the dev server, Postgres.
+let net: TestNetworkNoAppView;
+let s: Stack;
+let firehose: string;
+let consumer: Awaited<ReturnType<typeof startFirehoseConsumer>> | null = null;
+beforeAll(async () => {
+  net = await TestNetworkNoAppView.create({});
+  firehose = net.pds.url.replace(/^http/, 'ws');
+  s = await startStack({ BLUESKY_SERVICE: net.pds.url, BLUESKY_PLC_URL: net.plc.url, FIREHOSE_SERVICE: firehose });
+  await s.startWorker();
+  consumer = await startFirehoseConsumer(s);
+}, 120_000);
+afterAll(async () => { await consumer?.stop(); await s?.close(); await net?.close(); });
+
+async function account(handle: string) {
+  const agent = new AtpAgent({ service: net.pds.url });
+  await agent.createAccount({ handle, email: `${handle}@test.com`, password: 'pw-123456' });
+  return agent;
+}
+const eventRecord = (name: string, extra: Record<string, unknown> = {}) => ({
+  $type: EVENT_COLLECTION, name, createdAt: new Date().toISOString(),
+  startsAt: '2027-05-01T18:00:00.000Z', endsAt: '2027-05-01T20:00:00.000Z', ...extra,
+});
+const create = async (agent: AtpAgent, collection: string, record: Record<string, unknown>, rkey?: string) =>
+  (await agent.com.atproto.repo.putRecord({ repo: agent.session!.did, collection, rkey: rkey ?? TID.nextStr(), record, validate: false })).data;
+const ingested = (uri: string) => s.ds.query(
+  `SELECT e.slug, e.name, e.source_cid, u.did, u.handle, u.is_shadow_account FROM events e JOIN users u ON u.id = e.owner_id WHERE e.source_id = $1`, [uri]);
+
+describe('ingestion from the network', () => {
+  it('makes a record of an unknown author an event of a shadow account, once, however often it arrives; updates and deletes follow', async () => {
+    const zed = await account('zed.test');
+    const first = await create(zed, EVENT_COLLECTION, eventRecord('Zed\'s Party', { description: 'bring snacks' }));
+    const [row] = await eventually(async () => { const r = await ingested(first.uri); return r.length ? r : null; });
+    expect(row).toMatchObject({ name: 'Zed\'s Party', source_cid: first.cid, did: zed.session!.did, handle: 'zed.test', is_shadow_account: true });
+
+    // The same record through the integration API: the same workflow, no second event.
+    const service = await s.token('ingest-service', 'service');
+    const api = await s.api('POST', '/v1/integration/events', { token: service, body: {
+      sourceType: 'bluesky', sourceId: first.uri, sourceCid: first.cid, creator: { did: zed.session!.did, handle: 'zed.test' },
+      name: 'Zed\'s Party', startAt: '2027-05-01T18:00:00Z', endAt: '2027-05-01T20:00:00Z',
+    } });
+    expect(api.status).toBe(202);
+    expect(api.body.id).toBe(`bsky-ingest:${first.uri}`);
+    await eventually(async () => (await s.api('GET', `/v1/operations/${encodeURIComponent(api.body.id)}`, { token: service })).body.progress?.last?.state === 'unchanged');
+    const bad = await s.api('POST', '/v1/integration/events', { token: service, body: { sourceType: 'bluesky', sourceId: 'not-a-uri', name: 'x' } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.code).toBe('validation_failed');
+
+    // The whole stream again from the start (as after a lost cursor): still one event.
+    await consumer!.stop();
+    await s.ds.query(`UPDATE firehose_cursors SET cursor = 0 WHERE service = $1`, [firehose]);
+    consumer = await startFirehoseConsumer(s);
+    await eventually(async () => (consumer!.stats.cursor ?? 0) > 0);
+    expect(await ingested(first.uri)).toHaveLength(1);
+
+    const updated = await create(zed, EVENT_COLLECTION, eventRecord('Zed\'s Big Party'), first.uri.split('/').pop());
+    await eventually(async () => (await ingested(first.uri))[0]?.name === 'Zed\'s Big Party');
+    expect((await ingested(first.uri))[0].source_cid).toBe(updated.cid);
+
+    await zed.com.atproto.repo.deleteRecord({ repo: zed.session!.did, collection: EVENT_COLLECTION, rkey: first.uri.split('/').pop()! });
+    await eventually(async () => (await ingested(first.uri)).length === 0);
+  });
+
+  it('skips meetflow\'s own event and RSVP records when they come back through the firehose (no loop)', async () => {
+    await account('vera.test');
+    await account('uma.test');
+    const login = async (h: string) => (await s.api('POST', '/v1/auth/bluesky/app-password', { body: { identifier: h, password: 'pw-123456' } })).body;
+    const vera = await login('vera.test');
+    const uma = await login('uma.test');
+    const { slug } = (await s.api('POST', '/v1/events', {
+      token: vera.token, body: { name: 'Published here', startAt: '2027-07-01T18:00:00Z', endAt: '2027-07-01T20:00:00Z', timeZone: 'UTC' },
+    })).body;
+    const uri = await eventually(async () => (await s.ds.query(`SELECT bluesky_uri FROM events WHERE slug = $1`, [slug]))[0].bluesky_uri as string | null);
+    await s.api('POST', `/v1/events/${slug}/attendees`, { token: uma.token, body: { status: 'going' } });
+    const rsvpUri = await eventually(async () => (await s.ds.query(
+      `SELECT a.bluesky_uri FROM attendees a JOIN events e ON e.id = a.event_id WHERE e.slug = $1`, [slug]))[0]?.bluesky_uri as string | null);
+    for (const own of [uri, rsvpUri]) {
+      const last = await eventually(async () => (await s.temporal.workflow.getHandle(`bsky-ingest:${own}`)
+        .query<{ last: { state: string } | null }>('progress').catch(() => null))?.last);
+      expect(last.state).toBe('skipped');
+    }
+    expect(await s.ds.query(`SELECT 1 FROM events WHERE source_id = $1`, [uri])).toEqual([]);
+    expect((await s.ds.query(`SELECT count(*)::int AS n FROM attendees a JOIN events e ON e.id = a.event_id WHERE e.slug = $1`, [slug]))[0].n).toBe(1);
+  });
+
+  it('parks an RSVP that arrives before its event and applies it when the event comes', async () => {
+    const host = await account('yara.test');
+    const guest = await account('xavi.test');
+    const rkey = TID.nextStr();
+    const eventUri = `at://${host.session!.did}/${EVENT_COLLECTION}/${rkey}`;
+    const rsvp = await create(guest, RSVP_COLLECTION, {
+      $type: RSVP_COLLECTION, subject: { uri: eventUri, cid: 'bafyreib2rxk3rybk3aobmv5cjuql3bm2twh4jo5uxgf5ijbrfs7gu4kd3m' },
+      status: `${RSVP_COLLECTION}#going`, createdAt: new Date().toISOString(),
+    });
+    const op = `bsky-ingest:${rsvp.uri}`;
+    await eventually(async () => (await s.temporal.workflow.getHandle(op).query<{ step: string }>('progress').catch(() => null))?.step === 'parked');
+    await create(host, EVENT_COLLECTION, eventRecord('Yara\'s Talk'), rkey);
+    const attendee = await eventually(async () => (await s.ds.query(
+      `SELECT a.status, a.source_id, u.did, u.is_shadow_account FROM attendees a JOIN users u ON u.id = a.user_id
+        JOIN events e ON e.id = a.event_id WHERE e.source_id = $1`, [eventUri]))[0], { timeoutMs: 30_000 });
+    expect(attendee).toEqual({ status: 'confirmed', source_id: rsvp.uri, did: guest.session!.did, is_shadow_account: true });
+  });
+
+  it('dead-letters 200 malformed records of various kinds and keeps consuming', async () => {
+    const mallory = await account('mallory.test');
+    const kinds: Record<string, unknown>[] = [
+      { $type: EVENT_COLLECTION, createdAt: new Date().toISOString(), startsAt: '2027-01-01T00:00:00Z' }, // no name
+      { $type: EVENT_COLLECTION, name: 'no start', createdAt: new Date().toISOString() },
+      { $type: EVENT_COLLECTION, name: 'bad start', startsAt: 'next tuesday' },
+      { $type: EVENT_COLLECTION, name: 42, startsAt: '2027-01-01T00:00:00Z' },
+      { $type: EVENT_COLLECTION, name: 'ends before it starts', startsAt: '2027-01-02T00:00:00Z', endsAt: '2027-01-01T00:00:00Z' },
+      { $type: EVENT_COLLECTION, name: 'locations not a list', startsAt: '2027-01-01T00:00:00Z', locations: 'here' },
+      { $type: RSVP_COLLECTION, status: `${RSVP_COLLECTION}#going` }, // no subject
+      { $type: RSVP_COLLECTION, subject: { uri: 'https://example.com/not-at' }, status: `${RSVP_COLLECTION}#going` },
+      { $type: RSVP_COLLECTION, subject: { uri: `at://${mallory.session!.did}/${EVENT_COLLECTION}/x` }, status: 'maybe-ish' },
+      { $type: RSVP_COLLECTION, subject: 'flat string', status: `${RSVP_COLLECTION}#going` },
+    ];
+    const uris: string[] = [];
+    for (let i = 0; i < 200; i++) {
+      const record = kinds[i % kinds.length];
+      const collection = record.$type as string;
+      uris.push((await create(mallory, collection, record)).uri);
+    }
+    const good = await create(mallory, EVENT_COLLECTION, eventRecord('After the junk'));
+    await eventually(async () => (await ingested(good.uri)).length === 1, { timeoutMs: 60_000 });
+    const [{ n, reasons }] = await s.ds.query(
+      `SELECT count(*)::int AS n, count(DISTINCT split_part(reason, ':', 2))::int AS reasons FROM ingestion_dead_letters WHERE uri = ANY($1)`, [uris]);
+    expect(n).toBe(200);
+    expect(reasons).toBeGreaterThan(3);
+    expect(await s.ds.query(`SELECT 1 FROM events WHERE source_id = ANY($1)`, [uris])).toEqual([]);
+  });
+
+  it('a consumer killed (SIGKILL) and restarted while records are created: every record exists exactly once', async () => {
+    await consumer!.stop();
+    consumer = null;
+    const spawnConsumer = async () => {
+      const child = spawn(process.execPath, ['src/firehose/main.ts'], {
+        env: { ...process.env, TEMPORAL_TASK_QUEUE: s.config.TEMPORAL_TASK_QUEUE, BLUESKY_PLC_URL: net.plc.url, FIREHOSE_SERVICE: firehose },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let log = '';
+      child.stdout.on('data', (d) => { log += d; });
+      child.stderr.on('data', (d) => { log += d; });
+      await eventually(async () => log.includes('firehose consumer reading'), { timeoutMs: 30_000 });
+      return child;
+    };
+    const wes = await account('wes.test');
+    let child = await spawnConsumer();
+    const uris: string[] = [];
+    for (let i = 0; i < 60; i++) {
+      uris.push((await create(wes, EVENT_COLLECTION, eventRecord(`Stream ${i}`))).uri);
+      if (i === 20) {
+        await eventually(async () => (await s.ds.query(`SELECT count(*)::int AS n FROM events WHERE source_id = ANY($1)`, [uris]))[0].n > 5);
+        child.kill('SIGKILL');
+        await once(child, 'exit');
+      }
+      if (i === 40) child = await spawnConsumer();
+    }
+    try {
+      await eventually(async () => (await s.ds.query(`SELECT count(*)::int AS n FROM events WHERE source_id = ANY($1)`, [uris]))[0].n === 60, { timeoutMs: 60_000 });
+      const [{ n, distinct }] = await s.ds.query(
+        `SELECT count(*)::int AS n, count(DISTINCT source_id)::int AS distinct FROM events WHERE source_did = $1`, [wes.session!.did]);
+      expect({ n, distinct }).toEqual({ n: 60, distinct: 60 });
+    } finally {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    }
+  });
+});
