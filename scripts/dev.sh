@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `npm run dev`: provisions what is missing, starts Postgres, Redis, the Temporal dev server
-# (Web UI, SQLite persistence under .data/) and Synapse, migrates, runs worker and API, prints the URLs,
-# and stops everything cleanly on Ctrl-C.
+# (Web UI, SQLite persistence under .data/) and Synapse, migrates, runs worker, API and firehose
+# consumer, prints the URLs, and stops everything cleanly on Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/setup.sh

@@ -1,18 +1,31 @@
+import { AtpAgent } from '@atproto/api';
 import { log } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../config.ts';
-import type { ExternalEvent, ExternalRsvp } from '../domain/ingest.ts';
+import { MalformedRecord, opFromRecord, type ExternalEvent, type ExternalRsvp } from '../domain/ingest.ts';
 import { rsvp } from '../domain/rsvp.ts';
 import { makeSlug } from '../domain/slug.ts';
 import { idResolver } from '../identity.ts';
+import {
+  notifySeatsChanged, requestChatSync, requestIngest, requestPublish, requestRsvpPublish, requestSeriesPublish,
+} from '../temporal/signals.ts';
 import { rsvpRkey } from './bluesky/rsvps.ts';
-import { notifySeatsChanged, requestChatSync } from '../temporal/signals.ts';
 
 export type IngestResult =
   | { state: 'created' | 'updated' | 'unchanged'; slug: string }
   | { state: 'skipped'; reason: string }
   | { state: 'parked'; reason: string };
+
+export interface DeadLetter { source: string; uri: string | null; cid?: string | null; collection?: string | null; reason: string; payload?: unknown }
+
+/** What could not be ingested, with why: the pipeline goes on. */
+export async function deadLetter(ds: DataSource, d: DeadLetter): Promise<void> {
+  await ds.query(`INSERT INTO ingestion_dead_letters (source, uri, cid, collection, reason, payload) VALUES ($1, $2, $3, $4, $5, $6)`,
+    [d.source, d.uri, d.cid ?? null, d.collection ?? null, d.reason, d.payload === undefined ? null : JSON.stringify(d.payload)]);
+}
+
+export interface SyncPage { cursor: string | null; uris: string[]; applied: Record<string, number> }
 
 export function ingestActivities({ ds, temporal, config }: { ds: DataSource; temporal: Client; config: Config }) {
   /**
@@ -32,72 +45,80 @@ export function ingestActivities({ ds, temporal, config }: { ds: DataSource; tem
     return user.id;
   }
 
+  /**
+   * Upserts an event from the network, found by source id (AT-URI), then source URL, then the
+   * author's rkey; the same CID again changes nothing. meetflow's own records coming back are
+   * skipped (loop prevention).
+   */
+  async function ingestEvent(e: ExternalEvent): Promise<IngestResult> {
+    // Ours: its link back to meetflow (there before the row knows the record's URI), or the URI.
+    if (e.sourceUrl?.startsWith(`${config.PUBLIC_BASE_URL}/events/`)) return { state: 'skipped', reason: 'meetflow\'s own record' };
+    const [own] = await ds.query(`SELECT slug FROM events WHERE bluesky_uri = $1`, [e.sourceId]);
+    if (own) return { state: 'skipped', reason: `meetflow's own record of ${own.slug}` };
+    const ownerId = await userFor(e.creator.did, e.creator.handle);
+    const rkey = e.sourceId.split('/').pop()!;
+    const fields = [e.name, e.description, e.startAt, e.endAt, e.timeZone, e.location, e.onlineUrl, e.status, e.sourceCid, e.sourceUrl];
+    return ds.transaction(async (m) => {
+      const [found] = await m.query(
+        `SELECT id, slug, source_id, source_cid FROM events
+          WHERE (source_type = 'bluesky' AND source_id = $1) OR ($2::text IS NOT NULL AND source_url = $2) OR (source_did = $3 AND source_rkey = $4)
+          ORDER BY (source_id = $1) DESC NULLS LAST LIMIT 1 FOR UPDATE`, [e.sourceId, e.sourceUrl, e.creator.did, rkey]);
+      if (found && found.source_id === e.sourceId && e.sourceCid && found.source_cid === e.sourceCid) return { state: 'unchanged', slug: found.slug };
+      if (found) {
+        await m.query(
+          `UPDATE events SET name = $2, description = $3, start_at = $4, end_at = $5, time_zone = $6, location = $7, online_url = $8,
+                  status = CASE WHEN status = 'deleting' THEN status ELSE $9 END, source_cid = $10, source_url = COALESCE($11, source_url),
+                  source_type = 'bluesky', source_id = $12, source_did = $13, source_rkey = $14, updated_at = now()
+            WHERE id = $1`, [found.id, ...fields, e.sourceId, e.creator.did, rkey]);
+        return { state: 'updated', slug: found.slug };
+      }
+      const [row] = await m.query(
+        `INSERT INTO events (name, description, start_at, end_at, time_zone, location, online_url, status, source_cid, source_url,
+                             slug, owner_id, source_type, source_id, source_did, source_rkey)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'bluesky', $13, $14, $15)
+         ON CONFLICT (source_type, source_id) DO NOTHING RETURNING slug`,
+        [...fields, makeSlug(e.name), ownerId, e.sourceId, e.creator.did, rkey]);
+      if (!row) throw new Error(`event ${e.sourceId} was inserted concurrently; retrying`);
+      log.info('event ingested', { uri: e.sourceId, slug: row.slug });
+      return { state: 'created', slug: row.slug };
+    });
+  }
+
+  /** After an RSVP change: the waitlist and the chat room follow, as for the API. */
+  async function afterRsvp(slug: string, result: Awaited<ReturnType<typeof rsvp>>) {
+    if (result.seatFreed) await notifySeatsChanged(temporal, config, slug);
+    if (result.changed && result.chatEnabled && config.CHAT_ENABLED) await requestChatSync(temporal, config, { kind: 'event', slug });
+  }
+
+  /**
+   * Applies an RSVP from the network through the same rules as the API (capacity, waitlist).
+   * Its event is an ingested one or one meetflow published; until it exists the RSVP is
+   * `parked`. meetflow's own RSVP records coming back are skipped.
+   */
+  async function ingestRsvp(r: ExternalRsvp): Promise<IngestResult> {
+    // Ours: meetflow's rkey for this subject (known before the row stores the record's URI).
+    if (r.sourceId.endsWith(`/${rsvpRkey(r.eventSourceId)}`)) return { state: 'skipped', reason: 'meetflow\'s own RSVP record' };
+    const [event] = await ds.query(
+      `SELECT id, slug FROM events WHERE (source_type = 'bluesky' AND source_id = $1) OR bluesky_uri = $1`, [r.eventSourceId]);
+    if (!event) return { state: 'parked', reason: `event ${r.eventSourceId} has not arrived` };
+    const userId = await userFor(r.userDid, r.userHandle);
+    const [existing] = await ds.query(`SELECT source_id, source_cid FROM attendees WHERE event_id = $1 AND user_id = $2`, [event.id, userId]);
+    if (existing?.source_id === r.sourceId && r.sourceCid && existing.source_cid === r.sourceCid) return { state: 'unchanged', slug: event.slug };
+    const result = await rsvp(ds, event.slug, userId, r.status);
+    await ds.query(`UPDATE attendees SET source_id = $3, source_cid = $4 WHERE event_id = $1 AND user_id = $2`,
+      [event.id, userId, r.sourceId, r.sourceCid]);
+    await afterRsvp(event.slug, result);
+    return { state: existing ? 'updated' : 'created', slug: event.slug };
+  }
+
   return {
-    /**
-     * Upserts an event from the network, found by source id (AT-URI), then source URL, then the
-     * author's rkey; the same CID again changes nothing. meetflow's own records coming back are
-     * skipped (loop prevention).
-     */
-    async ingestEvent(e: ExternalEvent): Promise<IngestResult> {
-      // Ours: its link back to meetflow (present before the row knows the record's URI), or the URI.
-      if (e.sourceUrl?.startsWith(`${config.PUBLIC_BASE_URL}/events/`)) return { state: 'skipped', reason: 'meetflow\'s own record' };
-      const [own] = await ds.query(`SELECT slug FROM events WHERE bluesky_uri = $1`, [e.sourceId]);
-      if (own) return { state: 'skipped', reason: `meetflow's own record of ${own.slug}` };
-      const ownerId = await userFor(e.creator.did, e.creator.handle);
-      const rkey = e.sourceId.split('/').pop()!;
-      const fields = [e.name, e.description, e.startAt, e.endAt, e.timeZone, e.location, e.onlineUrl, e.status, e.sourceCid, e.sourceUrl];
-      return ds.transaction(async (m) => {
-        const [found] = await m.query(
-          `SELECT id, slug, source_id, source_cid FROM events
-            WHERE (source_type = 'bluesky' AND source_id = $1) OR ($2::text IS NOT NULL AND source_url = $2) OR (source_did = $3 AND source_rkey = $4)
-            ORDER BY (source_id = $1) DESC NULLS LAST LIMIT 1 FOR UPDATE`, [e.sourceId, e.sourceUrl, e.creator.did, rkey]);
-        if (found && found.source_id === e.sourceId && e.sourceCid && found.source_cid === e.sourceCid) return { state: 'unchanged', slug: found.slug };
-        if (found) {
-          await m.query(
-            `UPDATE events SET name = $2, description = $3, start_at = $4, end_at = $5, time_zone = $6, location = $7, online_url = $8,
-                    status = CASE WHEN status = 'deleting' THEN status ELSE $9 END, source_cid = $10, source_url = COALESCE($11, source_url),
-                    source_type = 'bluesky', source_id = $12, source_did = $13, source_rkey = $14, updated_at = now()
-              WHERE id = $1`, [found.id, ...fields, e.sourceId, e.creator.did, rkey]);
-          return { state: 'updated', slug: found.slug };
-        }
-        const [row] = await m.query(
-          `INSERT INTO events (name, description, start_at, end_at, time_zone, location, online_url, status, source_cid, source_url,
-                               slug, owner_id, source_type, source_id, source_did, source_rkey)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'bluesky', $13, $14, $15)
-           ON CONFLICT (source_type, source_id) DO NOTHING RETURNING slug`,
-          [...fields, makeSlug(e.name), ownerId, e.sourceId, e.creator.did, rkey]);
-        if (!row) throw new Error(`event ${e.sourceId} was inserted concurrently; retrying`);
-        log.info('event ingested', { uri: e.sourceId, slug: row.slug });
-        return { state: 'created', slug: row.slug };
-      });
-    },
+    ingestEvent,
+    ingestRsvp,
 
     /** The ingested event with this source id, if any (for deletions). */
     async findIngestedEvent(sourceId: string): Promise<string | null> {
       const [e] = await ds.query(`SELECT slug FROM events WHERE source_type = 'bluesky' AND source_id = $1`, [sourceId]);
       return e?.slug ?? null;
-    },
-
-    /**
-     * Applies an RSVP from the network through the same rules as the API (capacity, waitlist).
-     * Its event is an ingested one or one meetflow published; until it exists the RSVP is
-     * `parked`. meetflow's own RSVP records coming back are skipped.
-     */
-    async ingestRsvp(r: ExternalRsvp): Promise<IngestResult> {
-      // Ours: meetflow's rkey for this subject (known before the row stores the record's URI).
-      if (r.sourceId.endsWith(`/${rsvpRkey(r.eventSourceId)}`)) return { state: 'skipped', reason: 'meetflow\'s own RSVP record' };
-      const [event] = await ds.query(
-        `SELECT id, slug FROM events WHERE (source_type = 'bluesky' AND source_id = $1) OR bluesky_uri = $1`, [r.eventSourceId]);
-      if (!event) return { state: 'parked', reason: `event ${r.eventSourceId} has not arrived` };
-      const userId = await userFor(r.userDid, r.userHandle);
-      const [existing] = await ds.query(`SELECT source_id, source_cid FROM attendees WHERE event_id = $1 AND user_id = $2`, [event.id, userId]);
-      if (existing?.source_id === r.sourceId && r.sourceCid && existing.source_cid === r.sourceCid) return { state: 'unchanged', slug: event.slug };
-      const result = await rsvp(ds, event.slug, userId, r.status);
-      await ds.query(`UPDATE attendees SET source_id = $3, source_cid = $4 WHERE event_id = $1 AND user_id = $2`,
-        [event.id, userId, r.sourceId, r.sourceCid]);
-      if (result.seatFreed) await notifySeatsChanged(temporal, config, event.slug);
-      if (result.changed && result.chatEnabled && config.CHAT_ENABLED) await requestChatSync(temporal, config, { kind: 'event', slug: event.slug });
-      return { state: existing ? 'updated' : 'created', slug: event.slug };
     },
 
     /** An RSVP record deleted on the network: the person is no longer going. */
@@ -106,19 +127,85 @@ export function ingestActivities({ ds, temporal, config }: { ds: DataSource; tem
         `SELECT e.slug, a.user_id FROM attendees a JOIN events e ON e.id = a.event_id WHERE a.source_id = $1`, [sourceId]);
       if (!a) return { state: 'skipped', reason: 'no such RSVP' };
       const result = await rsvp(ds, a.slug, a.user_id, 'notgoing');
-      if (result.seatFreed) await notifySeatsChanged(temporal, config, a.slug);
-      if (result.changed && result.chatEnabled && config.CHAT_ENABLED) await requestChatSync(temporal, config, { kind: 'event', slug: a.slug });
+      await afterRsvp(a.slug, result);
       return { state: result.changed ? 'updated' : 'unchanged', slug: a.slug };
     },
 
     deadLetter: (input: DeadLetter) => deadLetter(ds, input),
+
+    /**
+     * One page of a user's records of one collection on their PDS (a public listing), each
+     * reconciled: meetflow's own records that differ from meetflow are rewritten (meetflow wins),
+     * every other record is ingested (the PDS wins). Parked RSVPs go to their ingest workflow.
+     */
+    async syncRecordsPage(input: { did: string; collection: string; cursor: string | null }): Promise<SyncPage> {
+      const [user] = await ds.query(`SELECT id, slug, pds_url FROM users WHERE did = $1`, [input.did]);
+      if (!user?.pds_url) return { cursor: null, uris: [], applied: {} };
+      const { data } = await new AtpAgent({ service: user.pds_url }).com.atproto.repo.listRecords({
+        repo: input.did, collection: input.collection, limit: 100, cursor: input.cursor ?? undefined,
+      });
+      const applied: Record<string, number> = {};
+      const count = (what: string) => { applied[what] = (applied[what] ?? 0) + 1; };
+      for (const rec of data.records) {
+        const [ownEvent] = await ds.query(`SELECT slug, bluesky_cid FROM events WHERE bluesky_uri = $1`, [rec.uri]);
+        if (ownEvent) {
+          if (ownEvent.bluesky_cid === rec.cid) count('unchanged');
+          else { await requestPublish(temporal, config, ownEvent.slug); count('republished'); }
+          continue;
+        }
+        const [ownRsvp] = await ds.query(
+          `SELECT e.slug, a.bluesky_cid FROM attendees a JOIN events e ON e.id = a.event_id WHERE a.bluesky_uri = $1`, [rec.uri]);
+        if (ownRsvp) {
+          if (ownRsvp.bluesky_cid === rec.cid) count('unchanged');
+          else { await requestRsvpPublish(temporal, config, ownRsvp.slug, user); count('republished'); }
+          continue;
+        }
+        let op;
+        try {
+          op = opFromRecord({ uri: rec.uri, collection: input.collection, did: input.did, cid: rec.cid, record: rec.value });
+        } catch (err) {
+          if (!(err instanceof MalformedRecord)) throw err;
+          await deadLetter(ds, { source: 'sync', uri: rec.uri, cid: rec.cid, collection: input.collection, reason: err.message, payload: rec.value });
+          count('dead-lettered');
+          continue;
+        }
+        const result = op.kind === 'event' ? await ingestEvent(op.event) : op.kind === 'rsvp' ? await ingestRsvp(op.rsvp) : null;
+        if (result?.state === 'parked') {
+          await requestIngest(temporal, config, rec.uri, op);
+        }
+        count(result?.state ?? 'skipped');
+      }
+      return { cursor: data.cursor ?? null, uris: data.records.map((r) => r.uri), applied };
+    },
+
+    /**
+     * The other direction: the user's meetflow events and RSVPs that should be on their PDS and
+     * are not (never published, or the record was deleted there) are published by their
+     * workflows. Ingested events are never published (loop prevention).
+     */
+    async publishMissing(input: { did: string; listed: string[] }): Promise<Record<string, number>> {
+      const [user] = await ds.query(
+        `SELECT id, slug, bluesky_auto_publish FROM users WHERE did = $1 AND bluesky_connected AND NOT is_shadow_account`, [input.did]);
+      if (!user) return {};
+      const listed = new Set(input.listed);
+      const events: { id: string; slug: string; series_slug: string | null; bluesky_uri: string | null }[] = await ds.query(
+        `SELECT id, slug, series_slug, bluesky_uri FROM events
+          WHERE owner_id = $1 AND source_type IS NULL AND visibility = 'public' AND status IN ('published', 'cancelled')
+            AND ($2 OR publish_to_bluesky) AND (series_slug IS NULL OR end_at > now())`, [user.id, user.bluesky_auto_publish]);
+      const out = { events: 0, series: 0, rsvps: 0 };
+      const series = new Set<string>();
+      for (const e of events.filter((x) => !x.bluesky_uri || !listed.has(x.bluesky_uri))) {
+        if (e.bluesky_uri) await ds.query(`UPDATE events SET bluesky_uri = NULL, bluesky_cid = NULL WHERE id = $1`, [e.id]); // gone from the PDS
+        if (e.series_slug) series.add(e.series_slug);
+        else { await requestPublish(temporal, config, e.slug); out.events++; }
+      }
+      for (const slug of series) { await requestSeriesPublish(temporal, config, slug); out.series++; }
+      const rsvps: { slug: string }[] = await ds.query(
+        `SELECT e.slug, a.bluesky_uri FROM attendees a JOIN events e ON e.id = a.event_id
+          WHERE a.user_id = $1 AND a.source_id IS NULL AND (e.bluesky_uri IS NOT NULL OR e.source_type = 'bluesky')
+            AND $2 AND (a.bluesky_uri IS NULL OR NOT a.bluesky_uri = ANY($3))`, [user.id, user.bluesky_auto_publish, input.listed]);
+      for (const r of rsvps) { await requestRsvpPublish(temporal, config, r.slug, user); out.rsvps++; }
+      return out;
+    },
   };
-}
-
-export interface DeadLetter { source: string; uri: string | null; cid?: string | null; collection?: string | null; reason: string; payload?: unknown }
-
-/** What could not be ingested, with why: the pipeline goes on. */
-export async function deadLetter(ds: DataSource, d: DeadLetter): Promise<void> {
-  await ds.query(`INSERT INTO ingestion_dead_letters (source, uri, cid, collection, reason, payload) VALUES ($1, $2, $3, $4, $5, $6)`,
-    [d.source, d.uri, d.cid ?? null, d.collection ?? null, d.reason, d.payload === undefined ? null : JSON.stringify(d.payload)]);
 }

@@ -9,6 +9,7 @@ import { mintToken, readAuth } from './auth.ts';
 import { requireUser } from './access.ts';
 import { operationReader } from './operations.ts';
 import type { claimAccountWorkflow } from '../workflows/claim-account.ts';
+import type { blueskySyncWorkflow } from '../workflows/bluesky-sync.ts';
 import type { AppDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
 import { UserSchema, toUserJson } from './users.ts';
@@ -21,7 +22,8 @@ const LoginAnswer = z.object({ token: z.string(), user: UserSchema, operations: 
  * worker and links the user by DID: an existing user (a shadow account is upgraded in place) or
  * a new one; the answer is a meetflow token. A signed-in caller links Bluesky to their own
  * account; if a shadow account holds the DID, `claim-account:<did>` merges it into theirs and the
- * answer carries that operation.
+ * answer carries that operation; otherwise the answer carries the user's sync, `bsky-sync:<did>`
+ * (after a claim, the next login or `POST /v1/me/bluesky/sync` syncs).
  */
 export function blueskyAuthRoutes({ ds, redis, temporal, config }: AppDeps) {
   const app = new OpenAPIHono({ defaultHook: validationHook });
@@ -47,11 +49,15 @@ export function blueskyAuthRoutes({ ds, redis, temporal, config }: AppDeps) {
     if (callerId && holder && holder.id !== callerId) {
       throw new DomainError(409, 'bluesky_account_linked', `${identity.handle} is linked to another meetflow account`);
     }
+    const sync = async () => {
+      const op = await operations.start('bsky-sync', identity.did, [{ did: identity.did }] satisfies Parameters<typeof blueskySyncWorkflow>);
+      return [{ id: op.id, type: op.type }];
+    };
     if (callerId) {
       await ds.query(
         `UPDATE users SET did = $2, handle = COALESCE(handle, $3), pds_url = $4, bluesky_connected = true, updated_at = now() WHERE id = $1`,
         [callerId, identity.did, identity.handle, identity.pds]);
-      return answer(callerId);
+      return answer(callerId, await sync());
     }
     const [user] = await ds.query(
       `INSERT INTO users (slug, display_name, handle, did, pds_url, provider, bluesky_connected)
@@ -59,7 +65,7 @@ export function blueskyAuthRoutes({ ds, redis, temporal, config }: AppDeps) {
        ON CONFLICT (did) DO UPDATE SET handle = EXCLUDED.handle, pds_url = EXCLUDED.pds_url, bluesky_connected = true,
               is_shadow_account = false, updated_at = now()
        RETURNING id`, [makeSlug(identity.handle), identity.handle, identity.did, identity.pds]);
-    return answer(user.id);
+    return answer(user.id, await sync());
   }
 
   /** A signed-in caller (optional on the login routes): must be a known user. */

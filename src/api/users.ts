@@ -1,6 +1,9 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { UserEntity, type User } from '../db/entities/user.ts';
-import { notFound } from '../domain/errors.ts';
+import { DomainError, notFound } from '../domain/errors.ts';
+import type { blueskySyncWorkflow } from '../workflows/bluesky-sync.ts';
+import { requireUser } from './access.ts';
+import { OperationSchema, operationReader } from './operations.ts';
 import { makeSlug } from '../domain/slug.ts';
 import { requireRole, type AuthEnv } from './auth.ts';
 import type { AppDeps } from './deps.ts';
@@ -17,7 +20,8 @@ export const toUserJson = (u: User) => ({
   isShadowAccount: u.isShadowAccount, createdAt: u.createdAt.toISOString(),
 });
 
-export function usersRoutes({ ds, redis }: AppDeps) {
+export function usersRoutes(deps: AppDeps) {
+  const { ds, redis } = deps;
   const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
   const users = ds.getRepository(UserEntity);
 
@@ -54,6 +58,17 @@ export function usersRoutes({ ds, redis }: AppDeps) {
     const user = await users.findOneBy({ slug });
     if (!user) throw notFound('user', slug);
     return c.json(toUserJson(user), 200);
+  });
+
+  const operations = operationReader(deps);
+  app.openapi(createRoute({
+    method: 'post', path: '/v1/me/bluesky/sync', tags: ['users'], security: [{ bearer: [] }],
+    summary: 'reconcile the caller\'s calendar records on their PDS with meetflow, both ways (bsky-sync:<did>)',
+    responses: { 202: { content: { 'application/json': { schema: OperationSchema } }, description: 'the sync' }, ...errorResponses },
+  }), async (c) => {
+    const user = await requireUser(ds, c.get('auth'));
+    if (!user.did || !user.blueskyConnected) throw new DomainError(409, 'bluesky_not_connected', 'log in with Bluesky first');
+    return c.json(await operations.start('bsky-sync', user.did, [{ did: user.did }] satisfies Parameters<typeof blueskySyncWorkflow>), 202);
   });
 
   return app;

@@ -8,3 +8,4 @@ export { deleteEventWorkflow, deleteSeriesWorkflow, deleteGroupWorkflow } from '
 export { blueskyPublishWorkflow, blueskyRsvpWorkflow, blueskySeriesPublishWorkflow } from './bluesky-publish.ts';
 export { claimAccountWorkflow } from './claim-account.ts';
 export { ingestWorkflow } from './ingest.ts';
+export { blueskySyncWorkflow } from './bluesky-sync.ts';

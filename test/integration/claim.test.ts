@@ -126,7 +126,7 @@ describe('account claiming', () => {
     expect(await s.ds.query(`SELECT 1 FROM account_claim_journal WHERE did = $1`, [bsky.did])).toEqual([]);
 
     const again = await login(bsky); // the DID now belongs to the user
-    expect(again.body).toMatchObject({ user: { id: real.id }, operations: [] });
+    expect(again.body).toMatchObject({ user: { id: real.id }, operations: [{ id: `bsky-sync:${bsky.did}`, type: 'bsky-sync' }] });
   });
 
   it('two logins at once start one claim', async () => {

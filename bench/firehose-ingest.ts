@@ -1,0 +1,76 @@
+// Records ingested per second from a local PDS's firehose (@atproto/dev-env, in this process) end
+// to end: consumer, hand-off to `bsky-ingest:<uri>`, the worker's activities, rows in Postgres;
+// against a bare consumer that only verifies and parses the same backlog, in the same run. Ten
+// authors: the consumer keeps each author's records in order, so one author alone is sequential.
+import { AtpAgent } from '@atproto/api';
+import { TID } from '@atproto/common-web';
+import { TestNetworkNoAppView } from '@atproto/dev-env';
+import { Firehose, MemoryRunner } from '@atproto/sync';
+import { Client, Connection } from '@temporalio/client';
+import { loadConfig } from '../src/config.ts';
+import { createDataSource } from '../src/db/data-source.ts';
+import { opFromRecord } from '../src/domain/ingest.ts';
+import { EVENT_COLLECTION, RSVP_COLLECTION } from '../src/domain/lexicon.ts';
+import { startFirehoseConsumer } from '../src/firehose/consumer.ts';
+import { idResolver } from '../src/identity.ts';
+
+const N = Number(process.env.BENCH_INGEST_N ?? 300);
+const net = await TestNetworkNoAppView.create({});
+const config = { ...loadConfig(), BLUESKY_PLC_URL: net.plc.url };
+const ds = await createDataSource(config).initialize();
+const temporal = new Client({ connection: await Connection.connect({ address: config.TEMPORAL_ADDRESS }), namespace: config.TEMPORAL_NAMESPACE });
+const service = net.pds.url.replace(/^http/, 'ws');
+
+const AUTHORS = 10;
+const authors: AtpAgent[] = [];
+for (let a = 0; a < AUTHORS; a++) {
+  const agent = new AtpAgent({ service: net.pds.url });
+  await agent.createAccount({ handle: `bench-ingest-${a}.test`, email: `bi${a}@test.com`, password: 'pw-123456' });
+  authors.push(agent);
+}
+const dids = authors.map((a) => a.session!.did);
+for (let i = 0; i < N; i++) {
+  const author = authors[i % AUTHORS];
+  await author.com.atproto.repo.putRecord({ repo: author.session!.did, collection: EVENT_COLLECTION, rkey: TID.nextStr(), validate: false, record: {
+    $type: EVENT_COLLECTION, name: `Backlog ${i}`, createdAt: new Date().toISOString(), startsAt: '2030-01-01T18:00:00.000Z', endsAt: '2030-01-01T19:00:00.000Z',
+  } });
+}
+
+// Bare: the same subscription and signature checks, records parsed, nothing stored.
+let parsed = 0;
+let t0 = performance.now();
+const bare = new Firehose({
+  idResolver: idResolver(config), service, runner: new MemoryRunner({ startCursor: 0 }),
+  filterCollections: [EVENT_COLLECTION, RSVP_COLLECTION], excludeIdentity: true, excludeAccount: true, excludeSync: true,
+  handleEvent: async (evt) => {
+    if (evt.event === 'create') { opFromRecord({ uri: evt.uri.toString(), collection: evt.collection, did: evt.did, cid: evt.cid.toString(), record: evt.record }); parsed++; }
+  },
+  onError: (err) => console.error(err.message),
+});
+void bare.start();
+while (parsed < N) await new Promise((r) => setTimeout(r, 5));
+const bareMs = performance.now() - t0;
+await bare.destroy();
+
+// End to end, from the start of the same backlog.
+await ds.query(`INSERT INTO firehose_cursors (service, cursor) VALUES ($1, 0) ON CONFLICT (service) DO UPDATE SET cursor = 0`, [service]);
+t0 = performance.now();
+const consumer = await startFirehoseConsumer({ ds, temporal, config }, service);
+let handedOffMs = 0;
+for (;;) {
+  if (!handedOffMs && consumer.stats.handedOff >= N) handedOffMs = performance.now() - t0;
+  const [{ n }] = await ds.query(`SELECT count(*)::int AS n FROM events WHERE source_did = ANY($1)`, [dids]);
+  if (n >= N) break;
+  await new Promise((r) => setTimeout(r, 20));
+}
+const fullMs = performance.now() - t0;
+await consumer.stop();
+
+const rate = (ms: number) => (N / (ms / 1000)).toFixed(0).padStart(8);
+console.log(`${N} event records by ${AUTHORS} authors from the PDS firehose, records/s (higher is better)`);
+console.log(`  bare consumer (verify + parse)           ${rate(bareMs)}`);
+console.log(`  consumer hand-off (signal-with-start)    ${rate(handedOffMs)}`);
+console.log(`  end to end (rows in Postgres)            ${rate(fullMs)}   ${(fullMs / bareMs).toFixed(1)}x the bare time`);
+await temporal.connection.close();
+await ds.destroy();
+await net.close();

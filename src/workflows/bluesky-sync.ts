@@ -1,0 +1,46 @@
+import { defineQuery, proxyActivities, setHandler } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.ts';
+import type { SyncPage } from '../activities/ingest.ts';
+import { EVENT_COLLECTION, RSVP_COLLECTION } from '../domain/lexicon.ts';
+import { PROGRESS_QUERY } from '../temporal/operations.ts';
+
+const act = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', maximumInterval: '1 minute', maximumAttempts: 10 },
+});
+
+export interface SyncProgress {
+  step: 'events' | 'rsvps' | 'publishing' | 'done';
+  pages: number;
+  /** What happened to the records found on the PDS: created, updated, unchanged, republished, skipped, parked, dead-lettered. */
+  fromPds: Record<string, number>;
+  /** What meetflow started publishing because the PDS lacked it. */
+  toPds: Record<string, number>;
+}
+
+/**
+ * `bsky-sync:<did>`: reconciles a user's calendar records on their PDS with meetflow, both ways.
+ * Events first (RSVPs point at them), page by page; then what meetflow has and the PDS lacks is
+ * published. For records from elsewhere the PDS wins, for meetflow's own records meetflow wins;
+ * ingested events are never published, so nothing ping-pongs.
+ */
+export async function blueskySyncWorkflow(input: { did: string }): Promise<SyncProgress> {
+  const progress: SyncProgress = { step: 'events', pages: 0, fromPds: {}, toPds: {} };
+  setHandler(defineQuery<SyncProgress>(PROGRESS_QUERY), () => progress);
+  const listed: string[] = [];
+  for (const [step, collection] of [['events', EVENT_COLLECTION], ['rsvps', RSVP_COLLECTION]] as const) {
+    progress.step = step;
+    let cursor: string | null = null;
+    do {
+      const page: SyncPage = await act.syncRecordsPage({ did: input.did, collection, cursor });
+      listed.push(...page.uris);
+      for (const [k, n] of Object.entries(page.applied)) progress.fromPds[k] = (progress.fromPds[k] ?? 0) + n;
+      progress.pages++;
+      cursor = page.cursor;
+    } while (cursor);
+  }
+  progress.step = 'publishing';
+  progress.toPds = await act.publishMissing({ did: input.did, listed });
+  progress.step = 'done';
+  return progress;
+}

@@ -1,0 +1,103 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AtpAgent } from '@atproto/api';
+import { TID } from '@atproto/common-web';
+import { TestNetworkNoAppView } from '@atproto/dev-env';
+import { EVENT_COLLECTION, RSVP_COLLECTION } from '../../src/domain/lexicon.ts';
+import { eventually, startStack, type Stack } from '../helpers/stack.ts';
+
+// A user's PDS and meetflow each hold records the other lacks; the sync after login reconciles
+// both ways, and a second sync changes nothing (no ping-pong).
+let net: TestNetworkNoAppView;
+let s: Stack;
+beforeAll(async () => {
+  net = await TestNetworkNoAppView.create({});
+  s = await startStack({ BLUESKY_SERVICE: net.pds.url, BLUESKY_PLC_URL: net.plc.url });
+  await s.startWorker();
+}, 120_000);
+afterAll(async () => { await s?.close(); await net?.close(); });
+
+async function account(handle: string) {
+  const agent = new AtpAgent({ service: net.pds.url });
+  await agent.createAccount({ handle, email: `${handle}@test.com`, password: 'pw-123456' });
+  return agent;
+}
+const login = async (handle: string) => (await s.api('POST', '/v1/auth/bluesky/app-password', { body: { identifier: handle, password: 'pw-123456' } })).body;
+const list = async (agent: AtpAgent, collection: string) => {
+  const out: { uri: string; cid: string }[] = [];
+  let cursor: string | undefined;
+  do {
+    const { data } = await agent.com.atproto.repo.listRecords({ repo: agent.session!.did, collection, limit: 100, cursor });
+    out.push(...data.records.map((r) => ({ uri: r.uri, cid: r.cid })));
+    cursor = data.records.length ? data.cursor : undefined;
+  } while (cursor);
+  return out;
+};
+const done = (token: string, id: string) => eventually(async () => {
+  const o = (await s.api('GET', `/v1/operations/${id}`, { token })).body;
+  return o.status !== 'running' && o;
+}, { timeoutMs: 60_000 });
+
+describe('user sync (bsky-sync:<did>)', () => {
+  it('reconciles 50 events and 50 RSVPs both ways after login, and a second sync changes nothing', async () => {
+    // Another app wrote 30 events and 30 RSVPs (to those events) into Quinn's repository.
+    const quinn = await account('quinn.test');
+    const did = quinn.session!.did;
+    const foreign: { uri: string; cid: string }[] = [];
+    for (let i = 0; i < 30; i++) {
+      foreign.push((await quinn.com.atproto.repo.putRecord({ repo: did, collection: EVENT_COLLECTION, rkey: TID.nextStr(), validate: false, record: {
+        $type: EVENT_COLLECTION, name: `Elsewhere ${i}`, createdAt: new Date().toISOString(), startsAt: '2027-03-01T18:00:00.000Z', endsAt: '2027-03-01T19:00:00.000Z',
+      } })).data);
+    }
+    for (const [i, e] of foreign.entries()) {
+      await quinn.com.atproto.repo.putRecord({ repo: did, collection: RSVP_COLLECTION, rkey: TID.nextStr(), validate: false, record: {
+        $type: RSVP_COLLECTION, subject: e, status: `${RSVP_COLLECTION}#${i % 2 ? 'going' : 'interested'}`, createdAt: new Date().toISOString(),
+      } });
+    }
+
+    // meetflow has 20 events of Quinn and 20 RSVPs of hers to published events of Rhea, all from before she connected.
+    await account('rhea.test');
+    const rhea = await login('rhea.test');
+    const rheaEvents: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      rheaEvents.push((await s.api('POST', '/v1/events', { token: rhea.token, body: {
+        name: `Rhea ${i}`, startAt: '2027-04-01T18:00:00Z', endAt: '2027-04-01T19:00:00Z', timeZone: 'UTC',
+      } })).body.slug);
+    }
+    await eventually(async () => (await s.ds.query(`SELECT count(*)::int AS n FROM events WHERE slug = ANY($1) AND bluesky_cid IS NOT NULL`, [rheaEvents]))[0].n === 20);
+    const local = await s.user('Quinn');
+    await s.ds.query(`UPDATE users SET did = $2, handle = 'quinn.test', pds_url = $3, provider = 'bluesky' WHERE id = $1`, [local.id, did, net.pds.url]);
+    for (let i = 0; i < 20; i++) {
+      await s.event(local.token, { name: `Quinn's ${i}` });
+      await s.api('POST', `/v1/events/${rheaEvents[i]}/attendees`, { token: local.token, body: { status: 'going' } });
+    }
+
+    const first = await login('quinn.test');
+    expect(first.user.id).toBe(local.id);
+    const op = first.operations.find((o: { type: string }) => o.type === 'bsky-sync');
+    expect(op.id).toBe(`bsky-sync:${did}`);
+    const sync = await done(first.token, op.id);
+    expect(sync.status).toBe('completed');
+    expect(sync.result.fromPds).toMatchObject({ created: 60 });
+    expect(sync.result.toPds).toEqual({ events: 20, series: 0, rsvps: 20 });
+
+    // meetflow now has all 50 of each; the PDS gets all 50 of each (published by their workflows).
+    const [mine] = await s.ds.query(
+      `SELECT (SELECT count(*) FROM events WHERE owner_id = $1)::int AS events, (SELECT count(*) FROM attendees WHERE user_id = $1)::int AS rsvps`, [local.id]);
+    expect(mine).toEqual({ events: 50, rsvps: 50 });
+    await eventually(async () => (await list(quinn, EVENT_COLLECTION)).length === 50 && (await list(quinn, RSVP_COLLECTION)).length === 50, { timeoutMs: 60_000 });
+    await eventually(async () => (await s.ds.query(
+      `SELECT count(*)::int AS n FROM attendees WHERE user_id = $1 AND bluesky_cid IS NOT NULL`, [local.id]))[0].n === 20);
+
+    // Again: nothing to ingest, nothing to publish, no record rewritten.
+    const before = [...await list(quinn, EVENT_COLLECTION), ...await list(quinn, RSVP_COLLECTION)];
+    const again = await s.api('POST', '/v1/me/bluesky/sync', { token: first.token });
+    expect(again.status).toBe(202);
+    const second = await done(first.token, again.body.id);
+    expect(second.result.fromPds).toEqual({ unchanged: 100 });
+    expect(second.result.toPds).toEqual({ events: 0, series: 0, rsvps: 0 });
+    expect([...await list(quinn, EVENT_COLLECTION), ...await list(quinn, RSVP_COLLECTION)]).toEqual(before);
+
+    const stranger = await s.user('Not connected');
+    expect((await s.api('POST', '/v1/me/bluesky/sync', { token: stranger.token })).body.error.code).toBe('bluesky_not_connected');
+  });
+});

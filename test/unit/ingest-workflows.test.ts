@@ -1,0 +1,82 @@
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import type { ExternalEvent, ExternalRsvp, IngestOp } from '../../src/domain/ingest.ts';
+import { SIGNALS } from '../../src/temporal/operations.ts';
+import { timeSkippingSuite } from '../helpers/stub-workers.ts';
+
+const suite = timeSkippingSuite();
+const uri = 'at://did:plc:abc/community.lexicon.calendar.event/1';
+const event = (name: string) => ({ sourceType: 'bluesky', sourceId: uri, sourceCid: name, creator: { did: 'did:plc:abc' }, name } as ExternalEvent);
+const rsvp = { sourceId: 'at://did:plc:def/community.lexicon.calendar.rsvp/1', eventSourceId: uri, userDid: 'did:plc:def', status: 'going' } as ExternalRsvp;
+
+describe('ingestWorkflow', () => {
+  it('applies signalled changes once each, in order, retrying a failing activity', async () => {
+    const applied: string[] = [];
+    let failures = 0;
+    await suite.withWorker({
+      ingestEvent: async (e) => {
+        if (e.name === 'v2' && failures++ < 2) throw new Error('connection reset');
+        applied.push(e.name);
+        return { state: 'updated', slug: 's' };
+      },
+      findIngestedEvent: async () => null,
+    }, async (taskQueue) => {
+      const handle = await suite.env.client.workflow.signalWithStart('ingestWorkflow', {
+        workflowId: `bsky-ingest:${randomUUID()}`, taskQueue, args: [{ uri, idleTimeout: '1 minute' }],
+        signal: SIGNALS.ingest, signalArgs: [{ kind: 'event', event: event('v1') } satisfies IngestOp],
+      });
+      await handle.signal(SIGNALS.ingest, { kind: 'event', event: event('v2') } satisfies IngestOp);
+      await handle.signal(SIGNALS.ingest, { kind: 'event', event: event('v3') } satisfies IngestOp);
+      await handle.signal(SIGNALS.ingest, { kind: 'event-delete', sourceId: uri } satisfies IngestOp);
+      expect(await handle.result()).toMatchObject({ step: 'done', applied: 4, last: { state: 'deleted', slug: null } });
+    });
+    expect(applied).toEqual(['v1', 'v2', 'v3']);
+    expect(failures).toBe(3);
+  });
+
+  it('parks an RSVP on a durable timer until its event arrives, and dead-letters it after parkForMs', async () => {
+    let tries = 0;
+    const dead: string[] = [];
+    await suite.withWorker({
+      ingestRsvp: async () => (++tries < 4 ? { state: 'parked', reason: 'no event yet' } : { state: 'created', slug: 'e' }),
+      deadLetter: async (d) => { dead.push(d.reason); },
+    }, async (taskQueue) => {
+      const arrives = await suite.env.client.workflow.signalWithStart('ingestWorkflow', {
+        workflowId: `bsky-ingest:${randomUUID()}`, taskQueue, args: [{ uri: rsvp.sourceId, idleTimeout: '1 minute' }],
+        signal: SIGNALS.ingest, signalArgs: [{ kind: 'rsvp', rsvp } satisfies IngestOp],
+      });
+      expect(await arrives.result()).toMatchObject({ applied: 1, last: { state: 'created' } });
+      expect(tries).toBe(4);
+
+      tries = -100; // parked for good
+      const never = await suite.env.client.workflow.signalWithStart('ingestWorkflow', {
+        workflowId: `bsky-ingest:${randomUUID()}`, taskQueue, args: [{ uri: rsvp.sourceId, idleTimeout: '1 minute', parkForMs: 10 * 60_000 }],
+        signal: SIGNALS.ingest, signalArgs: [{ kind: 'rsvp', rsvp } satisfies IngestOp],
+      });
+      expect(await never.result()).toMatchObject({ applied: 1, last: { state: 'parked' } });
+    });
+    expect(dead).toEqual(['no event yet']);
+  });
+});
+
+describe('blueskySyncWorkflow', () => {
+  it('pages through both collections (events first), retries a failing page, then publishes what is missing', async () => {
+    const calls: string[] = [];
+    let failed = false;
+    await suite.withWorker({
+      syncRecordsPage: async ({ collection, cursor }) => {
+        if (!failed && cursor === 'p2') { failed = true; throw new Error('PDS timeout'); }
+        calls.push(`${collection.split('.').pop()}:${cursor}`);
+        const next = collection.endsWith('event') && cursor === null ? 'p2' : null;
+        return { cursor: next, uris: [`at://x/${collection}/${cursor}`], applied: { created: 2 } };
+      },
+      publishMissing: async ({ listed }) => ({ events: listed.length, series: 0, rsvps: 0 }),
+    }, async (taskQueue) => {
+      const result = await suite.env.client.workflow.execute('blueskySyncWorkflow', {
+        workflowId: `bsky-sync:${randomUUID()}`, taskQueue, args: [{ did: 'did:plc:abc' }],
+      });
+      expect(result).toEqual({ step: 'done', pages: 3, fromPds: { created: 6 }, toPds: { events: 3, series: 0, rsvps: 0 } });
+    });
+    expect(calls).toEqual(['event:null', 'event:p2', 'rsvp:null']);
+  });
+});
