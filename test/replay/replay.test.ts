@@ -21,6 +21,8 @@ const HISTORIES = [
   { file: 'bsky-rsvp.json', workflowId: 'bsky-rsvp:recorded' }, // going, then interested
   { file: 'bsky-publish-series.json', workflowId: 'bsky-publish-series:recorded' }, // two rounds, waiting for the occurrence to end
   { file: 'claim-account.json', workflowId: 'claim-account:recorded' }, // completed: 20 events, 30 RSVPs (5 merged), 2 groups
+  { file: 'bsky-ingest.json', workflowId: 'bsky-ingest:recorded' }, // created, same again (API), updated, deleted (child), waiting
+  { file: 'bsky-sync.json', workflowId: 'bsky-sync:recorded' }, // completed: 60 records in, 40 published
 ];
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
