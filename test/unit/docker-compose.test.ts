@@ -20,7 +20,7 @@ describe.skipIf(!cmd)('docker-compose.yml', () => {
     const result = run('docker-compose.yml', 'config', '--services');
     expect(result.status, result.stderr).toBe(0);
     expect(result.stdout.trim().split('\n').sort()).toEqual(
-      ['api', 'migrate', 'postgres', 'redis', 'synapse', 'temporal', 'temporal-setup', 'temporal-ui', 'worker']);
+      ['api', 'firehose', 'migrate', 'postgres', 'redis', 'synapse', 'temporal', 'temporal-setup', 'temporal-ui', 'worker']);
     const full = execFileSync(cmd![0], [...cmd!.slice(1), '-f', 'docker-compose.yml', 'config'], { encoding: 'utf8' });
     expect(full).toContain('MeetflowOperation');
   });
