@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AtpAgent } from '@atproto/api';
+import { AtpAgent, type Agent } from '@atproto/api';
+import { TID } from '@atproto/common-web';
+import { ApplicationFailure } from '@temporalio/common';
+import { putOwnRecord } from '../../src/activities/bluesky/records.ts';
 import { TestNetworkNoAppView } from '@atproto/dev-env';
 import { EVENT_COLLECTION, RSVP_COLLECTION } from '../../src/domain/lexicon.ts';
 import { sessionStore } from '../../src/activities/bluesky/sessions.ts';
@@ -110,6 +113,23 @@ describe('Bluesky publishing against a local PDS', () => {
     const del = await s.api('DELETE', `/v1/events/${slug}`, { token });
     await eventually(async () => (await s.api('GET', `/v1/operations/${del.body.id}`, { token })).body.status === 'completed');
     expect(await pdsRecord(first.uri)).toBeNull();
+  });
+
+  it('a write against a stale CID is refused by the PDS: a retryable BlueskyRecordChanged, nothing overwritten', async () => {
+    const repo = alice.session!.did;
+    const rkey = TID.nextStr();
+    const v1 = await alice.com.atproto.repo.putRecord({ repo, collection: EVENT_COLLECTION, rkey, validate: false, record: { $type: EVENT_COLLECTION, name: 'v1', createdAt: new Date().toISOString() } });
+    await alice.com.atproto.repo.putRecord({ repo, collection: EVENT_COLLECTION, rkey, validate: false, swapRecord: v1.data.cid, record: { $type: EVENT_COLLECTION, name: 'v2 by another app', createdAt: new Date().toISOString() } });
+    // The read happened before the other app's write: it still sees v1.
+    const staleRead = { com: { atproto: { repo: {
+      getRecord: async () => ({ data: { cid: v1.data.cid, value: { name: 'v1' } } }),
+      putRecord: (p: Parameters<typeof alice.com.atproto.repo.putRecord>[0]) => alice.com.atproto.repo.putRecord(p),
+    } } } } as unknown as Agent;
+    const err = await putOwnRecord(staleRead, { repo, collection: EVENT_COLLECTION, rkey }, (stored) => ({ ...stored, name: 'meetflow' })).catch((e) => e);
+    expect(err).toBeInstanceOf(ApplicationFailure);
+    expect(err.type).toBe('BlueskyRecordChanged');
+    expect(err.nonRetryable).toBe(false);
+    expect((await alice.com.atproto.repo.getRecord({ repo, collection: EVENT_COLLECTION, rkey })).data.value).toMatchObject({ name: 'v2 by another app' });
   });
 
   it('deletes an event with 5,000 attendees, a chat room and a Bluesky record completely', async () => {
