@@ -11,8 +11,8 @@ const STRENGTH = `array_position(ARRAY['cancelled', 'maybe', 'waitlisted', 'conf
 const roleRank = (col: string) => `array_position(ARRAY['member', 'admin', 'owner'], ${col})`;
 
 /**
- * Each move is one set-based statement per table that writes what it changes into the claim's
- * journal in the same statement, so a step is atomic and running it again finds nothing left.
+ * Each move writes what it changes into the claim's journal in the same transaction (mostly in
+ * the same statement), so a step is atomic and running it again finds nothing left to move.
  */
 const moves = {
   async ownership(m: EntityManager, c: ClaimInput) {
