@@ -94,6 +94,35 @@ describe('ingestion from the network', () => {
     expect((await s.ds.query(`SELECT count(*)::int AS n FROM attendees a JOIN events e ON e.id = a.event_id WHERE e.slug = $1`, [slug]))[0].n).toBe(1);
   });
 
+  it('the integration API alone: an event, an RSVP that waitlists when full, the deletion; service role only', async () => {
+    const tara = await account('tara.test');
+    const sam = await account('sam.test');
+    const service = await s.token('ingest-service', 'service');
+    const user = await s.user('Not a service');
+    const sourceId = `at://${tara.session!.did}/${EVENT_COLLECTION}/${TID.nextStr()}`;
+    const body = {
+      sourceType: 'bluesky', sourceId, sourceCid: 'bafy-1', creator: { did: tara.session!.did, handle: 'tara.test' },
+      name: 'Via the API', startAt: '2027-08-01T18:00:00Z', endAt: '2027-08-01T19:00:00Z',
+    };
+    expect((await s.api('POST', '/v1/integration/events', { token: user.token, body })).status).toBe(403);
+    expect((await s.api('POST', '/v1/integration/events', { token: service, body })).status).toBe(202);
+    const [event] = await eventually(async () => { const r = await ingested(sourceId); return r.length ? r : null; });
+    expect(event).toMatchObject({ name: 'Via the API', did: tara.session!.did, is_shadow_account: true });
+    await s.ds.query(`UPDATE events SET capacity = 0 WHERE source_id = $1`, [sourceId]);
+
+    const rsvp = { sourceId: `at://${sam.session!.did}/${RSVP_COLLECTION}/${TID.nextStr()}`, sourceCid: 'bafy-r', eventSourceType: 'bluesky', eventSourceId: sourceId, userDid: sam.session!.did, status: 'going' };
+    expect((await s.api('POST', '/v1/integration/rsvps', { token: service, body: rsvp })).status).toBe(202);
+    const status = async () => (await s.ds.query(
+      `SELECT a.status FROM attendees a JOIN events e ON e.id = a.event_id WHERE e.source_id = $1`, [sourceId]))[0]?.status;
+    expect(await eventually(status)).toBe('waitlisted');
+    expect((await s.api('POST', '/v1/integration/rsvps', { token: service, body: { ...rsvp, sourceCid: 'bafy-r2', status: 'interested' } })).status).toBe(202);
+    await eventually(async () => (await status()) === 'maybe');
+
+    const del = await s.api('DELETE', `/v1/integration/events?sourceType=bluesky&sourceId=${encodeURIComponent(sourceId)}`, { token: service });
+    expect(del.status).toBe(202);
+    await eventually(async () => (await ingested(sourceId)).length === 0);
+  });
+
   it('parks an RSVP that arrives before its event and applies it when the event comes', async () => {
     const host = await account('yara.test');
     const guest = await account('xavi.test');
