@@ -42,7 +42,9 @@ const moves = {
            status = (SELECT status FROM pair ORDER BY ${STRENGTH} DESC LIMIT 1),
            waitlisted_at = CASE WHEN (SELECT status FROM pair ORDER BY ${STRENGTH} DESC LIMIT 1) = 'waitlisted'
                                 THEN (SELECT min(waitlisted_at) FROM pair) END,
-           source_id = COALESCE(a.source_id, $3), source_cid = CASE WHEN a.source_id IS NULL THEN $4 ELSE a.source_cid END,
+           -- the shadow's attribution, unless the user's row already has one or is published by meetflow
+           source_id = COALESCE(a.source_id, CASE WHEN a.bluesky_uri IS NULL THEN $3 END),
+           source_cid = CASE WHEN a.source_id IS NULL AND a.bluesky_uri IS NULL THEN $4 ELSE a.source_cid END,
            created_at = LEAST(a.created_at, $5::timestamptz), updated_at = now()
          WHERE a.id = $1 RETURNING status`,
         [u.id, JSON.stringify([s, u]), s.source_id, s.source_cid, s.created_at]);

@@ -19,6 +19,13 @@ export const INVARIANTS: Record<string, string> = {
   'more confirmed attendees than capacity': `
     SELECT e.slug FROM events e JOIN attendees a ON a.event_id = e.id AND a.status = 'confirmed'
      WHERE e.capacity IS NOT NULL GROUP BY e.id, e.slug, e.capacity HAVING count(*) > e.capacity`,
+  'ingested event published back (loop)': `
+    SELECT slug FROM events WHERE source_type IS NOT NULL AND bluesky_uri IS NOT NULL`,
+  'ingested RSVP published back (loop)': `
+    SELECT e.slug FROM attendees a JOIN events e ON e.id = a.event_id WHERE a.source_id IS NOT NULL AND a.bluesky_uri IS NOT NULL`,
+  'shadow account half claimed (journal left without a claimant)': `
+    SELECT DISTINCT j.did AS slug FROM account_claim_journal j LEFT JOIN users u ON u.did = j.did AND u.claimed_by IS NOT NULL
+     WHERE u.id IS NULL`,
 };
 
 export async function findViolations(q: DataSource | EntityManager): Promise<Record<string, string[]>> {

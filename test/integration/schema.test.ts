@@ -71,7 +71,7 @@ describe('migrations', () => {
       .rejects.toThrow();
   });
 
-  it('the invariant check finds a series without its template (the check can fail)', async () => {
+  it('the invariant check finds a series without its template and an ingested event published back (the checks can fail)', async () => {
     const runner = ds.createQueryRunner();
     await runner.startTransaction();
     try {
@@ -79,6 +79,10 @@ describe('migrations', () => {
       const [s] = await runner.query(`INSERT INTO event_series (slug, name, rrule, dtstart, duration_minutes, time_zone, owner_id)
         VALUES ('inv-' || gen_random_uuid(), 'S', 'FREQ=DAILY', now(), 60, 'UTC', $1) RETURNING slug`, [u.id]);
       expect((await findViolations(runner.manager))['series without its template event']).toEqual([s.slug]);
+      const [e] = await runner.query(`INSERT INTO events (slug, name, start_at, end_at, time_zone, owner_id, source_type, source_id, bluesky_uri)
+        VALUES ('inv-' || gen_random_uuid(), 'E', now(), now(), 'UTC', $1, 'bluesky', 'at://did:plc:x/c/' || gen_random_uuid(), 'at://did:plc:y/c/' || gen_random_uuid())
+        RETURNING slug`, [u.id]);
+      expect((await findViolations(runner.manager))['ingested event published back (loop)']).toEqual([e.slug]);
     } finally {
       await runner.rollbackTransaction(); // leave nothing behind
       await runner.release();
