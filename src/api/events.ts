@@ -200,8 +200,11 @@ export function eventsRoutes(deps: AppDeps) {
     if (end < start) throw new DomainError(400, 'validation_failed', 'endAt must not be before startAt');
 
     const set = setClause(eventColumns(patch));
+    // An ingested event edited here: its record on the network stays the truth, so the next sync
+    // or change of the record re-applies it (the stored CID no longer matches anything).
+    const forgetCid = before.sourceType ? ', source_cid = NULL' : '';
     const [rows] = await ds.query(
-      `UPDATE events SET ${set.sql}, updated_at = now() WHERE slug = $1 AND status <> 'deleting' RETURNING id`, [slug, ...set.values]);
+      `UPDATE events SET ${set.sql}${forgetCid}, updated_at = now() WHERE slug = $1 AND status <> 'deleting' RETURNING id`, [slug, ...set.values]);
     if (!rows?.length) throw notFound('event', slug);
 
     const operations = [];

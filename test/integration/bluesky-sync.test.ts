@@ -38,7 +38,7 @@ const done = (token: string, id: string) => eventually(async () => {
 }, { timeoutMs: 60_000 });
 
 describe('user sync (bsky-sync:<did>)', () => {
-  it('reconciles 50 events and 50 RSVPs both ways after login, and a second sync changes nothing', async () => {
+  it('reconciles 50 events and 50 RSVPs both ways after login; a second sync changes nothing; the PDS wins over a local edit of an ingested event', async () => {
     // Another app wrote 30 events and 30 RSVPs (to those events) into Quinn's repository.
     const quinn = await account('quinn.test');
     const did = quinn.session!.did;
@@ -96,6 +96,13 @@ describe('user sync (bsky-sync:<did>)', () => {
     expect(second.result.fromPds).toEqual({ unchanged: 100 });
     expect(second.result.toPds).toEqual({ events: 0, series: 0, rsvps: 0 });
     expect([...await list(quinn, EVENT_COLLECTION), ...await list(quinn, RSVP_COLLECTION)]).toEqual(before);
+
+    // An ingested event edited in meetflow: its record is the truth, the next sync puts it back.
+    const [edited] = await s.ds.query(`SELECT slug, name FROM events WHERE source_id = $1`, [foreign[0].uri]);
+    expect((await s.api('PATCH', `/v1/events/${edited.slug}`, { token: first.token, body: { name: 'Renamed here' } })).status).toBe(200);
+    const third = await done(first.token, (await s.api('POST', '/v1/me/bluesky/sync', { token: first.token })).body.id);
+    expect(third.result.fromPds).toEqual({ unchanged: 99, updated: 1 });
+    expect((await s.ds.query(`SELECT name FROM events WHERE slug = $1`, [edited.slug]))[0].name).toBe(edited.name);
 
     const stranger = await s.user('Not connected');
     expect((await s.api('POST', '/v1/me/bluesky/sync', { token: stranger.token })).body.error.code).toBe('bluesky_not_connected');
