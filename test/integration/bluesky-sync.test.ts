@@ -38,7 +38,7 @@ const done = (token: string, id: string) => eventually(async () => {
 }, { timeoutMs: 60_000 });
 
 describe('user sync (bsky-sync:<did>)', () => {
-  it('reconciles 50 events and 50 RSVPs both ways after login; a second sync changes nothing; the PDS wins over a local edit of an ingested event', async () => {
+  it('reconciles 50 events and 50 RSVPs both ways after login; a second sync changes nothing; the PDS wins over a local edit of an ingested event, meetflow over an edit of its own record elsewhere', async () => {
     // Another app wrote 30 events and 30 RSVPs (to those events) into Quinn's repository.
     const quinn = await account('quinn.test');
     const did = quinn.session!.did;
@@ -103,6 +103,16 @@ describe('user sync (bsky-sync:<did>)', () => {
     const third = await done(first.token, (await s.api('POST', '/v1/me/bluesky/sync', { token: first.token })).body.id);
     expect(third.result.fromPds).toEqual({ unchanged: 99, updated: 1 });
     expect((await s.ds.query(`SELECT name FROM events WHERE slug = $1`, [edited.slug]))[0].name).toBe(edited.name);
+
+    // One of meetflow's records edited on the PDS by another app: meetflow's version goes back.
+    const [own] = await s.ds.query(`SELECT name, bluesky_uri, bluesky_cid FROM events WHERE owner_id = $1 AND source_type IS NULL LIMIT 1`, [local.id]);
+    const rkey = own.bluesky_uri.split('/').pop();
+    const current = await quinn.com.atproto.repo.getRecord({ repo: did, collection: EVENT_COLLECTION, rkey });
+    await quinn.com.atproto.repo.putRecord({ repo: did, collection: EVENT_COLLECTION, rkey, validate: false, swapRecord: current.data.cid,
+      record: { ...(current.data.value as object), name: 'Edited elsewhere' } });
+    const fourth = await done(first.token, (await s.api('POST', '/v1/me/bluesky/sync', { token: first.token })).body.id);
+    expect(fourth.result.fromPds).toEqual({ unchanged: 99, republished: 1 });
+    await eventually(async () => ((await quinn.com.atproto.repo.getRecord({ repo: did, collection: EVENT_COLLECTION, rkey })).data.value as { name: string }).name === own.name);
 
     const stranger = await s.user('Not connected');
     expect((await s.api('POST', '/v1/me/bluesky/sync', { token: stranger.token })).body.error.code).toBe('bluesky_not_connected');
