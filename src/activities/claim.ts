@@ -2,7 +2,7 @@ import { ApplicationFailure, heartbeat, log } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Config } from '../config.ts';
-import { notifySeatsChanged, requestChatSync } from '../temporal/signals.ts';
+import { notifySeatsChanged, requestChatSync, requestSync } from '../temporal/signals.ts';
 
 export interface ClaimInput { did: string; shadowId: string; userId: string; handle: string; pdsUrl: string | null }
 
@@ -193,10 +193,14 @@ export function claimActivities({ ds, temporal, config }: { ds: DataSource; temp
       });
     },
 
-    /** Rooms follow the rows (their workflows reconcile membership); merged confirmations may have freed seats. */
-    async afterClaim(input: { rooms: { kind: 'event' | 'group'; slug: string }[]; freedSeats: string[] }): Promise<void> {
+    /**
+     * Rooms follow the rows (their workflows reconcile membership); merged confirmations may have
+     * freed seats; and the user's sync runs now that the DID is theirs.
+     */
+    async afterClaim(input: { did: string; rooms: { kind: 'event' | 'group'; slug: string }[]; freedSeats: string[] }): Promise<void> {
       if (config.CHAT_ENABLED) for (const room of input.rooms) await requestChatSync(temporal, config, room);
       for (const slug of input.freedSeats) await notifySeatsChanged(temporal, config, slug);
+      await requestSync(temporal, config, input.did);
     },
   };
 }

@@ -9,7 +9,7 @@ import { mintToken, readAuth } from './auth.ts';
 import { requireUser } from './access.ts';
 import { operationReader } from './operations.ts';
 import type { claimAccountWorkflow } from '../workflows/claim-account.ts';
-import type { blueskySyncWorkflow } from '../workflows/bluesky-sync.ts';
+import { requestSync } from '../temporal/signals.ts';
 import type { AppDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
 import { UserSchema, toUserJson } from './users.ts';
@@ -22,8 +22,8 @@ const LoginAnswer = z.object({ token: z.string(), user: UserSchema, operations: 
  * worker and links the user by DID: an existing user (a shadow account is upgraded in place) or
  * a new one; the answer is a meetflow token. A signed-in caller links Bluesky to their own
  * account; if a shadow account holds the DID, `claim-account:<did>` merges it into theirs and the
- * answer carries that operation; otherwise the answer carries the user's sync, `bsky-sync:<did>`
- * (after a claim, the next login or `POST /v1/me/bluesky/sync` syncs).
+ * answer carries that operation (the claim starts the sync when it is done); otherwise the
+ * answer carries the user's sync, `bsky-sync:<did>`.
  */
 export function blueskyAuthRoutes({ ds, redis, temporal, config }: AppDeps) {
   const app = new OpenAPIHono({ defaultHook: validationHook });
@@ -49,10 +49,7 @@ export function blueskyAuthRoutes({ ds, redis, temporal, config }: AppDeps) {
     if (callerId && holder && holder.id !== callerId) {
       throw new DomainError(409, 'bluesky_account_linked', `${identity.handle} is linked to another meetflow account`);
     }
-    const sync = async () => {
-      const op = await operations.start('bsky-sync', identity.did, [{ did: identity.did }] satisfies Parameters<typeof blueskySyncWorkflow>);
-      return [{ id: op.id, type: op.type }];
-    };
+    const sync = async () => [{ id: await requestSync(temporal, config, identity.did), type: 'bsky-sync' }];
     if (callerId) {
       await ds.query(
         `UPDATE users SET did = $2, handle = COALESCE(handle, $3), pds_url = $4, bluesky_connected = true, updated_at = now() WHERE id = $1`,

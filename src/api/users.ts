@@ -1,7 +1,7 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { UserEntity, type User } from '../db/entities/user.ts';
 import { DomainError, notFound } from '../domain/errors.ts';
-import type { blueskySyncWorkflow } from '../workflows/bluesky-sync.ts';
+import { requestSync } from '../temporal/signals.ts';
 import { requireUser } from './access.ts';
 import { OperationSchema, operationReader } from './operations.ts';
 import { makeSlug } from '../domain/slug.ts';
@@ -68,7 +68,7 @@ export function usersRoutes(deps: AppDeps) {
   }), async (c) => {
     const user = await requireUser(ds, c.get('auth'));
     if (!user.did || !user.blueskyConnected) throw new DomainError(409, 'bluesky_not_connected', 'log in with Bluesky first');
-    return c.json(await operations.start('bsky-sync', user.did, [{ did: user.did }] satisfies Parameters<typeof blueskySyncWorkflow>), 202);
+    return c.json(await operations.describe(await requestSync(deps.temporal, deps.config, user.did)), 202);
   });
 
   return app;

@@ -1,9 +1,10 @@
-import type { Client } from '@temporalio/client';
+import { WorkflowIdConflictPolicy, type Client } from '@temporalio/client';
 import type { Config } from '../config.ts';
 import type { waitlistWorkflow } from '../workflows/waitlist.ts';
 import type { chatRoomWorkflow } from '../workflows/chat-room.ts';
 import type { seriesWorkflow } from '../workflows/series.ts';
 import type { ingestWorkflow } from '../workflows/ingest.ts';
+import type { blueskySyncWorkflow } from '../workflows/bluesky-sync.ts';
 import type { IngestOp } from '../domain/ingest.ts';
 import type { blueskyPublishWorkflow, blueskyRsvpWorkflow, blueskySeriesPublishWorkflow } from '../workflows/bluesky-publish.ts';
 import { OPERATION_TYPES, SIGNALS, type OperationType } from './operations.ts';
@@ -57,4 +58,13 @@ export function requestRsvpPublish(client: Client, config: Config, eventSlug: st
 /** A change to one record from the network, handed to `bsky-ingest:<uri>` (durable once this returns). */
 export function requestIngest(client: Client, config: Config, uri: string, op: IngestOp): Promise<string> {
   return wake(client, config, 'bsky-ingest', uri, SIGNALS.ingest, [{ uri }] satisfies Parameters<typeof ingestWorkflow>, undefined, [op]);
+}
+
+/** The user's sync, `bsky-sync:<did>`; one already running is the answer. */
+export async function requestSync(client: Client, config: Config, did: string): Promise<string> {
+  const handle = await client.workflow.start(OPERATION_TYPES['bsky-sync'].workflowType, {
+    ...operationOptions(config, 'bsky-sync', did), workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+    args: [{ did }] satisfies Parameters<typeof blueskySyncWorkflow>,
+  });
+  return handle.workflowId;
 }

@@ -16,7 +16,7 @@ const finish = proxyActivities<Activities>({
 
 export interface ClaimProgress {
   step: 'transferring ownership' | 'moving RSVPs' | 'moving group memberships' | 'merging profile' | 'compensating'
-    | 'removing the shadow account' | 'updating chat rooms and waitlists' | 'done';
+    | 'removing the shadow account' | 'updating chat rooms, waitlists, starting the sync' | 'done';
   counts: Record<string, number>;
 }
 
@@ -51,8 +51,8 @@ export async function claimAccountWorkflow(input: ClaimInput): Promise<ClaimProg
     progress.step = 'removing the shadow account';
     const done = await finish.finishClaim(input);
     progress.counts = done.counts;
-    progress.step = 'updating chat rooms and waitlists';
-    await finish.afterClaim({ rooms: done.rooms, freedSeats });
+    progress.step = 'updating chat rooms, waitlists, starting the sync';
+    await finish.afterClaim({ did: input.did, rooms: done.rooms, freedSeats });
   });
   progress.step = 'done';
   return progress;

@@ -124,6 +124,8 @@ describe('account claiming', () => {
     expect(await s.ds.query(`SELECT did, bluesky_connected, is_shadow_account FROM users WHERE id = $1`, [real.id]))
       .toEqual([{ did: bsky.did, bluesky_connected: true, is_shadow_account: false }]);
     expect(await s.ds.query(`SELECT 1 FROM account_claim_journal WHERE did = $1`, [bsky.did])).toEqual([]);
+    // The DID is the user's now: the claim started their sync.
+    expect((await s.temporal.workflow.getHandle(`bsky-sync:${bsky.did}`).describe()).type).toBe('blueskySyncWorkflow');
 
     const again = await login(bsky); // the DID now belongs to the user
     expect(again.body).toMatchObject({ user: { id: real.id }, operations: [{ id: `bsky-sync:${bsky.did}`, type: 'bsky-sync' }] });
