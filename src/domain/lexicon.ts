@@ -1,4 +1,6 @@
 /** `community.lexicon.calendar.*` records, mapped from meetflow's rows (lessons-from-openmeet.md). */
+import type { AttendeeStatus } from '../db/entities/attendee.ts';
+
 export const EVENT_COLLECTION = 'community.lexicon.calendar.event';
 
 export interface PublishableEvent {
@@ -33,10 +35,9 @@ export function eventRecord(e: PublishableEvent, publicBaseUrl: string, stored: 
 }
 
 export const RSVP_COLLECTION = 'community.lexicon.calendar.rsvp';
-export type AttendeeStatus = 'confirmed' | 'waitlisted' | 'maybe' | 'cancelled';
 
 /** api.md's mapping, publishing direction: a waitlisted person is still `going`. */
-export function rsvpStatus(status: AttendeeStatus): string {
+function rsvpStatus(status: AttendeeStatus): string {
   const s = status === 'maybe' ? 'interested' : status === 'cancelled' ? 'notgoing' : 'going';
   return `${RSVP_COLLECTION}#${s}`;
 }

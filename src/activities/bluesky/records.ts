@@ -2,7 +2,7 @@ import type { Agent } from '@atproto/api';
 import { ComAtprotoRepoPutRecord } from '@atproto/api';
 import { ApplicationFailure } from '@temporalio/activity';
 
-export function isRecordNotFound(err: unknown): boolean {
+function isRecordNotFound(err: unknown): boolean {
   const e = err as { message?: string; error?: string };
   return /RecordNotFound|Could not locate record/i.test(String(e?.message ?? e?.error ?? err));
 }
