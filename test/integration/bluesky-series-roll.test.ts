@@ -71,7 +71,7 @@ describe('a published series rolls forward (time-skipping server, real PDS)', ()
         workflowId: `bsky-publish-series:${slug}`, taskQueue, args: [{ seriesSlug: slug }],
       });
       const rounds = async (n: number) => {
-        for (let i = 0; i < 200; i++) {
+        for (let i = 0; i < 600; i++) { // up to 30 s
           const p = await handle.query<{ rounds: number; step: string }>('progress');
           if (p.rounds >= n && p.step !== 'publishing') return;
           await new Promise((r) => setTimeout(r, 50));
