@@ -1,4 +1,4 @@
-import { allHandlersFinished, condition, continueAsNew, defineQuery, defineSignal, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { continueAsNew, defineQuery, defineSignal, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
 import type { PublishResult, SeriesPublishResult } from '../activities/bluesky/index.ts';
 import type { RsvpPublishResult } from '../activities/bluesky/rsvps.ts';
@@ -67,28 +67,24 @@ export interface SeriesPublishProgress { step: 'publishing' | 'waiting for the o
 export async function blueskySeriesPublishWorkflow(input: { seriesSlug: string; idleTimeout?: string }): Promise<SeriesPublishProgress> {
   const progress: SeriesPublishProgress = { step: 'publishing', rounds: 0, last: null };
   setHandler(defineQuery<SeriesPublishProgress>(PROGRESS_QUERY), () => progress);
-  let pending = 0;
-  setHandler(publishSignal, () => { pending++; });
-  for (;;) {
-    pending = 0;
-    progress.step = 'publishing';
-    progress.last = await publishSeriesNext({ seriesSlug: input.seriesSlug, asOf: new Date().toISOString() });
-    progress.rounds++;
-    if (progress.last.state === 'gone') break;
-    const endsAt = progress.last.nextEndsAt ? Date.parse(progress.last.nextEndsAt) : null;
-    if (endsAt !== null) {
+  await signalledRounds({
+    signal: publishSignal,
+    idleTimeout: input.idleTimeout ?? '1 day',
+    pendingAtStart: true,
+    round: async () => {
+      progress.step = 'publishing';
+      progress.last = await publishSeriesNext({ seriesSlug: input.seriesSlug, asOf: new Date().toISOString() });
+      progress.rounds++;
+      if (progress.last.state === 'gone') return 'stop';
+      if (!progress.last.nextEndsAt) {
+        progress.step = 'waiting for a change';
+        return 'continue';
+      }
       progress.step = 'waiting for the occurrence to end';
-      await condition(() => pending > 0, Math.max(endsAt - Date.now(), 0) + 1000);
-    } else {
-      progress.step = 'waiting for a change';
-      if (!(await condition(() => pending > 0, (input.idleTimeout ?? '1 day') as '1 day'))) break;
-    }
-    if (workflowInfo().continueAsNewSuggested) {
-      await condition(allHandlersFinished);
-      await continueAsNew<typeof blueskySeriesPublishWorkflow>(input); // its first round publishes anyway
-    }
-  }
-  await condition(allHandlersFinished);
+      return { at: Date.parse(progress.last.nextEndsAt) + 1000 };
+    },
+    continueAsNew: () => continueAsNew<typeof blueskySeriesPublishWorkflow>(input), // its first round publishes anyway
+  });
   progress.step = 'done';
   return progress;
 }
