@@ -8,7 +8,7 @@ import { rsvp } from '../domain/rsvp.ts';
 import { makeSlug } from '../domain/slug.ts';
 import { idResolver } from '../identity.ts';
 import {
-  notifySeatsChanged, requestChatSync, requestIngest, requestPublish, requestRsvpPublish, requestSeriesPublish,
+  afterRsvpChange, requestIngest, requestPublish, requestRsvpPublish, requestSeriesPublish,
 } from '../temporal/signals.ts';
 import { rsvpRkey } from './bluesky/rsvps.ts';
 
@@ -84,12 +84,6 @@ export function ingestActivities({ ds, temporal, config }: { ds: DataSource; tem
     });
   }
 
-  /** After an RSVP change: the waitlist and the chat room follow, as for the API. */
-  async function afterRsvp(slug: string, result: Awaited<ReturnType<typeof rsvp>>) {
-    if (result.seatFreed) await notifySeatsChanged(temporal, config, slug);
-    if (result.changed && result.chatEnabled && config.CHAT_ENABLED) await requestChatSync(temporal, config, { kind: 'event', slug });
-  }
-
   /**
    * Applies an RSVP from the network through the same rules as the API (capacity, waitlist).
    * Its event is an ingested one or one meetflow published; until it exists the RSVP is
@@ -107,7 +101,7 @@ export function ingestActivities({ ds, temporal, config }: { ds: DataSource; tem
     const result = await rsvp(ds, event.slug, userId, r.status);
     await ds.query(`UPDATE attendees SET source_id = $3, source_cid = $4 WHERE event_id = $1 AND user_id = $2`,
       [event.id, userId, r.sourceId, r.sourceCid]);
-    await afterRsvp(event.slug, result);
+    await afterRsvpChange(temporal, config, event.slug, result);
     return { state: existing ? 'updated' : 'created', slug: event.slug };
   }
 
@@ -127,7 +121,7 @@ export function ingestActivities({ ds, temporal, config }: { ds: DataSource; tem
         `SELECT e.slug, a.user_id FROM attendees a JOIN events e ON e.id = a.event_id WHERE a.source_id = $1`, [sourceId]);
       if (!a) return { state: 'skipped', reason: 'no such RSVP' };
       const result = await rsvp(ds, a.slug, a.user_id, 'notgoing');
-      await afterRsvp(a.slug, result);
+      await afterRsvpChange(temporal, config, a.slug, result);
       return { state: result.changed ? 'updated' : 'unchanged', slug: a.slug };
     },
 

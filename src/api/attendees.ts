@@ -1,6 +1,6 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { rsvp, type RsvpIntent } from '../domain/rsvp.ts';
-import { notifySeatsChanged, requestChatSync, requestRsvpPublish } from '../temporal/signals.ts';
+import { afterRsvpChange, requestRsvpPublish } from '../temporal/signals.ts';
 import type { User } from '../db/entities/user.ts';
 import { requireUser } from './access.ts';
 import type { AuthEnv } from './auth.ts';
@@ -27,8 +27,7 @@ export function attendeesRoutes({ ds, temporal, config }: AppDeps) {
   const answer = { content: { 'application/json': { schema: RsvpAnswer } } };
 
   /**
-   * The row change commits first; then a freed seat wakes `waitlist:<slug>`, and a change of
-   * confirmation wakes `chat-room:<slug>` (the room's membership follows confirmed attendees), and
+   * The row change commits first; then the waitlist and chat room follow (afterRsvpChange), and
    * a publishing Bluesky user's RSVP record follows a change (`bsky-rsvp:<slug>/<user slug>`).
    * (A promotion from the waitlist needs no record change: both are `going`.)
    */
@@ -39,11 +38,7 @@ export function attendeesRoutes({ ds, temporal, config }: AppDeps) {
 
   async function respond(slug: string, user: User, intent: RsvpIntent) {
     const result = await rsvp(ds, slug, user.id, intent);
-    const operations = [];
-    if (result.seatFreed) operations.push({ id: await notifySeatsChanged(temporal, config, slug), type: 'waitlist' });
-    if (result.changed && result.chatEnabled && config.CHAT_ENABLED) {
-      operations.push({ id: await requestChatSync(temporal, config, { kind: 'event', slug }), type: 'chat-room' });
-    }
+    const operations: { id: string; type: string }[] = await afterRsvpChange(temporal, config, slug, result);
     if (result.changed && user.blueskyConnected && user.blueskyAutoPublish && await onBluesky(slug)) {
       operations.push({ id: await requestRsvpPublish(temporal, config, slug, user), type: 'bsky-rsvp' });
     }

@@ -1,5 +1,5 @@
 import { TID } from '@atproto/common-web';
-import { ApplicationFailure, log } from '@temporalio/activity';
+import { log } from '@temporalio/activity';
 import type { Agent } from '@atproto/api';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
@@ -7,7 +7,7 @@ import type { Config } from '../../config.ts';
 import { EVENT_COLLECTION, eventRecord } from '../../domain/lexicon.ts';
 import { putOwnRecord } from './records.ts';
 import { rsvpActivities } from './rsvps.ts';
-import { agentFor } from './sessions.ts';
+import { agentFor, isSessionRevoked } from './sessions.ts';
 
 export type PublishResult =
   | { state: 'published'; uri: string; cid: string }
@@ -103,7 +103,7 @@ export function blueskyActivities({ ds, redis, config }: BlueskyDeps) {
       try {
         agent = await agentFor(e.did, { ds, redis, config });
       } catch (err) {
-        if (err instanceof ApplicationFailure && err.type === 'BlueskySessionRevoked') {
+        if (isSessionRevoked(err)) {
           log.warn('Bluesky record left in place: the owner revoked the session', { uri: e.bluesky_uri });
           return 'skipped: session revoked';
         }

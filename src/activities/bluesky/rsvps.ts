@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import { ApplicationFailure, log } from '@temporalio/activity';
+import { log } from '@temporalio/activity';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../../config.ts';
 import { RSVP_COLLECTION, rsvpRecord } from '../../domain/lexicon.ts';
 import { putOwnRecord } from './records.ts';
-import { agentFor } from './sessions.ts';
+import { agentFor, isSessionRevoked } from './sessions.ts';
 
 /**
  * An RSVP record's rkey is derived from the event record's URI: one record per person and event,
@@ -20,8 +20,6 @@ export type RsvpPublishResult =
   | { state: 'deleted' }
   | { state: 'skipped'; reason: string }
   | { state: 'gone' };
-
-const isRevoked = (err: unknown) => err instanceof ApplicationFailure && err.type === 'BlueskySessionRevoked';
 
 export function rsvpActivities({ ds, redis, config }: { ds: DataSource; redis: Redis; config: Config }) {
   return {
@@ -72,7 +70,7 @@ export function rsvpActivities({ ds, redis, config }: { ds: DataSource; redis: R
           await agent.com.atproto.repo.deleteRecord({ repo: r.did, collection: RSVP_COLLECTION, rkey: r.bluesky_rkey });
           result.deleted++;
         } catch (err) {
-          if (!isRevoked(err)) throw err;
+          if (!isSessionRevoked(err)) throw err;
           log.warn('RSVP record left in place: its author revoked the session', { uri: r.bluesky_uri });
           result.unreachable++;
         }

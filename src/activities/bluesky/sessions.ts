@@ -45,6 +45,9 @@ const isRevocation = (err: unknown) =>
   err instanceof TokenRevokedError || err instanceof TokenInvalidError || err instanceof TokenRefreshError
   || [400, 401].includes((err as { status?: number }).status ?? 0);
 
+/** The failure agentFor throws for a session that cannot be restored. */
+export const isSessionRevoked = (err: unknown) => err instanceof ApplicationFailure && err.type === 'BlueskySessionRevoked';
+
 /**
  * An agent acting as `did`, from its stored session. A session that is missing or cannot be
  * resumed (revoked, expired) marks the user's Bluesky connection as disconnected and fails with
