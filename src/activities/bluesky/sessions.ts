@@ -27,13 +27,16 @@ export function sessionStore(redis: Redis, config: Config) {
   };
 }
 
-/** An app-password agent that saves every refreshed session, so another process resumes with the newest tokens. */
+/**
+ * An app-password agent that saves every refreshed session, so another process resumes with the
+ * newest tokens. (A login saves its new session itself, awaited, before it answers.)
+ */
 export function newAgent(service: string, redis: Redis, config: Config): AtpAgent {
   const store = sessionStore(redis, config);
   return new AtpAgent({
     service,
     persistSession: (evt, session) => {
-      if (session && (evt === 'create' || evt === 'update')) void store.save(service, session);
+      if (session && evt === 'update') void store.save(service, session);
     },
   });
 }
