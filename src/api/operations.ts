@@ -1,11 +1,11 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import {
-  ApplicationFailure, TemporalFailure, WorkflowFailedError, WorkflowIdConflictPolicy, WorkflowNotFoundError, type WorkflowExecutionInfo,
+  ApplicationFailure, TemporalFailure, WorkflowFailedError, WorkflowNotFoundError, type WorkflowExecutionInfo,
 } from '@temporalio/client';
 import { executionInfoFromRaw } from '@temporalio/client/lib/helpers.js';
 import { DomainError, notFound } from '../domain/errors.ts';
 import { OPERATION_TYPES, PROGRESS_QUERY, parseOperationId, type OperationType } from '../temporal/operations.ts';
-import { operationOptions } from '../temporal/client.ts';
+import { startOperation } from '../temporal/client.ts';
 import { ENTITY } from '../temporal/search-attributes.ts';
 import { requireRole, type AuthEnv } from './auth.ts';
 import type { AppDeps } from './deps.ts';
@@ -90,12 +90,7 @@ export function operationReader({ temporal, config }: Pick<AppDeps, 'temporal' |
    * answers what api.md calls an operation.
    */
   async function start(type: OperationType, slug: string, args: unknown[]): Promise<Operation> {
-    const handle = await temporal.workflow.start(OPERATION_TYPES[type].workflowType, {
-      ...operationOptions(config, type, slug),
-      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-      args,
-    });
-    return describe(handle.workflowId);
+    return describe(await startOperation(temporal, config, type, slug, args));
   }
 
   return { describe, summary, start };

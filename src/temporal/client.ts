@@ -1,4 +1,4 @@
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, WorkflowIdConflictPolicy } from '@temporalio/client';
 import type { Config } from '../config.ts';
 import { OPERATION_TYPES, operationTags, type OperationType } from './operations.ts';
 
@@ -10,4 +10,12 @@ export function createTemporalClient(config: Config): Client {
 /** The options every meetflow operation starts with: id, queue, search attributes, UI summary. */
 export function operationOptions(config: Config, type: OperationType, entitySlug: string, kind: string = OPERATION_TYPES[type].entityKind) {
   return { ...operationTags(type, entitySlug, kind), taskQueue: config.TEMPORAL_TASK_QUEUE };
+}
+
+/** Starts `<type>:<slug>` with `args`; one already running under that id is the answer. Answers the id. */
+export async function startOperation(client: Client, config: Config, type: OperationType, entitySlug: string, args: unknown[]): Promise<string> {
+  const handle = await client.workflow.start(OPERATION_TYPES[type].workflowType, {
+    ...operationOptions(config, type, entitySlug), workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING, args,
+  });
+  return handle.workflowId;
 }

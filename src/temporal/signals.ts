@@ -1,4 +1,4 @@
-import { WorkflowIdConflictPolicy, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { Config } from '../config.ts';
 import type { waitlistWorkflow } from '../workflows/waitlist.ts';
 import type { chatRoomWorkflow } from '../workflows/chat-room.ts';
@@ -9,17 +9,18 @@ import type { IngestOp } from '../domain/ingest.ts';
 import type { RsvpResult } from '../domain/rsvp.ts';
 import type { blueskyPublishWorkflow, blueskyRsvpWorkflow, blueskySeriesPublishWorkflow } from '../workflows/bluesky-publish.ts';
 import { OPERATION_TYPES, SIGNALS, type OperationType } from './operations.ts';
-import { operationOptions } from './client.ts';
+import { operationOptions, startOperation } from './client.ts';
 
 /**
  * Starts `<type>:<slug>` with `args`, or wakes the running one, with `signal`; answers its id.
  * Each caller checks its `args` against its workflow's parameters (`satisfies`).
  */
 async function wake(
-  client: Client, config: Config, type: OperationType, slug: string, signal: string, args: unknown[], kind?: string, signalArgs: unknown[] = [],
+  client: Client, config: Config, type: OperationType, slug: string, signal: string, args: unknown[],
+  opts: { kind?: string; signalArgs?: unknown[] } = {},
 ): Promise<string> {
   const handle = await client.workflow.signalWithStart(OPERATION_TYPES[type].workflowType, {
-    ...operationOptions(config, type, slug, kind), args, signal, signalArgs,
+    ...operationOptions(config, type, slug, opts.kind), args, signal, signalArgs: opts.signalArgs ?? [],
   });
   return handle.workflowId;
 }
@@ -31,7 +32,7 @@ export function notifySeatsChanged(client: Client, config: Config, eventSlug: st
 
 /** Room membership or details may have changed: `chat-room:<slug>`. */
 export function requestChatSync(client: Client, config: Config, target: { kind: 'event' | 'group'; slug: string }): Promise<string> {
-  return wake(client, config, 'chat-room', target.slug, SIGNALS.chatSync, [target] satisfies Parameters<typeof chatRoomWorkflow>, target.kind);
+  return wake(client, config, 'chat-room', target.slug, SIGNALS.chatSync, [target] satisfies Parameters<typeof chatRoomWorkflow>, { kind: target.kind });
 }
 
 /** The series changed (or was created): `series:<slug>`. */
@@ -58,16 +59,12 @@ export function requestRsvpPublish(client: Client, config: Config, eventSlug: st
 
 /** A change to one record from the network, handed to `bsky-ingest:<uri>` (durable once this returns). */
 export function requestIngest(client: Client, config: Config, uri: string, op: IngestOp): Promise<string> {
-  return wake(client, config, 'bsky-ingest', uri, SIGNALS.ingest, [{ uri }] satisfies Parameters<typeof ingestWorkflow>, undefined, [op]);
+  return wake(client, config, 'bsky-ingest', uri, SIGNALS.ingest, [{ uri }] satisfies Parameters<typeof ingestWorkflow>, { signalArgs: [op] });
 }
 
 /** The user's sync, `bsky-sync:<did>`; one already running is the answer. */
-export async function requestSync(client: Client, config: Config, did: string): Promise<string> {
-  const handle = await client.workflow.start(OPERATION_TYPES['bsky-sync'].workflowType, {
-    ...operationOptions(config, 'bsky-sync', did), workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-    args: [{ did }] satisfies Parameters<typeof blueskySyncWorkflow>,
-  });
-  return handle.workflowId;
+export function requestSync(client: Client, config: Config, did: string): Promise<string> {
+  return startOperation(client, config, 'bsky-sync', did, [{ did }] satisfies Parameters<typeof blueskySyncWorkflow>);
 }
 
 /**
