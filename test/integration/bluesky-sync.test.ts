@@ -1,27 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AtpAgent } from '@atproto/api';
+import type { AtpAgent } from '@atproto/api';
 import { TID } from '@atproto/common-web';
-import { TestNetworkNoAppView } from '@atproto/dev-env';
+import type { TestNetworkNoAppView } from '@atproto/dev-env';
 import { EVENT_COLLECTION, RSVP_COLLECTION } from '../../src/domain/lexicon.ts';
-import { eventually, startStack, type Stack } from '../helpers/stack.ts';
+import { eventually, type Stack } from '../helpers/stack.ts';
+import { appPasswordLogin, pdsAccount, startPdsStack } from '../helpers/pds.ts';
 
 // A user's PDS and meetflow each hold records the other lacks; the sync after login reconciles
 // both ways, and a second sync changes nothing (no ping-pong).
 let net: TestNetworkNoAppView;
 let s: Stack;
-beforeAll(async () => {
-  net = await TestNetworkNoAppView.create({});
-  s = await startStack({ BLUESKY_SERVICE: net.pds.url, BLUESKY_PLC_URL: net.plc.url });
-  await s.startWorker();
-}, 120_000);
+beforeAll(async () => { ({ net, s } = await startPdsStack()); }, 120_000);
 afterAll(async () => { await s?.close(); await net?.close(); });
 
-async function account(handle: string) {
-  const agent = new AtpAgent({ service: net.pds.url });
-  await agent.createAccount({ handle, email: `${handle}@test.com`, password: 'pw-123456' });
-  return agent;
-}
-const login = async (handle: string) => (await s.api('POST', '/v1/auth/bluesky/app-password', { body: { identifier: handle, password: 'pw-123456' } })).body;
+const account = (handle: string) => pdsAccount(net, handle);
+const login = async (handle: string) => (await appPasswordLogin(s, handle)).body;
 const list = async (agent: AtpAgent, collection: string) => {
   const out: { uri: string; cid: string }[] = [];
   let cursor: string | undefined;

@@ -1,13 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AtpAgent, type Agent } from '@atproto/api';
+import type { Agent, AtpAgent } from '@atproto/api';
 import { TID } from '@atproto/common-web';
 import { ApplicationFailure } from '@temporalio/common';
 import { putOwnRecord } from '../../src/activities/bluesky/records.ts';
-import { TestNetworkNoAppView } from '@atproto/dev-env';
+import type { TestNetworkNoAppView } from '@atproto/dev-env';
 import { EVENT_COLLECTION, RSVP_COLLECTION } from '../../src/domain/lexicon.ts';
 import { sessionStore } from '../../src/activities/bluesky/sessions.ts';
 import { rowsReferencingEvent, seedAttendees } from '../helpers/seed.ts';
-import { eventually, startStack, type Stack } from '../helpers/stack.ts';
+import { eventually, type Stack } from '../helpers/stack.ts';
+import { appPasswordLogin, pdsAccount, startPdsStack } from '../helpers/pds.ts';
 import { synapseRoom } from '../helpers/synapse.ts';
 import { signInAndConsent } from '../helpers/oauth.ts';
 
@@ -16,17 +17,12 @@ let net: TestNetworkNoAppView;
 let s: Stack;
 let alice: AtpAgent;
 beforeAll(async () => {
-  net = await TestNetworkNoAppView.create({});
-  alice = new AtpAgent({ service: net.pds.url });
-  await alice.createAccount({ handle: 'alice.test', email: 'alice@test.com', password: 'alice-pass' });
-  s = await startStack({ BLUESKY_SERVICE: net.pds.url, BLUESKY_PLC_URL: net.plc.url });
-  await s.startWorker();
+  ({ net, s } = await startPdsStack());
+  alice = await pdsAccount(net, 'alice.test', 'alice-pass');
 }, 120_000);
 afterAll(async () => { await s?.close(); await net?.close(); });
 
-async function login(identifier = 'alice.test', password = 'alice-pass') {
-  return s.api('POST', '/v1/auth/bluesky/app-password', { body: { identifier, password } });
-}
+const login = (identifier = 'alice.test', password = 'alice-pass') => appPasswordLogin(s, identifier, password);
 
 const rkeyOf = (uri: string) => uri.split('/').pop()!;
 async function pdsRecord(uri: string) {
@@ -53,8 +49,7 @@ describe('Bluesky publishing against a local PDS', () => {
   });
 
   it('logs in through AT Protocol OAuth; the worker publishes with that session', async () => {
-    const erin = new AtpAgent({ service: net.pds.url });
-    await erin.createAccount({ handle: 'erin.test', email: 'erin@test.com', password: 'erin-pass' });
+    const erin = await pdsAccount(net, 'erin.test', 'erin-pass');
     const unknown = await s.api('GET', '/v1/auth/bluesky/login?handle=nobody.test');
     expect(unknown.status).toBe(400);
     expect(unknown.body.error.code).toBe('bluesky_handle_unresolved');
@@ -193,8 +188,7 @@ describe('Bluesky publishing against a local PDS', () => {
   });
 
   it('publishes RSVP records of connected people and follows their changes', async () => {
-    const carol = new AtpAgent({ service: net.pds.url });
-    await carol.createAccount({ handle: 'carol.test', email: 'carol@test.com', password: 'carol-pass' });
+    const carol = await pdsAccount(net, 'carol.test', 'carol-pass');
     const host = (await login()).body.token;
     const { token, user } = (await login('carol.test', 'carol-pass')).body;
     const { slug } = (await s.api('POST', '/v1/events', {
@@ -254,8 +248,7 @@ describe('Bluesky publishing against a local PDS', () => {
   });
 
   it('a revoked session fails the publish with a typed error and disconnects the user; ingested events are never published', async () => {
-    const bob = new AtpAgent({ service: net.pds.url });
-    await bob.createAccount({ handle: 'bob.test', email: 'bob@test.com', password: 'bob-pass' });
+    const bob = await pdsAccount(net, 'bob.test', 'bob-pass');
     const { token, user } = (await login('bob.test', 'bob-pass')).body;
     const ingested = await s.event(token);
     await s.ds.query(`UPDATE events SET source_type = 'bluesky', source_id = 'at://' || $2 || '/x/1' WHERE slug = $1`, [ingested.slug, user.did]);

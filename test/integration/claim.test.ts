@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AtpAgent } from '@atproto/api';
-import { TestNetworkNoAppView } from '@atproto/dev-env';
-import { eventually, startStack, type Stack } from '../helpers/stack.ts';
+import type { TestNetworkNoAppView } from '@atproto/dev-env';
+import { eventually, type Stack } from '../helpers/stack.ts';
+import { appPasswordLogin, PASSWORD, pdsAccount, startPdsStack } from '../helpers/pds.ts';
 import { spawnWorker } from '../helpers/worker-process.ts';
 import { signInAndConsent } from '../helpers/oauth.ts';
 
@@ -10,22 +10,15 @@ import { signInAndConsent } from '../helpers/oauth.ts';
 // Bluesky account whose DID a shadow account holds.
 let net: TestNetworkNoAppView;
 let s: Stack;
-beforeAll(async () => {
-  net = await TestNetworkNoAppView.create({});
-  s = await startStack({ BLUESKY_SERVICE: net.pds.url, BLUESKY_PLC_URL: net.plc.url });
-  await s.startWorker();
-}, 120_000);
+beforeAll(async () => { ({ net, s } = await startPdsStack()); }, 120_000);
 afterAll(async () => { await s?.close(); await net?.close(); });
 
 async function blueskyAccount() {
   const handle = `u${randomUUID().slice(0, 8)}.test`;
-  const agent = new AtpAgent({ service: net.pds.url });
-  await agent.createAccount({ handle, email: `${handle}@test.com`, password: 'pw-123456' });
-  return { handle, did: agent.session!.did, password: 'pw-123456' };
+  return { handle, did: (await pdsAccount(net, handle)).session!.did, password: PASSWORD };
 }
 
-const login = (account: { handle: string; password: string }, token?: string) =>
-  s.api('POST', '/v1/auth/bluesky/app-password', { token, body: { identifier: account.handle, password: account.password } });
+const login = (account: { handle: string; password: string }, token?: string) => appPasswordLogin(s, account.handle, account.password, token);
 
 /** Pairs (shadow, user) of RSVPs to the same event, and what the merge must keep. */
 const OVERLAPS = [

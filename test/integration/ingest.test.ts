@@ -1,12 +1,13 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AtpAgent } from '@atproto/api';
+import type { AtpAgent } from '@atproto/api';
 import { TID } from '@atproto/common-web';
-import { TestNetworkNoAppView } from '@atproto/dev-env';
+import type { TestNetworkNoAppView } from '@atproto/dev-env';
 import { EVENT_COLLECTION, RSVP_COLLECTION } from '../../src/domain/lexicon.ts';
 import { startFirehoseConsumer } from '../../src/firehose/consumer.ts';
-import { eventually, startStack, type Stack } from '../helpers/stack.ts';
+import { eventually, type Stack } from '../helpers/stack.ts';
+import { appPasswordLogin, pdsAccount, startPdsStack } from '../helpers/pds.ts';
 
 // The whole pipeline on real services: a local PDS + PLC, its firehose, the consumer, the ingest
 // workflows on the dev server, Postgres.
@@ -15,19 +16,13 @@ let s: Stack;
 let firehose: string;
 let consumer: Awaited<ReturnType<typeof startFirehoseConsumer>> | null = null;
 beforeAll(async () => {
-  net = await TestNetworkNoAppView.create({});
-  firehose = net.pds.url.replace(/^http/, 'ws');
-  s = await startStack({ BLUESKY_SERVICE: net.pds.url, BLUESKY_PLC_URL: net.plc.url, FIREHOSE_SERVICE: firehose });
-  await s.startWorker();
+  ({ net, s } = await startPdsStack((n) => ({ FIREHOSE_SERVICE: n.pds.url.replace(/^http/, 'ws') })));
+  firehose = s.config.FIREHOSE_SERVICE;
   consumer = await startFirehoseConsumer(s);
 }, 120_000);
 afterAll(async () => { await consumer?.stop(); await s?.close(); await net?.close(); });
 
-async function account(handle: string) {
-  const agent = new AtpAgent({ service: net.pds.url });
-  await agent.createAccount({ handle, email: `${handle}@test.com`, password: 'pw-123456' });
-  return agent;
-}
+const account = (handle: string) => pdsAccount(net, handle);
 const eventRecord = (name: string, extra: Record<string, unknown> = {}) => ({
   $type: EVENT_COLLECTION, name, createdAt: new Date().toISOString(),
   startsAt: '2027-05-01T18:00:00.000Z', endsAt: '2027-05-01T20:00:00.000Z', ...extra,
@@ -75,7 +70,7 @@ describe('ingestion from the network', () => {
   it('skips meetflow\'s own event and RSVP records when they come back through the firehose (no loop)', async () => {
     await account('vera.test');
     await account('uma.test');
-    const login = async (h: string) => (await s.api('POST', '/v1/auth/bluesky/app-password', { body: { identifier: h, password: 'pw-123456' } })).body;
+    const login = async (h: string) => (await appPasswordLogin(s, h)).body;
     const vera = await login('vera.test');
     const uma = await login('uma.test');
     const { slug } = (await s.api('POST', '/v1/events', {
