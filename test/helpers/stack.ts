@@ -82,6 +82,14 @@ export async function startStack(env: Record<string, string> = {}) {
       return { ...res.body as { id: string; slug: string }, token: await stack.token(res.body.id) };
     },
 
+    /** Polls `GET /v1/operations/:id` until the operation no longer runs; answers it. */
+    finished(id: string, token: string, wait: { timeoutMs?: number; intervalMs?: number } = {}) {
+      return eventually(async () => {
+        const op = (await stack.api('GET', `/v1/operations/${encodeURIComponent(id)}`, { token })).body;
+        return op.status !== 'running' && op;
+      }, wait);
+    },
+
     async event(ownerToken: string, fields: Record<string, unknown> = {}) {
       const res = await stack.api('POST', '/v1/events', {
         token: ownerToken,

@@ -147,10 +147,7 @@ describe('operations (API -> Temporal dev server -> worker -> activity -> Postgr
     expect((await s.api('POST', `/v1/operations/${id}/cancel`, { token: owner.token })).status).toBe(403);
     const admin = await s.token(owner.id, 'admin');
     expect((await s.api('POST', `/v1/operations/${id}/cancel`, { token: admin })).status).toBe(202);
-    const closed = await eventually(async () => {
-      const r = await s.api('GET', `/v1/operations/${id}`, { token: owner.token });
-      return r.body.status !== 'running' && r.body;
-    });
+    const closed = await s.finished(id, owner.token);
     expect(closed.status).toBe('cancelled');
     expect(closed.closedAt).toBeTypeOf('string');
   });

@@ -25,10 +25,7 @@ const list = async (agent: AtpAgent, collection: string) => {
   } while (cursor);
   return out;
 };
-const done = (token: string, id: string) => eventually(async () => {
-  const o = (await s.api('GET', `/v1/operations/${id}`, { token })).body;
-  return o.status !== 'running' && o;
-}, { timeoutMs: 60_000 });
+const done = (token: string, id: string) => s.finished(id, token, { timeoutMs: 60_000 });
 
 describe('user sync (bsky-sync:<did>)', () => {
   it('reconciles 50 events and 50 RSVPs both ways after login; a second sync changes nothing; the PDS wins over a local edit of an ingested event, meetflow over an edit of its own record elsewhere', async () => {

@@ -140,10 +140,7 @@ describe('Bluesky publishing against a local PDS', () => {
     const [{ id }] = await s.ds.query(`SELECT id FROM events WHERE slug = $1`, [slug]);
 
     const del = await s.api('DELETE', `/v1/events/${slug}`, { token });
-    const op = await eventually(async () => {
-      const o = (await s.api('GET', `/v1/operations/${del.body.id}`, { token })).body;
-      return o.status !== 'running' && o;
-    }, { timeoutMs: 120_000 });
+    const op = await s.finished(del.body.id, token, { timeoutMs: 120_000 });
     expect(op.status).toBe('completed');
     expect(op.result).toMatchObject({ bluesky: 'deleted', attendeesRemoved: 5000 });
     expect(Object.values(await rowsReferencingEvent(s.ds, id)).every((n) => n === 0)).toBe(true);
@@ -215,10 +212,7 @@ describe('Bluesky publishing against a local PDS', () => {
     await s.api('POST', `/v1/events/${slug}/attendees`, { token, body: { status: 'going' } });
     await rsvpStatusIs('going');
     const del = await s.api('DELETE', `/v1/events/${slug}`, { token: host });
-    const op = await eventually(async () => {
-      const o = (await s.api('GET', `/v1/operations/${del.body.id}`, { token: host })).body;
-      return o.status !== 'running' && o;
-    });
+    const op = await s.finished(del.body.id, host);
     expect(op.result.rsvpRecords).toEqual({ deleted: 1, unreachable: 0 });
     expect(await rsvpOf()).toEqual([]);
   });
@@ -263,10 +257,7 @@ describe('Bluesky publishing against a local PDS', () => {
     await store.save(stored.service, { ...stored.session, accessJwt: 'revoked' });
     const { slug } = await s.event(token);
     const pub = await s.api('POST', `/v1/events/${slug}/bluesky`, { token });
-    const failed = await eventually(async () => {
-      const o = (await s.api('GET', `/v1/operations/${pub.body.id}`, { token })).body;
-      return o.status !== 'running' && o;
-    });
+    const failed = await s.finished(pub.body.id, token);
     expect(failed.status).toBe('failed');
     expect(failed.error.type).toBe('BlueskySessionRevoked');
     expect((await s.ds.query(`SELECT bluesky_connected FROM users WHERE id = $1`, [user.id]))[0].bluesky_connected).toBe(false);

@@ -100,10 +100,7 @@ describe('chat retention', () => {
   async function runRetention(body: Record<string, unknown>) {
     const started = await s.api('POST', '/v1/admin/chat-retention/run', { token: await admin(), body });
     expect(started.status).toBe(202);
-    return eventually(async () => {
-      const op = await s.api('GET', `/v1/operations/${started.body.id}`, { token: await admin() });
-      return op.body.status !== 'running' && op.body;
-    }, { timeoutMs: 180_000, intervalMs: 500 });
+    return s.finished(started.body.id, await admin(), { timeoutMs: 180_000, intervalMs: 500 });
   }
 
   it('over 200 rooms of which 150 are past the period deletes exactly those 150; a second run changes nothing', async () => {
@@ -163,10 +160,7 @@ describe('chat retention', () => {
 
       startSynapse();
       restarted = true;
-      const done = await eventually(async () => {
-        const op = await s.api('GET', `/v1/operations/${started.body.id}`, { token: await admin() });
-        return op.body.status !== 'running' && op.body;
-      }, { timeoutMs: 120_000, intervalMs: 500 });
+      const done = await s.finished(started.body.id, await admin(), { timeoutMs: 120_000, intervalMs: 500 });
       expect(done.status).toBe('completed');
       expect(done.result).toMatchObject({ deleted: 4, failed: 0 });
       for (const r of rooms) expect(await synapseRoom(r.roomId)).toBeNull();

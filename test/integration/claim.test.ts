@@ -80,10 +80,7 @@ async function snapshot(ids: string[]) {
   };
 }
 
-const finished = (token: string, id: string) => eventually(async () => {
-  const o = (await s.api('GET', `/v1/operations/${id}`, { token })).body;
-  return o.status !== 'running' && o;
-}, { timeoutMs: 120_000 });
+const finished = (token: string, id: string) => s.finished(id, token, { timeoutMs: 120_000 });
 
 describe('account claiming', () => {
   it('moves everything of the shadow account to the user, merges overlapping RSVPs by the rule, and removes the shadow account', async () => {

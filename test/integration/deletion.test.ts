@@ -10,12 +10,7 @@ let s: Stack;
 beforeAll(async () => { s = await startStack(); await s.startWorker(); });
 afterAll(async () => { await s?.close(); });
 
-async function finished(id: string, token: string, timeoutMs = 120_000) {
-  return eventually(async () => {
-    const op = await s.api('GET', `/v1/operations/${id}`, { token });
-    return op.body.status !== 'running' && op.body;
-  }, { timeoutMs, intervalMs: 200 });
-}
+const finished = (id: string, token: string, timeoutMs = 120_000) => s.finished(id, token, { timeoutMs, intervalMs: 200 });
 
 function dayAt(days: number, hour = 18): Date {
   const d = new Date(Date.now() + (days + 1) * DAY);
