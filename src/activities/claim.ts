@@ -3,6 +3,7 @@ import type { Client } from '@temporalio/client';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Config } from '../config.ts';
 import { notifySeatsChanged, requestChatSync, requestSync } from '../temporal/signals.ts';
+import { changedRows } from '../db/changed-rows.ts';
 
 export interface ClaimInput { did: string; shadowId: string; userId: string; handle: string; pdsUrl: string | null }
 
@@ -36,7 +37,7 @@ const moves = {
     for (const { s, u, event_id } of overlaps) {
       await m.query(`INSERT INTO account_claim_journal (did, kind, before) VALUES ($1, 'attendee-merged', $2)`, [c.did, { shadow: s, user: u }]);
       await m.query(`DELETE FROM attendees WHERE id = $1`, [s.id]);
-      const [[merged]] = await m.query( // an UPDATE answers [rows, count]
+      const [merged] = await changedRows(m,
         `WITH pair AS (SELECT * FROM jsonb_populate_recordset(null::attendees, $2))
          UPDATE attendees a SET
            status = (SELECT status FROM pair ORDER BY ${STRENGTH} DESC LIMIT 1),

@@ -1,6 +1,7 @@
 import { activityInfo, ApplicationFailure, heartbeat, log } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { DataSource } from 'typeorm';
+import { changedRows } from '../db/changed-rows.ts';
 
 export interface TombstonedEvent {
   eventId: string;
@@ -28,10 +29,9 @@ export function deletionActivities({ ds, temporal }: DeletionDeps) {
      * previous status once so that a compensation restores it exactly. Null if it is gone already.
      */
     async tombstoneEvent(slug: string): Promise<TombstonedEvent | null> {
-      const [row] = await ds.query(
+      const [event] = await changedRows(ds,
         `UPDATE events SET status_before_delete = coalesce(status_before_delete, status), status = 'deleting', updated_at = now()
           WHERE slug = $1 RETURNING id, series_slug, original_start, bluesky_uri`, [slug]);
-      const event = row?.[0];
       if (!event) return null;
       const [{ n }] = await ds.query(`SELECT count(*)::int AS n FROM attendees WHERE event_id = $1`, [event.id]);
       const [room] = await ds.query(`SELECT id, alias FROM chat_rooms WHERE event_id = $1 AND status <> 'deleted'`, [event.id]);
@@ -131,8 +131,8 @@ export function deletionActivities({ ds, temporal }: DeletionDeps) {
     /** Marks a series or group as being deleted: no more materialization, no new events in it. */
     async tombstoneContainer(scope: { kind: 'series'; slug: string } | { kind: 'group'; slug: string }): Promise<{ id: string } | null> {
       const table = scope.kind === 'series' ? 'event_series' : 'groups';
-      const [rows] = await ds.query(`UPDATE ${table} SET status = 'deleting', updated_at = now() WHERE slug = $1 RETURNING id`, [scope.slug]);
-      return rows[0] ? { id: rows[0].id } : null;
+      const [row] = await changedRows(ds, `UPDATE ${table} SET status = 'deleting', updated_at = now() WHERE slug = $1 RETURNING id`, [scope.slug]);
+      return row ? { id: row.id } : null;
     },
 
     /** The next page of event slugs to delete in a series (from a time on) or a group. */

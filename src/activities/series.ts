@@ -5,6 +5,7 @@ import type { Config } from '../config.ts';
 import { lastOccurrence, occurrences } from '../domain/recurrence.ts';
 import { occurrenceSlug } from '../domain/series.ts';
 import { requestSeriesPublish } from '../temporal/signals.ts';
+import { changedRows } from '../db/changed-rows.ts';
 
 export interface MaterializeInput { seriesSlug: string; now: string; horizonDays: number; maxOccurrences: number }
 export type MaterializeResult =
@@ -67,27 +68,27 @@ export function seriesActivities({ ds, temporal, config }: { ds: DataSource; tem
 
         const withPeople = stale.filter((e) => e.attendees > 0).map((e) => e.id);
         const cancelled = withPeople.length
-          ? (await m.query(`UPDATE events SET status = 'cancelled', updated_at = now() WHERE id = ANY($1::uuid[]) AND status <> 'cancelled' RETURNING id`, [withPeople]))[0].length
+          ? (await changedRows(m, `UPDATE events SET status = 'cancelled', updated_at = now() WHERE id = ANY($1::uuid[]) AND status <> 'cancelled' RETURNING id`, [withPeople])).length
           : 0;
         const empty = stale.filter((e) => e.attendees === 0).map((e) => e.id);
         const deleted = empty.length
-          ? (await m.query(
+          ? (await changedRows(m,
             `DELETE FROM events e WHERE e.id = ANY($1::uuid[])
                 AND NOT EXISTS (SELECT 1 FROM attendees a WHERE a.event_id = e.id)
-                AND NOT EXISTS (SELECT 1 FROM chat_rooms c WHERE c.event_id = e.id) RETURNING id`, [empty]))[0].length
+                AND NOT EXISTS (SELECT 1 FROM chat_rooms c WHERE c.event_id = e.id) RETURNING id`, [empty])).length
           : 0;
 
         // Unmodified occurrences follow the template (targeted columns only, and only where they differ).
         const sets = TEMPLATE_FIELDS.map((f) => `${f} = t.${f}`).join(', ');
         const differs = TEMPLATE_FIELDS.map((f) => `e.${f} IS DISTINCT FROM t.${f}`).join(' OR ');
         const updated = kept.length
-          ? (await m.query(
+          ? (await changedRows(m,
             `UPDATE events e SET ${sets}, start_at = e.original_start, end_at = e.original_start + $3 * interval '1 minute',
                     status = CASE WHEN e.status = 'cancelled' THEN t.status ELSE e.status END, updated_at = now()
                FROM events t WHERE t.id = $2 AND e.id = ANY($1::uuid[])
                 AND (${differs} OR e.start_at <> e.original_start OR e.end_at <> e.original_start + $3 * interval '1 minute'
                      OR (e.status = 'cancelled' AND t.status <> 'cancelled'))
-             RETURNING e.id`, [kept, template.id, series.duration_minutes]))[0].length
+             RETURNING e.id`, [kept, template.id, series.duration_minutes])).length
           : 0;
 
         const created = wanted.length

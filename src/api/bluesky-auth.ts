@@ -14,6 +14,7 @@ import type { AppDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
 import { UserSchema, toUserJson } from './users.ts';
 import { UserEntity } from '../db/entities/user.ts';
+import { changedRows } from '../db/changed-rows.ts';
 
 const LoginAnswer = z.object({ token: z.string(), user: UserSchema, operations: z.array(z.object({ id: z.string(), type: z.string() })) }).openapi('BlueskyLogin');
 
@@ -39,7 +40,7 @@ export function blueskyAuthRoutes({ ds, redis, temporal, config }: AppDeps) {
     if (holder?.is_shadow_account && (callerId || holder.claimed_by)) {
       // A shadow account becomes the caller's (or is being claimed right now: that claim is the answer).
       const claimant = callerId ?? holder.claimed_by;
-      const [marked] = await ds.query( // an UPDATE answers [rows, count]
+      const marked = await changedRows(ds,
         `UPDATE users SET claimed_by = $2 WHERE id = $1 AND (claimed_by IS NULL OR claimed_by = $2) RETURNING id`, [holder.id, claimant]);
       if (!marked.length) throw new DomainError(409, 'claim_in_progress', `another account is claiming ${identity.did}`);
       const op = await operations.start('claim-account', identity.did,

@@ -12,6 +12,7 @@ import type { AppDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
 import { idempotent } from './idempotency.ts';
 import { OperationSchema, operationReader } from './operations.ts';
+import { changedRows } from '../db/changed-rows.ts';
 
 const Counts = z.object({ confirmed: z.number(), waitlisted: z.number(), maybe: z.number() });
 export const EventSchema = z.object({
@@ -203,9 +204,9 @@ export function eventsRoutes(deps: AppDeps) {
     // An ingested event edited here: its record on the network stays the truth, so the next sync
     // or change of the record re-applies it (the stored CID no longer matches anything).
     const forgetCid = before.sourceType ? ', source_cid = NULL' : '';
-    const [rows] = await ds.query(
+    const rows = await changedRows(ds,
       `UPDATE events SET ${set.sql}${forgetCid}, updated_at = now() WHERE slug = $1 AND status <> 'deleting' RETURNING id`, [slug, ...set.values]);
-    if (!rows?.length) throw notFound('event', slug);
+    if (!rows.length) throw notFound('event', slug);
 
     const operations = [];
     if (before.seriesSlug) operations.push(...await recordSeriesChange(before, patch));
