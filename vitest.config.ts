@@ -6,7 +6,9 @@ export default defineConfig({
     // The Temporal native bridge needs real processes (threads/VM pools break it).
     pool: 'forks',
     maxWorkers: 2,
-    testTimeout: 60_000,
-    hookTimeout: 120_000,
+    // Integration tests wait on real services, on whatever machine runs them: no wait inside a test
+    // is longer than 120 s, and tests doing heavy work (hundreds of rooms) set more themselves.
+    testTimeout: 180_000,
+    hookTimeout: 180_000,
   },
 });

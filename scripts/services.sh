@@ -19,10 +19,24 @@ wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
 
 as_postgres() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
-start_postgres() { # start_postgres DIR PORT  (Postgres refuses to run as root)
-  local dir=$1 port=$2
+# The folder the cluster really lives in. Postgres runs as the `postgres` user, which cannot reach
+# a folder under a private home (e.g. a checkout in /root, mode 700): then the cluster lives under
+# /var/lib/postgresql/meetflow/<hash of the wanted path>, one per wanted path, kept across runs.
+pg_data_dir() {
+  local dir=$1
   mkdir -p "$dir"
-  [ "$(id -u)" -eq 0 ] && chown postgres "$dir"
+  [ "$(id -u)" -eq 0 ] || { echo "$dir"; return; }
+  chown postgres "$dir"
+  if runuser -u postgres -- test -w "$dir" 2>/dev/null; then echo "$dir"; return; fi
+  local hash; hash=$(readlink -f "$dir" | sha256sum | cut -c1-16)
+  local alt="/var/lib/postgresql/meetflow/$hash"
+  mkdir -p "$alt"; chown postgres "$(dirname "$alt")" "$alt"; chmod 700 "$alt"
+  echo "$alt"
+}
+
+start_postgres() { # start_postgres DIR PORT  (Postgres refuses to run as root)
+  local dir; dir=$(pg_data_dir "$1"); local port=$2
+  [ "$dir" = "$1" ] || echo "[services] $1 is out of the postgres user's reach: the cluster lives in $dir" >&2
   if [ ! -f "$dir/PG_VERSION" ]; then
     as_postgres "$PG_BIN/initdb" -D "$dir" -U postgres --auth=trust -E UTF8 --no-locale >/dev/null
   fi
@@ -32,7 +46,10 @@ start_postgres() { # start_postgres DIR PORT  (Postgres refuses to run as root)
     || "$PG_BIN/createdb" -h 127.0.0.1 -p "$port" -U postgres meetflow
 }
 
-stop_postgres() { [ -f "$1/postmaster.pid" ] && as_postgres "$PG_BIN/pg_ctl" -D "$1" -m fast -w stop >/dev/null 2>&1 || true; }
+stop_postgres() {
+  local dir; dir=$(pg_data_dir "$1")
+  [ -f "$dir/postmaster.pid" ] && as_postgres "$PG_BIN/pg_ctl" -D "$dir" -m fast -w stop >/dev/null 2>&1 || true
+}
 
 start_redis() { # start_redis DIR PORT
   mkdir -p "$1"

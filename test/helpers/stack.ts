@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
@@ -12,10 +13,22 @@ import { createRedis } from '../../src/redis.ts';
 import { createWorker, workflowsPath } from '../../src/worker/worker.ts';
 import { createMatrixClient } from '../../src/activities/chat/create-matrix-client.ts';
 
+/**
+ * Where the in-process workers' own log lines go: deliberate outages make them warn about every
+ * retry, which would bury a failing assertion. Failure messages point here.
+ */
+export const WORKER_LOG = join(process.env.TEST_LOG_DIR ?? join(tmpdir(), 'meetflow-test-logs'), `worker-${process.pid}.log`);
+
 let runtimeInstalled = false;
 function quietRuntime() {
   if (runtimeInstalled) return;
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  mkdirSync(join(WORKER_LOG, '..'), { recursive: true });
+  Runtime.install({
+    logger: new DefaultLogger('WARN', ({ level, message, meta, timestampNanos }) => {
+      const at = new Date(Number(timestampNanos / 1_000_000n)).toISOString();
+      appendFileSync(WORKER_LOG, `${at} ${level} ${message} ${meta ? JSON.stringify(meta) : ''}\n`);
+    }),
+  });
   runtimeInstalled = true;
 }
 
@@ -62,7 +75,7 @@ export async function startStack(env: Record<string, string> = {}) {
       await ds.destroy();
     },
 
-    token: (sub: string, role?: Role) => mintToken(config.AUTH_JWT_SECRET, { sub, ...(role ? { role } : {}) }),
+    token: (sub: string, role?: Role) => mintToken(config, { sub, ...(role ? { role } : {}) }),
 
     /** One HTTP request through the whole Hono app; answers status and parsed JSON body. */
     async api(method: string, path: string, opts: { token?: string; body?: unknown; headers?: Record<string, string> } = {}) {
@@ -82,12 +95,29 @@ export async function startStack(env: Record<string, string> = {}) {
       return { ...res.body as { id: string; slug: string }, token: await stack.token(res.body.id) };
     },
 
-    /** Polls `GET /v1/operations/:id` until the operation no longer runs; answers it. */
-    finished(id: string, token: string, wait: { timeoutMs?: number; intervalMs?: number } = {}) {
-      return eventually(async () => {
-        const op = (await stack.api('GET', `/v1/operations/${encodeURIComponent(id)}`, { token })).body;
-        return op.status !== 'running' && op;
-      }, wait);
+    /**
+     * Polls `GET /v1/operations/:id` until the operation no longer runs; answers it. On timeout the
+     * error says where it stands: status, progress and the last failure of its pending activities.
+     */
+    async finished(id: string, token: string, wait: { timeoutMs?: number; intervalMs?: number } = {}) {
+      let last: unknown;
+      try {
+        return await eventually(async () => {
+          const op = (await stack.api('GET', `/v1/operations/${encodeURIComponent(id)}`, { token })).body;
+          last = op;
+          return op.status !== 'running' && op;
+        }, wait);
+      } catch {
+        throw new Error(`operation ${id} did not finish within ${wait.timeoutMs ?? 30_000} ms: ${await stack.whereIs(id, last)}`);
+      }
+    },
+
+    /** One line on where a workflow stands (for failure messages). */
+    async whereIs(workflowId: string, operation?: unknown): Promise<string> {
+      const d = await stack.temporal.workflow.getHandle(workflowId).describe().catch((e: Error) => e);
+      const pending = d instanceof Error ? d.message : (d.raw.pendingActivities ?? []).map((a) =>
+        `${a.activityType?.name} attempt ${a.attempt}: ${a.lastFailure?.message ?? 'no failure yet'}`).join('; ');
+      return `operation ${JSON.stringify(operation)}; pending activities: ${pending || 'none'}; worker log: ${WORKER_LOG}`;
     },
 
     async event(ownerToken: string, fields: Record<string, unknown> = {}) {
@@ -111,7 +141,7 @@ export async function eventually<T>(check: () => Promise<T>, { timeoutMs = 30_00
   for (;;) {
     last = await check();
     if (last) return last as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms (last: ${JSON.stringify(last)})`);
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms (last: ${JSON.stringify(last)}; worker log: ${WORKER_LOG})`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }

@@ -97,13 +97,16 @@ describe('chat retention', () => {
     return rooms;
   }
 
+  // Heavy on purpose (hundreds of rooms on a real Synapse): each test sets the time it needs, and
+  // no wait inside it is longer than that. On a warm 2-core machine the big one takes ~70 s.
+  const RUN_TIMEOUT = 150_000;
   async function runRetention(body: Record<string, unknown>) {
     const started = await s.api('POST', '/v1/admin/chat-retention/run', { token: await admin(), body });
     expect(started.status).toBe(202);
-    return s.finished(started.body.id, await admin(), { timeoutMs: 180_000, intervalMs: 500 });
+    return s.finished(started.body.id, await admin(), { timeoutMs: RUN_TIMEOUT, intervalMs: 500 });
   }
 
-  it('over 200 rooms of which 150 are past the period deletes exactly those 150; a second run changes nothing', async () => {
+  it('over 200 rooms of which 150 are past the period deletes exactly those 150; a second run changes nothing', { timeout: 600_000 }, async () => {
     const owner = await s.user('Retention Owner');
     const member = await s.user('Retention Member');
     const expired = await seedRooms(owner.id, 150, 45, 'old');
@@ -137,7 +140,7 @@ describe('chat retention', () => {
     for (const r of recent.slice(0, 5)) expect(await synapseRoom(r.roomId)).not.toBeNull();
   });
 
-  it('a room deleted by hand is success, and a homeserver that is down is waited for', async () => {
+  it('a room deleted by hand is success, and a homeserver that is down is waited for', { timeout: 300_000 }, async () => {
     const owner = await s.user('Outage Owner');
     const rooms = await seedRooms(owner.id, 4, 60, 'outage');
     await s.matrix!.purgeRoom(rooms[0].roomId); // gone before retention gets to it
@@ -160,7 +163,7 @@ describe('chat retention', () => {
 
       startSynapse();
       restarted = true;
-      const done = await s.finished(started.body.id, await admin(), { timeoutMs: 120_000, intervalMs: 500 });
+      const done = await s.finished(started.body.id, await admin(), { timeoutMs: RUN_TIMEOUT, intervalMs: 500 });
       expect(done.status).toBe('completed');
       expect(done.result).toMatchObject({ deleted: 4, failed: 0 });
       for (const r of rooms) expect(await synapseRoom(r.roomId)).toBeNull();
