@@ -50,7 +50,7 @@ await ds.query(`UPDATE chat_rooms SET status = 'deleted' WHERE id = ANY($1::uuid
 
 // The retention workflow doing the same through Temporal.
 await seed('workflow');
-const admin = await mintToken(config.AUTH_JWT_SECRET, { sub: owner.id, role: 'admin' });
+const admin = await mintToken(config, { sub: owner.id, role: 'admin' });
 t0 = performance.now();
 const op = await call('POST', '/v1/admin/chat-retention/run', admin, { retentionDays: 30 }) as unknown as { id: string };
 let result = null as { deleted: number; failed: number } | null;

@@ -2,11 +2,12 @@
 // years of a weekly one) against computing the same dates alone, in the same run.
 import { randomUUID } from 'node:crypto';
 import { mintToken } from '../src/api/auth.ts';
+import { loadConfig } from '../src/config.ts';
 import { occurrences } from '../src/domain/recurrence.ts';
 import { call, createUsers, fmt } from './lib/client.ts';
 
 const [owner] = await createUsers(1);
-const admin = await mintToken(process.env.AUTH_JWT_SECRET!, { sub: randomUUID(), role: 'admin' });
+const admin = await mintToken(loadConfig(), { sub: randomUUID(), role: 'admin' });
 const start = new Date(Date.now() + 86_400_000);
 start.setUTCHours(18, 0, 0, 0);
 

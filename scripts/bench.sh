@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 start_throwaway_services
 
 export AUTH_JWT_SECRET="bench-secret-not-for-production" LOG_LEVEL=warn
+export RATE_LIMIT_ANON_PER_MIN=0 RATE_LIMIT_WRITES_PER_MIN=0 # 0: off (load from one address and few users)
 # Long horizons so the series benchmark can materialize ten years in one go.
 export SERIES_HORIZON_DAYS=4000 SERIES_MAX_OCCURRENCES=5000
 export PORT; PORT=$(free_ports 1)

@@ -10,12 +10,26 @@ const schema = z.object({
   PUBLIC_BASE_URL: z.string().url().optional(),
   DATABASE_URL: z.string().default('postgres://postgres@127.0.0.1:55432/meetflow'),
   DB_POOL_MAX: z.coerce.number().int().positive().default(20),
+  DB_ACQUIRE_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
+  DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  DB_LOCK_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
+  DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: z.coerce.number().int().positive().default(15_000),
+  API_BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
+  API_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(20_000),
+  LIVENESS_STALL_MS: z.coerce.number().int().positive().default(30_000),
+  RATE_LIMIT_ANON_PER_MIN: z.coerce.number().int().min(0).default(60),
+  RATE_LIMIT_WRITES_PER_MIN: z.coerce.number().int().min(0).default(600),
   REDIS_URL: z.string().default('redis://127.0.0.1:56379'),
   TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().default('default'),
   TEMPORAL_TASK_QUEUE: z.string().default('meetflow'),
   TEMPORAL_UI_URL: z.string().default('http://127.0.0.1:8233'),
   AUTH_JWT_SECRET: z.string().min(16).optional(),
+  AUTH_JWT_ISSUER: z.string().min(1).optional(),
+  AUTH_JWT_AUDIENCE: z.string().min(1).optional(),
+  AUTH_TOKEN_MAX_TTL_SECONDS: z.coerce.number().int().positive().default(30 * 86_400),
+  SESSION_ENCRYPTION_KEYS: z.string().optional(),
+  ALLOW_PRIVATE_NETWORK_FETCH: z.enum(['true', 'false']).optional(),
   WORKER_SHUTDOWN_GRACE: z.string().default('30s'),
   WORKER_METRICS_PORT: z.coerce.number().int().positive().optional(),
   WORKFLOW_BUNDLE_PATH: z.string().optional(),
@@ -32,14 +46,37 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
 
-export type Config = Omit<z.infer<typeof schema>, 'AUTH_JWT_SECRET' | 'PUBLIC_BASE_URL' | 'CHAT_ENABLED'> & {
+export type Config = Omit<z.infer<typeof schema>, 'AUTH_JWT_SECRET' | 'PUBLIC_BASE_URL' | 'CHAT_ENABLED' | 'SESSION_ENCRYPTION_KEYS' | 'ALLOW_PRIVATE_NETWORK_FETCH'> & {
   AUTH_JWT_SECRET: string;
   PUBLIC_BASE_URL: string;
   /** Global chat switch: on by default when a homeserver is configured. */
   CHAT_ENABLED: boolean;
+  /** Keys that seal stored Bluesky sessions, newest first (`kid:base64 key`); the first seals. */
+  SESSION_ENCRYPTION_KEYS: SessionKey[];
+  /** Whether outbound calls to PDSes may reach loopback/private addresses (never in production). */
+  ALLOW_PRIVATE_NETWORK_FETCH: boolean;
 };
+export interface SessionKey { id: string; key: Buffer }
 
+// Known development values: only ever used by a loopback development stack.
 const DEV_SECRET = 'meetflow-dev-secret-change-me';
+const DEV_SESSION_KEY = 'dev:bWVldGZsb3ctZGV2LXNlc3Npb24ta2V5LWxvY2FsISE=';
+
+const isLoopbackUrl = (url: string) => ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(url).hostname);
+
+/** `kid:base64,kid2:base64`: each key 32 bytes, ids unique. */
+function parseSessionKeys(text: string): SessionKey[] {
+  const keys = text.split(',').map((entry) => {
+    const [id, b64] = entry.trim().split(':');
+    const key = Buffer.from(b64 ?? '', 'base64');
+    if (!id || !/^[A-Za-z0-9_-]{1,32}$/.test(id) || key.length !== 32) {
+      throw new Error('invalid configuration: SESSION_ENCRYPTION_KEYS must be `kid:<32 bytes, base64>` entries separated by commas');
+    }
+    return { id, key };
+  });
+  if (new Set(keys.map((k) => k.id)).size !== keys.length) throw new Error('invalid configuration: SESSION_ENCRYPTION_KEYS has a repeated key id');
+  return keys;
+}
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = schema.safeParse(env);
@@ -48,8 +85,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new Error(`invalid configuration: ${problems}`);
   }
   const c = parsed.data;
-  if (!c.AUTH_JWT_SECRET && c.NODE_ENV === 'production') {
-    throw new Error('invalid configuration: AUTH_JWT_SECRET is required in production');
+  const publicBaseUrl = c.PUBLIC_BASE_URL ?? `http://127.0.0.1:${c.PORT}`;
+  // The known development secrets only for a development stack on loopback.
+  const devStack = c.NODE_ENV !== 'production' && isLoopbackUrl(publicBaseUrl);
+  if (!devStack && (!c.AUTH_JWT_SECRET || c.AUTH_JWT_SECRET === DEV_SECRET)) {
+    throw new Error('invalid configuration: AUTH_JWT_SECRET is required (and not the development one) outside a loopback development stack');
+  }
+  if (!devStack && (!c.SESSION_ENCRYPTION_KEYS || c.SESSION_ENCRYPTION_KEYS === DEV_SESSION_KEY)) {
+    throw new Error('invalid configuration: SESSION_ENCRYPTION_KEYS is required (and not the development one) outside a loopback development stack');
   }
   const chatEnabled = c.CHAT_ENABLED ? c.CHAT_ENABLED === 'true' : Boolean(c.MATRIX_HOMESERVER_URL);
   if (chatEnabled && (!c.MATRIX_HOMESERVER_URL || !c.MATRIX_ACCESS_TOKEN)) {
@@ -59,6 +102,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...c,
     CHAT_ENABLED: chatEnabled,
     AUTH_JWT_SECRET: c.AUTH_JWT_SECRET ?? DEV_SECRET,
-    PUBLIC_BASE_URL: c.PUBLIC_BASE_URL ?? `http://127.0.0.1:${c.PORT}`,
+    PUBLIC_BASE_URL: publicBaseUrl,
+    SESSION_ENCRYPTION_KEYS: parseSessionKeys(c.SESSION_ENCRYPTION_KEYS ?? DEV_SESSION_KEY),
+    ALLOW_PRIVATE_NETWORK_FETCH: c.ALLOW_PRIVATE_NETWORK_FETCH ? c.ALLOW_PRIVATE_NETWORK_FETCH === 'true' : c.NODE_ENV !== 'production',
   };
 }

@@ -1,4 +1,7 @@
+import { lookup } from 'node:dns/promises';
+import { BlockList, isIP } from 'node:net';
 import { IdResolver } from '@atproto/identity';
+import { ApplicationFailure } from '@temporalio/common';
 import type { Config } from './config.ts';
 
 const resolvers = new WeakMap<Config, IdResolver>();
@@ -16,4 +19,28 @@ export function idResolver(config: Config): IdResolver {
     resolvers.set(config, r);
   }
   return r;
+}
+
+const PRIVATE = new BlockList();
+for (const [net, prefix] of [['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16],
+  ['172.16.0.0', 12], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4], ['240.0.0.0', 4]] as const) PRIVATE.addSubnet(net, prefix, 'ipv4');
+for (const [net, prefix] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8], ['::ffff:0:0', 96]] as const) PRIVATE.addSubnet(net, prefix, 'ipv6');
+
+/**
+ * A service URL taken from untrusted data (a PDS named by a DID document) before the worker calls
+ * it: in production only https to public addresses, so a hostile PDS entry cannot aim the worker
+ * at internal services. Development and tests (ALLOW_PRIVATE_NETWORK_FETCH) use loopback PDSes.
+ */
+export async function assertFetchable(url: string, config: Pick<Config, 'ALLOW_PRIVATE_NETWORK_FETCH'>): Promise<void> {
+  if (config.ALLOW_PRIVATE_NETWORK_FETCH) return;
+  const refuse = (why: string) => ApplicationFailure.create({ type: 'UnsafeServiceUrl', message: `refusing to call ${url}: ${why}`, nonRetryable: true });
+  let parsed: URL;
+  try { parsed = new URL(url); } catch { throw refuse('not a URL'); }
+  if (parsed.protocol !== 'https:') throw refuse('only https is allowed');
+  const host = parsed.hostname.replace(/^\[|\]$/g, '');
+  const addresses = isIP(host) ? [{ address: host, family: isIP(host) }] : await lookup(host, { all: true }).catch(() => []);
+  if (!addresses.length) throw refuse('the host does not resolve');
+  for (const a of addresses) {
+    if (PRIVATE.check(a.address, a.family === 6 ? 'ipv6' : 'ipv4')) throw refuse(`${a.address} is not a public address`);
+  }
 }

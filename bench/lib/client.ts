@@ -1,12 +1,13 @@
 // Shared by the benchmarks: a loopback-only HTTP client, tokens, timing and percentiles.
 import { randomUUID } from 'node:crypto';
 import { mintToken } from '../../src/api/auth.ts';
+import { loadConfig } from '../../src/config.ts';
 
 const base = process.env.API_URL ?? 'http://127.0.0.1:3000';
 if (!/^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?$/.test(base)) {
   throw new Error(`benchmarks only send traffic to loopback, not ${base}`);
 }
-const secret = process.env.AUTH_JWT_SECRET!;
+const tokens = loadConfig();
 
 export async function call(method: string, path: string, token: string, body?: unknown) {
   const res = await fetch(base + path, {
@@ -20,12 +21,12 @@ export async function call(method: string, path: string, token: string, body?: u
 }
 
 export async function createUsers(n: number): Promise<{ id: string; token: string }[]> {
-  const service = await mintToken(secret, { sub: randomUUID(), role: 'service' });
+  const service = await mintToken(tokens, { sub: randomUUID(), role: 'service' });
   const out: { id: string; token: string }[] = [];
   for (let i = 0; i < n; i += 32) {
     const batch = await Promise.all(Array.from({ length: Math.min(32, n - i) }, async (_, j) => {
       const u = await call('POST', '/v1/users', service, { displayName: `bench ${i + j}` }) as unknown as { id: string };
-      return { id: u.id, token: await mintToken(secret, { sub: u.id }, 24 * 3600) };
+      return { id: u.id, token: await mintToken(tokens, { sub: u.id }, 24 * 3600) };
     }));
     out.push(...batch);
   }

@@ -3,10 +3,11 @@ import { log } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../config.ts';
-import { MalformedRecord, opFromRecord, type ExternalEvent, type ExternalRsvp } from '../domain/ingest.ts';
+import { MalformedRecord, opFromRecord, repoOf, type ExternalEvent, type ExternalRsvp } from '../domain/ingest.ts';
+import { DomainError } from '../domain/errors.ts';
 import { rsvp } from '../domain/rsvp.ts';
 import { makeSlug } from '../domain/slug.ts';
-import { idResolver } from '../identity.ts';
+import { assertFetchable, idResolver } from '../identity.ts';
 import {
   afterRsvpChange, requestIngest, requestPublish, requestRsvpPublish, requestSeriesPublish,
 } from '../temporal/signals.ts';
@@ -45,12 +46,21 @@ export function ingestActivities({ ds, temporal, config }: { ds: DataSource; tem
     return user.id;
   }
 
+  /** A record claimed for someone whose repo does not hold it: refused and kept for operators. */
+  async function notTheAuthors(uri: string, did: string, payload: unknown): Promise<IngestResult> {
+    const reason = `${uri} is not a record of ${did}`;
+    await deadLetter(ds, { source: 'ingest', uri, reason, payload });
+    return { state: 'skipped', reason };
+  }
+
   /**
    * Upserts an event from the network, found by source id (AT-URI), then source URL, then the
    * author's rkey; the same CID again changes nothing. meetflow's own records coming back are
-   * skipped (loop prevention).
+   * skipped (loop prevention). A record speaks only for its author: URL and rkey matches are
+   * among that author's ingested events, never another's.
    */
   async function ingestEvent(e: ExternalEvent): Promise<IngestResult> {
+    if (repoOf(e.sourceId) !== e.creator.did) return notTheAuthors(e.sourceId, e.creator.did, e);
     // Ours: its link back to meetflow (there before the row knows the record's URI), or the URI.
     if (e.sourceUrl?.startsWith(`${config.PUBLIC_BASE_URL}/events/`)) return { state: 'skipped', reason: 'meetflow\'s own record' };
     const [own] = await ds.query(`SELECT slug FROM events WHERE bluesky_uri = $1`, [e.sourceId]);
@@ -61,7 +71,8 @@ export function ingestActivities({ ds, temporal, config }: { ds: DataSource; tem
     return ds.transaction(async (m) => {
       const [found] = await m.query(
         `SELECT id, slug, source_id, source_cid FROM events
-          WHERE (source_type = 'bluesky' AND source_id = $1) OR ($2::text IS NOT NULL AND source_url = $2) OR (source_did = $3 AND source_rkey = $4)
+          WHERE (source_type = 'bluesky' AND source_id = $1)
+             OR (source_did = $3 AND (($2::text IS NOT NULL AND source_url = $2) OR source_rkey = $4))
           ORDER BY (source_id = $1) DESC NULLS LAST LIMIT 1 FOR UPDATE`, [e.sourceId, e.sourceUrl, e.creator.did, rkey]);
       if (found && found.source_id === e.sourceId && e.sourceCid && found.source_cid === e.sourceCid) return { state: 'unchanged', slug: found.slug };
       if (found) {
@@ -90,6 +101,7 @@ export function ingestActivities({ ds, temporal, config }: { ds: DataSource; tem
    * `parked`. meetflow's own RSVP records coming back are skipped.
    */
   async function ingestRsvp(r: ExternalRsvp): Promise<IngestResult> {
+    if (repoOf(r.sourceId) !== r.userDid) return notTheAuthors(r.sourceId, r.userDid, r);
     // Ours: meetflow's rkey for this subject (known before the row stores the record's URI).
     if (r.sourceId.endsWith(`/${rsvpRkey(r.eventSourceId)}`)) return { state: 'skipped', reason: 'meetflow\'s own RSVP record' };
     const [event] = await ds.query(
@@ -98,7 +110,14 @@ export function ingestActivities({ ds, temporal, config }: { ds: DataSource; tem
     const userId = await userFor(r.userDid, r.userHandle);
     const [existing] = await ds.query(`SELECT source_id, source_cid FROM attendees WHERE event_id = $1 AND user_id = $2`, [event.id, userId]);
     if (existing?.source_id === r.sourceId && r.sourceCid && existing.source_cid === r.sourceCid) return { state: 'unchanged', slug: event.slug };
-    const result = await rsvp(ds, event.slug, userId, r.status);
+    let result;
+    try {
+      result = await rsvp(ds, event.slug, userId, r.status);
+    } catch (err) {
+      // The event refuses it (being deleted, draft, cancelled): retrying would not change that.
+      if (err instanceof DomainError) return { state: 'skipped', reason: err.message };
+      throw err;
+    }
     await ds.query(`UPDATE attendees SET source_id = $3, source_cid = $4 WHERE event_id = $1 AND user_id = $2`,
       [event.id, userId, r.sourceId, r.sourceCid]);
     await afterRsvpChange(temporal, config, event.slug, result);
@@ -120,7 +139,11 @@ export function ingestActivities({ ds, temporal, config }: { ds: DataSource; tem
       const [a] = await ds.query(
         `SELECT e.slug, a.user_id FROM attendees a JOIN events e ON e.id = a.event_id WHERE a.source_id = $1`, [sourceId]);
       if (!a) return { state: 'skipped', reason: 'no such RSVP' };
-      const result = await rsvp(ds, a.slug, a.user_id, 'notgoing');
+      const result = await rsvp(ds, a.slug, a.user_id, 'notgoing').catch((err) => {
+        if (err instanceof DomainError) return null; // the event is being deleted: nothing left to cancel
+        throw err;
+      });
+      if (!result) return { state: 'skipped', reason: `event ${a.slug} is being deleted` };
       await afterRsvpChange(temporal, config, a.slug, result);
       return { state: result.changed ? 'updated' : 'unchanged', slug: a.slug };
     },
@@ -135,12 +158,16 @@ export function ingestActivities({ ds, temporal, config }: { ds: DataSource; tem
     async syncRecordsPage(input: { did: string; collection: string; cursor: string | null }): Promise<SyncPage> {
       const [user] = await ds.query(`SELECT id, slug, pds_url FROM users WHERE did = $1`, [input.did]);
       if (!user?.pds_url) return { cursor: null, uris: [], applied: {} };
+      await assertFetchable(user.pds_url, config);
       const { data } = await new AtpAgent({ service: user.pds_url }).com.atproto.repo.listRecords({
         repo: input.did, collection: input.collection, limit: 100, cursor: input.cursor ?? undefined,
       });
       const applied: Record<string, number> = {};
       const count = (what: string) => { applied[what] = (applied[what] ?? 0) + 1; };
-      for (const rec of data.records) {
+      // A PDS answers for its users' repos only: a record of anyone else's repo is not this user's to sync.
+      const records = data.records.filter((rec) => repoOf(rec.uri) === input.did);
+      if (records.length < data.records.length) applied.foreign = data.records.length - records.length;
+      for (const rec of records) {
         const [ownEvent] = await ds.query(`SELECT slug, bluesky_cid FROM events WHERE bluesky_uri = $1`, [rec.uri]);
         if (ownEvent) {
           if (ownEvent.bluesky_cid === rec.cid) count('unchanged');
@@ -169,7 +196,7 @@ export function ingestActivities({ ds, temporal, config }: { ds: DataSource; tem
         }
         count(result?.state ?? 'skipped');
       }
-      return { cursor: data.cursor ?? null, uris: data.records.map((r) => r.uri), applied };
+      return { cursor: data.cursor ?? null, uris: records.map((r) => r.uri), applied };
     },
 
     /**

@@ -1,4 +1,4 @@
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import { UserEntity, type User } from '../db/entities/user.ts';
 import type { Event } from '../db/entities/event.ts';
 import { DomainError, notFound } from '../domain/errors.ts';
@@ -13,16 +13,25 @@ export async function requireUser(ds: DataSource, auth: Auth): Promise<User> {
   return user;
 }
 
-/** Owner, an owner/admin of its group, or an admin may manage an event or a series. */
-export async function requireManager(ds: DataSource, auth: Auth, thing: Pick<Event, 'ownerId' | 'groupId' | 'slug'>): Promise<void> {
-  if (auth.role === 'admin' || auth.sub === thing.ownerId) return;
+/**
+ * Owner, an owner/admin of its group, or an admin may manage an event or a series. Inside a
+ * transaction pass its manager: asking the pool for a second connection while holding one (and a
+ * row lock) is how concurrent requests wedge the pool.
+ */
+export async function requireManager(q: DataSource | EntityManager, auth: Auth, thing: Pick<Event, 'ownerId' | 'groupId' | 'slug'>): Promise<void> {
+  if (await isManager(q, auth, thing)) return;
+  throw new DomainError(403, 'forbidden', `only the owner, a group admin or an admin may change ${thing.slug}`);
+}
+
+export async function isManager(q: DataSource | EntityManager, auth: Auth, thing: Pick<Event, 'ownerId' | 'groupId'>): Promise<boolean> {
+  if (auth.role === 'admin' || auth.sub === thing.ownerId) return true;
   if (thing.groupId) {
-    const [row] = await ds.query(
+    const [row] = await q.query(
       `SELECT 1 FROM group_members WHERE group_id = $1 AND user_id = $2 AND role IN ('owner', 'admin')`,
       [thing.groupId, auth.sub]);
-    if (row) return;
+    if (row) return true;
   }
-  throw new DomainError(403, 'forbidden', `only the owner, a group admin or an admin may change ${thing.slug}`);
+  return false;
 }
 
 /** The id of the group a new event or series goes into; only its members may add to it. */

@@ -6,6 +6,7 @@ import { blueskyAuthRoutes } from './bluesky-auth.ts';
 import { requireAuth, type AuthEnv } from './auth.ts';
 import type { AppDeps } from './deps.ts';
 import { errorBody, onError } from './errors.ts';
+import { limitBody, rateLimits, refuseControlCharacters } from './guards.ts';
 import { eventsRoutes } from './events.ts';
 import { groupsRoutes } from './groups.ts';
 import { healthRoutes } from './health.ts';
@@ -18,10 +19,13 @@ import { integrationRoutes } from './integration.ts';
 /** The HTTP API: validation, authorization, the rows a request owns, and workflow starts. */
 export function createApp(deps: AppDeps) {
   const app = new OpenAPIHono<AuthEnv>();
-  const jwt = requireAuth(deps.config.AUTH_JWT_SECRET);
+  const jwt = requireAuth(deps.config);
   const metrics = createMetrics();
 
   app.use('*', metrics.middleware);
+  app.use('*', limitBody(deps.config));
+  app.use('*', refuseControlCharacters);
+  app.use('/v1/*', rateLimits(deps.redis, deps.config));
   app.onError(onError);
   app.notFound((c) => c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path}`), 404));
 

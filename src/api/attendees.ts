@@ -1,4 +1,5 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { DomainError } from '../domain/errors.ts';
 import { rsvp, type RsvpIntent } from '../domain/rsvp.ts';
 import { afterRsvpChange, requestRsvpPublish } from '../temporal/signals.ts';
 import type { User } from '../db/entities/user.ts';
@@ -6,7 +7,7 @@ import { requireUser } from './access.ts';
 import type { AuthEnv } from './auth.ts';
 import type { AppDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
-import { findLiveEvent } from './events.ts';
+import { findVisibleEvent } from './events.ts';
 
 const RsvpAnswer = z.object({
   status: z.enum(['confirmed', 'waitlisted', 'maybe', 'cancelled']),
@@ -20,6 +21,19 @@ const Attendee = z.object({
   waitlistPosition: z.number().int().optional(),
   since: z.string(),
 }).openapi('Attendee');
+
+interface AttendeeCursor { rank: number; w: string; id: string }
+const writeCursor = (c: { rank: number; w: Date; id: string }) =>
+  Buffer.from(JSON.stringify([c.rank, c.w.toISOString(), String(c.id)])).toString('base64url');
+function readCursor(text: string): AttendeeCursor {
+  try {
+    const [rank, w, id] = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+    if (Number.isInteger(rank) && typeof w === 'string' && !Number.isNaN(Date.parse(w)) && typeof id === 'string' && /^\d{1,19}$/.test(id)) {
+      return { rank, w, id };
+    }
+  } catch { /* not one of ours */ }
+  throw new DomainError(400, 'validation_failed', 'cursor is not valid');
+}
 
 export function attendeesRoutes({ ds, temporal, config }: AppDeps) {
   const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
@@ -55,7 +69,9 @@ export function attendeesRoutes({ ds, temporal, config }: AppDeps) {
     responses: { 200: { ...answer, description: 'the caller\'s attendance' }, ...errorResponses },
   }), async (c) => {
     const user = await requireUser(ds, c.get('auth'));
-    return c.json(await respond(c.req.valid('param').slug, user, c.req.valid('json').status), 200);
+    const { slug } = c.req.valid('param');
+    await findVisibleEvent(ds, slug, c.get('auth')); // a draft does not exist for strangers
+    return c.json(await respond(slug, user, c.req.valid('json').status), 200);
   });
 
   app.openapi(createRoute({
@@ -70,25 +86,41 @@ export function attendeesRoutes({ ds, temporal, config }: AppDeps) {
 
   app.openapi(createRoute({
     method: 'get', path: '/v1/events/{slug}/attendees', tags: ['attendees'], security: [{ bearer: [] }],
-    summary: 'attendees: confirmed, then the waitlist in order, then maybe',
-    request: { params: Slug },
-    responses: { 200: { content: { 'application/json': { schema: z.object({ items: z.array(Attendee) }) } }, description: 'attendees' }, ...errorResponses },
+    summary: 'attendees: confirmed, then the waitlist in order, then maybe; a page at a time (nextCursor)',
+    request: {
+      params: Slug,
+      query: z.object({ limit: z.coerce.number().int().min(1).max(500).default(100), cursor: z.string().max(200).optional() }),
+    },
+    responses: {
+      200: { content: { 'application/json': { schema: z.object({ items: z.array(Attendee), nextCursor: z.string().nullable() }) } }, description: 'attendees' },
+      ...errorResponses,
+    },
   }), async (c) => {
-    const event = await findLiveEvent(ds, c.req.valid('param').slug);
-    const rows: { slug: string; display_name: string; status: 'confirmed' | 'waitlisted' | 'maybe'; since: Date; pos: number | null }[] =
+    const event = await findVisibleEvent(ds, c.req.valid('param').slug, c.get('auth'));
+    const { limit, cursor } = c.req.valid('query');
+    const after = cursor ? readCursor(cursor) : null;
+    // Keyset pagination over (status rank, waitlist time, id); positions count the whole waitlist.
+    const rows: { id: string; slug: string; display_name: string; status: 'confirmed' | 'waitlisted' | 'maybe'; since: Date; pos: number | null; rank: number; w: Date }[] =
       await ds.query(
-        `SELECT u.slug, u.display_name, a.status, a.updated_at AS since,
-                CASE WHEN a.status = 'waitlisted'
-                  THEN row_number() OVER (PARTITION BY a.status ORDER BY a.waitlisted_at, a.id) END::int AS pos
-           FROM attendees a JOIN users u ON u.id = a.user_id
-          WHERE a.event_id = $1 AND a.status <> 'cancelled'
-          ORDER BY array_position(ARRAY['confirmed', 'waitlisted', 'maybe'], a.status), a.waitlisted_at, a.id`,
-        [event.id]);
+        `WITH ranked AS (
+           SELECT a.id, u.slug, u.display_name, a.status, a.updated_at AS since,
+                  array_position(ARRAY['confirmed', 'waitlisted', 'maybe'], a.status) AS rank,
+                  coalesce(a.waitlisted_at, to_timestamp(0)) AS w,
+                  CASE WHEN a.status = 'waitlisted'
+                    THEN row_number() OVER (PARTITION BY a.status ORDER BY a.waitlisted_at, a.id) END::int AS pos
+             FROM attendees a JOIN users u ON u.id = a.user_id
+            WHERE a.event_id = $1 AND a.status <> 'cancelled')
+         SELECT * FROM ranked WHERE $2::int IS NULL OR (rank, w, id) > ($2::int, $3::timestamptz, $4::bigint)
+          ORDER BY rank, w, id LIMIT $5`,
+        [event.id, after?.rank ?? null, after?.w ?? null, after?.id ?? null, limit + 1]);
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
     return c.json({
-      items: rows.map((r) => ({
+      items: page.map((r) => ({
         user: { slug: r.slug, displayName: r.display_name }, status: r.status,
         ...(r.pos ? { waitlistPosition: r.pos } : {}), since: r.since.toISOString(),
       })),
+      nextCursor: rows.length > limit && last ? writeCursor({ rank: last.rank, w: last.w, id: last.id }) : null,
     }, 200);
   });
 

@@ -1,30 +1,47 @@
 import { createMiddleware } from 'hono/factory';
 import { sign, verify } from 'hono/jwt';
+import type { Config } from '../config.ts';
 import { DomainError } from '../domain/errors.ts';
 
 export type Role = 'admin' | 'service';
 export interface Auth { sub: string; role?: Role }
 export type AuthEnv = { Variables: { auth: Auth } };
+/** What signs and checks tokens. */
+export type TokenConfig = Pick<Config, 'AUTH_JWT_SECRET' | 'AUTH_JWT_ISSUER' | 'AUTH_JWT_AUDIENCE' | 'AUTH_TOKEN_MAX_TTL_SECONDS'>;
 
-/** The caller of `Authorization: Bearer <JWT>` (HS256; `sub` is the user id, `role` optional), or null without one. */
-export async function readAuth(header: string | undefined, secret: string): Promise<Auth | null> {
+const invalid = (why: string) => new DomainError(401, 'unauthorized', why);
+
+/**
+ * The caller of `Authorization: Bearer <JWT>`, or null without one. HS256; `sub` is the user id,
+ * `role` optional. The token must expire (`exp`, at most AUTH_TOKEN_MAX_TTL_SECONDS ahead) and,
+ * when configured, name meetflow's issuer and audience.
+ */
+export async function readAuth(header: string | undefined, tc: TokenConfig): Promise<Auth | null> {
   const token = header?.startsWith('Bearer ') ? header.slice(7) : null;
   if (!token) return null;
   let payload: Record<string, unknown>;
   try {
-    payload = await verify(token, secret, 'HS256');
+    payload = await verify(token, tc.AUTH_JWT_SECRET, 'HS256');
   } catch {
-    throw new DomainError(401, 'unauthorized', 'invalid or expired token');
+    throw invalid('invalid or expired token');
   }
-  if (typeof payload.sub !== 'string' || !payload.sub) throw new DomainError(401, 'unauthorized', 'token has no subject');
+  const now = Math.floor(Date.now() / 1000);
+  if (typeof payload.exp !== 'number') throw invalid('token has no expiry (exp)');
+  if (payload.exp - now > tc.AUTH_TOKEN_MAX_TTL_SECONDS) throw invalid('token expires too far in the future');
+  if (tc.AUTH_JWT_ISSUER && payload.iss !== tc.AUTH_JWT_ISSUER) throw invalid('token issuer is not accepted');
+  if (tc.AUTH_JWT_AUDIENCE) {
+    const aud = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
+    if (!aud.includes(tc.AUTH_JWT_AUDIENCE)) throw invalid('token audience is not meetflow');
+  }
+  if (typeof payload.sub !== 'string' || !payload.sub) throw invalid('token has no subject');
   const role = payload.role === 'admin' || payload.role === 'service' ? payload.role : undefined;
   return { sub: payload.sub, role };
 }
 
-export function requireAuth(secret: string) {
+export function requireAuth(tc: TokenConfig) {
   return createMiddleware<AuthEnv>(async (c, next) => {
-    const auth = await readAuth(c.req.header('Authorization'), secret);
-    if (!auth) throw new DomainError(401, 'unauthorized', 'missing bearer token');
+    const auth = await readAuth(c.req.header('Authorization'), tc);
+    if (!auth) throw invalid('missing bearer token');
     c.set('auth', auth);
     await next();
   });
@@ -38,7 +55,14 @@ export function requireRole(...roles: Role[]) {
   });
 }
 
-export function mintToken(secret: string, claims: Auth, ttlSeconds = 3600): Promise<string> {
+/** A token meetflow accepts: always with `exp`, and `iss`/`aud` when configured. */
+export function mintToken(tc: TokenConfig, claims: Auth, ttlSeconds = 3600): Promise<string> {
+  if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > tc.AUTH_TOKEN_MAX_TTL_SECONDS) {
+    throw new Error(`token lifetime must be 1..${tc.AUTH_TOKEN_MAX_TTL_SECONDS} seconds`);
+  }
   const now = Math.floor(Date.now() / 1000);
-  return sign({ ...claims, iat: now, exp: now + ttlSeconds }, secret, 'HS256');
+  return sign({
+    ...claims, iat: now, exp: now + ttlSeconds,
+    ...(tc.AUTH_JWT_ISSUER ? { iss: tc.AUTH_JWT_ISSUER } : {}), ...(tc.AUTH_JWT_AUDIENCE ? { aud: tc.AUTH_JWT_AUDIENCE } : {}),
+  }, tc.AUTH_JWT_SECRET, 'HS256');
 }

@@ -1,4 +1,6 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { Agent } from '@atproto/api';
 import { OAuthCallbackError } from '@atproto/oauth-client-node';
 import { DomainError } from '../domain/errors.ts';
@@ -16,6 +18,11 @@ import { UserSchema, toUserJson } from './users.ts';
 import { UserEntity } from '../db/entities/user.ts';
 import { changedRows } from '../db/changed-rows.ts';
 
+/** What meetflow keeps in the OAuth state (server-side): the browser's nonce and the signed-in caller. */
+interface OAuthAppState { nonce?: string; callerId?: string | null }
+const NONCE_COOKIE = 'meetflow_oauth_nonce';
+const safeEqual = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+
 const LoginAnswer = z.object({ token: z.string(), user: UserSchema, operations: z.array(z.object({ id: z.string(), type: z.string() })) }).openapi('BlueskyLogin');
 
 /**
@@ -29,10 +36,10 @@ const LoginAnswer = z.object({ token: z.string(), user: UserSchema, operations: 
 export function blueskyAuthRoutes({ ds, redis, temporal, config }: AppDeps) {
   const app = new OpenAPIHono({ defaultHook: validationHook });
 
-  const operations = operationReader({ temporal, config });
+  const operations = operationReader({ ds, temporal, config });
   const answer = async (userId: string, ops: { id: string; type: string }[] = []) => {
     const row = await ds.getRepository(UserEntity).findOneByOrFail({ id: userId });
-    return { token: await mintToken(config.AUTH_JWT_SECRET, { sub: row.id }, 24 * 3600), user: toUserJson(row), operations: ops };
+    return { token: await mintToken(config, { sub: row.id }, 24 * 3600), user: toUserJson(row), operations: ops };
   };
 
   async function linkUser(identity: { did: string; handle: string; pds: string }, callerId: string | null) {
@@ -44,7 +51,7 @@ export function blueskyAuthRoutes({ ds, redis, temporal, config }: AppDeps) {
         `UPDATE users SET claimed_by = $2 WHERE id = $1 AND (claimed_by IS NULL OR claimed_by = $2) RETURNING id`, [holder.id, claimant]);
       if (!marked.length) throw new DomainError(409, 'claim_in_progress', `another account is claiming ${identity.did}`);
       const op = await operations.start('claim-account', identity.did,
-        [{ did: identity.did, shadowId: holder.id, userId: claimant, handle: identity.handle, pdsUrl: identity.pds }] satisfies Parameters<typeof claimAccountWorkflow>);
+        [{ did: identity.did, shadowId: holder.id, userId: claimant, handle: identity.handle, pdsUrl: identity.pds }] satisfies Parameters<typeof claimAccountWorkflow>, claimant);
       return answer(claimant, [{ id: op.id, type: op.type }]);
     }
     if (callerId && holder && holder.id !== callerId) {
@@ -68,7 +75,7 @@ export function blueskyAuthRoutes({ ds, redis, temporal, config }: AppDeps) {
 
   /** A signed-in caller (optional on the login routes): must be a known user. */
   async function caller(header: string | undefined): Promise<string | null> {
-    const auth = await readAuth(header, config.AUTH_JWT_SECRET);
+    const auth = await readAuth(header, config);
     return auth ? (await requireUser(ds, auth)).id : null;
   }
 
@@ -101,13 +108,23 @@ export function blueskyAuthRoutes({ ds, redis, temporal, config }: AppDeps) {
     responses: { 302: { description: 'to the authorization server' }, ...errorResponses },
   }), async (c) => {
     const { handle } = c.req.valid('query');
-    const callerId = await caller(c.req.header('Authorization')); // kept server-side in the OAuth state
+    const callerId = await caller(c.req.header('Authorization'));
+    // The flow is bound to this browser: a nonce in an HttpOnly cookie, and the same nonce (with
+    // the caller) kept server-side in the OAuth state. A callback from another browser (a victim
+    // lured into approving an attacker's authorization) has no matching cookie and is refused.
+    const nonce = randomBytes(18).toString('base64url');
+    let url: URL;
     try {
-      const url = await oauthClient(redis, config).authorize(handle, { scope: oauthClientMetadata(config).scope, state: callerId ?? undefined });
-      return c.redirect(url.href, 302);
+      url = await oauthClient(redis, config).authorize(handle, {
+        scope: oauthClientMetadata(config).scope, state: JSON.stringify({ nonce, callerId } satisfies OAuthAppState),
+      });
     } catch (err) {
       throw new DomainError(400, 'bluesky_handle_unresolved', `cannot start a Bluesky login for ${handle}: ${(err as Error).message}`);
     }
+    setCookie(c, NONCE_COOKIE, nonce, {
+      httpOnly: true, secure: config.PUBLIC_BASE_URL.startsWith('https:'), sameSite: 'Lax', path: '/v1/auth/bluesky', maxAge: 3600,
+    });
+    return c.redirect(url.href, 302);
   });
 
   app.openapi(createRoute({
@@ -117,15 +134,22 @@ export function blueskyAuthRoutes({ ds, redis, temporal, config }: AppDeps) {
     responses: { 200: { content: { 'application/json': { schema: LoginAnswer } }, description: 'logged in' }, ...errorResponses },
   }), async (c) => {
     let session;
-    let callerId: string | null;
+    let appState: OAuthAppState;
     try {
       const done = await oauthClient(redis, config).callback(new URL(c.req.url).searchParams);
       session = done.session;
-      callerId = done.state ?? null;
+      appState = JSON.parse(done.state ?? '{}');
     } catch (err) {
       if (err instanceof OAuthCallbackError) throw new DomainError(401, 'unauthorized', `Bluesky login failed: ${err.message}`);
       throw new DomainError(503, 'bluesky_unavailable', `Bluesky login failed: ${(err as Error).message}`);
     }
+    const cookie = getCookie(c, NONCE_COOKIE);
+    deleteCookie(c, NONCE_COOKIE, { path: '/v1/auth/bluesky' });
+    if (!cookie || !appState.nonce || !safeEqual(cookie, appState.nonce)) {
+      await session.signOut().catch(() => undefined); // this browser did not start it: the session is not kept
+      throw new DomainError(401, 'oauth_browser_mismatch', 'this login was not started in this browser');
+    }
+    const callerId = appState.callerId ?? null;
     await sessionStore(redis, config).remove(session.did); // the OAuth session replaces an app-password one
     const { data } = await new Agent(session).com.atproto.repo.describeRepo({ repo: session.did });
     return c.json(await linkUser({ did: session.did, handle: data.handle, pds: (await session.getTokenInfo()).aud }, callerId), 200);

@@ -34,11 +34,31 @@ export function validationHook(result: { success: boolean; error?: z.ZodError },
   }
 }
 
-const PG_CODES: Record<string, { status: 409 | 422; code: string }> = {
+const PG_CODES: Record<string, { status: 409 | 422 | 503; code: string }> = {
   '23505': { status: 409, code: 'conflict' }, // unique_violation
   '23503': { status: 422, code: 'invalid_reference' }, // foreign_key_violation
   '23514': { status: 422, code: 'validation_failed' }, // check_violation
+  '57014': { status: 503, code: 'database_timeout' }, // statement_timeout
+  '55P03': { status: 503, code: 'database_timeout' }, // lock_timeout
+  '25P03': { status: 503, code: 'database_timeout' }, // idle_in_transaction_session_timeout
+  '57P01': { status: 503, code: 'database_unavailable' }, // the server is shutting down
 };
+/** Input Postgres cannot store (NUL bytes, invalid encodings) that got past the guards: still a 400. */
+const PG_BAD_INPUT = new Set(['22021', '22P05', '22P02']);
+
+/** The pool's own refusals: no free connection within DB_ACQUIRE_TIMEOUT_MS, or none at all. */
+function databaseUnavailable(err: Error): { code: string; message: string } | null {
+  if (/timeout exceeded when trying to connect|Connection terminated due to connection timeout/.test(err.message)) {
+    return { code: 'database_busy', message: 'the database is busy; try again shortly' };
+  }
+  if ((err as { code?: string }).code === 'ECONNREFUSED' || /Connection terminated unexpectedly/.test(err.message)) {
+    return { code: 'database_unavailable', message: 'the database is unavailable; try again shortly' };
+  }
+  return null;
+}
+
+/** Escapes what a log line prints of a request, so no input can forge a line (CR, LF, control characters). */
+export const loggable = (text: string) => JSON.stringify(text.slice(0, 500));
 
 /** One place that turns any thrown error into the api.md error shape; never a stack trace. */
 export function onError(err: Error, c: Context) {
@@ -50,8 +70,12 @@ export function onError(err: Error, c: Context) {
   if (err instanceof QueryFailedError) {
     const pg = err.driverError as { code?: string; constraint?: string; detail?: string };
     const mapped = pg.code ? PG_CODES[pg.code] : undefined;
+    if (mapped?.status === 503) return c.json(errorBody(mapped.code, 'the database did not answer in time; try again shortly'), 503, { 'Retry-After': '1' });
     if (mapped) return c.json(errorBody(mapped.code, pg.detail ?? 'constraint violated', { constraint: pg.constraint }), mapped.status);
+    if (pg.code && PG_BAD_INPUT.has(pg.code)) return c.json(errorBody('validation_failed', 'the input contains values that cannot be stored'), 400);
   }
-  console.error('unhandled error', c.req.method, c.req.path, err);
+  const down = databaseUnavailable(err);
+  if (down) return c.json(errorBody(down.code, down.message), 503, { 'Retry-After': '1' });
+  console.error('unhandled error', c.req.method, loggable(c.req.path), err);
   return c.json(errorBody('internal', 'internal error'), 500);
 }

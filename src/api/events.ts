@@ -4,10 +4,11 @@ import { EventEntity, type Event } from '../db/entities/event.ts';
 import { DomainError, notFound } from '../domain/errors.ts';
 import { attendeeCounts, type AttendeeCounts } from '../domain/rsvp.ts';
 import { makeSlug } from '../domain/slug.ts';
+import { httpUrl } from '../domain/http-url.ts';
 import { isTimeZone } from '../domain/time.ts';
 import { notifySeatsChanged, requestChatSync, requestMaterialization, requestPublish, requestSeriesPublish } from '../temporal/signals.ts';
-import { groupForNewItem, requireManager, requireUser } from './access.ts';
-import type { AuthEnv } from './auth.ts';
+import { groupForNewItem, isManager, requireManager, requireUser } from './access.ts';
+import type { Auth, AuthEnv } from './auth.ts';
 import type { AppDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
 import { idempotent } from './idempotency.ts';
@@ -35,7 +36,7 @@ export const editable = {
   startAt: datetime, endAt: datetime, timeZone,
   capacity: z.number().int().min(0).max(1_000_000).nullable(),
   chatEnabled: z.boolean(), publishToBluesky: z.boolean(),
-  location: z.string().max(500).nullable(), onlineUrl: z.string().url().max(2000).nullable(),
+  location: z.string().max(500).nullable(), onlineUrl: httpUrl.nullable(),
   status: z.enum(['draft', 'published', 'cancelled']),
 };
 const CreateEvent = z.object({
@@ -73,6 +74,13 @@ export function setClause(columns: Record<string, unknown>): { sql: string; valu
 export async function findLiveEvent(ds: DataSource, slug: string): Promise<Event> {
   const event = await ds.getRepository(EventEntity).findOneBy({ slug });
   if (!event || event.status === 'deleting') throw notFound('event', slug);
+  return event;
+}
+
+/** A live event the caller may see: a draft only for its managers (for anyone else it does not exist). */
+export async function findVisibleEvent(ds: DataSource, slug: string, auth: Auth): Promise<Event> {
+  const event = await findLiveEvent(ds, slug);
+  if (event.status === 'draft' && !await isManager(ds, auth, event)) throw notFound('event', slug);
   return event;
 }
 
@@ -174,6 +182,10 @@ export function eventsRoutes(deps: AppDeps) {
       .orderBy('e.start_at', 'ASC').addOrderBy('e.slug', 'ASC').limit(q.limit);
     if (q.to) qb.andWhere('e.start_at < :to', { to: new Date(q.to) });
     if (q.groupSlug) qb.andWhere('e.group_id = (SELECT id FROM groups WHERE slug = :g)', { g: q.groupSlug });
+    if (c.get('auth').role !== 'admin') { // drafts only for their managers
+      qb.andWhere(`(e.status <> 'draft' OR e.owner_id::text = :me OR EXISTS (SELECT 1 FROM group_members gm
+        WHERE gm.group_id = e.group_id AND gm.user_id::text = :me AND gm.role IN ('owner', 'admin')))`, { me: c.get('auth').sub });
+    }
     return c.json({ items: await toEventJsons(ds, await qb.getMany()) }, 200);
   });
 
@@ -182,7 +194,7 @@ export function eventsRoutes(deps: AppDeps) {
     request: { params: Slug },
     responses: { 200: { ...one, description: 'the event' }, ...errorResponses },
   }), async (c) => {
-    const [json] = await toEventJsons(ds, [await findLiveEvent(ds, c.req.valid('param').slug)]);
+    const [json] = await toEventJsons(ds, [await findVisibleEvent(ds, c.req.valid('param').slug, c.get('auth'))]);
     return c.json(json, 200);
   });
 
@@ -194,7 +206,7 @@ export function eventsRoutes(deps: AppDeps) {
   }), async (c) => {
     const { slug } = c.req.valid('param');
     const patch = c.req.valid('json');
-    const before = await findLiveEvent(ds, slug);
+    const before = await findVisibleEvent(ds, slug, c.get('auth'));
     await requireManager(ds, c.get('auth'), before);
     const start = patch.startAt ? Date.parse(patch.startAt) : before.startAt.getTime();
     const end = patch.endAt ? Date.parse(patch.endAt) : before.endAt.getTime();
@@ -229,7 +241,7 @@ export function eventsRoutes(deps: AppDeps) {
     request: { params: Slug },
     responses: { 202: { content: { 'application/json': { schema: OperationSchema } }, description: 'the publication' }, ...errorResponses },
   }), async (c) => {
-    const event = await findLiveEvent(ds, c.req.valid('param').slug);
+    const event = await findVisibleEvent(ds, c.req.valid('param').slug, c.get('auth'));
     await requireManager(ds, c.get('auth'), event);
     return c.json(await operations.describe((await requestEventPublish(deps, event)).id), 202);
   });
@@ -244,7 +256,7 @@ export function eventsRoutes(deps: AppDeps) {
     const event = await events.findOneBy({ slug }); // a tombstoned one too: the running deletion is answered
     if (!event) throw notFound('event', slug);
     await requireManager(ds, c.get('auth'), event);
-    return c.json(await operations.start('delete-event', slug, [{ eventSlug: slug }]), 202);
+    return c.json(await operations.start('delete-event', slug, [{ eventSlug: slug }], c.get('auth').sub), 202);
   });
 
   return app;

@@ -67,7 +67,7 @@ export function groupsRoutes({ ds, redis, temporal, config }: AppDeps) {
     return c.json(toGroupJson(group), 200);
   });
 
-  const operations = operationReader({ temporal, config });
+  const operations = operationReader({ ds, temporal, config });
   app.openapi(createRoute({
     method: 'delete', path: '/v1/groups/{slug}', tags: ['groups'], security: [{ bearer: [] }],
     summary: 'cascade deletion of the group, its series and events, as delete-group:<slug>',
@@ -78,7 +78,7 @@ export function groupsRoutes({ ds, redis, temporal, config }: AppDeps) {
     const group = await ds.getRepository(GroupEntity).findOneBy({ slug });
     if (!group) throw notFound('group', slug);
     await requireManager(ds, c.get('auth'), { ownerId: group.ownerId, groupId: group.id, slug });
-    return c.json(await operations.start('delete-group', slug, [{ groupSlug: slug }]), 202);
+    return c.json(await operations.start('delete-group', slug, [{ groupSlug: slug }], c.get('auth').sub), 202);
   });
 
   return app;

@@ -1,5 +1,6 @@
 // `npm run api`: serves the HTTP API on PORT; on SIGTERM/SIGINT stops accepting connections,
-// lets in-flight requests finish, then closes Postgres, Redis and the Temporal connection.
+// lets in-flight requests finish (at most API_SHUTDOWN_TIMEOUT_MS), then closes Postgres, Redis and
+// the Temporal connection.
 import { serve } from '@hono/node-server';
 import { loadConfig } from '../config.ts';
 import { createDataSource } from '../db/data-source.ts';
@@ -22,6 +23,8 @@ async function shutdown(signal: string) {
   if (stopping) return;
   stopping = true;
   console.log(`api: ${signal}, draining`);
+  // A hard deadline: a request that never finishes must not keep the process alive.
+  setTimeout(() => { console.error('api: drain deadline passed, exiting'); process.exit(1); }, config.API_SHUTDOWN_TIMEOUT_MS).unref();
   await new Promise<void>((resolve) => server.close(() => resolve()));
   await Promise.allSettled([ds.destroy(), redis.quit(), temporal.connection.close()]);
   process.exit(0);

@@ -7,7 +7,8 @@ import { DomainError, notFound } from '../domain/errors.ts';
 import { OPERATION_TYPES, PROGRESS_QUERY, parseOperationId, type OperationType } from '../temporal/operations.ts';
 import { startOperation } from '../temporal/client.ts';
 import { ENTITY } from '../temporal/search-attributes.ts';
-import { requireRole, type AuthEnv } from './auth.ts';
+import { requireRole, type Auth, type AuthEnv } from './auth.ts';
+import { operationAccess } from './operation-access.ts';
 import type { AppDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
 
@@ -44,8 +45,12 @@ function failureOf(err: unknown): { type: string; message: string } {
   return { type: (e as Error)?.name ?? 'Error', message: (e as Error)?.message ?? String(e) };
 }
 
-/** Reads operations (workflows) through the Temporal client: status, progress, result, error. */
-export function operationReader({ temporal, config }: Pick<AppDeps, 'temporal' | 'config'>) {
+/**
+ * Reads operations (workflows) through the Temporal client: status, progress, result, error.
+ * With a viewer, an operation they may not read is `not_found` (its existence is not told).
+ */
+export function operationReader({ ds, temporal, config }: Pick<AppDeps, 'ds' | 'temporal' | 'config'>) {
+  const mayRead = operationAccess(ds);
   const uiBase = `${config.TEMPORAL_UI_URL}/namespaces/${encodeURIComponent(config.TEMPORAL_NAMESPACE)}/workflows`;
 
   function summary(info: Pick<WorkflowExecutionInfo, 'workflowId' | 'status' | 'startTime' | 'closeTime' | 'typedSearchAttributes'>): Operation | null {
@@ -62,7 +67,7 @@ export function operationReader({ temporal, config }: Pick<AppDeps, 'temporal' |
   }
 
   /** One operation with its live progress (running) or its result/error (closed). */
-  async function describe(id: string): Promise<Operation> {
+  async function describe(id: string, viewer?: Auth): Promise<Operation> {
     const handle = temporal.workflow.getHandle(id);
     let info: Awaited<ReturnType<typeof handle.describe>>;
     try {
@@ -72,7 +77,7 @@ export function operationReader({ temporal, config }: Pick<AppDeps, 'temporal' |
       throw err;
     }
     const op = summary(info);
-    if (!op) throw notFound('operation', id);
+    if (!op || (viewer && !await mayRead(viewer, op.entity, info.memo?.requestedBy))) throw notFound('operation', id);
     if (op.status === 'running') {
       op.progress = await temporal.connection
         .withDeadline(Date.now() + QUERY_TIMEOUT_MS, () => handle.query(PROGRESS_QUERY))
@@ -89,17 +94,17 @@ export function operationReader({ temporal, config }: Pick<AppDeps, 'temporal' |
    * Starts `<type>:<slug>`, or joins the one already running (the workflow id is the lock), and
    * answers what api.md calls an operation.
    */
-  async function start(type: OperationType, slug: string, args: unknown[]): Promise<Operation> {
-    return describe(await startOperation(temporal, config, type, slug, args));
+  async function start(type: OperationType, slug: string, args: unknown[], requestedBy?: string): Promise<Operation> {
+    return describe(await startOperation(temporal, config, type, slug, args, requestedBy));
   }
 
-  return { describe, summary, start };
+  return { describe, summary, start, mayRead };
 }
 
 export function operationsRoutes(deps: AppDeps) {
   const { temporal, config } = deps;
   const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
-  const { describe, summary } = operationReader(deps);
+  const { describe, summary, mayRead } = operationReader(deps);
 
   const Id = z.object({ id: z.string().min(3).max(300) });
 
@@ -107,7 +112,7 @@ export function operationsRoutes(deps: AppDeps) {
     method: 'get', path: '/v1/operations/{id}', tags: ['operations'], security: [{ bearer: [] }],
     request: { params: Id },
     responses: { 200: { content: { 'application/json': { schema: OperationSchema } }, description: 'the operation' }, ...errorResponses },
-  }), async (c) => c.json(await describe(c.req.valid('param').id), 200));
+  }), async (c) => c.json(await describe(c.req.valid('param').id, c.get('auth')), 200));
 
   app.openapi(createRoute({
     method: 'get', path: '/v1/operations', tags: ['operations'], security: [{ bearer: [] }],
@@ -141,7 +146,12 @@ export function operationsRoutes(deps: AppDeps) {
     const infos = await Promise.all(response.executions.map((raw) =>
       executionInfoFromRaw(raw, temporal.options.loadedDataConverter, raw, config.TEMPORAL_NAMESPACE)));
     const token = response.nextPageToken?.length ? Buffer.from(response.nextPageToken).toString('base64url') : null;
-    return c.json({ items: infos.map(summary).filter((o): o is Operation => o !== null), nextCursor: token }, 200);
+    // Only what the caller may read (a page can be shorter than `limit`; the cursor goes on).
+    const readable = await Promise.all(infos.map(async (info) => {
+      const op = summary(info);
+      return op && await mayRead(c.get('auth'), op.entity, info.memo?.requestedBy) ? op : null;
+    }));
+    return c.json({ items: readable.filter((o): o is Operation => o !== null), nextCursor: token }, 200);
   });
 
   app.openapi(createRoute({

@@ -1,12 +1,12 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { DataSource, EntityManager } from 'typeorm';
 import { DomainError, notFound } from '../domain/errors.ts';
-import { isOccurrence, occurrences, parseRule } from '../domain/recurrence.ts';
+import { checkSeries, EARLIEST, isOccurrence, LATEST, occurrences, parseRule } from '../domain/recurrence.ts';
 import { occurrenceSlug } from '../domain/series.ts';
 import { makeSlug } from '../domain/slug.ts';
 import { requestMaterialization } from '../temporal/signals.ts';
 import { groupForNewItem, requireManager, requireUser } from './access.ts';
-import type { AuthEnv } from './auth.ts';
+import type { Auth, AuthEnv } from './auth.ts';
 import type { AppDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
 import { datetime, editable, eventColumns, maybePublish, setClause } from './events.ts';
@@ -71,9 +71,13 @@ const toJson = (s: SeriesRow) => ({
   materializedUntil: s.materialized_until?.toISOString() ?? null,
 });
 
+/** Occurrence queries page through time in windows of at most five years. */
+const MAX_WINDOW_MS = 5 * 366 * 86_400_000;
+
 function durationMinutes(startAt: string | Date, endAt: string | Date): number {
   const minutes = (new Date(endAt).getTime() - new Date(startAt).getTime()) / 60_000;
   if (!(minutes >= 1)) throw new DomainError(400, 'validation_failed', 'endAt must be at least a minute after startAt');
+  if (minutes > 366 * 24 * 60) throw new DomainError(400, 'validation_failed', 'an occurrence lasts at most 366 days');
   return Math.round(minutes);
 }
 
@@ -83,6 +87,11 @@ export function seriesRoutes(deps: AppDeps) {
   async function publishTemplate(slug: string) {
     const [{ template_event_id: id }] = await ds.query(`SELECT template_event_id FROM event_series WHERE slug = $1`, [slug]);
     return maybePublish(deps, await ds.getRepository(EventEntity).findOneByOrFail({ id }));
+  }
+  async function authorize(slug: string, auth: Auth): Promise<SeriesRow> {
+    const s = await loadSeries(ds, slug);
+    await requireManager(ds, auth, { ownerId: s.owner_id, groupId: s.group_id, slug });
+    return s;
   }
   const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
   const Slug = z.object({ slug: z.string().max(100) });
@@ -96,7 +105,7 @@ export function seriesRoutes(deps: AppDeps) {
     responses: { 201: { ...one, description: 'created' }, ...errorResponses },
   }), async (c) => {
     const b = c.req.valid('json');
-    parseRule(b.rrule);
+    checkSeries({ rrule: b.rrule.replace(/^RRULE:/i, ''), dtstart: new Date(b.startAt), timeZone: b.timeZone });
     const minutes = durationMinutes(b.startAt, b.endAt);
     const owner = await requireUser(ds, c.get('auth'));
     const groupId = await groupForNewItem(ds, owner, b.groupSlug);
@@ -134,9 +143,13 @@ export function seriesRoutes(deps: AppDeps) {
     const { slug } = c.req.valid('param');
     const p = c.req.valid('json');
     if (p.rrule) parseRule(p.rrule);
+    const current = await authorize(slug, c.get('auth')); // before any lock: a stranger never queues on the row
+    if (p.rrule || p.startAt || p.timeZone) {
+      checkSeries({ rrule: (p.rrule ?? current.rrule).replace(/^RRULE:/i, ''), dtstart: p.startAt ? new Date(p.startAt) : current.dtstart, timeZone: p.timeZone ?? current.time_zone });
+    }
     await ds.transaction(async (m) => {
       const s = await loadSeries(m, slug, true);
-      await requireManager(ds, c.get('auth'), { ownerId: s.owner_id, groupId: s.group_id, slug });
+      await requireManager(m, c.get('auth'), { ownerId: s.owner_id, groupId: s.group_id, slug });
       const dtstart = p.startAt ? new Date(p.startAt) : s.dtstart;
       const minutes = p.startAt || p.endAt
         ? durationMinutes(dtstart, p.endAt ?? new Date(dtstart.getTime() + s.duration_minutes * 60_000)) : undefined;
@@ -177,9 +190,10 @@ export function seriesRoutes(deps: AppDeps) {
     const p = c.req.valid('json');
     const at = new Date(originalStart);
     const kind = p.status === 'cancelled' ? 'cancelled' as const : 'modified' as const;
+    await authorize(slug, c.get('auth'));
     const eventSlug = await ds.transaction(async (m) => {
       const s = await loadSeries(m, slug, true);
-      await requireManager(ds, c.get('auth'), { ownerId: s.owner_id, groupId: s.group_id, slug });
+      await requireManager(m, c.get('auth'), { ownerId: s.owner_id, groupId: s.group_id, slug });
       const spec = { rrule: s.rrule, dtstart: s.dtstart, timeZone: s.time_zone };
       const isTemplate = at.getTime() === s.template_original_start.getTime();
       if (!isTemplate && !isOccurrence(spec, at)) throw notFound('occurrence', originalStart);
@@ -232,6 +246,9 @@ export function seriesRoutes(deps: AppDeps) {
     const from = q.from ? new Date(q.from) : new Date();
     const to = q.to ? new Date(q.to) : new Date(from.getTime() + 365 * 86_400_000);
     if (to <= from) throw new DomainError(400, 'validation_failed', 'to must be after from');
+    if (to.getTime() - from.getTime() > MAX_WINDOW_MS || from < EARLIEST || to > LATEST) {
+      throw new DomainError(400, 'validation_failed', `the window is at most 5 years, within ${EARLIEST.getUTCFullYear()}..${LATEST.getUTCFullYear() - 1}; page with from/to`);
+    }
     const spec = { rrule: s.rrule, dtstart: s.dtstart, timeZone: s.time_zone };
     const events: { slug: string; original_start: Date; start_at: Date; end_at: Date; status: string; id: string }[] = await ds.query(
       `SELECT id, slug, original_start, start_at, end_at, status FROM events
@@ -256,7 +273,7 @@ export function seriesRoutes(deps: AppDeps) {
     return c.json({ items }, 200);
   });
 
-  const operations = operationReader({ temporal, config });
+  const operations = operationReader({ ds, temporal, config });
   app.openapi(createRoute({
     method: 'delete', path: '/v1/series/{slug}', tags: ['series'], security: [{ bearer: [] }],
     summary: 'scope=all deletes every occurrence and the series; scope=future ends it now and keeps the past',
@@ -268,7 +285,7 @@ export function seriesRoutes(deps: AppDeps) {
     const [s] = await ds.query(`SELECT owner_id, group_id FROM event_series WHERE slug = $1`, [slug]);
     if (!s) throw notFound('series', slug);
     await requireManager(ds, c.get('auth'), { ownerId: s.owner_id, groupId: s.group_id, slug });
-    return c.json(await operations.start('delete-series', slug, [{ seriesSlug: slug, scope }]), 202);
+    return c.json(await operations.start('delete-series', slug, [{ seriesSlug: slug, scope }], c.get('auth').sub), 202);
   });
 
   return app;

@@ -13,7 +13,14 @@ import { MatrixUserId1764000000001 } from './migrations/1764000000001-matrix-use
 import { DeletionTombstone1764000000002 } from './migrations/1764000000002-deletion-tombstone.ts';
 import { AccountClaimJournal1764000000003 } from './migrations/1764000000003-account-claim-journal.ts';
 
-export function createDataSource(config: Pick<Config, 'DATABASE_URL' | 'DB_POOL_MAX'>): DataSource {
+type DbConfig = Pick<Config, 'DATABASE_URL' | 'DB_POOL_MAX' | 'DB_ACQUIRE_TIMEOUT_MS' | 'DB_STATEMENT_TIMEOUT_MS' | 'DB_LOCK_TIMEOUT_MS' | 'DB_IDLE_IN_TRANSACTION_TIMEOUT_MS'>;
+
+/**
+ * No request can hold a shared resource for ever: waiting for a pooled connection, a statement,
+ * waiting for a row lock and sitting idle inside a transaction are each bounded (configurable), and
+ * Postgres itself ends a transaction left idle, releasing its locks.
+ */
+export function createDataSource(config: DbConfig): DataSource {
   return new DataSource({
     type: 'postgres',
     url: config.DATABASE_URL,
@@ -22,7 +29,13 @@ export function createDataSource(config: Pick<Config, 'DATABASE_URL' | 'DB_POOL_
     migrations: [InitialSchema1764000000000, MatrixUserId1764000000001, DeletionTombstone1764000000002, AccountClaimJournal1764000000003],
     migrationsTransactionMode: 'all',
     synchronize: false,
-    extra: { max: config.DB_POOL_MAX },
+    extra: {
+      max: config.DB_POOL_MAX,
+      connectionTimeoutMillis: config.DB_ACQUIRE_TIMEOUT_MS, // also bounds the wait for a free pooled connection
+      statement_timeout: config.DB_STATEMENT_TIMEOUT_MS,
+      lock_timeout: config.DB_LOCK_TIMEOUT_MS,
+      idle_in_transaction_session_timeout: config.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    },
   });
 }
 

@@ -3,7 +3,7 @@
  * The API turns it into `{"error": {code, message, details}}` with `status`.
  */
 export class DomainError extends Error {
-  readonly status: 400 | 401 | 403 | 404 | 409 | 422 | 429 | 503;
+  readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 422 | 429 | 503;
   readonly code: string;
   readonly details?: Record<string, unknown>;
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { httpUrl } from './http-url.ts';
 import { EVENT_COLLECTION, RSVP_COLLECTION } from './lexicon.ts';
 
 /**
@@ -9,11 +10,14 @@ const atUri = z.string().max(1000).regex(/^at:\/\/did:[a-z]+:[A-Za-z0-9._:%-]+\/
 const did = z.string().max(300).regex(/^did:[a-z]+:[A-Za-z0-9._:%-]+$/, 'a DID');
 const instant = z.string().datetime({ offset: true });
 
+/** The DID whose repo holds a record: `at://<did>/…`. */
+export const repoOf = (uri: string) => uri.slice('at://'.length).split('/')[0];
+
 export const ExternalEventSchema = z.object({
   sourceType: z.literal('bluesky'),
   sourceId: atUri,
   sourceCid: z.string().max(200).nullable().default(null),
-  sourceUrl: z.string().url().max(2000).nullable().default(null),
+  sourceUrl: httpUrl.nullable().default(null),
   creator: z.object({ did, handle: z.string().max(253).nullable().default(null) }),
   name: z.string().trim().min(1).max(300),
   description: z.string().max(10_000).nullable().default(null),
@@ -21,9 +25,11 @@ export const ExternalEventSchema = z.object({
   endAt: instant,
   timeZone: z.string().max(64).default('UTC'),
   location: z.string().max(500).nullable().default(null),
-  onlineUrl: z.string().url().max(2000).nullable().default(null),
+  onlineUrl: httpUrl.nullable().default(null),
   status: z.enum(['published', 'cancelled']).default('published'),
-}).refine((e) => Date.parse(e.endAt) >= Date.parse(e.startAt), { message: 'endAt must not be before startAt', path: ['endAt'] });
+}).refine((e) => Date.parse(e.endAt) >= Date.parse(e.startAt), { message: 'endAt must not be before startAt', path: ['endAt'] })
+  // A record speaks only for its author: it must live in the creator's own repo.
+  .refine((e) => repoOf(e.sourceId) === e.creator.did, { message: 'sourceId must be a record in creator.did\'s repo', path: ['sourceId'] });
 export type ExternalEvent = z.infer<typeof ExternalEventSchema>;
 
 export const ExternalRsvpSchema = z.object({
@@ -34,7 +40,7 @@ export const ExternalRsvpSchema = z.object({
   userDid: did,
   userHandle: z.string().max(253).nullable().default(null),
   status: z.enum(['interested', 'going', 'notgoing']),
-});
+}).refine((r) => repoOf(r.sourceId) === r.userDid, { message: 'sourceId must be a record in userDid\'s repo', path: ['sourceId'] });
 export type ExternalRsvp = z.infer<typeof ExternalRsvpSchema>;
 
 /** A record that cannot become an event or RSVP: it goes to the dead-letter table with `reason`. */
@@ -64,7 +70,7 @@ function parse<S extends z.ZodTypeAny>(schema: S, value: unknown, what: string):
 /** A `community.lexicon.calendar.event` record as an ExternalEvent. No end time: it ends when it starts. */
 export function eventFromRecord(uri: string, cid: string, author: string, value: unknown): ExternalEvent {
   const r = parse(eventRecord, value, 'event record');
-  const online = r.locations?.find((l) => l.$type === `${EVENT_COLLECTION}#uri` && typeof l.uri === 'string');
+  const online = r.locations?.find((l) => l.$type === `${EVENT_COLLECTION}#uri` && typeof l.uri === 'string' && /^https?:\/\//i.test(l.uri));
   const place = r.locations?.find((l) => typeof l.name === 'string');
   return parse(ExternalEventSchema, {
     sourceType: 'bluesky', sourceId: uri, sourceCid: cid, sourceUrl: r.uris?.find((u) => /^https?:\/\//.test(u.uri))?.uri ?? null, creator: { did: author },
@@ -77,6 +83,7 @@ export function eventFromRecord(uri: string, cid: string, author: string, value:
 /** A `community.lexicon.calendar.rsvp` record as an ExternalRsvp. */
 export function rsvpFromRecord(uri: string, cid: string, author: string, value: unknown): ExternalRsvp {
   const r = parse(rsvpRecord, value, 'rsvp record');
+  if (repoOf(uri) !== author) throw new MalformedRecord(`rsvp record: ${uri} is not in ${author}'s repo`);
   return {
     sourceId: uri, sourceCid: cid, eventSourceType: 'bluesky', eventSourceId: r.subject.uri, userDid: author, userHandle: null,
     status: r.status.slice(RSVP_COLLECTION.length + 1) as ExternalRsvp['status'],

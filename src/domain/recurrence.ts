@@ -33,10 +33,25 @@ const PARTS: Record<string, RegExp> = {
   BYMONTHDAY: NUMBERS, BYMONTH: NUMBERS, BYSETPOS: NUMBERS, BYYEARDAY: NUMBERS, BYWEEKNO: NUMBERS,
 };
 
+/**
+ * Bounds that keep every computation from input finite: the `rrule` library iterates from DTSTART
+ * on every call (a rule that never matches, started in the year 1000, took 20 s and blocked the
+ * event loop). Series start within these years, UNTIL too, and a rule must match within
+ * FIRST_MATCH_YEARS of its start (a rule that yields nothing is refused).
+ */
+export const EARLIEST = new Date('2000-01-01T00:00:00Z');
+export const LATEST = new Date('2200-01-01T00:00:00Z');
+const FIRST_MATCH_YEARS = 30;
+const MAX_COUNT = 10_000;
+const MAX_INTERVAL = 1000;
+const YEAR_MS = 365.25 * 86_400_000;
+
+const invalidRule = (rule: string, why: string) => new DomainError(400, 'validation_failed', `invalid rrule: ${why}`, { rrule: rule });
+
 /** Parses and checks a rule; a rule meetflow cannot honour is a 400 with the reason. */
 export function parseRule(rule: string) {
   const text = rule.replace(/^RRULE:/i, '').trim();
-  const invalid = (why: string) => new DomainError(400, 'validation_failed', `invalid rrule: ${why}`, { rrule: rule });
+  const invalid = (why: string) => invalidRule(rule, why);
   for (const part of text.split(';')) {
     const [key, value = ''] = part.toUpperCase().split('=');
     const syntax = PARTS[key];
@@ -51,8 +66,25 @@ export function parseRule(rule: string) {
   }
   if (options.freq === undefined || !FREQS.has(options.freq)) throw invalid('FREQ must be DAILY, WEEKLY, MONTHLY or YEARLY');
   if (options.count != null && options.until != null) throw invalid('COUNT and UNTIL cannot both be set');
-  if (options.interval != null && options.interval < 1) throw invalid('INTERVAL must be at least 1');
+  if (options.interval != null && (options.interval < 1 || options.interval > MAX_INTERVAL)) throw invalid(`INTERVAL must be 1..${MAX_INTERVAL}`);
+  if (options.count != null && (options.count < 1 || options.count > MAX_COUNT)) throw invalid(`COUNT must be 1..${MAX_COUNT}`);
+  if (options.until && (options.until < EARLIEST || options.until >= LATEST)) throw invalid(`UNTIL must lie in ${EARLIEST.getUTCFullYear()}..${LATEST.getUTCFullYear() - 1}`);
   return options;
+}
+
+/**
+ * Checks a whole series before it is stored: its start within the sane years, and a rule that
+ * matches at least once within FIRST_MATCH_YEARS of it (bounded work, at most ~11k days).
+ */
+export function checkSeries(spec: RecurrenceSpec): void {
+  const invalid = (why: string) => new DomainError(400, 'validation_failed', why, { rrule: spec.rrule });
+  if (!(spec.dtstart >= EARLIEST && spec.dtstart < LATEST)) {
+    throw invalid(`a series starts in ${EARLIEST.getUTCFullYear()}..${LATEST.getUTCFullYear() - 1}`);
+  }
+  const rule = ruleFor(spec);
+  const start = rule.options.dtstart;
+  const [first] = rule.between(start, new Date(start.getTime() + FIRST_MATCH_YEARS * YEAR_MS), true, (_d, i) => i < 1);
+  if (!first) throw invalidRule(spec.rrule, `the rule yields no occurrence within ${FIRST_MATCH_YEARS} years of the start`);
 }
 
 function ruleFor(spec: RecurrenceSpec) {
@@ -79,7 +111,8 @@ export function occurrences(spec: RecurrenceSpec, range: { from: Date; to: Date;
   if (spec.dtstart >= range.from) take(spec.dtstart);
   // A day of margin on each side: the floating window and the zoned range differ by the offset.
   const wallFrom = new Date(Math.max(toWall(range.from, spec.timeZone).getTime() - 86_400_000, rule.options.dtstart.getTime()));
-  const wallTo = new Date(toWall(range.to, spec.timeZone).getTime() + 86_400_000);
+  // Never past LATEST: the library iterates up to the window's end however far it is.
+  const wallTo = new Date(Math.min(toWall(range.to, spec.timeZone).getTime() + 86_400_000, LATEST.getTime()));
   rule.between(wallFrom, wallTo, true, (wall) => {
     const instant = fromWall(wall, spec.timeZone);
     if (instant.getTime() !== spec.dtstart.getTime()) take(instant);
@@ -97,7 +130,7 @@ export function isOccurrence(spec: RecurrenceSpec, instant: Date): boolean {
 export function lastOccurrence(spec: RecurrenceSpec): Date | null {
   const rule = ruleFor(spec);
   if (!rule.options.count && !rule.options.until) return null;
-  const all = rule.all();
+  const all = rule.all((_d, i) => i < MAX_COUNT); // bounded even for a rule stored before the limits
   const last = all.at(-1);
   return last ? new Date(Math.max(fromWall(last, spec.timeZone).getTime(), spec.dtstart.getTime())) : spec.dtstart;
 }

@@ -44,6 +44,10 @@ async function waitlistPosition(m: EntityManager, eventId: string, userId: strin
 export async function rsvp(ds: DataSource, eventSlug: string, userId: string, intent: RsvpIntent): Promise<RsvpResult> {
   return ds.transaction(async (m) => {
     const event = await lockEvent(m, eventSlug);
+    if (intent !== 'notgoing' && event.status !== 'published') {
+      // A draft or cancelled event takes no sign-ups; giving one up is always possible.
+      throw new DomainError(409, 'event_not_open', `event ${eventSlug} is ${event.status} and takes no RSVPs`, { status: event.status });
+    }
     const [existing] = await m.query(`SELECT status FROM attendees WHERE event_id = $1 AND user_id = $2`, [event.id, userId]);
     const previous: AttendeeStatus | undefined = existing?.status;
 

@@ -12,10 +12,16 @@ export function operationOptions(config: Config, type: OperationType, entitySlug
   return { ...operationTags(type, entitySlug, kind), taskQueue: config.TEMPORAL_TASK_QUEUE };
 }
 
-/** Starts `<type>:<slug>` with `args`; one already running under that id is the answer. Answers the id. */
-export async function startOperation(client: Client, config: Config, type: OperationType, entitySlug: string, args: unknown[]): Promise<string> {
+/**
+ * Starts `<type>:<slug>` with `args`; one already running under that id is the answer. Answers the
+ * id. `requestedBy` (a user id, kept in the memo) may read the operation after its entity is gone.
+ */
+export async function startOperation(
+  client: Client, config: Config, type: OperationType, entitySlug: string, args: unknown[], requestedBy?: string,
+): Promise<string> {
   const handle = await client.workflow.start(OPERATION_TYPES[type].workflowType, {
     ...operationOptions(config, type, entitySlug), workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING, args,
+    ...(requestedBy ? { memo: { requestedBy } } : {}),
   });
   return handle.workflowId;
 }

@@ -50,3 +50,11 @@ function send(url: URL, method: string, headers: Record<string, string>, body?: 
     req.on('error', reject).end(body);
   });
 }
+
+/** The `Cookie` header a browser would send back to meetflow after the login redirect (its nonce cookie). */
+export function browserCookie(loginStart: Response): string {
+  const set = loginStart.headers.get('set-cookie') ?? '';
+  const nonce = /meetflow_oauth_nonce=[^;]+/.exec(set)?.[0];
+  if (!nonce) throw new Error(`no nonce cookie in ${set}`);
+  return nonce;
+}

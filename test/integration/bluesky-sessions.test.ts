@@ -34,14 +34,25 @@ describe('Redis request lock', () => {
 });
 
 describe('sealed store', () => {
-  it('stores values encrypted, reads them back, and treats another secret\'s values as absent', async () => {
-    const store = sealedStore<{ refreshJwt: string }>(connections[0], config.AUTH_JWT_SECRET, 'test:sealed:');
+  it('stores values encrypted with a key id; rotation keeps old values readable until their key is dropped', async () => {
+    const key = (id: string, fill: number) => ({ id, key: Buffer.alloc(32, fill) });
+    const store = sealedStore<{ refreshJwt: string }>(connections[0], [key('k1', 1)], 'test:sealed:');
     await store.set('did:plc:abc', { refreshJwt: 'secret-refresh-token' });
-    expect(await connections[0].get('test:sealed:did:plc:abc')).not.toContain('secret-refresh-token');
+    const raw = (await connections[0].get('test:sealed:did:plc:abc'))!;
+    expect(raw).not.toContain('secret-refresh-token');
+    expect(raw.startsWith('k1.')).toBe(true);
     expect(await store.get('did:plc:abc')).toEqual({ refreshJwt: 'secret-refresh-token' });
-    const rotated = sealedStore<{ refreshJwt: string }>(connections[0], 'another-secret-of-16+', 'test:sealed:');
-    expect(await rotated.get('did:plc:abc')).toBeUndefined();
-    await store.del('did:plc:abc');
+
+    // A new key first: old values still open; new writes are sealed with the new key.
+    const rotated = sealedStore<{ refreshJwt: string }>(connections[0], [key('k2', 2), key('k1', 1)], 'test:sealed:');
+    expect(await rotated.get('did:plc:abc')).toEqual({ refreshJwt: 'secret-refresh-token' });
+    await rotated.set('did:plc:abc', { refreshJwt: 'next' });
+    expect((await connections[0].get('test:sealed:did:plc:abc'))!.startsWith('k2.')).toBe(true);
+    // The old key dropped, or another key under a reused id: absent, never an error.
     expect(await store.get('did:plc:abc')).toBeUndefined();
+    const impostor = sealedStore<{ refreshJwt: string }>(connections[0], [key('k2', 9)], 'test:sealed:');
+    expect(await impostor.get('did:plc:abc')).toBeUndefined();
+    await rotated.del('did:plc:abc');
+    expect(await rotated.get('did:plc:abc')).toBeUndefined();
   });
 });

@@ -10,7 +10,7 @@ import { rowsReferencingEvent, seedAttendees } from '../helpers/seed.ts';
 import { eventually, type Stack } from '../helpers/stack.ts';
 import { appPasswordLogin, pdsAccount, startPdsStack } from '../helpers/pds.ts';
 import { synapseRoom } from '../helpers/synapse.ts';
-import { signInAndConsent } from '../helpers/oauth.ts';
+import { browserCookie, signInAndConsent } from '../helpers/oauth.ts';
 
 // A real PDS and PLC in-process (@atproto/dev-env); meetflow logs in there with an app password.
 let net: TestNetworkNoAppView;
@@ -44,7 +44,6 @@ async function publishedAs(slug: string, token: string, name: string) {
   });
 }
 
-
 describe('Bluesky publishing against a local PDS', () => {
   it('logs in with an app password, linking the user by DID', async () => {
     const bad = await login('alice.test', 'wrong');
@@ -63,14 +62,24 @@ describe('Bluesky publishing against a local PDS', () => {
     expect(unknown.status).toBe(400);
     expect(unknown.body.error.code).toBe('bluesky_handle_unresolved');
 
+    // Login CSRF: a flow started elsewhere (an attacker's), approved by the victim, and brought back
+    // without the starting browser's nonce cookie is refused.
+    const lured = await s.app.request('/v1/auth/bluesky/login?handle=erin.test');
+    const luredParams = await signInAndConsent(lured.headers.get('location')!, { username: 'erin.test', password: 'erin-pass' });
+    const mismatch = await s.api('GET', `/v1/auth/bluesky/callback?${luredParams}`, { headers: { Cookie: 'meetflow_oauth_nonce=another-browser' } });
+    expect(mismatch.status).toBe(401);
+    expect(mismatch.body.error.code).toBe('oauth_browser_mismatch');
+    expect(await s.ds.query(`SELECT 1 FROM users WHERE did = $1`, [erin.session!.did])).toEqual([]); // nothing linked
+
     const start = await s.app.request('/v1/auth/bluesky/login?handle=erin.test');
     expect(start.status).toBe(302);
+    const cookie = browserCookie(start);
     const params = await signInAndConsent(start.headers.get('location')!, { username: 'erin.test', password: 'erin-pass' });
     const replayed = new URLSearchParams(params);
     replayed.set('state', 'forged');
-    expect((await s.api('GET', `/v1/auth/bluesky/callback?${replayed}`)).status).toBe(401);
+    expect((await s.api('GET', `/v1/auth/bluesky/callback?${replayed}`, { headers: { Cookie: cookie } })).status).toBe(401);
 
-    const login = await s.api('GET', `/v1/auth/bluesky/callback?${params}`);
+    const login = await s.api('GET', `/v1/auth/bluesky/callback?${params}`, { headers: { Cookie: cookie } });
     expect(login.status).toBe(200);
     expect(login.body.user).toMatchObject({ did: erin.session!.did, handle: 'erin.test', isShadowAccount: false });
     expect(await s.redis.get(`bsky:oauth-session:${erin.session!.did}`)).not.toContain('refresh'); // sealed, not plain JSON

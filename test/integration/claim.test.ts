@@ -4,7 +4,7 @@ import type { TestNetworkNoAppView } from '@atproto/dev-env';
 import { eventually, type Stack } from '../helpers/stack.ts';
 import { appPasswordLogin, PASSWORD, pdsAccount, startPdsStack } from '../helpers/pds.ts';
 import { spawnWorker } from '../helpers/worker-process.ts';
-import { signInAndConsent } from '../helpers/oauth.ts';
+import { browserCookie, signInAndConsent } from '../helpers/oauth.ts';
 
 // Claiming on the real dev server, Postgres and a local PDS: a signed-in user logs in with the
 // Bluesky account whose DID a shadow account holds.
@@ -139,13 +139,14 @@ describe('account claiming', () => {
     expect(start.status).toBe(302);
     await s.ds.query(`UPDATE users SET claimed_by = $2 WHERE id = $1`, [shadowId, (await s.user('Someone Else')).id]);
     const params = await signInAndConsent(start.headers.get('location')!, { username: bsky.handle, password: bsky.password });
-    const refused = await s.api('GET', `/v1/auth/bluesky/callback?${params}`);
+    const refused = await s.api('GET', `/v1/auth/bluesky/callback?${params}`, { headers: { Cookie: browserCookie(start) } });
     expect(refused.status).toBe(409);
     expect(refused.body.error.code).toBe('claim_in_progress');
 
     await s.ds.query(`UPDATE users SET claimed_by = NULL WHERE id = $1`, [shadowId]);
     const again = await s.app.request(`/v1/auth/bluesky/login?handle=${bsky.handle}`, { headers: { Authorization: `Bearer ${real.token}` } });
-    const login = await s.api('GET', `/v1/auth/bluesky/callback?${await signInAndConsent(again.headers.get('location')!, { username: bsky.handle, password: bsky.password })}`);
+    const login = await s.api('GET', `/v1/auth/bluesky/callback?${await signInAndConsent(again.headers.get('location')!, { username: bsky.handle, password: bsky.password })}`,
+      { headers: { Cookie: browserCookie(again) } });
     expect(login.body.user.id).toBe(real.id);
     expect((await finished(real.token, login.body.operations[0].id)).status).toBe('completed');
     expect((await s.ds.query(`SELECT did FROM users WHERE id = $1`, [real.id]))[0].did).toBe(bsky.did);

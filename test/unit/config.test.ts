@@ -17,6 +17,24 @@ describe('configuration', () => {
     expect(() => loadConfig({ AUTH_JWT_SECRET: 'short' })).toThrow(/AUTH_JWT_SECRET/);
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/AUTH_JWT_SECRET is required/);
   });
+  it('knows no default secret outside a loopback development stack', () => {
+    const key = `k1:${Buffer.alloc(32, 7).toString('base64')}`;
+    const secret = 'a-real-secret-of-some-length';
+    // A public address without secrets, or with the development ones: refused, whatever NODE_ENV says.
+    expect(() => loadConfig({ PUBLIC_BASE_URL: 'https://events.example' })).toThrow(/AUTH_JWT_SECRET is required/);
+    expect(() => loadConfig({ PUBLIC_BASE_URL: 'https://events.example', AUTH_JWT_SECRET: 'meetflow-dev-secret-change-me', SESSION_ENCRYPTION_KEYS: key })).toThrow(/AUTH_JWT_SECRET/);
+    expect(() => loadConfig({ NODE_ENV: 'production', AUTH_JWT_SECRET: secret })).toThrow(/SESSION_ENCRYPTION_KEYS is required/);
+    expect(() => loadConfig({ NODE_ENV: 'production', AUTH_JWT_SECRET: secret, SESSION_ENCRYPTION_KEYS: 'k1:short' })).toThrow(/32 bytes/);
+    const c = loadConfig({ NODE_ENV: 'production', AUTH_JWT_SECRET: secret, SESSION_ENCRYPTION_KEYS: `k2:${Buffer.alloc(32, 8).toString('base64')},${key}` });
+    expect(c.SESSION_ENCRYPTION_KEYS.map((k) => k.id)).toEqual(['k2', 'k1']);
+    expect(c.ALLOW_PRIVATE_NETWORK_FETCH).toBe(false);
+    expect(loadConfig({}).ALLOW_PRIVATE_NETWORK_FETCH).toBe(true);
+  });
+  it('log lines escape what they print of a request', async () => {
+    const { loggable } = await import('../../src/api/errors.ts');
+    expect(loggable('/v1/events/x\n2026-01-01 ERROR forged')).toBe('"/v1/events/x\\n2026-01-01 ERROR forged"');
+    expect(loggable('a\u0000b')).not.toContain(String.fromCharCode(0));
+  });
 });
 
 describe('small domain helpers', () => {

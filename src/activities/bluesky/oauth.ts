@@ -61,7 +61,7 @@ export function oauthClientMetadata(config: Config) {
 }
 
 export function oauthSessionStore(redis: Redis, config: Config) {
-  return sealedStore<NodeSavedSession>(redis, config.AUTH_JWT_SECRET, 'bsky:oauth-session:');
+  return sealedStore<NodeSavedSession>(redis, config.SESSION_ENCRYPTION_KEYS, 'bsky:oauth-session:');
 }
 
 const clients = new WeakMap<Redis, NodeOAuthClient>();
@@ -77,7 +77,7 @@ export function oauthClient(redis: Redis, config: Config): NodeOAuthClient {
     const allowHttp = [config.BLUESKY_SERVICE, config.BLUESKY_PLC_URL].some((u) => u.startsWith('http:') && isLoopback(u));
     client = new NodeOAuthClient({
       clientMetadata: oauthClientMetadata(config),
-      stateStore: sealedStore<NodeSavedState>(redis, config.AUTH_JWT_SECRET, 'bsky:oauth-state:', 3600),
+      stateStore: sealedStore<NodeSavedState>(redis, config.SESSION_ENCRYPTION_KEYS, 'bsky:oauth-state:', 3600),
       sessionStore: oauthSessionStore(redis, config),
       requestLock: redisRequestLock(redis),
       handleResolver: config.BLUESKY_SERVICE,

@@ -15,7 +15,7 @@ import { sealedStore } from './sealed-store.ts';
 interface Stored { service: string; session: AtpSessionData }
 
 export function sessionStore(redis: Redis, config: Config) {
-  const store = sealedStore<Stored>(redis, config.AUTH_JWT_SECRET, 'bsky:session:');
+  const store = sealedStore<Stored>(redis, config.SESSION_ENCRYPTION_KEYS, 'bsky:session:');
   return {
     /** An app-password login: the newest tokens win, and an OAuth session of the DID is dropped. */
     async save(service: string, session: AtpSessionData): Promise<void> {
