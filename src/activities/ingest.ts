@@ -67,7 +67,7 @@ export function ingestActivities({ ds, temporal, config }: { ds: DataSource; tem
     if (own) return { state: 'skipped', reason: `meetflow's own record of ${own.slug}` };
     const ownerId = await userFor(e.creator.did, e.creator.handle);
     const rkey = e.sourceId.split('/').pop()!;
-    const fields = [e.name, e.description, e.startAt, e.endAt, e.timeZone, e.location, e.onlineUrl, e.status, e.sourceCid, e.sourceUrl];
+    const fields = [e.name, e.description, new Date(e.startAt), new Date(e.endAt), e.timeZone, e.location, e.onlineUrl, e.status, e.sourceCid, e.sourceUrl];
     return ds.transaction(async (m) => {
       const [found] = await m.query(
         `SELECT id, slug, source_id, source_cid FROM events

@@ -16,6 +16,12 @@ import { seriesRoutes } from './series.ts';
 import { usersRoutes } from './users.ts';
 import { integrationRoutes } from './integration.ts';
 
+/** The methods routed for a path (middleware registered for all methods left out). */
+function methodsFor(routes: { method: string; path: string }[], path: string): string[] {
+  const matching = routes.filter((r) => r.method !== 'ALL' && new RegExp(`^${r.path.replace(/:[^/]+/g, '[^/]+')}$`).test(path));
+  return [...new Set(matching.map((r) => r.method))];
+}
+
 /** The HTTP API: validation, authorization, the rows a request owns, and workflow starts. */
 export function createApp(deps: AppDeps) {
   const app = new OpenAPIHono<AuthEnv>();
@@ -27,7 +33,12 @@ export function createApp(deps: AppDeps) {
   app.use('*', refuseControlCharacters);
   app.use('/v1/*', rateLimits(deps.redis, deps.config));
   app.onError(onError);
-  app.notFound((c) => c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path}`), 404));
+  app.notFound((c) => {
+    // A path that exists with other methods: 405 with `Allow`, not 404.
+    const allowed = methodsFor(app.routes, c.req.path);
+    if (allowed.length) return c.json(errorBody('method_not_allowed', `${c.req.method} is not allowed here`, { allow: allowed }), 405, { Allow: allowed.join(', ') });
+    return c.json(errorBody('not_found', 'no such route'), 404);
+  });
 
   app.route('/', healthRoutes(deps));
   app.get('/metrics', async (c) => c.text(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }));

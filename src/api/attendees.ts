@@ -7,7 +7,8 @@ import { requireUser } from './access.ts';
 import type { AuthEnv } from './auth.ts';
 import type { AppDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
-import { findVisibleEvent } from './events.ts';
+import { findVisibleEvent, hideDraft } from './events.ts';
+import { cursor, SlugParam } from './fields.ts';
 
 const RsvpAnswer = z.object({
   status: z.enum(['confirmed', 'waitlisted', 'maybe', 'cancelled']),
@@ -37,7 +38,7 @@ function readCursor(text: string): AttendeeCursor {
 
 export function attendeesRoutes({ ds, temporal, config }: AppDeps) {
   const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
-  const Slug = z.object({ slug: z.string().max(100) });
+  const Slug = SlugParam;
   const answer = { content: { 'application/json': { schema: RsvpAnswer } } };
 
   /**
@@ -70,7 +71,7 @@ export function attendeesRoutes({ ds, temporal, config }: AppDeps) {
   }), async (c) => {
     const user = await requireUser(ds, c.get('auth'));
     const { slug } = c.req.valid('param');
-    await findVisibleEvent(ds, slug, c.get('auth')); // a draft does not exist for strangers
+    await hideDraft(ds, slug, c.get('auth')); // a draft does not exist for strangers (the rest: rsvp() decides)
     return c.json(await respond(slug, user, c.req.valid('json').status), 200);
   });
 
@@ -89,7 +90,7 @@ export function attendeesRoutes({ ds, temporal, config }: AppDeps) {
     summary: 'attendees: confirmed, then the waitlist in order, then maybe; a page at a time (nextCursor)',
     request: {
       params: Slug,
-      query: z.object({ limit: z.coerce.number().int().min(1).max(500).default(100), cursor: z.string().max(200).optional() }),
+      query: z.object({ limit: z.coerce.number().int().min(1).max(500).default(100), cursor: cursor.optional() }),
     },
     responses: {
       200: { content: { 'application/json': { schema: z.object({ items: z.array(Attendee), nextCursor: z.string().nullable() }) } }, description: 'attendees' },

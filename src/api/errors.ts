@@ -20,6 +20,9 @@ export const errorResponses = {
   403: { content: json, description: 'not allowed (`forbidden`)' },
   404: { content: json, description: 'no such resource (`not_found`)' },
   409: { content: json, description: 'conflicts with the current state' },
+  413: { content: json, description: 'the body is larger than API_BODY_LIMIT_BYTES (`payload_too_large`)' },
+  429: { content: json, description: 'too many requests (`rate_limited`); see `Retry-After`' },
+  503: { content: json, description: 'a dependency is busy or down (`database_busy`, `database_timeout`, `database_unavailable`, `temporal_unavailable`, `bluesky_unavailable`); try again' },
 } as const;
 
 export function errorBody(code: string, message: string, details?: Record<string, unknown>) {
@@ -57,6 +60,14 @@ function databaseUnavailable(err: Error): { code: string; message: string } | nu
   return null;
 }
 
+/** Temporal unreachable or too slow (gRPC UNAVAILABLE, DEADLINE_EXCEEDED), however deep in the cause chain. */
+function temporalUnavailable(err: unknown): boolean {
+  for (let e = err as { code?: number; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    if (e.code === 14 || e.code === 4) return true;
+  }
+  return false;
+}
+
 /** Escapes what a log line prints of a request, so no input can forge a line (CR, LF, control characters). */
 export const loggable = (text: string) => JSON.stringify(text.slice(0, 500));
 
@@ -73,6 +84,9 @@ export function onError(err: Error, c: Context) {
     if (mapped?.status === 503) return c.json(errorBody(mapped.code, 'the database did not answer in time; try again shortly'), 503, { 'Retry-After': '1' });
     if (mapped) return c.json(errorBody(mapped.code, pg.detail ?? 'constraint violated', { constraint: pg.constraint }), mapped.status);
     if (pg.code && PG_BAD_INPUT.has(pg.code)) return c.json(errorBody('validation_failed', 'the input contains values that cannot be stored'), 400);
+  }
+  if (temporalUnavailable(err)) {
+    return c.json(errorBody('temporal_unavailable', 'the workflow service is unavailable; try again shortly'), 503, { 'Retry-After': '1' });
   }
   const down = databaseUnavailable(err);
   if (down) return c.json(errorBody(down.code, down.message), 503, { 'Retry-After': '1' });

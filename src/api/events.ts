@@ -4,8 +4,7 @@ import { EventEntity, type Event } from '../db/entities/event.ts';
 import { DomainError, notFound } from '../domain/errors.ts';
 import { attendeeCounts, type AttendeeCounts } from '../domain/rsvp.ts';
 import { makeSlug } from '../domain/slug.ts';
-import { httpUrl } from '../domain/http-url.ts';
-import { isTimeZone } from '../domain/time.ts';
+import { datetime, link, name, patchOf, slug, SlugParam, text, timeZone } from './fields.ts';
 import { notifySeatsChanged, requestChatSync, requestMaterialization, requestPublish, requestSeriesPublish } from '../temporal/signals.ts';
 import { groupForNewItem, isManager, requireManager, requireUser } from './access.ts';
 import type { Auth, AuthEnv } from './auth.ts';
@@ -28,15 +27,13 @@ export const EventSchema = z.object({
   operations: z.array(z.object({ id: z.string(), type: z.string() })).optional(),
 }).openapi('Event');
 
-export const datetime = z.string().datetime({ offset: true }).openapi({ example: '2026-12-24T18:00:00+01:00' });
-export const timeZone = z.string().refine(isTimeZone, 'must be an IANA time zone').openapi({ example: 'Europe/Berlin' });
 export const editable = {
-  name: z.string().trim().min(1).max(200),
-  description: z.string().max(50_000).nullable(),
+  name: name(200),
+  description: text(50_000).nullable(),
   startAt: datetime, endAt: datetime, timeZone,
   capacity: z.number().int().min(0).max(1_000_000).nullable(),
   chatEnabled: z.boolean(), publishToBluesky: z.boolean(),
-  location: z.string().max(500).nullable(), onlineUrl: httpUrl.nullable(),
+  location: name(500).nullable(), onlineUrl: link.nullable(),
   status: z.enum(['draft', 'published', 'cancelled']),
 };
 const CreateEvent = z.object({
@@ -45,10 +42,9 @@ const CreateEvent = z.object({
   chatEnabled: editable.chatEnabled.default(false), publishToBluesky: editable.publishToBluesky.default(false),
   location: editable.location.optional(), onlineUrl: editable.onlineUrl.optional(),
   status: z.enum(['draft', 'published']).default('published'),
-  groupSlug: z.string().max(100).optional(),
+  groupSlug: slug.optional(),
 }).strict().refine((e) => Date.parse(e.endAt) >= Date.parse(e.startAt), { message: 'endAt must not be before startAt', path: ['endAt'] });
-const PatchEvent = z.object(editable).partial().strict()
-  .refine((e) => Object.keys(e).length > 0, 'nothing to change');
+const PatchEvent = patchOf(editable);
 
 const COLUMNS: Record<keyof typeof editable, string> = {
   name: 'name', description: 'description', startAt: 'start_at', endAt: 'end_at', timeZone: 'time_zone',
@@ -56,9 +52,13 @@ const COLUMNS: Record<keyof typeof editable, string> = {
   location: 'location', onlineUrl: 'online_url', status: 'status',
 };
 
-/** API field names to `events` columns, for targeted updates. */
+/**
+ * API field names to `events` columns, for targeted updates. Instants become Dates: Postgres
+ * refuses some offsets RFC 3339 allows (e.g. +19:26), JavaScript reads them all.
+ */
 export function eventColumns(fields: Partial<Record<keyof typeof editable, unknown>>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(fields).map(([k, v]) => [COLUMNS[k as keyof typeof editable], v]));
+  return Object.fromEntries(Object.entries(fields).map(([k, v]) =>
+    [COLUMNS[k as keyof typeof editable], (k === 'startAt' || k === 'endAt') && typeof v === 'string' ? new Date(v) : v]));
 }
 
 /**
@@ -80,8 +80,14 @@ export async function findLiveEvent(ds: DataSource, slug: string): Promise<Event
 /** A live event the caller may see: a draft only for its managers (for anyone else it does not exist). */
 export async function findVisibleEvent(ds: DataSource, slug: string, auth: Auth): Promise<Event> {
   const event = await findLiveEvent(ds, slug);
-  if (event.status === 'draft' && !await isManager(ds, auth, event)) throw notFound('event', slug);
+  await hideDraft(ds, slug, auth, event);
   return event;
+}
+
+/** `not_found` when the event is a draft the caller does not manage; anything else passes. */
+export async function hideDraft(ds: DataSource, slug: string, auth: Auth, known?: Pick<Event, 'status' | 'ownerId' | 'groupId'>): Promise<void> {
+  const event = known ?? await ds.getRepository(EventEntity).findOne({ where: { slug }, select: { status: true, ownerId: true, groupId: true } });
+  if (event?.status === 'draft' && !await isManager(ds, auth, event)) throw notFound('event', slug);
 }
 
 async function toEventJsons(ds: DataSource, events: Event[]) {
@@ -140,7 +146,7 @@ export function eventsRoutes(deps: AppDeps) {
   const { ds, redis, temporal, config } = deps;
   const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
   const events = ds.getRepository(EventEntity);
-  const Slug = z.object({ slug: z.string().max(100) });
+  const Slug = SlugParam;
   const one = { content: { 'application/json': { schema: EventSchema } } };
 
   app.openapi(createRoute({
@@ -171,7 +177,7 @@ export function eventsRoutes(deps: AppDeps) {
     method: 'get', path: '/v1/events', tags: ['events'], security: [{ bearer: [] }],
     summary: 'upcoming events with computed attendee counts',
     request: { query: z.object({
-      from: datetime.optional(), to: datetime.optional(), groupSlug: z.string().max(100).optional(),
+      from: datetime.optional(), to: datetime.optional(), groupSlug: slug.optional(),
       limit: z.coerce.number().int().min(1).max(200).default(50),
     }) },
     responses: { 200: { content: { 'application/json': { schema: z.object({ items: z.array(EventSchema) }) } }, description: 'events by start time' }, ...errorResponses },

@@ -1,3 +1,4 @@
+import { name, SlugParam, text } from './fields.ts';
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { GroupEntity, GroupMemberEntity, type Group } from '../db/entities/group.ts';
 import { notFound } from '../domain/errors.ts';
@@ -32,8 +33,8 @@ export function groupsRoutes({ ds, redis, temporal, config }: AppDeps) {
       body: {
         required: true,
         content: { 'application/json': { schema: z.object({
-          name: z.string().trim().min(1).max(200),
-          description: z.string().max(10_000).optional(),
+          name: name(200),
+          description: text(10_000).optional(),
           chatEnabled: z.boolean().default(false),
         }).strict() } },
       },
@@ -58,7 +59,7 @@ export function groupsRoutes({ ds, redis, temporal, config }: AppDeps) {
 
   app.openapi(createRoute({
     method: 'get', path: '/v1/groups/{slug}', tags: ['groups'], security: [{ bearer: [] }],
-    request: { params: z.object({ slug: z.string().max(100) }) },
+    request: { params: SlugParam },
     responses: { 200: { content: { 'application/json': { schema: GroupSchema } }, description: 'the group' }, ...errorResponses },
   }), async (c) => {
     const { slug } = c.req.valid('param');
@@ -71,7 +72,7 @@ export function groupsRoutes({ ds, redis, temporal, config }: AppDeps) {
   app.openapi(createRoute({
     method: 'delete', path: '/v1/groups/{slug}', tags: ['groups'], security: [{ bearer: [] }],
     summary: 'cascade deletion of the group, its series and events, as delete-group:<slug>',
-    request: { params: z.object({ slug: z.string().max(100) }) },
+    request: { params: SlugParam },
     responses: { 202: { content: { 'application/json': { schema: OperationSchema } }, description: 'the deletion' }, ...errorResponses },
   }), async (c) => {
     const { slug } = c.req.valid('param');

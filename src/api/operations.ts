@@ -1,3 +1,4 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import {
   ApplicationFailure, TemporalFailure, WorkflowFailedError, WorkflowNotFoundError, type WorkflowExecutionInfo,
@@ -8,11 +9,26 @@ import { OPERATION_TYPES, PROGRESS_QUERY, parseOperationId, type OperationType }
 import { startOperation } from '../temporal/client.ts';
 import { ENTITY } from '../temporal/search-attributes.ts';
 import { requireRole, type Auth, type AuthEnv } from './auth.ts';
+import { cursor, operationId } from './fields.ts';
 import { operationAccess } from './operation-access.ts';
 import type { AppDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
 
 const QUERY_TIMEOUT_MS = 2000;
+const LIST_TIMEOUT_MS = 10_000;
+
+/** Page tokens wrapped with an HMAC over (query, token): a cursor is only ever one we issued. */
+function pageCursors(secret: string) {
+  const mac = (query: string, token: Buffer) => createHmac('sha256', secret).update(query).update('\0').update(token).digest().subarray(0, 16);
+  return {
+    seal: (token: Buffer, query: string) => Buffer.concat([mac(query, token), token]).toString('base64url'),
+    open(cursor: string, query: string): Buffer | null {
+      const raw = Buffer.from(cursor, 'base64url');
+      const token = raw.subarray(16);
+      return raw.length > 16 && timingSafeEqual(raw.subarray(0, 16), mac(query, token)) ? token : null;
+    },
+  };
+}
 
 export const OperationSchema = z.object({
   id: z.string().openapi({ example: 'waitlist:summer-picnic-k3x9qa' }),
@@ -105,8 +121,9 @@ export function operationsRoutes(deps: AppDeps) {
   const { temporal, config } = deps;
   const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
   const { describe, summary, mayRead } = operationReader(deps);
+  const pages = pageCursors(config.AUTH_JWT_SECRET);
 
-  const Id = z.object({ id: z.string().min(3).max(300) });
+  const Id = z.object({ id: operationId });
 
   app.openapi(createRoute({
     method: 'get', path: '/v1/operations/{id}', tags: ['operations'], security: [{ bearer: [] }],
@@ -122,7 +139,7 @@ export function operationsRoutes(deps: AppDeps) {
         entity: z.string().regex(/^[a-z]+:[a-z0-9-]+$/, 'kind:slug').optional(),
         status: z.enum(Object.keys(STATUS_FILTER) as [Operation['status'], ...Operation['status'][]]).optional(),
         limit: z.coerce.number().int().min(1).max(100).default(20),
-        cursor: z.string().optional(),
+        cursor: cursor.optional(),
       }),
     },
     responses: {
@@ -137,21 +154,23 @@ export function operationsRoutes(deps: AppDeps) {
       q.entity && `MeetflowEntity = '${q.entity}'`,
       q.status && `ExecutionStatus = '${STATUS_FILTER[q.status]}'`,
     ].filter(Boolean);
-    const response = await temporal.workflowService.listWorkflowExecutions({
-      namespace: config.TEMPORAL_NAMESPACE,
-      query: clauses.join(' AND '),
-      pageSize: q.limit,
-      nextPageToken: q.cursor ? Buffer.from(q.cursor, 'base64url') : undefined,
-    });
+    const query = clauses.join(' AND ');
+    // Only page tokens this API handed out (signed, for this query) reach Temporal: a forged one
+    // makes its visibility store fail in ways the client retries for a long time.
+    const token = q.cursor ? pages.open(q.cursor, query) : undefined;
+    if (q.cursor && !token) throw new DomainError(400, 'validation_failed', 'cursor is not valid');
+    const response = await temporal.connection.withDeadline(Date.now() + LIST_TIMEOUT_MS, () => temporal.workflowService.listWorkflowExecutions({
+      namespace: config.TEMPORAL_NAMESPACE, query, pageSize: q.limit, nextPageToken: token,
+    }));
     const infos = await Promise.all(response.executions.map((raw) =>
       executionInfoFromRaw(raw, temporal.options.loadedDataConverter, raw, config.TEMPORAL_NAMESPACE)));
-    const token = response.nextPageToken?.length ? Buffer.from(response.nextPageToken).toString('base64url') : null;
+    const nextCursor = response.nextPageToken?.length ? pages.seal(Buffer.from(response.nextPageToken), query) : null;
     // Only what the caller may read (a page can be shorter than `limit`; the cursor goes on).
     const readable = await Promise.all(infos.map(async (info) => {
       const op = summary(info);
       return op && await mayRead(c.get('auth'), op.entity, info.memo?.requestedBy) ? op : null;
     }));
-    return c.json({ items: readable.filter((o): o is Operation => o !== null), nextCursor: token }, 200);
+    return c.json({ items: readable.filter((o): o is Operation => o !== null), nextCursor }, 200);
   });
 
   app.openapi(createRoute({

@@ -9,7 +9,8 @@ import { groupForNewItem, requireManager, requireUser } from './access.ts';
 import type { Auth, AuthEnv } from './auth.ts';
 import type { AppDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
-import { datetime, editable, eventColumns, maybePublish, setClause } from './events.ts';
+import { editable, eventColumns, maybePublish, setClause } from './events.ts';
+import { datetime, patchOf, slug, SlugParam } from './fields.ts';
 import { idempotent } from './idempotency.ts';
 import { EventEntity } from '../db/entities/event.ts';
 import { OperationSchema, operationReader } from './operations.ts';
@@ -29,7 +30,10 @@ const Occurrence = z.object({
   exception: z.enum(['modified', 'cancelled', 'deleted']).nullable(),
 }).openapi('Occurrence');
 
-const rrule = z.string().min(6).max(500).openapi({ example: 'FREQ=WEEKLY;BYDAY=TU' });
+/** RFC 5545 RRULE parts meetflow honours, as `KEY=VALUE;…` (the values are checked part by part on top). */
+const rrule = z.string().max(500)
+  .regex(/^(RRULE:)?(FREQ|INTERVAL|COUNT|UNTIL|BYDAY|WKST|BYMONTHDAY|BYMONTH|BYSETPOS|BYYEARDAY|BYWEEKNO)=[A-Za-z0-9,+-]{1,40}(;(FREQ|INTERVAL|COUNT|UNTIL|BYDAY|WKST|BYMONTHDAY|BYMONTH|BYSETPOS|BYYEARDAY|BYWEEKNO)=[A-Za-z0-9,+-]{1,40}){0,8}$/i)
+  .openapi({ example: 'FREQ=WEEKLY;BYDAY=TU' });
 /** Template fields shared by every occurrence; also what PATCH may change. */
 const templateFields = {
   name: editable.name, description: editable.description.optional(), capacity: editable.capacity.optional(),
@@ -38,16 +42,15 @@ const templateFields = {
 };
 const CreateSeries = z.object({
   ...templateFields, rrule, startAt: datetime, endAt: datetime, timeZone: editable.timeZone,
-  groupSlug: z.string().max(100).optional(),
+  groupSlug: slug.optional(),
 }).strict();
-const PatchSeries = z.object({ ...templateFields, rrule, startAt: datetime, endAt: datetime, timeZone: editable.timeZone })
-  .partial().strict().refine((p) => Object.keys(p).length > 0, 'nothing to change');
+const PatchSeries = patchOf({ ...templateFields, rrule, startAt: datetime, endAt: datetime, timeZone: editable.timeZone });
 const PatchOccurrence = z.object({
   status: z.literal('cancelled').optional(),
   name: editable.name.optional(), description: editable.description.optional(),
   startAt: datetime.optional(), endAt: datetime.optional(),
   capacity: editable.capacity.optional(), location: editable.location.optional(), onlineUrl: editable.onlineUrl.optional(),
-}).strict().refine((p) => Object.keys(p).length > 0, 'nothing to change');
+}).strict().refine((p) => Object.keys(p).length > 0, 'nothing to change').openapi({ minProperties: 1 });
 
 interface SeriesRow {
   id: string; slug: string; name: string; description: string | null; rrule: string; dtstart: Date;
@@ -94,7 +97,7 @@ export function seriesRoutes(deps: AppDeps) {
     return s;
   }
   const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
-  const Slug = z.object({ slug: z.string().max(100) });
+  const Slug = SlugParam;
   const one = { content: { 'application/json': { schema: SeriesSchema } } };
 
   app.openapi(createRoute({

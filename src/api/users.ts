@@ -1,3 +1,4 @@
+import { email, name, SlugParam } from './fields.ts';
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { UserEntity, type User } from '../db/entities/user.ts';
 import { DomainError, notFound } from '../domain/errors.ts';
@@ -33,9 +34,9 @@ export function usersRoutes(deps: AppDeps) {
       body: {
         required: true,
         content: { 'application/json': { schema: z.object({
-          email: z.string().email().optional(),
-          displayName: z.string().trim().min(1).max(200),
-          handle: z.string().trim().min(1).max(253).optional(),
+          email: email.optional(),
+          displayName: name(200),
+          handle: z.string().regex(/^[a-zA-Z0-9.-]{1,253}$/).optional(),
         }).strict() } },
       },
     },
@@ -51,7 +52,7 @@ export function usersRoutes(deps: AppDeps) {
 
   app.openapi(createRoute({
     method: 'get', path: '/v1/users/{slug}', tags: ['users'], security: [{ bearer: [] }],
-    request: { params: z.object({ slug: z.string().max(100) }) },
+    request: { params: SlugParam },
     responses: { 200: { content: { 'application/json': { schema: UserSchema } }, description: 'the user' }, ...errorResponses },
   }), async (c) => {
     const { slug } = c.req.valid('param');

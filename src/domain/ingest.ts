@@ -1,14 +1,18 @@
 import { z } from 'zod';
-import { httpUrl } from './http-url.ts';
+import { httpUrl, line, text } from './fields.ts';
+import { TIME_ZONES } from './time.ts';
 import { EVENT_COLLECTION, RSVP_COLLECTION } from './lexicon.ts';
 
 /**
  * Events and RSVPs from elsewhere, in meetflow's terms: what the integration API accepts and what
  * the firehose consumer and the user sync make of lexicon records (api.md `ExternalEvent`).
  */
-const atUri = z.string().max(1000).regex(/^at:\/\/did:[a-z]+:[A-Za-z0-9._:%-]+\/[A-Za-z0-9.-]+\/[A-Za-z0-9._:~-]+$/, 'an AT-URI at://<did>/<collection>/<rkey>');
+// At most 900 characters: `bsky-ingest:<uri>` is a workflow id, and Temporal takes 1000.
+const atUri = z.string().max(900).regex(/^at:\/\/did:[a-z]+:[A-Za-z0-9._:%-]+\/[A-Za-z0-9.-]+\/[A-Za-z0-9._:~-]+$/, 'an AT-URI at://<did>/<collection>/<rkey>');
 const did = z.string().max(300).regex(/^did:[a-z]+:[A-Za-z0-9._:%-]+$/, 'a DID');
 const instant = z.string().datetime({ offset: true });
+const handle = z.string().regex(/^[a-zA-Z0-9.-]{1,253}$/);
+const cid = z.string().regex(/^[a-zA-Z0-9_-]{1,200}$/);
 
 /** The DID whose repo holds a record: `at://<did>/…`. */
 export const repoOf = (uri: string) => uri.slice('at://'.length).split('/')[0];
@@ -16,15 +20,15 @@ export const repoOf = (uri: string) => uri.slice('at://'.length).split('/')[0];
 export const ExternalEventSchema = z.object({
   sourceType: z.literal('bluesky'),
   sourceId: atUri,
-  sourceCid: z.string().max(200).nullable().default(null),
+  sourceCid: cid.nullable().default(null),
   sourceUrl: httpUrl.nullable().default(null),
-  creator: z.object({ did, handle: z.string().max(253).nullable().default(null) }),
-  name: z.string().trim().min(1).max(300),
-  description: z.string().max(10_000).nullable().default(null),
+  creator: z.object({ did, handle: handle.nullable().default(null) }),
+  name: line(300),
+  description: text(10_000).nullable().default(null),
   startAt: instant,
   endAt: instant,
-  timeZone: z.string().max(64).default('UTC'),
-  location: z.string().max(500).nullable().default(null),
+  timeZone: z.enum(TIME_ZONES).default('UTC'),
+  location: line(500).nullable().default(null),
   onlineUrl: httpUrl.nullable().default(null),
   status: z.enum(['published', 'cancelled']).default('published'),
 }).refine((e) => Date.parse(e.endAt) >= Date.parse(e.startAt), { message: 'endAt must not be before startAt', path: ['endAt'] })
@@ -34,11 +38,11 @@ export type ExternalEvent = z.infer<typeof ExternalEventSchema>;
 
 export const ExternalRsvpSchema = z.object({
   sourceId: atUri,
-  sourceCid: z.string().max(200).nullable().default(null),
+  sourceCid: cid.nullable().default(null),
   eventSourceType: z.literal('bluesky').default('bluesky'),
   eventSourceId: atUri,
   userDid: did,
-  userHandle: z.string().max(253).nullable().default(null),
+  userHandle: handle.nullable().default(null),
   status: z.enum(['interested', 'going', 'notgoing']),
 }).refine((r) => repoOf(r.sourceId) === r.userDid, { message: 'sourceId must be a record in userDid\'s repo', path: ['sourceId'] });
 export type ExternalRsvp = z.infer<typeof ExternalRsvpSchema>;
@@ -67,6 +71,9 @@ function parse<S extends z.ZodTypeAny>(schema: S, value: unknown, what: string):
   return r.data;
 }
 
+/** Other apps' single-line text with line breaks or other controls: spaces instead (not a reason to lose the event). */
+const oneLine = (t: string) => t.replace(/[\u0000-\u001f\u007f]+/g, ' ');
+
 /** A `community.lexicon.calendar.event` record as an ExternalEvent. No end time: it ends when it starts. */
 export function eventFromRecord(uri: string, cid: string, author: string, value: unknown): ExternalEvent {
   const r = parse(eventRecord, value, 'event record');
@@ -74,8 +81,8 @@ export function eventFromRecord(uri: string, cid: string, author: string, value:
   const place = r.locations?.find((l) => typeof l.name === 'string');
   return parse(ExternalEventSchema, {
     sourceType: 'bluesky', sourceId: uri, sourceCid: cid, sourceUrl: r.uris?.find((u) => /^https?:\/\//.test(u.uri))?.uri ?? null, creator: { did: author },
-    name: r.name, description: r.description ?? null, startAt: r.startsAt, endAt: r.endsAt ?? r.startsAt,
-    location: (place?.name as string | undefined) ?? null, onlineUrl: (online?.uri as string | undefined) ?? null,
+    name: oneLine(r.name), description: r.description ?? null, startAt: r.startsAt, endAt: r.endsAt ?? r.startsAt,
+    location: typeof place?.name === 'string' ? oneLine(place.name) : null, onlineUrl: (online?.uri as string | undefined) ?? null,
     status: r.status === `${EVENT_COLLECTION}#cancelled` ? 'cancelled' : 'published',
   }, 'event record');
 }

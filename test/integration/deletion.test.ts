@@ -73,8 +73,9 @@ describe('event deletion (real dev server, Postgres, Synapse)', () => {
   it('a permanent failure before the point of no return restores the event exactly', async () => {
     const owner = await s.user();
     const guest = await s.user();
-    const { slug } = await s.event(owner.token, { status: 'draft', capacity: 3 });
+    const { slug } = await s.event(owner.token, { capacity: 3 });
     await s.api('POST', `/v1/events/${slug}/attendees`, { token: guest.token, body: { status: 'going' } });
+    await s.api('PATCH', `/v1/events/${slug}`, { token: owner.token, body: { status: 'draft' } }); // a status to restore
     // A room id the homeserver rejects outright (400): its deletion can never succeed.
     await s.ds.query(`INSERT INTO chat_rooms (event_id, alias, room_id, status) SELECT id, 'broken-' || slug, 'not-a-room-id', 'active' FROM events WHERE slug = $1`, [slug]);
     const before = await s.ds.query(`SELECT status, capacity, name FROM events WHERE slug = $1`, [slug]);

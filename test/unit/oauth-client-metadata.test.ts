@@ -11,7 +11,9 @@ describe('OAuth client metadata', () => {
   });
 
   it('is a public web client whose metadata meetflow serves, otherwise', () => {
-    const m = oauthClientMetadata(loadConfig({ PUBLIC_BASE_URL: 'https://meet.example.org' }));
+    const m = oauthClientMetadata(loadConfig({
+      PUBLIC_BASE_URL: 'https://meet.example.org', AUTH_JWT_SECRET: 'a-secret-for-this-test', SESSION_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 1).toString('base64')}`,
+    }));
     expect(m).toMatchObject({
       client_id: 'https://meet.example.org/oauth-client-metadata.json',
       redirect_uris: ['https://meet.example.org/v1/auth/bluesky/callback'],

@@ -1,0 +1,33 @@
+import { z } from '@hono/zod-openapi';
+import { email, httpUrl, line, text } from '../domain/fields.ts';
+import { TIME_ZONES } from '../domain/time.ts';
+
+/**
+ * The request fields every route shares, each stating in the OpenAPI document exactly what the
+ * server accepts (patterns, lengths, enums), so a client (or a fuzzer) can know it up front.
+ */
+
+/** Slugs meetflow makes: lower-case letters, digits and dashes. */
+export const slug = z.string().regex(/^[a-z0-9-]{1,100}$/).openapi({ example: 'summer-picnic-k3x9qa' });
+export const SlugParam = z.object({ slug });
+
+/** An operation id `<type>:<entity key>` (the key may be a DID or an AT-URI): printable ASCII. */
+export const operationId = z.string().regex(/^[a-z-]{1,40}:[\x21-\x7e]{1,1000}$/).openapi({ example: 'delete-event:summer-picnic-k3x9qa' });
+
+/** Opaque page cursors (base64url). */
+export const cursor = z.string().regex(/^[A-Za-z0-9_-]{1,2000}$/);
+
+/** A single-line name; free text. */
+export const name = line;
+export { email, text };
+
+export const datetime = z.string().datetime({ offset: true }).openapi({ example: '2026-12-24T18:00:00+01:00' });
+export const timeZone = z.enum(TIME_ZONES).openapi('TimeZone', { description: 'a canonical IANA time zone name', example: 'Europe/Berlin' });
+export const link = httpUrl.openapi({ example: 'https://meet.example/room' });
+
+/** A PATCH body must change something: `minProperties: 1`, stated and enforced. */
+export function patchOf<T extends z.ZodRawShape>(shape: T) {
+  return z.object(shape).partial().strict()
+    .refine((p) => Object.keys(p).length > 0, 'nothing to change')
+    .openapi({ minProperties: 1 });
+}
