@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { email, httpUrl, line, text } from '../domain/fields.ts';
-import { TIME_ZONES } from '../domain/time.ts';
+import { isTimeZone, TIME_ZONE_PATTERN } from '../domain/time.ts';
 
 /**
  * The request fields every route shares, each stating in the OpenAPI document exactly what the
@@ -22,8 +22,9 @@ export const name = line;
 export { email, text };
 
 export const datetime = z.string().datetime({ offset: true }).openapi({ example: '2026-12-24T18:00:00+01:00' });
-export const timeZone = z.enum(TIME_ZONES).openapi('TimeZone', { description: 'a canonical IANA time zone name', example: 'Europe/Berlin' });
-export const link = httpUrl.openapi({ example: 'https://meet.example/room' });
+export const timeZone = z.string().regex(TIME_ZONE_PATTERN).refine(isTimeZone, 'must be an IANA time zone')
+  .openapi({ description: 'an IANA time zone name (that exists: a 400 otherwise)', example: 'Europe/Berlin' });
+export const link = httpUrl;
 
 /** A PATCH body must change something: `minProperties: 1`, stated and enforced. */
 export function patchOf<T extends z.ZodRawShape>(shape: T) {

@@ -32,7 +32,8 @@ const Occurrence = z.object({
 
 /** RFC 5545 RRULE parts meetflow honours, as `KEY=VALUE;…` (the values are checked part by part on top). */
 const rrule = z.string().max(500)
-  .regex(/^(RRULE:)?(FREQ|INTERVAL|COUNT|UNTIL|BYDAY|WKST|BYMONTHDAY|BYMONTH|BYSETPOS|BYYEARDAY|BYWEEKNO)=[A-Za-z0-9,+-]{1,40}(;(FREQ|INTERVAL|COUNT|UNTIL|BYDAY|WKST|BYMONTHDAY|BYMONTH|BYSETPOS|BYYEARDAY|BYWEEKNO)=[A-Za-z0-9,+-]{1,40}){0,8}$/i)
+  .regex(/^(RRULE:)?(FREQ|INTERVAL|COUNT|UNTIL|BYDAY|WKST|BYMONTHDAY|BYMONTH|BYSETPOS|BYYEARDAY|BYWEEKNO)=[A-Za-z0-9,+-]{1,40}(;(FREQ|INTERVAL|COUNT|UNTIL|BYDAY|WKST|BYMONTHDAY|BYMONTH|BYSETPOS|BYYEARDAY|BYWEEKNO)=[A-Za-z0-9,+-]{1,40}){0,8}$/i,
+    'invalid rrule: KEY=VALUE parts of FREQ, INTERVAL, COUNT, UNTIL, BYDAY, WKST, BYMONTHDAY, BYMONTH, BYSETPOS, BYYEARDAY, BYWEEKNO (times of day come from startAt: BYHOUR and the like are not supported)')
   .openapi({ example: 'FREQ=WEEKLY;BYDAY=TU' });
 /** Template fields shared by every occurrence; also what PATCH may change. */
 const templateFields = {

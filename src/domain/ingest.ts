@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { httpUrl, line, text } from './fields.ts';
-import { TIME_ZONES } from './time.ts';
+import { isTimeZone, TIME_ZONE_PATTERN } from './time.ts';
 import { EVENT_COLLECTION, RSVP_COLLECTION } from './lexicon.ts';
 
 /**
@@ -27,7 +27,7 @@ export const ExternalEventSchema = z.object({
   description: text(10_000).nullable().default(null),
   startAt: instant,
   endAt: instant,
-  timeZone: z.enum(TIME_ZONES).default('UTC'),
+  timeZone: z.string().regex(TIME_ZONE_PATTERN).refine(isTimeZone, 'must be an IANA time zone').default('UTC'),
   location: line(500).nullable().default(null),
   onlineUrl: httpUrl.nullable().default(null),
   status: z.enum(['published', 'cancelled']).default('published'),

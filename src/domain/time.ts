@@ -1,8 +1,15 @@
-/** The canonical IANA time zone names this runtime knows, and UTC. */
-export const TIME_ZONES: [string, ...string[]] = ['UTC', ...Intl.supportedValuesOf('timeZone').filter((z) => z !== 'UTC')];
-const zones = new Set(TIME_ZONES);
+const zones = new Set(Intl.supportedValuesOf('timeZone'));
 
-/** A canonical IANA time zone name (what the API documents as an enum). */
+/** An IANA time zone name this runtime knows (UTC and aliases such as America/Argentina/Buenos_Aires included). */
 export function isTimeZone(name: string): boolean {
-  return zones.has(name);
+  if (zones.has(name) || name === 'UTC') return true;
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: name });
+    return name.includes('/');
+  } catch {
+    return false;
+  }
 }
+
+/** The shape of an IANA name, as a pattern the API documents (the zone must also exist). */
+export const TIME_ZONE_PATTERN = /^(UTC|[A-Za-z_]{1,20}(\/[A-Za-z0-9_+-]{1,30}){1,2})$/;

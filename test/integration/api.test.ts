@@ -155,7 +155,8 @@ describe('operations (API -> Temporal dev server -> worker -> activity -> Postgr
   it('an unknown or foreign operation id is a 404', async () => {
     const u = await s.user();
     expect((await s.api('GET', '/v1/operations/waitlist:no-such-event', { token: u.token })).body.error.code).toBe('not_found');
-    expect((await s.api('GET', '/v1/operations/something-else', { token: u.token })).status).toBe(404);
+    expect((await s.api('GET', '/v1/operations/other:thing', { token: u.token })).status).toBe(404);
+    expect((await s.api('GET', '/v1/operations/something-else', { token: u.token })).status).toBe(400); // not an operation id at all
     expect((await s.api('GET', '/v1/operations?entity=DROP TABLE', { token: u.token })).status).toBe(400);
   });
 });

@@ -14,15 +14,23 @@ function compose(): string[] | null {
 const cmd = compose();
 
 describe.skipIf(!cmd)('docker-compose.yml', () => {
-  const run = (file: string, ...args: string[]) => spawnSync(cmd![0], [...cmd!.slice(1), '-f', file, ...args], { encoding: 'utf8' });
+  const secrets = { AUTH_JWT_SECRET: 'compose-test-secret-0123', SESSION_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 3).toString('base64')}` };
+  const run = (file: string, ...args: string[]) => spawnSync(cmd![0], [...cmd!.slice(1), '-f', file, ...args], { encoding: 'utf8', env: { ...process.env, ...secrets } });
 
   it('is accepted by compose and has the whole stack', () => {
     const result = run('docker-compose.yml', 'config', '--services');
     expect(result.status, result.stderr).toBe(0);
     expect(result.stdout.trim().split('\n').sort()).toEqual(
       ['api', 'firehose', 'migrate', 'postgres', 'redis', 'synapse', 'temporal', 'temporal-setup', 'temporal-ui', 'worker']);
-    const full = execFileSync(cmd![0], [...cmd!.slice(1), '-f', 'docker-compose.yml', 'config'], { encoding: 'utf8' });
+    const full = execFileSync(cmd![0], [...cmd!.slice(1), '-f', 'docker-compose.yml', 'config'], { encoding: 'utf8', env: { ...process.env, ...secrets } });
     expect(full).toContain('MeetflowOperation');
+  });
+
+  it('ships no default secret: without AUTH_JWT_SECRET and SESSION_ENCRYPTION_KEYS it refuses', () => {
+    const { AUTH_JWT_SECRET: _a, SESSION_ENCRYPTION_KEYS: _s, ...env } = process.env;
+    const result = spawnSync(cmd![0], [...cmd!.slice(1), '-f', 'docker-compose.yml', 'config', '-q'], { encoding: 'utf8', env });
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toMatch(/AUTH_JWT_SECRET|SESSION_ENCRYPTION_KEYS/);
   });
 
   it('a broken file is refused (the check can fail)', () => {
