@@ -50,18 +50,21 @@ export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:$REDIS_PORT}"
 export TEMPORAL_ADDRESS="${TEMPORAL_ADDRESS:-127.0.0.1:$TEMPORAL_PORT}"
 export TEMPORAL_UI_URL="${TEMPORAL_UI_URL:-http://127.0.0.1:$TEMPORAL_UI_PORT}"
 
+read -r WORKER_HEALTH_PORT < <(free_ports 1); export WORKER_HEALTH_PORT
 node src/db/migrate.ts
 node src/worker/main.ts & APP_PIDS+=($!)
 node src/api/main.ts & APP_PIDS+=($!)
 node src/firehose/main.ts & APP_PIDS+=($!)
 wait_for 60 api curl -sf "http://127.0.0.1:$PORT/health/live"
+# "Up" means the worker polls (its bundle takes a while on a slow machine).
+wait_for 300 "the worker to poll" curl -sf "http://127.0.0.1:$WORKER_HEALTH_PORT/health/ready"
 
 cat <<MSG
 
   meetflow is up (Ctrl-C stops everything)
     API           http://127.0.0.1:$PORT
     API docs      http://127.0.0.1:$PORT/docs   (OpenAPI: /openapi.json)
-    readiness     http://127.0.0.1:$PORT/health/ready
+    readiness     http://127.0.0.1:$PORT/health/ready   (worker: http://127.0.0.1:$WORKER_HEALTH_PORT/health/ready)
     Temporal UI   $TEMPORAL_UI_URL
     Matrix        $MATRIX_HOMESERVER_URL  (Synapse; bot token in .data/synapse/bot.token)
     firehose      ${FIREHOSE_SERVICE:-wss://bsky.network}  (consumer; set FIREHOSE_SERVICE for a local PDS)

@@ -32,6 +32,8 @@ const schema = z.object({
   ALLOW_PRIVATE_NETWORK_FETCH: z.enum(['true', 'false']).optional(),
   WORKER_SHUTDOWN_GRACE: z.string().default('30s'),
   WORKER_METRICS_PORT: z.coerce.number().int().positive().optional(),
+  WORKER_METRICS_HOST: z.string().default('127.0.0.1'),
+  WORKER_HEALTH_PORT: z.coerce.number().int().positive().optional(),
   WORKFLOW_BUNDLE_PATH: z.string().optional(),
   MATRIX_HOMESERVER_URL: z.string().url().optional(),
   MATRIX_ACCESS_TOKEN: z.string().optional(),

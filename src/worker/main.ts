@@ -1,36 +1,82 @@
 // `npm run worker`: polls the meetflow task queue until SIGTERM/SIGINT, then stops polling, lets
 // running activities finish within WORKER_SHUTDOWN_GRACE, closes Postgres and Redis, exits 0.
+// Dependencies that are down (at start, or lost later) are waited for with backoff: the worker
+// says so, reports not-ready on WORKER_HEALTH_PORT, and never exits for it.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Runtime } from '@temporalio/worker';
+import { NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import type { DataSource } from 'typeorm';
 import { createMatrixClient } from '../activities/chat/create-matrix-client.ts';
 import { loadConfig } from '../config.ts';
 import { createDataSource } from '../db/data-source.ts';
 import { createRedis } from '../redis.ts';
 import { ensureChatRetentionSchedule } from '../temporal/schedules.ts';
+import { workerHealth } from './health.ts';
 import { createWorker } from './worker.ts';
 
 const config = loadConfig();
 Runtime.install({
   telemetryOptions: config.WORKER_METRICS_PORT
-    ? { metrics: { prometheus: { bindAddress: `127.0.0.1:${config.WORKER_METRICS_PORT}` } } }
+    ? { metrics: { prometheus: { bindAddress: `${config.WORKER_METRICS_HOST}:${config.WORKER_METRICS_PORT}` } } }
     : undefined,
-  // The Runtime turns these signals into worker.shutdown(); worker.run() then resolves.
-  shutdownSignals: ['SIGINT', 'SIGTERM'],
+  shutdownSignals: [], // handled below: a worker still waiting for Temporal must stop too
 });
 
-const ds = await createDataSource(config).initialize();
+let stopping = false;
+let worker: Worker | null = null;
+const stop = () => { stopping = true; worker?.shutdown(); };
+process.once('SIGTERM', stop);
+process.once('SIGINT', stop);
+if (config.WORKER_HEALTH_PORT) workerHealth(config.WORKER_HEALTH_PORT, config.WORKER_METRICS_HOST, () => worker?.getState() === 'RUNNING');
+
+/** Retries `step` with backoff (1 s doubling to 30 s) until it succeeds or the worker is told to stop. */
+async function waitFor<T>(what: string, step: () => Promise<T>): Promise<T | null> {
+  for (let delay = 1000; !stopping; delay = Math.min(delay * 2, 30_000)) {
+    try {
+      return await step();
+    } catch (err) {
+      console.warn(`worker: ${what} unavailable (${(err as Error).message.split('\n')[0]}); retrying in ${delay / 1000} s`);
+      await sleep(delay);
+    }
+  }
+  return null;
+}
+
 const redis = createRedis(config.REDIS_URL);
-const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
-const temporal = new Client({ connection: await Connection.connect({ address: config.TEMPORAL_ADDRESS }), namespace: config.TEMPORAL_NAMESPACE });
+let ds: DataSource | null = null;
 try {
-  await ensureChatRetentionSchedule(temporal, config);
-  const worker = await createWorker(connection, { ds, redis, config, temporal, matrix: createMatrixClient(config) });
-  console.log(`worker polling task queue ${config.TEMPORAL_TASK_QUEUE} on ${config.TEMPORAL_ADDRESS}`);
-  await worker.run();
+  ds = await waitFor('Postgres', () => createDataSource(config).initialize());
+  while (ds && !stopping) {
+    const deps = ds;
+    const connected = await waitFor('Temporal', async () => {
+      const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+      const temporal = new Client({ connection: await Connection.connect({ address: config.TEMPORAL_ADDRESS }), namespace: config.TEMPORAL_NAMESPACE });
+      try {
+        await ensureChatRetentionSchedule(temporal, config);
+        return { connection, temporal, worker: await createWorker(connection, { ds: deps, redis, config, temporal, matrix: createMatrixClient(config) }) };
+      } catch (err) {
+        await connection.close();
+        await temporal.connection.close();
+        throw err;
+      }
+    });
+    if (!connected) break;
+    worker = connected.worker;
+    if (stopping) worker.shutdown();
+    console.log(`worker polling task queue ${config.TEMPORAL_TASK_QUEUE} on ${config.TEMPORAL_ADDRESS}`);
+    try {
+      await worker.run();
+    } catch (err) {
+      console.error(`worker: stopped polling (${(err as Error).message.split('\n')[0]}); starting again`);
+      await sleep(1000);
+    } finally {
+      worker = null;
+      await connected.connection.close().catch(() => undefined);
+      await connected.temporal.connection.close().catch(() => undefined);
+    }
+  }
   console.log('worker stopped');
 } finally {
-  await connection.close();
-  await temporal.connection.close();
-  await ds.destroy();
+  await ds?.destroy();
   redis.disconnect();
 }
