@@ -20,6 +20,7 @@ export TEST_LOG_DIR="$PWD/test-results"
 rm -rf "$TEST_LOG_DIR"; mkdir -p "$TEST_LOG_DIR"
 
 npx tsc --noEmit
+npm run --silent lint # floating and misused promises (eslint.config.js)
 node src/db/migrate.ts
 status=0
 npx vitest run --reporter=default --reporter=json --outputFile.json="$RUN/vitest.json" "$@" || status=$?
