@@ -8,8 +8,9 @@ import { DomainError } from '../domain/errors.ts';
 import { rsvp } from '../domain/rsvp.ts';
 import { makeSlug } from '../domain/slug.ts';
 import { assertFetchable, idResolver } from '../identity.ts';
+import { afterRsvp, followUpRelay, recordFollowUps } from '../temporal/follow-ups.ts';
 import {
-  afterRsvpChange, requestIngest, requestPublish, requestRsvpPublish, requestSeriesPublish,
+  requestIngest, requestPublish, requestRsvpPublish, requestSeriesPublish,
 } from '../temporal/signals.ts';
 import { rsvpRkey } from './bluesky/rsvps.ts';
 
@@ -29,6 +30,7 @@ export async function deadLetter(ds: DataSource, d: DeadLetter): Promise<void> {
 export interface SyncPage { cursor: string | null; uris: string[]; applied: Record<string, number> }
 
 export function ingestActivities({ ds, temporal, config }: { ds: DataSource; temporal: Client; config: Config }) {
+  const relay = followUpRelay({ ds, temporal, config });
   /**
    * The meetflow user of a DID: the real user with it, or a shadow account (handle as name, no
    * email), created once (DID unique) with the handle and PDS its DID document names.
@@ -110,17 +112,21 @@ export function ingestActivities({ ds, temporal, config }: { ds: DataSource; tem
     const userId = await userFor(r.userDid, r.userHandle);
     const [existing] = await ds.query(`SELECT source_id, source_cid FROM attendees WHERE event_id = $1 AND user_id = $2`, [event.id, userId]);
     if (existing?.source_id === r.sourceId && r.sourceCid && existing.source_cid === r.sourceCid) return { state: 'unchanged', slug: event.slug };
-    let result;
+    // The attendance, its source and its follow-ups commit together: a retry after a crash finds
+    // it all done (and the relay delivers what was recorded).
+    const recorded: string[] = [];
     try {
-      result = await rsvp(ds, event.slug, userId, r.status);
+      await rsvp(ds, event.slug, userId, r.status, async (m, result) => {
+        await m.query(`UPDATE attendees SET source_id = $3, source_cid = $4 WHERE event_id = $1 AND user_id = $2`,
+          [event.id, userId, r.sourceId, r.sourceCid]);
+        recorded.push(...await recordFollowUps(m, afterRsvp(config, event.slug, result)));
+      });
     } catch (err) {
       // The event refuses it (being deleted, draft, cancelled): retrying would not change that.
       if (err instanceof DomainError) return { state: 'skipped', reason: err.message };
       throw err;
     }
-    await ds.query(`UPDATE attendees SET source_id = $3, source_cid = $4 WHERE event_id = $1 AND user_id = $2`,
-      [event.id, userId, r.sourceId, r.sourceCid]);
-    await afterRsvpChange(temporal, config, event.slug, result);
+    await relay.deliver(recorded);
     return { state: existing ? 'updated' : 'created', slug: event.slug };
   }
 
@@ -139,12 +145,14 @@ export function ingestActivities({ ds, temporal, config }: { ds: DataSource; tem
       const [a] = await ds.query(
         `SELECT e.slug, a.user_id FROM attendees a JOIN events e ON e.id = a.event_id WHERE a.source_id = $1`, [sourceId]);
       if (!a) return { state: 'skipped', reason: 'no such RSVP' };
-      const result = await rsvp(ds, a.slug, a.user_id, 'notgoing').catch((err) => {
-        if (err instanceof DomainError) return null; // the event is being deleted: nothing left to cancel
-        throw err;
-      });
+      const recorded: string[] = [];
+      const result = await rsvp(ds, a.slug, a.user_id, 'notgoing', async (m, r) => { recorded.push(...await recordFollowUps(m, afterRsvp(config, a.slug, r))); })
+        .catch((err) => {
+          if (err instanceof DomainError) return null; // the event is being deleted: nothing left to cancel
+          throw err;
+        });
       if (!result) return { state: 'skipped', reason: `event ${a.slug} is being deleted` };
-      await afterRsvpChange(temporal, config, a.slug, result);
+      await relay.deliver(recorded);
       return { state: result.changed ? 'updated' : 'unchanged', slug: a.slug };
     },
 

@@ -1,7 +1,8 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { DomainError } from '../domain/errors.ts';
 import { rsvp, type RsvpIntent } from '../domain/rsvp.ts';
-import { afterRsvpChange, requestRsvpPublish } from '../temporal/signals.ts';
+import { afterRsvp, followUpRelay, recordFollowUps } from '../temporal/follow-ups.ts';
+import { requestRsvpPublish } from '../temporal/signals.ts';
 import type { User } from '../db/entities/user.ts';
 import { requireUser } from './access.ts';
 import type { AuthEnv } from './auth.ts';
@@ -13,7 +14,10 @@ import { cursor, SlugParam } from './fields.ts';
 const RsvpAnswer = z.object({
   status: z.enum(['confirmed', 'waitlisted', 'maybe', 'cancelled']),
   waitlistPosition: z.number().int().optional(),
-  operations: z.array(z.object({ id: z.string(), type: z.string() })),
+  operations: z.array(z.object({
+    id: z.string(), type: z.string(),
+    pending: z.literal(true).optional().openapi({ description: 'recorded with the change, not yet handed to Temporal (the relay delivers it)' }),
+  })),
 }).openapi('RsvpAnswer');
 
 const Attendee = z.object({
@@ -38,11 +42,13 @@ function readCursor(text: string): AttendeeCursor {
 
 export function attendeesRoutes({ ds, temporal, config }: AppDeps) {
   const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
+  const relay = followUpRelay({ ds, temporal, config });
   const Slug = SlugParam;
   const answer = { content: { 'application/json': { schema: RsvpAnswer } } };
 
   /**
-   * The row change commits first; then the waitlist and chat room follow (afterRsvpChange), and
+   * The row change commits with the follow-ups it sets in motion (waitlist, chat room: the outbox),
+   * which are then handed to Temporal (or, if it is unreachable, by the relay later: `pending`); and
    * a publishing Bluesky user's RSVP record follows a change (`bsky-rsvp:<slug>/<user slug>`).
    * (A promotion from the waitlist needs no record change: both are `going`.)
    */
@@ -52,8 +58,9 @@ export function attendeesRoutes({ ds, temporal, config }: AppDeps) {
   }
 
   async function respond(slug: string, user: User, intent: RsvpIntent) {
-    const result = await rsvp(ds, slug, user.id, intent);
-    const operations: { id: string; type: string }[] = await afterRsvpChange(temporal, config, slug, result);
+    const recorded: string[] = [];
+    const result = await rsvp(ds, slug, user.id, intent, async (m, r) => { recorded.push(...await recordFollowUps(m, afterRsvp(config, slug, r))); });
+    const operations: { id: string; type: string; pending?: true }[] = await relay.deliver(recorded);
     if (result.changed && user.blueskyConnected && user.blueskyAutoPublish && await onBluesky(slug)) {
       operations.push({ id: await requestRsvpPublish(temporal, config, slug, user), type: 'bsky-rsvp' });
     }

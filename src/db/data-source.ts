@@ -12,6 +12,7 @@ import { InitialSchema1764000000000 } from './migrations/1764000000000-initial-s
 import { MatrixUserId1764000000001 } from './migrations/1764000000001-matrix-user-id.ts';
 import { DeletionTombstone1764000000002 } from './migrations/1764000000002-deletion-tombstone.ts';
 import { AccountClaimJournal1764000000003 } from './migrations/1764000000003-account-claim-journal.ts';
+import { FollowUps1764000000004 } from './migrations/1764000000004-follow-ups.ts';
 
 type DbConfig = Pick<Config, 'DATABASE_URL' | 'DB_POOL_MAX' | 'DB_ACQUIRE_TIMEOUT_MS' | 'DB_STATEMENT_TIMEOUT_MS' | 'DB_LOCK_TIMEOUT_MS' | 'DB_IDLE_IN_TRANSACTION_TIMEOUT_MS'>;
 
@@ -26,7 +27,7 @@ export function createDataSource(config: DbConfig): DataSource {
     url: config.DATABASE_URL,
     entities: [UserEntity, GroupEntity, GroupMemberEntity, EventEntity, EventSeriesEntity,
       SeriesExceptionEntity, AttendeeEntity, ChatRoomEntity, FirehoseCursorEntity, IngestionDeadLetterEntity],
-    migrations: [InitialSchema1764000000000, MatrixUserId1764000000001, DeletionTombstone1764000000002, AccountClaimJournal1764000000003],
+    migrations: [InitialSchema1764000000000, MatrixUserId1764000000001, DeletionTombstone1764000000002, AccountClaimJournal1764000000003, FollowUps1764000000004],
     migrationsTransactionMode: 'all',
     synchronize: false,
     extra: {

@@ -41,7 +41,11 @@ async function waitlistPosition(m: EntityManager, eventId: string, userId: strin
  * RSVP changes nothing. Arrival order is the order in which requests take the event lock, and
  * `clock_timestamp()` (not the transaction's start time) records it.
  */
-export async function rsvp(ds: DataSource, eventSlug: string, userId: string, intent: RsvpIntent): Promise<RsvpResult> {
+export async function rsvp(
+  ds: DataSource, eventSlug: string, userId: string, intent: RsvpIntent,
+  /** Runs inside the transaction, before it commits: what the change sets in motion is recorded with it. */
+  andThen?: (m: EntityManager, result: RsvpResult) => Promise<void>,
+): Promise<RsvpResult> {
   return ds.transaction(async (m) => {
     const event = await lockEvent(m, eventSlug);
     if (intent !== 'notgoing' && event.status !== 'published') {
@@ -77,6 +81,7 @@ export async function rsvp(ds: DataSource, eventSlug: string, userId: string, in
       status: next, seatFreed: previous === 'confirmed' && next !== 'confirmed', changed, chatEnabled: event.chat_enabled,
     };
     if (next === 'waitlisted') result.waitlistPosition = await waitlistPosition(m, event.id, userId);
+    await andThen?.(m, result);
     return result;
   });
 }

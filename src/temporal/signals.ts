@@ -6,7 +6,6 @@ import type { seriesWorkflow } from '../workflows/series.ts';
 import type { ingestWorkflow } from '../workflows/ingest.ts';
 import type { blueskySyncWorkflow } from '../workflows/bluesky-sync.ts';
 import type { IngestOp } from '../domain/ingest.ts';
-import type { RsvpResult } from '../domain/rsvp.ts';
 import type { blueskyPublishWorkflow, blueskyRsvpWorkflow, blueskySeriesPublishWorkflow } from '../workflows/bluesky-publish.ts';
 import { OPERATION_TYPES, SIGNALS, type OperationType } from './operations.ts';
 import { operationOptions, startOperation } from './client.ts';
@@ -67,16 +66,3 @@ export function requestSync(client: Client, config: Config, did: string): Promis
   return startOperation(client, config, 'bsky-sync', did, [{ did }] satisfies Parameters<typeof blueskySyncWorkflow>);
 }
 
-/**
- * After an RSVP change committed (API or ingestion): a freed seat wakes `waitlist:<slug>`, and a
- * change of attendance wakes `chat-room:<slug>` (its membership follows confirmed attendees).
- * Answers the operations it woke.
- */
-export async function afterRsvpChange(client: Client, config: Config, eventSlug: string, result: RsvpResult) {
-  const operations: { id: string; type: OperationType }[] = [];
-  if (result.seatFreed) operations.push({ id: await notifySeatsChanged(client, config, eventSlug), type: 'waitlist' });
-  if (result.changed && result.chatEnabled && config.CHAT_ENABLED) {
-    operations.push({ id: await requestChatSync(client, config, { kind: 'event', slug: eventSlug }), type: 'chat-room' });
-  }
-  return operations;
-}

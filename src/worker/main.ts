@@ -10,6 +10,7 @@ import { createMatrixClient } from '../activities/chat/create-matrix-client.ts';
 import { loadConfig } from '../config.ts';
 import { createDataSource } from '../db/data-source.ts';
 import { createRedis } from '../redis.ts';
+import { followUpRelay } from '../temporal/follow-ups.ts';
 import { ensureChatRetentionSchedule } from '../temporal/schedules.ts';
 import { workerHealth } from './health.ts';
 import { createWorker } from './worker.ts';
@@ -63,6 +64,7 @@ try {
     if (!connected) break;
     worker = connected.worker;
     if (stopping) worker.shutdown();
+    const stopRelay = followUpRelay({ ds: deps, temporal: connected.temporal, config }).start();
     console.log(`worker polling task queue ${config.TEMPORAL_TASK_QUEUE} on ${config.TEMPORAL_ADDRESS}`);
     try {
       await worker.run();
@@ -70,6 +72,7 @@ try {
       console.error(`worker: stopped polling (${(err as Error).message.split('\n')[0]}); starting again`);
       await sleep(1000);
     } finally {
+      await stopRelay();
       worker = null;
       await connected.connection.close().catch(() => undefined);
       await connected.temporal.connection.close().catch(() => undefined);

@@ -4,13 +4,14 @@ import { join } from 'node:path';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, makeTelemetryFilterString, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { createApp } from '../../src/api/app.ts';
 import { mintToken, type Role } from '../../src/api/auth.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createDataSource } from '../../src/db/data-source.ts';
 import { createRedis } from '../../src/redis.ts';
 import { createWorker, workflowsPath } from '../../src/worker/worker.ts';
+import { followUpRelay } from '../../src/temporal/follow-ups.ts';
 import { createMatrixClient } from '../../src/activities/chat/create-matrix-client.ts';
 
 /**
@@ -28,6 +29,8 @@ function quietRuntime() {
       const at = new Date(Number(timestampNanos / 1_000_000n)).toISOString();
       appendFileSync(WORKER_LOG, `${at} ${level} ${message} ${meta ? JSON.stringify(meta) : ''}\n`);
     }),
+    // The SDK core's own lines (e.g. poll retries while Temporal is away) through the same logger.
+    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} } },
   });
   runtimeInstalled = true;
 }
@@ -54,6 +57,7 @@ export async function startStack(env: Record<string, string> = {}) {
 
   let worker: Worker | null = null;
   let running: Promise<void> | null = null;
+  const stopRelay = followUpRelay({ ds, temporal, config }).start();
 
   const stack = {
     config, ds, redis, temporal, app, matrix,
@@ -68,6 +72,7 @@ export async function startStack(env: Record<string, string> = {}) {
       worker = null;
     },
     async close() {
+      await stopRelay();
       await stack.stopWorker();
       await workerConnection.close();
       await temporal.connection.close();
