@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createConnection, createServer, type AddressInfo, type Server } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Door } from '../helpers/door.ts';
 import { eventually, startStack, type Stack } from '../helpers/stack.ts';
 
 let s: Stack;
@@ -10,24 +11,13 @@ afterAll(async () => { await s?.close(); });
 
 const freePort = () => new Promise<number>((ok) => { const t = createServer(); t.listen(0, '127.0.0.1', () => { const p = (t.address() as AddressInfo).port; t.close(() => ok(p)); }); });
 
-/** A TCP door to the real Temporal that can be shut and opened: an outage without stopping the test's server. */
-function door(port: number, target: string): Promise<Server> {
-  const [host, targetPort] = target.split(':');
-  const server = createServer((client) => {
-    const upstream = createConnection(Number(targetPort), host);
-    client.pipe(upstream).pipe(client);
-    const end = () => { client.destroy(); upstream.destroy(); };
-    client.on('error', end); upstream.on('error', end);
-  });
-  return new Promise((ok) => server.listen(port, '127.0.0.1', () => ok(server)));
-}
-
 describe('a worker whose Temporal is unreachable', () => {
   it('waits (not ready, still alive) instead of exiting, polls once Temporal answers, and stops cleanly', { timeout: 240_000 }, async () => {
-    const [temporalPort, healthPort] = [await freePort(), await freePort()];
+    const door = await Door.create(s.config.TEMPORAL_ADDRESS, { open: false }); // shut: Temporal unreachable
+    const healthPort = await freePort();
     const child = spawn(process.execPath, ['src/worker/main.ts'], {
       env: {
-        ...process.env, TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}`, TEMPORAL_TASK_QUEUE: s.config.TEMPORAL_TASK_QUEUE,
+        ...process.env, TEMPORAL_ADDRESS: `127.0.0.1:${door.port}`, TEMPORAL_TASK_QUEUE: s.config.TEMPORAL_TASK_QUEUE,
         WORKFLOW_BUNDLE_PATH: s.config.WORKFLOW_BUNDLE_PATH, WORKER_HEALTH_PORT: `${healthPort}`, WORKER_SHUTDOWN_GRACE: '5s',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -37,14 +27,13 @@ describe('a worker whose Temporal is unreachable', () => {
     child.stderr.on('data', (d) => { log += d; });
     const exited = once(child, 'exit');
     const health = async (path: string) => (await fetch(`http://127.0.0.1:${healthPort}${path}`).catch(() => null))?.status;
-    let opened: Server | null = null;
     try {
       await eventually(async () => (log.match(/Temporal unavailable/g) ?? []).length >= 2, { timeoutMs: 60_000 });
       expect(child.exitCode).toBeNull();
       expect(await health('/health/live')).toBe(200);
       expect(await health('/health/ready')).toBe(503);
 
-      opened = await door(temporalPort, s.config.TEMPORAL_ADDRESS);
+      await door.open();
       await eventually(async () => (await health('/health/ready')) === 200, { timeoutMs: 120_000, intervalMs: 250 });
       expect(log).toContain('worker polling');
 
@@ -53,7 +42,7 @@ describe('a worker whose Temporal is unreachable', () => {
       expect(code, log.slice(-2000)).toBe(0);
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
-      opened?.close();
+      await door.shut();
     }
   });
 });

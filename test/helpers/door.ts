@@ -1,0 +1,36 @@
+import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+
+/**
+ * A TCP door in front of the real Temporal: shut (listener closed, open connections cut) and
+ * opened again on the same port, so the API and the worker of this stack lose Temporal while the
+ * rest of the suite keeps it.
+ */
+export class Door {
+  private server: Server | null = null;
+  private sockets = new Set<Socket>();
+  readonly port: number;
+  private readonly target: string;
+  constructor(port: number, target: string) { this.port = port; this.target = target; }
+  static async create(target: string, { open = true } = {}) {
+    const port = await new Promise<number>((ok) => { const t = createServer(); t.listen(0, '127.0.0.1', () => { const p = (t.address() as AddressInfo).port; t.close(() => ok(p)); }); });
+    const door = new Door(port, target);
+    if (open) await door.open();
+    return door;
+  }
+  open() {
+    if (this.server?.listening) return Promise.resolve();
+    const [host, port] = this.target.split(':');
+    this.server = createServer((client) => {
+      const upstream = createConnection(Number(port), host);
+      for (const s of [client, upstream]) { this.sockets.add(s); s.on('close', () => this.sockets.delete(s)); s.on('error', () => s.destroy()); }
+      client.pipe(upstream).pipe(client);
+    });
+    return new Promise<void>((ok) => this.server!.listen(this.port, '127.0.0.1', ok));
+  }
+  async shut() {
+    const closed = new Promise((ok) => this.server?.close(ok) ?? ok(null)); // resolves once every connection is gone
+    for (const s of this.sockets) s.destroy();
+    await closed;
+  }
+}
+
