@@ -17,7 +17,8 @@ wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
   done
 }
 
-as_postgres() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+# From / : the postgres user may not be able to enter the current folder (a private checkout).
+as_postgres() { if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi; }
 
 # The folder the cluster really lives in. Postgres runs as the `postgres` user, which cannot reach
 # a folder under a private home (e.g. a checkout in /root, mode 700): then the cluster lives under
