@@ -8,7 +8,7 @@ import { DomainError } from '../domain/errors.ts';
 import { rsvp } from '../domain/rsvp.ts';
 import { makeSlug } from '../domain/slug.ts';
 import { assertFetchable, idResolver } from '../identity.ts';
-import { afterRsvp, followUpRelay, recordFollowUps } from '../temporal/follow-ups.ts';
+import { followUpRelay } from '../temporal/follow-ups.ts';
 import {
   requestIngest, requestPublish, requestRsvpPublish, requestSeriesPublish,
 } from '../temporal/signals.ts';
@@ -114,19 +114,19 @@ export function ingestActivities({ ds, temporal, config }: { ds: DataSource; tem
     if (existing?.source_id === r.sourceId && r.sourceCid && existing.source_cid === r.sourceCid) return { state: 'unchanged', slug: event.slug };
     // The attendance, its source and its follow-ups commit together: a retry after a crash finds
     // it all done (and the relay delivers what was recorded).
-    const recorded: string[] = [];
+    const followUps = relay.forRsvp(event.slug);
     try {
       await rsvp(ds, event.slug, userId, r.status, async (m, result) => {
         await m.query(`UPDATE attendees SET source_id = $3, source_cid = $4 WHERE event_id = $1 AND user_id = $2`,
           [event.id, userId, r.sourceId, r.sourceCid]);
-        recorded.push(...await recordFollowUps(m, afterRsvp(config, event.slug, result)));
+        await followUps.andThen(m, result);
       });
     } catch (err) {
       // The event refuses it (being deleted, draft, cancelled): retrying would not change that.
       if (err instanceof DomainError) return { state: 'skipped', reason: err.message };
       throw err;
     }
-    await relay.deliver(recorded);
+    await followUps.deliver();
     return { state: existing ? 'updated' : 'created', slug: event.slug };
   }
 
@@ -145,14 +145,14 @@ export function ingestActivities({ ds, temporal, config }: { ds: DataSource; tem
       const [a] = await ds.query(
         `SELECT e.slug, a.user_id FROM attendees a JOIN events e ON e.id = a.event_id WHERE a.source_id = $1`, [sourceId]);
       if (!a) return { state: 'skipped', reason: 'no such RSVP' };
-      const recorded: string[] = [];
-      const result = await rsvp(ds, a.slug, a.user_id, 'notgoing', async (m, r) => { recorded.push(...await recordFollowUps(m, afterRsvp(config, a.slug, r))); })
+      const followUps = relay.forRsvp(a.slug);
+      const result = await rsvp(ds, a.slug, a.user_id, 'notgoing', followUps.andThen)
         .catch((err) => {
           if (err instanceof DomainError) return null; // the event is being deleted: nothing left to cancel
           throw err;
         });
       if (!result) return { state: 'skipped', reason: `event ${a.slug} is being deleted` };
-      await relay.deliver(recorded);
+      await followUps.deliver();
       return { state: result.changed ? 'updated' : 'unchanged', slug: a.slug };
     },
 

@@ -1,7 +1,7 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { DomainError } from '../domain/errors.ts';
 import { rsvp, type RsvpIntent } from '../domain/rsvp.ts';
-import { afterRsvp, followUpRelay, recordFollowUps } from '../temporal/follow-ups.ts';
+import { followUpRelay } from '../temporal/follow-ups.ts';
 import { requestRsvpPublish } from '../temporal/signals.ts';
 import type { User } from '../db/entities/user.ts';
 import { requireUser } from './access.ts';
@@ -58,9 +58,9 @@ export function attendeesRoutes({ ds, temporal, config }: AppDeps) {
   }
 
   async function respond(slug: string, user: User, intent: RsvpIntent) {
-    const recorded: string[] = [];
-    const result = await rsvp(ds, slug, user.id, intent, async (m, r) => { recorded.push(...await recordFollowUps(m, afterRsvp(config, slug, r))); });
-    const operations: { id: string; type: string; pending?: true }[] = await relay.deliver(recorded);
+    const followUps = relay.forRsvp(slug);
+    const result = await rsvp(ds, slug, user.id, intent, followUps.andThen);
+    const operations: { id: string; type: string; pending?: true }[] = await followUps.deliver();
     if (result.changed && user.blueskyConnected && user.blueskyAutoPublish && await onBluesky(slug)) {
       operations.push({ id: await requestRsvpPublish(temporal, config, slug, user), type: 'bsky-rsvp' });
     }

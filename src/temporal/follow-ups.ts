@@ -18,7 +18,7 @@ export interface FollowUp { type: FollowUpType; slug: string }
 export interface FollowUpOperation { id: string; type: FollowUpType; pending?: true }
 
 /** What an RSVP change sets in motion: a freed seat wakes the waitlist; a change of attendance, the chat room. */
-export function afterRsvp(config: Pick<Config, 'CHAT_ENABLED'>, eventSlug: string, result: RsvpResult): FollowUp[] {
+function afterRsvp(config: Pick<Config, 'CHAT_ENABLED'>, eventSlug: string, result: RsvpResult): FollowUp[] {
   const out: FollowUp[] = [];
   if (result.seatFreed) out.push({ type: 'waitlist', slug: eventSlug });
   if (result.changed && result.chatEnabled && config.CHAT_ENABLED) out.push({ type: 'chat-room', slug: eventSlug });
@@ -26,7 +26,7 @@ export function afterRsvp(config: Pick<Config, 'CHAT_ENABLED'>, eventSlug: strin
 }
 
 /** Records follow-ups inside the change's transaction; answers their row ids. */
-export async function recordFollowUps(m: EntityManager, items: FollowUp[]): Promise<string[]> {
+async function recordFollowUps(m: EntityManager, items: FollowUp[]): Promise<string[]> {
   if (!items.length) return [];
   const rows: { id: string }[] = await m.query(
     `INSERT INTO follow_ups (type, slug) SELECT * FROM unnest($1::text[], $2::text[]) RETURNING id`,
@@ -79,11 +79,17 @@ export function followUpRelay({ ds, temporal, config }: { ds: DataSource; tempor
     return async () => { running = false; clearInterval(timer); await current; };
   }
 
-  return { deliver, start };
-}
+  /**
+   * The follow-ups of one RSVP change: pass `andThen` to `rsvp()` (it records them in the RSVP's
+   * transaction), then `deliver()` after the commit.
+   */
+  function forRsvp(eventSlug: string) {
+    const recorded: string[] = [];
+    return {
+      andThen: async (m: EntityManager, result: RsvpResult) => { recorded.push(...await recordFollowUps(m, afterRsvp(config, eventSlug, result))); },
+      deliver: () => deliver(recorded),
+    };
+  }
 
-/** How many follow-ups wait and how old the oldest is (for readiness and metrics). */
-export async function followUpBacklog(ds: DataSource): Promise<{ pending: number; oldestSeconds: number }> {
-  const [row] = await ds.query(`SELECT count(*)::int AS pending, coalesce(extract(epoch FROM now() - min(created_at)), 0)::float AS oldest FROM follow_ups`);
-  return { pending: row.pending, oldestSeconds: Math.round(row.oldest) };
+  return { deliver, forRsvp, start };
 }
