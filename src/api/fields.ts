@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { email, httpUrl, line, text } from '../domain/fields.ts';
+import { email, handle, httpUrl, line, text } from '../domain/fields.ts';
 import { isTimeZone, TIME_ZONE_PATTERN } from '../domain/time.ts';
 
 /**
@@ -19,7 +19,7 @@ export const cursor = z.string().regex(/^[A-Za-z0-9_-]{1,2000}$/);
 
 /** A single-line name; free text. */
 export const name = line;
-export { email, text };
+export { email, handle, text };
 
 export const datetime = z.string().datetime({ offset: true }).openapi({ example: '2026-12-24T18:00:00+01:00' });
 export const timeZone = z.string().regex(TIME_ZONE_PATTERN).refine(isTimeZone, 'must be an IANA time zone')

@@ -46,12 +46,10 @@ const CreateSeries = z.object({
   groupSlug: slug.optional(),
 }).strict();
 const PatchSeries = patchOf({ ...templateFields, rrule, startAt: datetime, endAt: datetime, timeZone: editable.timeZone });
-const PatchOccurrence = z.object({
-  status: z.literal('cancelled').optional(),
-  name: editable.name.optional(), description: editable.description.optional(),
-  startAt: datetime.optional(), endAt: datetime.optional(),
-  capacity: editable.capacity.optional(), location: editable.location.optional(), onlineUrl: editable.onlineUrl.optional(),
-}).strict().refine((p) => Object.keys(p).length > 0, 'nothing to change').openapi({ minProperties: 1 });
+const PatchOccurrence = patchOf({
+  status: z.literal('cancelled'), name: editable.name, description: editable.description, startAt: datetime, endAt: datetime,
+  capacity: editable.capacity, location: editable.location, onlineUrl: editable.onlineUrl,
+});
 
 interface SeriesRow {
   id: string; slug: string; name: string; description: string | null; rrule: string; dtstart: Date;
@@ -109,7 +107,7 @@ export function seriesRoutes(deps: AppDeps) {
     responses: { 201: { ...one, description: 'created' }, ...errorResponses },
   }), async (c) => {
     const b = c.req.valid('json');
-    checkSeries({ rrule: b.rrule.replace(/^RRULE:/i, ''), dtstart: new Date(b.startAt), timeZone: b.timeZone });
+    checkSeries({ rrule: b.rrule, dtstart: new Date(b.startAt), timeZone: b.timeZone });
     const minutes = durationMinutes(b.startAt, b.endAt);
     const owner = await requireUser(ds, c.get('auth'));
     const groupId = await groupForNewItem(ds, owner, b.groupSlug);
@@ -149,7 +147,7 @@ export function seriesRoutes(deps: AppDeps) {
     if (p.rrule) parseRule(p.rrule);
     const current = await authorize(slug, c.get('auth')); // before any lock: a stranger never queues on the row
     if (p.rrule || p.startAt || p.timeZone) {
-      checkSeries({ rrule: (p.rrule ?? current.rrule).replace(/^RRULE:/i, ''), dtstart: p.startAt ? new Date(p.startAt) : current.dtstart, timeZone: p.timeZone ?? current.time_zone });
+      checkSeries({ rrule: p.rrule ?? current.rrule, dtstart: p.startAt ? new Date(p.startAt) : current.dtstart, timeZone: p.timeZone ?? current.time_zone });
     }
     await ds.transaction(async (m) => {
       const s = await loadSeries(m, slug, true);

@@ -1,4 +1,4 @@
-import { email, name, SlugParam } from './fields.ts';
+import { email, handle, name, SlugParam } from './fields.ts';
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { UserEntity, type User } from '../db/entities/user.ts';
 import { DomainError, notFound } from '../domain/errors.ts';
@@ -36,7 +36,7 @@ export function usersRoutes(deps: AppDeps) {
         content: { 'application/json': { schema: z.object({
           email: email.optional(),
           displayName: name(200),
-          handle: z.string().regex(/^[a-zA-Z0-9.-]{1,253}$/).optional(),
+          handle: handle.optional(),
         }).strict() } },
       },
     },

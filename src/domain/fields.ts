@@ -16,5 +16,8 @@ export const line = (max: number) => z.string().min(1).max(max)
 /** An e-mail address, as plainly as the document can state it. */
 export const email = z.string().max(254).regex(/^[^\s@\u0000-\u001f]+@[^\s@\u0000-\u001f]+\.[^\s@\u0000-\u001f]+$/, 'must be an e-mail address');
 
+/** An AT Protocol handle (or a platform's own), as the API states it. */
+export const handle = z.string().regex(/^[a-zA-Z0-9.-]{1,253}$/);
+
 /** Free text (newlines allowed; no NUL, which no database stores). */
 export const text = (max: number) => z.string().max(max).regex(/^[^\u0000]*$/, 'must not contain NUL');

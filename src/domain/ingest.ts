@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { httpUrl, line, text } from './fields.ts';
+import { handle, httpUrl, line, text } from './fields.ts';
 import { isTimeZone, TIME_ZONE_PATTERN } from './time.ts';
 import { EVENT_COLLECTION, RSVP_COLLECTION } from './lexicon.ts';
 
@@ -11,7 +11,6 @@ import { EVENT_COLLECTION, RSVP_COLLECTION } from './lexicon.ts';
 const atUri = z.string().max(900).regex(/^at:\/\/did:[a-z]+:[A-Za-z0-9._:%-]+\/[A-Za-z0-9.-]+\/[A-Za-z0-9._:~-]+$/, 'an AT-URI at://<did>/<collection>/<rkey>');
 const did = z.string().max(300).regex(/^did:[a-z]+:[A-Za-z0-9._:%-]+$/, 'a DID');
 const instant = z.string().datetime({ offset: true });
-const handle = z.string().regex(/^[a-zA-Z0-9.-]{1,253}$/);
 const cid = z.string().regex(/^[a-zA-Z0-9_-]{1,200}$/);
 
 /** The DID whose repo holds a record: `at://<did>/…`. */
