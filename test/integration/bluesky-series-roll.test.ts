@@ -10,6 +10,7 @@ import { createDataSource } from '../../src/db/data-source.ts';
 import { EVENT_COLLECTION } from '../../src/domain/lexicon.ts';
 import { occurrenceSlug } from '../../src/domain/series.ts';
 import { createRedis } from '../../src/redis.ts';
+import { eventually } from '../helpers/stack.ts';
 import { timeSkippingSuite } from '../helpers/stub-workers.ts';
 
 // The real publishing activities against a local PDS and Postgres, with the workflow's timer on
@@ -30,11 +31,14 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => { await ds?.destroy(); redis.disconnect(); await net?.close(); });
 
-/** A daily series of three occurrences starting tomorrow, owned by Dana (connected). */
-async function seedSeries(): Promise<{ slug: string; occurrences: string[]; starts: Date[] }> {
+/**
+ * A daily series of three one-hour occurrences owned by Dana (connected), the first one a day after
+ * `now` (the test server's clock): they end 25, 49 and 73 hours from now whatever the time of day.
+ */
+async function seedSeries(now: number): Promise<{ slug: string; occurrences: string[]; starts: Date[] }> {
   const slug = `roll-${randomUUID().slice(0, 8)}`;
-  const first = new Date(Date.now() + DAY);
-  first.setUTCHours(18, 0, 0, 0);
+  const first = new Date(now + DAY);
+  first.setUTCSeconds(0, 0);
   const starts = [0, 1, 2].map((i) => new Date(first.getTime() + i * DAY));
   await ds.transaction(async (m) => {
     const [u] = await m.query(
@@ -58,25 +62,21 @@ const records = async (slugs: string[]) => (await ds.query(
 describe('a published series rolls forward (time-skipping server, real PDS)', () => {
   it('publishes the next occurrence, then the following one after it ends', async () => {
     const { env } = suite;
-    const { slug, occurrences, starts } = await seedSeries();
+    const { slug, occurrences, starts } = await seedSeries(await env.currentTimeMs());
     await suite.withWorker(createActivities({ ds, redis, config, temporal: env.client, matrix: null }), async (taskQueue) => {
       const handle = await env.client.workflow.start('blueskySeriesPublishWorkflow', {
         workflowId: `bsky-publish-series:${slug}`, taskQueue, args: [{ seriesSlug: slug }],
       });
-      const rounds = async (n: number) => {
-        for (let i = 0; i < 600; i++) { // up to 30 s
-          const p = await handle.query<{ rounds: number; step: string }>('progress');
-          if (p.rounds >= n && p.step !== 'publishing') return;
-          await new Promise((r) => setTimeout(r, 50));
-        }
-        throw new Error(`no round ${n}: ${JSON.stringify(await handle.query("progress"))} ${JSON.stringify((await handle.describe()).raw.pendingActivities)}`);
-      };
+      const rounds = (n: number) => eventually(async () => {
+        const p = await handle.query<{ rounds: number; step: string }>('progress');
+        return p.rounds >= n && p.step !== 'publishing';
+      }, { intervalMs: 50 });
       await rounds(1);
       const [first, ...rest] = await records(occurrences);
       expect(first).toMatch(/^at:\/\//);
       expect(rest).toEqual([null, null]);
 
-      await env.sleep(45 * 3_600_000); // past the first occurrence's end (in 19-43 h), before the second's (47-67 h)
+      await env.sleep(37 * 3_600_000); // past the first occurrence's end (25 h), well before the second's (49 h)
       await rounds(2);
       const after = await records(occurrences);
       expect(after[0]).toBe(first); // the past occurrence keeps its record (its RSVPs point at it)

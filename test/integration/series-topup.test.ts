@@ -6,6 +6,7 @@ import { loadConfig } from '../../src/config.ts';
 import { createDataSource } from '../../src/db/data-source.ts';
 import { occurrenceSlug } from '../../src/domain/series.ts';
 import { createRedis } from '../../src/redis.ts';
+import { eventually } from '../helpers/stack.ts';
 import { timeSkippingSuite } from '../helpers/stub-workers.ts';
 
 // The real materialization activity against Postgres, with the workflow's timers on the
@@ -46,14 +47,14 @@ describe('series horizon top-up (time-skipping server, real activities and Postg
         workflowId: `series:${slug}`, taskQueue, args: [{ seriesSlug: slug, horizonDays: 5, maxOccurrences: 100 }],
       });
       const progress = () => handle.query<{ runs: number; step: string }>('progress');
-      for (let i = 0; i < 100 && !((await progress()).runs >= 1 && (await progress()).step === 'waiting'); i++) await new Promise((r) => setTimeout(r, 50));
+      await eventually(async () => { const p = await progress(); return p.runs >= 1 && p.step === 'waiting'; }, { intervalMs: 50 });
       const initial = await count(slug);
       const initialUntil = await until(slug);
       expect(initial).toBeGreaterThanOrEqual(4); // the template and the days up to five days ahead
       expect(initial).toBeLessThanOrEqual(6);
 
       await env.sleep('3 days');
-      for (let i = 0; i < 100 && (await progress()).runs < 4; i++) await new Promise((r) => setTimeout(r, 50));
+      await eventually(async () => (await progress()).runs >= 4, { intervalMs: 50 });
       expect((await progress()).runs).toBe(4); // the first materialization and one top-up per day
       expect(await count(slug)).toBe(initial + 3);
       expect((await until(slug)).getTime() - initialUntil.getTime()).toBeGreaterThanOrEqual(3 * DAY - 60_000);
