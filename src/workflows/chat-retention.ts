@@ -6,7 +6,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities/index.ts';
 import type { ExpiredRoom } from '../activities/chat/index.ts';
 import { operationTags, PROGRESS_QUERY } from '../temporal/operations.ts';
-import { runBounded } from './bounded.ts';
+import { runBounded } from '../concurrency.ts';
 
 const matrixStep = {
   startToCloseTimeout: '5 minutes',

@@ -4,8 +4,9 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities/index.ts';
+import type { RsvpRecordsResult } from '../activities/bluesky/rsvps.ts';
 import { operationId, operationTags, PROGRESS_QUERY } from '../temporal/operations.ts';
-import { runBounded } from './bounded.ts';
+import { runBounded } from '../concurrency.ts';
 import { chatRoomDeletionWorkflow } from './chat-retention.ts';
 
 const local = proxyActivities<Activities>({
@@ -36,8 +37,11 @@ export interface DeleteEventProgress {
   series: 'exception' | 'template-moved' | 'series-deleted' | null;
   /** What happened to the event's record on its owner's PDS, if it had one. */
   bluesky: 'deleted' | 'none' | 'skipped: session revoked' | null;
-  /** Attendees' RSVP records removed from their PDSes (unreachable: the author revoked meetflow's session). */
-  rsvpRecords?: { deleted: number; unreachable: number };
+  /**
+   * Attendees' RSVP records removed from their PDSes (unreachable: the author revoked meetflow's
+   * session; failed: their PDS kept failing, the records named in failedUris were left).
+   */
+  rsvpRecords?: RsvpRecordsResult;
 }
 
 /**

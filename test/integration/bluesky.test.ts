@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent, AtpAgent } from '@atproto/api';
 import { TID } from '@atproto/common-web';
@@ -233,8 +234,32 @@ describe('Bluesky publishing against a local PDS', () => {
     await rsvpStatusIs('going');
     const del = await s.api('DELETE', `/v1/events/${slug}`, { token: host });
     const op = await s.finished(del.body.id, host);
-    expect(op.result.rsvpRecords).toEqual({ deleted: 1, unreachable: 0 });
+    expect(op.result.rsvpRecords).toEqual({ deleted: 1, unreachable: 0, failed: 0, failedUris: [] });
     expect(await rsvpOf()).toEqual([]);
+  });
+
+  it('a deletion past its point of no return completes when an attendee\'s PDS is gone: that record is named, not retried forever', { timeout: 180_000 }, async () => {
+    const gina = await pdsAccount(net, 'gina.test', 'gina-pass');
+    const host = (await login()).body.token;
+    const { token, user } = (await login('gina.test', 'gina-pass')).body;
+    const { slug } = (await s.api('POST', '/v1/events', {
+      token: host, body: { name: 'Vanishing PDS', startAt: '2027-10-01T18:00:00Z', endAt: '2027-10-01T20:00:00Z', timeZone: 'UTC' },
+    })).body;
+    await published(slug, host);
+    await s.api('POST', `/v1/events/${slug}/attendees`, { token, body: { status: 'going' } });
+    const uri = await eventually(async () => (await s.ds.query(
+      `SELECT a.bluesky_uri FROM attendees a JOIN events e ON e.id = a.event_id WHERE e.slug = $1 AND a.user_id = $2`, [slug, user.id]))[0]?.bluesky_uri);
+    // Her session now names a PDS address where nothing answers (a new token, so no cached agent is reused).
+    const store = sessionStore(s.redis, s.config);
+    const stored = (await store.load(gina.session!.did))!;
+    const dead = await new Promise<number>((ok) => { const t = createServer(); t.listen(0, '127.0.0.1', () => { const p = (t.address() as AddressInfo).port; t.close(() => ok(p)); }); });
+    await store.save(`http://127.0.0.1:${dead}`, { ...stored.session, accessJwt: `${stored.session.accessJwt}.moved` });
+
+    const del = await s.api('DELETE', `/v1/events/${slug}`, { token: host });
+    const op = await s.finished(del.body.id, host, { timeoutMs: 150_000, intervalMs: 500 });
+    expect(op.status).toBe('completed');
+    expect(op.result.rsvpRecords).toEqual({ deleted: 0, unreachable: 0, failed: 1, failedUris: [uri] });
+    expect(await s.ds.query(`SELECT 1 FROM events WHERE slug = $1`, [slug])).toEqual([]);
   });
 
   it('keeps retrying while the PDS is down and completes when it is back', async () => {

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { log } from '@temporalio/activity';
+import { activityInfo, ApplicationFailure, log } from '@temporalio/activity';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../../config.ts';
 import { RSVP_COLLECTION, rsvpRecord } from '../../domain/lexicon.ts';
+import { runBounded } from '../../concurrency.ts';
 import { putOwnRecord } from './records.ts';
 import { agentFor, isSessionRevoked } from './sessions.ts';
 
@@ -20,6 +21,20 @@ export type RsvpPublishResult =
   | { state: 'deleted' }
   | { state: 'skipped'; reason: string }
   | { state: 'gone' };
+
+/** What deleting an event's RSVP records did (failed: left on a PDS that kept failing). */
+export interface RsvpRecordsResult { deleted: number; unreachable: number; failed: number; failedUris: string[] }
+
+const RECIPIENT_ATTEMPTS = 5;
+const RECIPIENT_TIMEOUT_MS = 15_000;
+const RECIPIENT_CONCURRENCY = 8;
+
+/** Runs `work` but stops waiting for it after `ms` (a PDS that never answers). */
+async function withTimeout(ms: number, work: () => Promise<void>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms); });
+  try { await Promise.race([work(), expired]); } finally { clearTimeout(timer); }
+}
 
 export function rsvpActivities({ ds, redis, config }: { ds: DataSource; redis: Redis; config: Config }) {
   return {
@@ -57,24 +72,44 @@ export function rsvpActivities({ ds, redis, config }: { ds: DataSource; redis: R
 
     /**
      * Part of deleting an event: removes its attendees' RSVP records from their PDSes. Records of
-     * people whose session is revoked are out of meetflow's reach: left, and counted.
+     * people whose session is revoked are out of meetflow's reach: left, and counted. A PDS that
+     * fails or does not answer within RECIPIENT_TIMEOUT_MS fails this attempt (Temporal retries
+     * it with backoff, for the failed recipients only); after RECIPIENT_ATTEMPTS attempts its
+     * records are left and named in the result, so one vanished PDS cannot hold a deletion that
+     * is past its point of no return.
      */
-    async deleteRsvpRecords(eventId: string): Promise<{ deleted: number; unreachable: number }> {
+    async deleteRsvpRecords(eventId: string): Promise<RsvpRecordsResult> {
       const rows: { id: string; did: string; bluesky_rkey: string; bluesky_uri: string }[] = await ds.query(
         `SELECT a.id, u.did, a.bluesky_rkey, a.bluesky_uri FROM attendees a JOIN users u ON u.id = a.user_id
           WHERE a.event_id = $1 AND a.bluesky_uri IS NOT NULL`, [eventId]);
-      const result = { deleted: 0, unreachable: 0 };
-      for (const r of rows) {
+      const result: RsvpRecordsResult = { deleted: 0, unreachable: 0, failed: 0, failedUris: [] };
+      const failures: { uri: string; reason: string }[] = [];
+      const lastAttempt = activityInfo().attempt >= RECIPIENT_ATTEMPTS;
+      await runBounded(rows, RECIPIENT_CONCURRENCY, async (r) => {
         try {
-          const agent = await agentFor(r.did, { ds, redis, config });
-          await agent.com.atproto.repo.deleteRecord({ repo: r.did, collection: RSVP_COLLECTION, rkey: r.bluesky_rkey });
+          await withTimeout(RECIPIENT_TIMEOUT_MS, async () => {
+            const agent = await agentFor(r.did, { ds, redis, config });
+            await agent.com.atproto.repo.deleteRecord({ repo: r.did, collection: RSVP_COLLECTION, rkey: r.bluesky_rkey });
+          });
           result.deleted++;
         } catch (err) {
-          if (!isSessionRevoked(err)) throw err;
-          log.warn('RSVP record left in place: its author revoked the session', { uri: r.bluesky_uri });
-          result.unreachable++;
+          if (isSessionRevoked(err)) {
+            log.warn('RSVP record left in place: its author revoked the session', { uri: r.bluesky_uri });
+            result.unreachable++;
+          } else if (lastAttempt) {
+            log.warn('RSVP record left in place: its PDS kept failing', { uri: r.bluesky_uri, error: (err as Error).message });
+            result.failed++;
+            if (result.failedUris.length < 20) result.failedUris.push(r.bluesky_uri);
+          } else {
+            failures.push({ uri: r.bluesky_uri, reason: (err as Error).message });
+            return; // kept for the next attempt
+          }
         }
         await ds.query(`UPDATE attendees SET bluesky_uri = NULL, bluesky_cid = NULL, bluesky_rkey = NULL WHERE id = $1`, [r.id]);
+      });
+      if (failures.length) {
+        throw ApplicationFailure.retryable(
+          `${failures.length} RSVP record(s) could not be deleted yet, e.g. ${failures[0].uri}: ${failures[0].reason}`, 'RsvpRecordsPending');
       }
       return result;
     },
