@@ -1,8 +1,8 @@
 import { ApplicationFailure, heartbeat, log } from '@temporalio/activity';
-import type { Client } from '@temporalio/client';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Config } from '../config.ts';
-import { notifySeatsChanged, requestChatSync, requestSync } from '../temporal/signals.ts';
+import type { FollowUpRelay } from '../follow-ups/outbox.ts';
+import { afterClaim } from '../follow-ups/rules.ts';
 import { changedRows } from '../db/changed-rows.ts';
 
 export interface ClaimInput { did: string; shadowId: string; userId: string; handle: string; pdsUrl: string | null }
@@ -120,7 +120,7 @@ async function undo(m: EntityManager, c: ClaimInput, kind: string, before: Recor
 /** SQLSTATEs that fail the same way on every retry: a check or not-null constraint, bad data. */
 const isPermanent = (err: unknown) => /^(23514|23502|22)/.test((err as { code?: string }).code ?? '');
 
-export function claimActivities({ ds, temporal, config }: { ds: DataSource; temporal: Client; config: Config }) {
+export function claimActivities({ ds, config, followUps }: { ds: DataSource; config: Config; followUps: FollowUpRelay }) {
   /** One step: one transaction, heartbeating while it waits on locks, a deterministic failure made final. */
   async function step<T>(c: ClaimInput, name: string, fn: (m: EntityManager) => Promise<T>): Promise<T> {
     const beat = setInterval(() => heartbeat(name), 1000);
@@ -199,9 +199,7 @@ export function claimActivities({ ds, temporal, config }: { ds: DataSource; temp
      * freed seats; and the user's sync runs now that the DID is theirs.
      */
     async afterClaim(input: { did: string; rooms: { kind: 'event' | 'group'; slug: string }[]; freedSeats: string[] }): Promise<void> {
-      if (config.CHAT_ENABLED) for (const room of input.rooms) await requestChatSync(temporal, config, room);
-      for (const slug of input.freedSeats) await notifySeatsChanged(temporal, config, slug);
-      await requestSync(temporal, config, input.did);
+      await followUps.now(afterClaim(config, input));
     },
   };
 }

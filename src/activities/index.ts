@@ -2,6 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { DataSource } from 'typeorm';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.ts';
+import { followUpRelay, type FollowUpRelay } from '../follow-ups/outbox.ts';
 import { attendeeActivities } from './attendees.ts';
 import { blueskyActivities } from './bluesky/index.ts';
 import { chatActivities } from './chat/index.ts';
@@ -21,11 +22,15 @@ export interface ActivityDeps {
   matrix: MatrixClient | null;
 }
 
+/** What each group of activities gets: the services, and one follow-up relay (the outbox). */
+export interface WiredDeps extends ActivityDeps { followUps: FollowUpRelay }
+
 /**
  * Every side effect lives here, grouped by the domain that owns it. Workflows type their
  * proxies from this factory's return type and never import an implementation.
  */
-export function createActivities(deps: ActivityDeps) {
+export function createActivities(services: ActivityDeps) {
+  const deps: WiredDeps = { ...services, followUps: followUpRelay(services) };
   return {
     ...attendeeActivities(deps),
     ...chatActivities(deps),

@@ -8,10 +8,9 @@ import { DomainError } from '../domain/errors.ts';
 import { rsvp } from '../domain/rsvp.ts';
 import { makeSlug } from '../domain/slug.ts';
 import { assertFetchable, idResolver } from '../identity.ts';
-import { followUpRelay } from '../temporal/follow-ups.ts';
-import {
-  requestIngest, requestPublish, requestRsvpPublish, requestSeriesPublish,
-} from '../temporal/signals.ts';
+import { recordFollowUps, type FollowUpRelay } from '../follow-ups/outbox.ts';
+import { afterRsvp, publishNow, rsvpRecord, type FollowUp } from '../follow-ups/rules.ts';
+import { requestIngest } from '../temporal/signals.ts';
 import { rsvpRkey } from './bluesky/rsvps.ts';
 
 export type IngestResult =
@@ -29,8 +28,7 @@ export async function deadLetter(ds: DataSource, d: DeadLetter): Promise<void> {
 
 export interface SyncPage { cursor: string | null; uris: string[]; applied: Record<string, number> }
 
-export function ingestActivities({ ds, temporal, config }: { ds: DataSource; temporal: Client; config: Config }) {
-  const relay = followUpRelay({ ds, temporal, config });
+export function ingestActivities({ ds, temporal, config, followUps }: { ds: DataSource; temporal: Client; config: Config; followUps: FollowUpRelay }) {
   /**
    * The meetflow user of a DID: the real user with it, or a shadow account (handle as name, no
    * email), created once (DID unique) with the handle and PDS its DID document names.
@@ -114,19 +112,19 @@ export function ingestActivities({ ds, temporal, config }: { ds: DataSource; tem
     if (existing?.source_id === r.sourceId && r.sourceCid && existing.source_cid === r.sourceCid) return { state: 'unchanged', slug: event.slug };
     // The attendance, its source and its follow-ups commit together: a retry after a crash finds
     // it all done (and the relay delivers what was recorded).
-    const followUps = relay.forRsvp(event.slug);
+    let ids: string[] = [];
     try {
       await rsvp(ds, event.slug, userId, r.status, async (m, result) => {
         await m.query(`UPDATE attendees SET source_id = $3, source_cid = $4 WHERE event_id = $1 AND user_id = $2`,
           [event.id, userId, r.sourceId, r.sourceCid]);
-        await followUps.andThen(m, result);
+        ids = await recordFollowUps(m, await afterRsvp(m, config, event.slug, result));
       });
     } catch (err) {
       // The event refuses it (being deleted, draft, cancelled): retrying would not change that.
       if (err instanceof DomainError) return { state: 'skipped', reason: err.message };
       throw err;
     }
-    await followUps.deliver();
+    await followUps.deliver(ids);
     return { state: existing ? 'updated' : 'created', slug: event.slug };
   }
 
@@ -145,14 +143,14 @@ export function ingestActivities({ ds, temporal, config }: { ds: DataSource; tem
       const [a] = await ds.query(
         `SELECT e.slug, a.user_id FROM attendees a JOIN events e ON e.id = a.event_id WHERE a.source_id = $1`, [sourceId]);
       if (!a) return { state: 'skipped', reason: 'no such RSVP' };
-      const followUps = relay.forRsvp(a.slug);
-      const result = await rsvp(ds, a.slug, a.user_id, 'notgoing', followUps.andThen)
+      let ids: string[] = [];
+      const result = await rsvp(ds, a.slug, a.user_id, 'notgoing', async (m, r) => { ids = await recordFollowUps(m, await afterRsvp(m, config, a.slug, r)); })
         .catch((err) => {
           if (err instanceof DomainError) return null; // the event is being deleted: nothing left to cancel
           throw err;
         });
       if (!result) return { state: 'skipped', reason: `event ${a.slug} is being deleted` };
-      await followUps.deliver();
+      await followUps.deliver(ids);
       return { state: result.changed ? 'updated' : 'unchanged', slug: a.slug };
     },
 
@@ -175,18 +173,19 @@ export function ingestActivities({ ds, temporal, config }: { ds: DataSource; tem
       // A PDS answers for its users' repos only: a record of anyone else's repo is not this user's to sync.
       const records = data.records.filter((rec) => repoOf(rec.uri) === input.did);
       if (records.length < data.records.length) applied.foreign = data.records.length - records.length;
+      const republish: FollowUp[] = [];
       for (const rec of records) {
-        const [ownEvent] = await ds.query(`SELECT slug, bluesky_cid FROM events WHERE bluesky_uri = $1`, [rec.uri]);
+        const [ownEvent] = await ds.query(`SELECT slug, series_slug AS "seriesSlug", bluesky_cid FROM events WHERE bluesky_uri = $1`, [rec.uri]);
         if (ownEvent) {
           if (ownEvent.bluesky_cid === rec.cid) count('unchanged');
-          else { await requestPublish(temporal, config, ownEvent.slug); count('republished'); }
+          else { republish.push(publishNow(ownEvent)); count('republished'); }
           continue;
         }
         const [ownRsvp] = await ds.query(
           `SELECT e.slug, a.bluesky_cid FROM attendees a JOIN events e ON e.id = a.event_id WHERE a.bluesky_uri = $1`, [rec.uri]);
         if (ownRsvp) {
           if (ownRsvp.bluesky_cid === rec.cid) count('unchanged');
-          else { await requestRsvpPublish(temporal, config, ownRsvp.slug, user); count('republished'); }
+          else { republish.push(rsvpRecord(ownRsvp.slug, user)); count('republished'); }
           continue;
         }
         let op;
@@ -204,6 +203,7 @@ export function ingestActivities({ ds, temporal, config }: { ds: DataSource; tem
         }
         count(result?.state ?? 'skipped');
       }
+      await followUps.now(republish);
       return { cursor: data.cursor ?? null, uris: records.map((r) => r.uri), applied };
     },
 
@@ -223,17 +223,19 @@ export function ingestActivities({ ds, temporal, config }: { ds: DataSource; tem
             AND ($2 OR publish_to_bluesky) AND (series_slug IS NULL OR end_at > now())`, [user.id, user.bluesky_auto_publish]);
       const out = { events: 0, series: 0, rsvps: 0 };
       const series = new Set<string>();
+      const publish: FollowUp[] = [];
       for (const e of events.filter((x) => !x.bluesky_uri || !listed.has(x.bluesky_uri))) {
         if (e.bluesky_uri) await ds.query(`UPDATE events SET bluesky_uri = NULL, bluesky_cid = NULL WHERE id = $1`, [e.id]); // gone from the PDS
         if (e.series_slug) series.add(e.series_slug);
-        else { await requestPublish(temporal, config, e.slug); out.events++; }
+        else { publish.push(publishNow({ slug: e.slug, seriesSlug: null })); out.events++; }
       }
-      for (const slug of series) { await requestSeriesPublish(temporal, config, slug); out.series++; }
+      for (const slug of series) { publish.push({ type: 'bsky-publish-series', slug }); out.series++; }
       const rsvps: { slug: string }[] = await ds.query(
         `SELECT e.slug, a.bluesky_uri FROM attendees a JOIN events e ON e.id = a.event_id
           WHERE a.user_id = $1 AND a.source_id IS NULL AND (e.bluesky_uri IS NOT NULL OR e.source_type = 'bluesky')
             AND $2 AND (a.bluesky_uri IS NULL OR NOT a.bluesky_uri = ANY($3))`, [user.id, user.bluesky_auto_publish, input.listed]);
-      for (const r of rsvps) { await requestRsvpPublish(temporal, config, r.slug, user); out.rsvps++; }
+      for (const r of rsvps) { publish.push(rsvpRecord(r.slug, user)); out.rsvps++; }
+      await followUps.now(publish);
       return out;
     },
   };

@@ -1,10 +1,10 @@
 import { ApplicationFailure, log } from '@temporalio/activity';
-import type { Client } from '@temporalio/client';
 import type { DataSource } from 'typeorm';
-import type { Config } from '../config.ts';
 import { lastOccurrence, occurrences } from '../domain/recurrence.ts';
 import { occurrenceSlug } from '../domain/series.ts';
-import { requestSeriesPublish } from '../temporal/signals.ts';
+import type { FollowUpRelay } from '../follow-ups/outbox.ts';
+import { recordFollowUps } from '../follow-ups/outbox.ts';
+import { afterOccurrencesChanged } from '../follow-ups/rules.ts';
 import { changedRows } from '../db/changed-rows.ts';
 
 export interface MaterializeInput { seriesSlug: string; now: string; horizonDays: number; maxOccurrences: number }
@@ -18,14 +18,7 @@ const DAY_MS = 86_400_000;
 const TEMPLATE_FIELDS = ['name', 'description', 'time_zone', 'visibility', 'owner_id', 'group_id', 'capacity', 'chat_enabled',
   'location', 'online_url', 'publish_to_bluesky'] as const;
 
-export function seriesActivities({ ds, temporal, config }: { ds: DataSource; temporal: Client; config: Config }) {
-  /** Occurrences changed: the series' Bluesky publisher looks at its next one again, if the owner publishes. */
-  async function wakePublisher(seriesSlug: string): Promise<void> {
-    const [on] = await ds.query(
-      `SELECT 1 FROM event_series s JOIN users u ON u.id = s.owner_id JOIN events t ON t.id = s.template_event_id
-        WHERE s.slug = $1 AND u.bluesky_connected AND (u.bluesky_auto_publish OR t.publish_to_bluesky)`, [seriesSlug]);
-    if (on) await requestSeriesPublish(temporal, config, seriesSlug);
-  }
+export function seriesActivities({ ds, followUps }: { ds: DataSource; followUps: FollowUpRelay }) {
 
   return {
     /**
@@ -37,6 +30,7 @@ export function seriesActivities({ ds, temporal, config }: { ds: DataSource; tem
      * never touched. One transaction under the series' row lock; running it again changes nothing.
      */
     async materializeSeries(input: MaterializeInput): Promise<MaterializeResult> {
+      let ids: string[] = [];
       const result = await ds.transaction(async (m) => {
         const [series] = await m.query(
           `SELECT slug, rrule, dtstart, duration_minutes, time_zone, template_event_id, status
@@ -108,13 +102,15 @@ export function seriesActivities({ ds, temporal, config }: { ds: DataSource; tem
         await m.query(`UPDATE event_series SET materialized_until = $2, updated_at = now() WHERE slug = $1`, [series.slug, until]);
         if (created || updated || cancelled || deleted) {
           log.info('series materialized', { series: series.slug, created, updated, cancelled, deleted });
+          // Recorded with the change: a retry after a crash finds nothing changed, and the wake-up still comes.
+          ids = await recordFollowUps(m, await afterOccurrencesChanged(m, series.slug));
         }
         return {
           state: 'active' as const, created, updated, cancelled, deleted,
           materializedUntil: until.toISOString(), ended: last !== null && last < horizon,
         };
       });
-      if (result.state === 'active' && result.created + result.updated + result.cancelled + result.deleted > 0) await wakePublisher(input.seriesSlug);
+      await followUps.deliver(ids);
       return result;
     },
   };

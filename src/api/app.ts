@@ -4,7 +4,8 @@ import { adminRoutes } from './admin.ts';
 import { attendeesRoutes } from './attendees.ts';
 import { blueskyAuthRoutes } from './bluesky-auth.ts';
 import { requireAuth, type AuthEnv } from './auth.ts';
-import type { AppDeps } from './deps.ts';
+import type { AppDeps, RouteDeps } from './deps.ts';
+import { followUpRelay } from '../follow-ups/outbox.ts';
 import { errorBody, onError } from './errors.ts';
 import { limitBody, rateLimits, refuseControlCharacters } from './guards.ts';
 import { eventsRoutes } from './events.ts';
@@ -22,11 +23,16 @@ function methodsFor(routes: { method: string; path: string }[], path: string): s
   return [...new Set(matching.map((r) => r.method))];
 }
 
-/** The HTTP API: validation, authorization, the rows a request owns, and workflow starts. */
-export function createApp(deps: AppDeps) {
+/**
+ * The HTTP API (validation, authorization, the rows a request owns, and workflow starts) and its
+ * follow-up relay (the caller runs its loop: `followUps.start()`).
+ */
+export function createApp(services: AppDeps) {
   const app = new OpenAPIHono<AuthEnv>();
-  const jwt = requireAuth(deps.config);
+  const jwt = requireAuth(services.config);
   const metrics = createMetrics();
+  const followUps = followUpRelay({ ...services, registry: metrics.registry });
+  const deps: RouteDeps = { ...services, followUps };
 
   app.use('*', metrics.middleware);
   app.use('*', limitBody(deps.config));
@@ -52,5 +58,5 @@ export function createApp(deps: AppDeps) {
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
   app.doc31('/openapi.json', { openapi: '3.1.0', info: { title: 'meetflow', version: '1' } });
   app.get('/docs', swaggerUI({ url: '/openapi.json' }));
-  return app;
+  return { app, followUps };
 }

@@ -1,23 +1,20 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { DomainError } from '../domain/errors.ts';
 import { rsvp, type RsvpIntent } from '../domain/rsvp.ts';
-import { followUpRelay } from '../temporal/follow-ups.ts';
-import { requestRsvpPublish } from '../temporal/signals.ts';
+import { recordFollowUps } from '../follow-ups/outbox.ts';
+import { afterRsvp } from '../follow-ups/rules.ts';
 import type { User } from '../db/entities/user.ts';
 import { requireUser } from './access.ts';
 import type { AuthEnv } from './auth.ts';
-import type { AppDeps } from './deps.ts';
+import type { RouteDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
 import { findVisibleEvent, hideDraft } from './events.ts';
-import { cursor, SlugParam } from './fields.ts';
+import { cursor, followUpOperations, SlugParam } from './fields.ts';
 
 const RsvpAnswer = z.object({
   status: z.enum(['confirmed', 'waitlisted', 'maybe', 'cancelled']),
   waitlistPosition: z.number().int().optional(),
-  operations: z.array(z.object({
-    id: z.string(), type: z.string(),
-    pending: z.literal(true).optional().openapi({ description: 'recorded with the change, not yet handed to Temporal (the relay delivers it)' }),
-  })),
+  operations: followUpOperations,
 }).openapi('RsvpAnswer');
 
 const Attendee = z.object({
@@ -40,30 +37,16 @@ function readCursor(text: string): AttendeeCursor {
   throw new DomainError(400, 'validation_failed', 'cursor is not valid');
 }
 
-export function attendeesRoutes({ ds, temporal, config }: AppDeps) {
+export function attendeesRoutes({ ds, config, followUps }: RouteDeps) {
   const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
-  const relay = followUpRelay({ ds, temporal, config });
   const Slug = SlugParam;
   const answer = { content: { 'application/json': { schema: RsvpAnswer } } };
 
-  /**
-   * The row change commits with the follow-ups it sets in motion (waitlist, chat room: the outbox),
-   * which are then handed to Temporal (or, if it is unreachable, by the relay later: `pending`); and
-   * a publishing Bluesky user's RSVP record follows a change (`bsky-rsvp:<slug>/<user slug>`).
-   * (A promotion from the waitlist needs no record change: both are `going`.)
-   */
-  async function onBluesky(slug: string): Promise<boolean> {
-    const [e] = await ds.query(`SELECT 1 FROM events WHERE slug = $1 AND (bluesky_uri IS NOT NULL OR source_type = 'bluesky')`, [slug]);
-    return Boolean(e);
-  }
-
+  /** The row change commits with the follow-ups it sets in motion (the outbox); delivery comes after. */
   async function respond(slug: string, user: User, intent: RsvpIntent) {
-    const followUps = relay.forRsvp(slug);
-    const result = await rsvp(ds, slug, user.id, intent, followUps.andThen);
-    const operations: { id: string; type: string; pending?: true }[] = await followUps.deliver();
-    if (result.changed && user.blueskyConnected && user.blueskyAutoPublish && await onBluesky(slug)) {
-      operations.push({ id: await requestRsvpPublish(temporal, config, slug, user), type: 'bsky-rsvp' });
-    }
+    let ids: string[] = [];
+    const result = await rsvp(ds, slug, user.id, intent, async (m, r) => { ids = await recordFollowUps(m, await afterRsvp(m, config, slug, r, user)); });
+    const operations = await followUps.deliver(ids);
     return { status: result.status, ...(result.waitlistPosition ? { waitlistPosition: result.waitlistPosition } : {}), operations };
   }
 

@@ -2,6 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../config.ts';
+import type { FollowUpRelay } from '../follow-ups/outbox.ts';
 
 /** What the API needs; tests hand in the same real services. */
 export interface AppDeps {
@@ -10,3 +11,6 @@ export interface AppDeps {
   temporal: Client;
   config: Config;
 }
+
+/** What the routes get: the services, and the API's one follow-up relay. */
+export interface RouteDeps extends AppDeps { followUps: FollowUpRelay }

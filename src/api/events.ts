@@ -1,16 +1,17 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import { EventEntity, type Event } from '../db/entities/event.ts';
 import { DomainError, notFound } from '../domain/errors.ts';
 import { attendeeCounts, type AttendeeCounts } from '../domain/rsvp.ts';
 import { makeSlug } from '../domain/slug.ts';
-import { datetime, link, name, patchOf, slug, SlugParam, text, timeZone } from './fields.ts';
-import { notifySeatsChanged, requestChatSync, requestMaterialization, requestPublish, requestSeriesPublish } from '../temporal/signals.ts';
+import { datetime, followUpOperations, link, name, patchOf, slug, SlugParam, text, timeZone } from './fields.ts';
+import { pendingOperations, recordFollowUps } from '../follow-ups/outbox.ts';
+import { afterEventChanged, afterEventCreated, publishNow } from '../follow-ups/rules.ts';
 import { groupForNewItem, isManager, requireManager, requireUser } from './access.ts';
 import type { Auth, AuthEnv } from './auth.ts';
-import type { AppDeps } from './deps.ts';
+import type { RouteDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
-import { idempotent } from './idempotency.ts';
+import { idempotent, keepAnswer } from './idempotency.ts';
 import { OperationSchema, operationReader } from './operations.ts';
 import { changedRows } from '../db/changed-rows.ts';
 
@@ -24,7 +25,7 @@ export const EventSchema = z.object({
   location: z.string().nullable(), onlineUrl: z.string().nullable(),
   attendeeCounts: Counts,
   bluesky: z.object({ uri: z.string(), cid: z.string().nullable() }).nullable(),
-  operations: z.array(z.object({ id: z.string(), type: z.string() })).optional(),
+  operations: followUpOperations.optional(),
 }).openapi('Event');
 
 export const editable = {
@@ -90,7 +91,7 @@ export async function hideDraft(ds: DataSource, slug: string, auth: Auth, known?
   if (event?.status === 'draft' && !await isManager(ds, auth, event)) throw notFound('event', slug);
 }
 
-async function toEventJsons(ds: DataSource, events: Event[]) {
+async function toEventJsons(ds: DataSource | EntityManager, events: Event[]) {
   const counts = await attendeeCounts(ds, events.map((e) => e.id));
   const groupIds = [...new Set(events.map((e) => e.groupId).filter((g): g is string => !!g))];
   const groups = groupIds.length
@@ -109,41 +110,24 @@ async function toEventJsons(ds: DataSource, events: Event[]) {
   }));
 }
 
-/** Which workflow publishes this event: its own, or its series' (which shows the next occurrence only). */
-async function requestEventPublish(deps: AppDeps, event: Event): Promise<{ id: string; type: string }> {
-  return event.seriesSlug
-    ? { id: await requestSeriesPublish(deps.temporal, deps.config, event.seriesSlug), type: 'bsky-publish-series' }
-    : { id: await requestPublish(deps.temporal, deps.config, event.slug), type: 'bsky-publish' };
-}
-
-/** Publishing follows the event when its owner is connected and asked for it (auto-publish or the event's flag). */
-export async function maybePublish(deps: AppDeps, event: Event): Promise<{ id: string; type: string }[]> {
-  if (event.sourceType) return []; // came from the network: never published back
-  const [owner] = await deps.ds.query(`SELECT bluesky_connected, bluesky_auto_publish FROM users WHERE id = $1`, [event.ownerId]);
-  if (!owner?.bluesky_connected || !(owner.bluesky_auto_publish || event.publishToBluesky)) return [];
-  return [await requestEventPublish(deps, event)];
-}
-
-export function eventsRoutes(deps: AppDeps) {
+export function eventsRoutes(deps: RouteDeps) {
   /**
    * A change to a series occurrence: the template's fields flow to every unmodified occurrence
-   * (re-materialize); any other occurrence becomes a `modified` exception, so re-materialization
-   * never overwrites it.
+   * (re-materialize; answers true); any other occurrence becomes a `modified` exception, so
+   * re-materialization never overwrites it.
    */
-  async function recordSeriesChange(event: Event, patch: Record<string, unknown>) {
-    const [series] = await deps.ds.query(`SELECT template_event_id FROM event_series WHERE slug = $1`, [event.seriesSlug]);
-    if (series?.template_event_id === event.id) {
-      return [{ id: await requestMaterialization(deps.temporal, deps.config, event.seriesSlug!), type: 'series' }];
-    }
-    await deps.ds.query(
+  async function recordSeriesChange(m: EntityManager, event: Event, patch: Record<string, unknown>): Promise<boolean> {
+    const [series] = await m.query(`SELECT template_event_id FROM event_series WHERE slug = $1`, [event.seriesSlug]);
+    if (series?.template_event_id === event.id) return true;
+    await m.query(
       `INSERT INTO series_exceptions (series_slug, original_start, kind, event_id, overrides) VALUES ($1, $2, 'modified', $3, $4)
        ON CONFLICT (series_slug, original_start) DO UPDATE
          SET overrides = series_exceptions.overrides || EXCLUDED.overrides, event_id = EXCLUDED.event_id, updated_at = now()`,
       [event.seriesSlug, event.originalStart, event.id, JSON.stringify(patch)]);
-    return [];
+    return false;
   }
 
-  const { ds, redis, temporal, config } = deps;
+  const { ds, config, followUps } = deps;
   const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
   const events = ds.getRepository(EventEntity);
   const Slug = SlugParam;
@@ -151,26 +135,30 @@ export function eventsRoutes(deps: AppDeps) {
 
   app.openapi(createRoute({
     method: 'post', path: '/v1/events', tags: ['events'], security: [{ bearer: [] }],
-    middleware: [idempotent(redis)] as const,
+    middleware: [idempotent(ds)] as const,
     request: { body: { required: true, content: { 'application/json': { schema: CreateEvent } } } },
     responses: { 201: { ...one, description: 'created' }, ...errorResponses },
   }), async (c) => {
     const body = c.req.valid('json');
     const owner = await requireUser(ds, c.get('auth'));
     const groupId = await groupForNewItem(ds, owner, body.groupSlug);
-    const event = await events.save(events.create({
-      slug: makeSlug(body.name), name: body.name, description: body.description ?? null,
-      startAt: new Date(body.startAt), endAt: new Date(body.endAt), timeZone: body.timeZone,
-      status: body.status, ownerId: owner.id, groupId, capacity: body.capacity ?? null,
-      chatEnabled: body.chatEnabled, publishToBluesky: body.publishToBluesky,
-      location: body.location ?? null, onlineUrl: body.onlineUrl ?? null,
-    }));
-    const operations = event.chatEnabled && config.CHAT_ENABLED
-      ? [{ id: await requestChatSync(temporal, config, { kind: 'event', slug: event.slug }), type: 'chat-room' }]
-      : [];
-    operations.push(...await maybePublish(deps, event));
-    const [json] = await toEventJsons(ds, [event]);
-    return c.json({ ...json, operations }, 201);
+    // The event, its follow-ups and the kept answer commit together; delivery comes after.
+    const { ids, answer } = await ds.transaction(async (m) => {
+      const repo = m.getRepository(EventEntity);
+      const event = await repo.save(repo.create({
+        slug: makeSlug(body.name), name: body.name, description: body.description ?? null,
+        startAt: new Date(body.startAt), endAt: new Date(body.endAt), timeZone: body.timeZone,
+        status: body.status, ownerId: owner.id, groupId, capacity: body.capacity ?? null,
+        chatEnabled: body.chatEnabled, publishToBluesky: body.publishToBluesky,
+        location: body.location ?? null, onlineUrl: body.onlineUrl ?? null,
+      }));
+      const items = await afterEventCreated(m, config, event);
+      const [json] = await toEventJsons(m, [event]);
+      const answer = { ...json, operations: pendingOperations(items) };
+      await keepAnswer(c, m, 201, answer);
+      return { ids: await recordFollowUps(m, items), answer };
+    });
+    return c.json({ ...answer, operations: await followUps.deliver(ids) }, 201);
   });
 
   app.openapi(createRoute({
@@ -222,21 +210,19 @@ export function eventsRoutes(deps: AppDeps) {
     // An ingested event edited here: its record on the network stays the truth, so the next sync
     // or change of the record re-applies it (the stored CID no longer matches anything).
     const forgetCid = before.sourceType ? ', source_cid = NULL' : '';
-    const rows = await changedRows(ds,
-      `UPDATE events SET ${set.sql}${forgetCid}, updated_at = now() WHERE slug = $1 AND status <> 'deleting' RETURNING id`, [slug, ...set.values]);
-    if (!rows.length) throw notFound('event', slug);
-
-    const operations = [];
-    if (before.seriesSlug) operations.push(...await recordSeriesChange(before, patch));
-    const raised = patch.capacity !== undefined && before.capacity !== null && (patch.capacity === null || patch.capacity > before.capacity);
-    if (raised) operations.push({ id: await notifySeatsChanged(temporal, config, slug), type: 'waitlist' });
-    const after = await findLiveEvent(ds, slug);
-    const roomChanged = patch.chatEnabled === true || patch.name !== undefined || patch.description !== undefined;
-    if (after.chatEnabled && config.CHAT_ENABLED && roomChanged) {
-      operations.push({ id: await requestChatSync(temporal, config, { kind: 'event', slug }), type: 'chat-room' });
-    }
-    operations.push(...await maybePublish(deps, after));
-    const [json] = await toEventJsons(ds, [after]);
+    const ids = await ds.transaction(async (m) => {
+      const rows = await changedRows(m,
+        `UPDATE events SET ${set.sql}${forgetCid}, updated_at = now() WHERE slug = $1 AND status <> 'deleting' RETURNING id`, [slug, ...set.values]);
+      if (!rows.length) throw notFound('event', slug);
+      const after = await m.getRepository(EventEntity).findOneByOrFail({ slug });
+      return recordFollowUps(m, await afterEventChanged(m, config, after, {
+        isTemplate: before.seriesSlug !== null && await recordSeriesChange(m, before, patch),
+        capacityRaised: patch.capacity !== undefined && before.capacity !== null && (patch.capacity === null || patch.capacity > before.capacity),
+        roomChanged: patch.chatEnabled === true || patch.name !== undefined || patch.description !== undefined,
+      }));
+    });
+    const operations = await followUps.deliver(ids);
+    const [json] = await toEventJsons(ds, [await findLiveEvent(ds, slug)]);
     return c.json({ ...json, operations }, 200);
   });
 
@@ -249,7 +235,8 @@ export function eventsRoutes(deps: AppDeps) {
   }), async (c) => {
     const event = await findVisibleEvent(ds, c.req.valid('param').slug, c.get('auth'));
     await requireManager(ds, c.get('auth'), event);
-    return c.json(await operations.describe((await requestEventPublish(deps, event)).id), 202);
+    const [published] = await followUps.now([publishNow(event)]);
+    return c.json(await operations.describe(published.id), 202);
   });
 
   app.openapi(createRoute({

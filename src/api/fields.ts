@@ -14,6 +14,12 @@ export const SlugParam = z.object({ slug });
 /** An operation id `<type>:<entity key>` (the key may be a DID or an AT-URI): printable ASCII. */
 export const operationId = z.string().regex(/^[a-z-]{1,40}:[\x21-\x7e]{1,1000}$/).openapi({ example: 'delete-event:summer-picnic-k3x9qa' });
 
+/** The follow-up operations a change set in motion (answers of writes). */
+export const followUpOperations = z.array(z.object({
+  id: z.string(), type: z.string(),
+  pending: z.literal(true).optional().openapi({ description: 'recorded with the change, not yet handed to Temporal (the relay delivers it)' }),
+}));
+
 /** Opaque page cursors (base64url). */
 export const cursor = z.string().regex(/^[A-Za-z0-9_-]{1,2000}$/);
 

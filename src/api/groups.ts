@@ -1,20 +1,21 @@
-import { name, SlugParam, text } from './fields.ts';
+import { followUpOperations, name, SlugParam, text } from './fields.ts';
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { GroupEntity, GroupMemberEntity, type Group } from '../db/entities/group.ts';
 import { notFound } from '../domain/errors.ts';
 import { makeSlug } from '../domain/slug.ts';
 import type { AuthEnv } from './auth.ts';
-import type { AppDeps } from './deps.ts';
+import type { RouteDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
-import { idempotent } from './idempotency.ts';
+import { idempotent, keepAnswer } from './idempotency.ts';
 import { requireManager, requireUser } from './access.ts';
 import { OperationSchema, operationReader } from './operations.ts';
-import { requestChatSync } from '../temporal/signals.ts';
+import { pendingOperations, recordFollowUps } from '../follow-ups/outbox.ts';
+import { afterGroupCreated } from '../follow-ups/rules.ts';
 
 export const GroupSchema = z.object({
   slug: z.string(), name: z.string(), description: z.string().nullable(), ownerId: z.string().uuid(),
   chatEnabled: z.boolean(), createdAt: z.string(),
-  operations: z.array(z.object({ id: z.string(), type: z.string() })).optional(),
+  operations: followUpOperations.optional(),
 }).openapi('Group');
 
 const toGroupJson = (g: Group) => ({
@@ -22,13 +23,14 @@ const toGroupJson = (g: Group) => ({
   chatEnabled: g.chatEnabled, createdAt: g.createdAt.toISOString(),
 });
 
-export function groupsRoutes({ ds, redis, temporal, config }: AppDeps) {
+export function groupsRoutes(deps: RouteDeps) {
+  const { ds, config, followUps } = deps;
   const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
 
   app.openapi(createRoute({
     method: 'post', path: '/v1/groups', tags: ['groups'], security: [{ bearer: [] }],
     summary: 'create a group; the caller becomes its owner',
-    middleware: [idempotent(redis)] as const,
+    middleware: [idempotent(ds)] as const,
     request: {
       body: {
         required: true,
@@ -43,18 +45,18 @@ export function groupsRoutes({ ds, redis, temporal, config }: AppDeps) {
   }), async (c) => {
     const body = c.req.valid('json');
     const owner = await requireUser(ds, c.get('auth'));
-    const group = await ds.transaction(async (m) => {
+    const { ids, answer } = await ds.transaction(async (m) => {
       const g = await m.getRepository(GroupEntity).save(m.getRepository(GroupEntity).create({
         slug: makeSlug(body.name), name: body.name, description: body.description ?? null,
         ownerId: owner.id, chatEnabled: body.chatEnabled,
       }));
       await m.getRepository(GroupMemberEntity).insert({ groupId: g.id, userId: owner.id, role: 'owner' });
-      return g;
+      const items = afterGroupCreated(config, g);
+      const answer = { ...toGroupJson(g), operations: pendingOperations(items) };
+      await keepAnswer(c, m, 201, answer);
+      return { ids: await recordFollowUps(m, items), answer };
     });
-    const operations = group.chatEnabled && config.CHAT_ENABLED
-      ? [{ id: await requestChatSync(temporal, config, { kind: 'group', slug: group.slug }), type: 'chat-room' }]
-      : [];
-    return c.json({ ...toGroupJson(group), operations }, 201);
+    return c.json({ ...answer, operations: await followUps.deliver(ids) }, 201);
   });
 
   app.openapi(createRoute({
@@ -68,7 +70,7 @@ export function groupsRoutes({ ds, redis, temporal, config }: AppDeps) {
     return c.json(toGroupJson(group), 200);
   });
 
-  const operations = operationReader({ ds, temporal, config });
+  const operations = operationReader(deps);
   app.openapi(createRoute({
     method: 'delete', path: '/v1/groups/{slug}', tags: ['groups'], security: [{ bearer: [] }],
     summary: 'cascade deletion of the group, its series and events, as delete-group:<slug>',

@@ -1,38 +1,73 @@
+import { createHash } from 'node:crypto';
+import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
-import type { Redis } from 'ioredis';
+import type { DataSource, EntityManager } from 'typeorm';
 import { DomainError } from '../domain/errors.ts';
 import type { AuthEnv } from './auth.ts';
 
-const PENDING = 'pending';
-const TTL_SECONDS = 24 * 3600;
-
 /**
- * `Idempotency-Key` on creating POSTs: the first answer (status < 500) is kept for 24 h per
- * caller and key and replayed for repeats; a repeat while the first is still running is a 409.
+ * `Idempotency-Key` on creating POSTs, kept in Postgres (`idempotency_keys`) for 24 h per caller,
+ * route and key. The handler writes its answer with `keepAnswer` inside the transaction of the
+ * change, so the key and the change commit together: a retry after any failure (a timeout, a
+ * crash, a 5xx after the commit) replays the committed answer, and a concurrent duplicate meets
+ * the primary key, waits for the first to commit and replays its answer: never a second row.
+ * After the request the kept answer is brought up to date (its follow-ups delivered, not pending).
+ * The same key with a different body is a 422; nothing is kept for a request that changed nothing.
  */
-export function idempotent(redis: Redis) {
+const KEY = /^[\x21-\x7e]{1,200}$/;
+type Keeper = (m: EntityManager, status: number, body: unknown) => Promise<void>;
+const keepers = new WeakMap<Request, Keeper>();
+
+/** Raised by a second transaction that meets the key of one committed meanwhile; the middleware replays. */
+class KeyTaken extends DomainError {
+  constructor() { super(409, 'idempotency_in_progress', 'a request with this Idempotency-Key committed meanwhile'); }
+}
+
+/** Inside the change's transaction: keeps `body` as the answer to this request's key (if it has one). */
+export async function keepAnswer(c: Context, m: EntityManager, status: number, body: unknown): Promise<void> {
+  await keepers.get(c.req.raw)?.(m, status, body);
+}
+
+export function idempotent(ds: DataSource) {
   return createMiddleware<AuthEnv>(async (c, next) => {
     const key = c.req.header('Idempotency-Key');
-    if (!key) return next();
-    const slot = `idem:${c.get('auth').sub}:${c.req.method}:${c.req.path}:${key}`;
-    const taken = await redis.set(slot, PENDING, 'EX', 60, 'NX');
-    if (!taken) {
-      const stored = await redis.get(slot);
-      if (!stored || stored === PENDING) {
-        throw new DomainError(409, 'idempotency_in_progress', 'a request with this Idempotency-Key is still running');
+    if (key === undefined) return next();
+    if (!KEY.test(key)) throw new DomainError(400, 'validation_failed', 'Idempotency-Key must be 1 to 200 printable ASCII characters');
+    const scope = `${c.get('auth').sub}:${c.req.method}:${c.req.path}`;
+    const hash = createHash('sha256').update(await c.req.text()).digest('base64url');
+    const find = async () => (await ds.query(
+      `SELECT request_hash, status, body FROM idempotency_keys WHERE scope = $1 AND key = $2 AND created_at > now() - interval '24 hours'`,
+      [scope, key]))[0] as { request_hash: string; status: number; body: unknown } | undefined;
+    const replay = (kept: NonNullable<Awaited<ReturnType<typeof find>>>) => {
+      if (kept.request_hash !== hash) {
+        throw new DomainError(422, 'idempotency_key_reused', 'this Idempotency-Key was used for a different request');
       }
-      const { status, body } = JSON.parse(stored);
-      return c.json(body, status);
-    }
-    try {
-      await next();
-    } finally {
-      if (c.res.status < 500 && c.res.headers.get('content-type')?.includes('json')) {
-        const body = await c.res.clone().json();
-        await redis.set(slot, JSON.stringify({ status: c.res.status, body }), 'EX', TTL_SECONDS);
-      } else {
-        await redis.del(slot);
-      }
+      return c.json(kept.body as object, kept.status as 201, { 'Idempotent-Replayed': 'true' });
+    };
+
+    const kept = await find();
+    if (kept) return replay(kept);
+    keepers.set(c.req.raw, async (m, status, body) => {
+      // An expired key may be reused; a live one (committed by a concurrent duplicate) may not.
+      const [row] = await m.query(
+        `INSERT INTO idempotency_keys (scope, key, request_hash, status, body) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (scope, key) DO UPDATE SET request_hash = EXCLUDED.request_hash, status = EXCLUDED.status, body = EXCLUDED.body, created_at = now()
+           WHERE idempotency_keys.created_at <= now() - interval '24 hours'
+         RETURNING 1`, [scope, key, hash, status, JSON.stringify(body)]);
+      if (!row) throw new KeyTaken();
+    });
+    await next();
+    if (c.error instanceof KeyTaken) {
+      const first = await find();
+      if (first) c.res = replay(first);
+    } else if (c.res.status < 300 && c.res.headers.get('content-type')?.includes('json')) {
+      await ds.query(`UPDATE idempotency_keys SET body = $3 WHERE scope = $1 AND key = $2`,
+        [scope, key, JSON.stringify(await c.res.clone().json())]).catch(() => undefined); // the kept answer still holds
     }
   });
+}
+
+/** Forgets keys older than 24 h (the API runs it hourly). */
+export async function purgeExpiredKeys(ds: DataSource): Promise<void> {
+  await ds.query(`DELETE FROM idempotency_keys WHERE created_at <= now() - interval '24 hours'`);
 }

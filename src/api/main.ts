@@ -7,14 +7,15 @@ import { createDataSource } from '../db/data-source.ts';
 import { createRedis } from '../redis.ts';
 import { createTemporalClient } from '../temporal/client.ts';
 import { createApp } from './app.ts';
-import { followUpRelay } from '../temporal/follow-ups.ts';
+import { purgeExpiredKeys } from './idempotency.ts';
 
 const config = loadConfig();
 const ds = await createDataSource(config).initialize();
 const redis = createRedis(config.REDIS_URL);
 const temporal = createTemporalClient(config);
-const app = createApp({ ds, redis, temporal, config });
-const stopRelay = followUpRelay({ ds, temporal, config }).start(); // follow-ups recorded while Temporal was away
+const { app, followUps } = createApp({ ds, redis, temporal, config });
+const stopRelay = followUps.start(); // follow-ups recorded while Temporal was away
+const purge = setInterval(() => { purgeExpiredKeys(ds).catch((err: Error) => console.warn('idempotency keys:', err.message)); }, 3_600_000);
 
 const server = serve({ fetch: app.fetch, port: config.PORT, hostname: '0.0.0.0' }, (info) => {
   console.log(`api listening on http://127.0.0.1:${info.port} (docs: /docs)`);
@@ -28,6 +29,7 @@ async function shutdown(signal: string) {
   // A hard deadline: a request that never finishes must not keep the process alive.
   setTimeout(() => { console.error('api: drain deadline passed, exiting'); process.exit(1); }, config.API_SHUTDOWN_TIMEOUT_MS).unref();
   await new Promise<void>((resolve) => server.close(() => resolve()));
+  clearInterval(purge);
   await stopRelay();
   await Promise.allSettled([ds.destroy(), redis.quit(), temporal.connection.close()]);
   process.exit(0);

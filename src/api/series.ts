@@ -4,23 +4,22 @@ import { DomainError, notFound } from '../domain/errors.ts';
 import { checkSeries, EARLIEST, isOccurrence, LATEST, occurrences, parseRule } from '../domain/recurrence.ts';
 import { occurrenceSlug } from '../domain/series.ts';
 import { makeSlug } from '../domain/slug.ts';
-import { requestMaterialization } from '../temporal/signals.ts';
+import { pendingOperations, recordFollowUps } from '../follow-ups/outbox.ts';
+import { afterOccurrencesChanged, afterSeriesChanged } from '../follow-ups/rules.ts';
 import { groupForNewItem, requireManager, requireUser } from './access.ts';
 import type { Auth, AuthEnv } from './auth.ts';
-import type { AppDeps } from './deps.ts';
+import type { RouteDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
-import { editable, eventColumns, maybePublish, setClause } from './events.ts';
-import { datetime, patchOf, slug, SlugParam } from './fields.ts';
-import { idempotent } from './idempotency.ts';
-import { EventEntity } from '../db/entities/event.ts';
+import { editable, eventColumns, setClause } from './events.ts';
+import { datetime, followUpOperations, patchOf, slug, SlugParam } from './fields.ts';
+import { idempotent, keepAnswer } from './idempotency.ts';
 import { OperationSchema, operationReader } from './operations.ts';
 
-const Operations = z.array(z.object({ id: z.string(), type: z.string() }));
 const SeriesSchema = z.object({
   slug: z.string(), name: z.string(), description: z.string().nullable(), rrule: z.string(),
   startAt: z.string(), endAt: z.string(), timeZone: z.string(), ownerId: z.string().uuid(),
   templateEventSlug: z.string(), materializedUntil: z.string().nullable(),
-  operations: Operations.optional(),
+  operations: followUpOperations.optional(),
 }).openapi('Series');
 
 const Occurrence = z.object({
@@ -83,13 +82,8 @@ function durationMinutes(startAt: string | Date, endAt: string | Date): number {
   return Math.round(minutes);
 }
 
-export function seriesRoutes(deps: AppDeps) {
-  const { ds, redis, temporal, config } = deps;
-  /** A connected owner's series shows its next occurrence on Bluesky (bsky-publish-series:<slug>). */
-  async function publishTemplate(slug: string) {
-    const [{ template_event_id: id }] = await ds.query(`SELECT template_event_id FROM event_series WHERE slug = $1`, [slug]);
-    return maybePublish(deps, await ds.getRepository(EventEntity).findOneByOrFail({ id }));
-  }
+export function seriesRoutes(deps: RouteDeps) {
+  const { ds, followUps } = deps;
   async function authorize(slug: string, auth: Auth): Promise<SeriesRow> {
     const s = await loadSeries(ds, slug);
     await requireManager(ds, auth, { ownerId: s.owner_id, groupId: s.group_id, slug });
@@ -102,7 +96,7 @@ export function seriesRoutes(deps: AppDeps) {
   app.openapi(createRoute({
     method: 'post', path: '/v1/series', tags: ['series'], security: [{ bearer: [] }],
     summary: 'create a series and its template event (occurrence zero); materialization runs as series:<slug>',
-    middleware: [idempotent(redis)] as const,
+    middleware: [idempotent(ds)] as const,
     request: { body: { required: true, content: { 'application/json': { schema: CreateSeries } } } },
     responses: { 201: { ...one, description: 'created' }, ...errorResponses },
   }), async (c) => {
@@ -113,7 +107,8 @@ export function seriesRoutes(deps: AppDeps) {
     const groupId = await groupForNewItem(ds, owner, b.groupSlug);
     const slug = makeSlug(b.name);
     const start = new Date(b.startAt);
-    await ds.transaction(async (m) => {
+    // The series, its template, its follow-ups and the kept answer commit together.
+    const { ids, answer } = await ds.transaction(async (m) => {
       await m.query(
         `INSERT INTO event_series (slug, name, description, rrule, dtstart, duration_minutes, time_zone, owner_id, group_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
@@ -125,9 +120,12 @@ export function seriesRoutes(deps: AppDeps) {
         [occurrenceSlug(slug, start, b.timeZone), b.name, b.description ?? null, start, new Date(b.endAt), b.timeZone, owner.id,
           groupId, slug, b.capacity ?? null, b.chatEnabled ?? false, b.publishToBluesky ?? false, b.location ?? null, b.onlineUrl ?? null]);
       await m.query(`UPDATE event_series SET template_event_id = $2 WHERE slug = $1`, [slug, template.id]);
+      const items = await afterSeriesChanged(m, slug);
+      const answer = { ...toJson(await loadSeries(m, slug)), operations: pendingOperations(items) };
+      await keepAnswer(c, m, 201, answer);
+      return { ids: await recordFollowUps(m, items), answer };
     });
-    const operations = [{ id: await requestMaterialization(temporal, config, slug), type: 'series' }, ...await publishTemplate(slug)];
-    return c.json({ ...toJson(await loadSeries(ds, slug)), operations }, 201);
+    return c.json({ ...answer, operations: await followUps.deliver(ids) }, 201);
   });
 
   app.openapi(createRoute({
@@ -149,7 +147,7 @@ export function seriesRoutes(deps: AppDeps) {
     if (p.rrule || p.startAt || p.timeZone) {
       checkSeries({ rrule: p.rrule ?? current.rrule, dtstart: p.startAt ? new Date(p.startAt) : current.dtstart, timeZone: p.timeZone ?? current.time_zone });
     }
-    await ds.transaction(async (m) => {
+    const ids = await ds.transaction(async (m) => {
       const s = await loadSeries(m, slug, true);
       await requireManager(m, c.get('auth'), { ownerId: s.owner_id, groupId: s.group_id, slug });
       const dtstart = p.startAt ? new Date(p.startAt) : s.dtstart;
@@ -169,8 +167,9 @@ export function seriesRoutes(deps: AppDeps) {
       }
       const eventSet = setClause(columns);
       if (eventSet.values.length) await m.query(`UPDATE events SET ${eventSet.sql}, updated_at = now() WHERE id = $1`, [s.template_event_id, ...eventSet.values]);
+      return recordFollowUps(m, await afterSeriesChanged(m, slug));
     });
-    const operations = [{ id: await requestMaterialization(temporal, config, slug), type: 'series' }, ...await publishTemplate(slug)];
+    const operations = await followUps.deliver(ids);
     return c.json({ ...toJson(await loadSeries(ds, slug)), operations }, 200);
   });
 
@@ -183,7 +182,7 @@ export function seriesRoutes(deps: AppDeps) {
     },
     responses: {
       200: { content: { 'application/json': { schema: z.object({
-        originalStart: z.string(), kind: z.enum(['modified', 'cancelled']), eventSlug: z.string().nullable(), operations: Operations,
+        originalStart: z.string(), kind: z.enum(['modified', 'cancelled']), eventSlug: z.string().nullable(), operations: followUpOperations,
       }) } }, description: 'the exception' },
       ...errorResponses,
     },
@@ -193,7 +192,7 @@ export function seriesRoutes(deps: AppDeps) {
     const at = new Date(originalStart);
     const kind = p.status === 'cancelled' ? 'cancelled' as const : 'modified' as const;
     await authorize(slug, c.get('auth'));
-    const eventSlug = await ds.transaction(async (m) => {
+    const { eventSlug, ids } = await ds.transaction(async (m) => {
       const s = await loadSeries(m, slug, true);
       await requireManager(m, c.get('auth'), { ownerId: s.owner_id, groupId: s.group_id, slug });
       const spec = { rrule: s.rrule, dtstart: s.dtstart, timeZone: s.time_zone };
@@ -228,9 +227,10 @@ export function seriesRoutes(deps: AppDeps) {
            SET kind = EXCLUDED.kind, event_id = coalesce(EXCLUDED.event_id, series_exceptions.event_id),
                overrides = series_exceptions.overrides || EXCLUDED.overrides, updated_at = now()`,
         [slug, at, kind, event?.id ?? null, JSON.stringify(overrides)]);
-      return (event?.slug as string | undefined) ?? null;
+      // The series' record may show this occurrence: its publisher looks again.
+      return { eventSlug: (event?.slug as string | undefined) ?? null, ids: await recordFollowUps(m, await afterOccurrencesChanged(m, slug)) };
     });
-    return c.json({ originalStart: at.toISOString(), kind, eventSlug, operations: [] }, 200);
+    return c.json({ originalStart: at.toISOString(), kind, eventSlug, operations: await followUps.deliver(ids) }, 200);
   });
 
   app.openapi(createRoute({
@@ -275,7 +275,7 @@ export function seriesRoutes(deps: AppDeps) {
     return c.json({ items }, 200);
   });
 
-  const operations = operationReader({ ds, temporal, config });
+  const operations = operationReader(deps);
   app.openapi(createRoute({
     method: 'delete', path: '/v1/series/{slug}', tags: ['series'], security: [{ bearer: [] }],
     summary: 'scope=all deletes every occurrence and the series; scope=future ends it now and keeps the past',

@@ -9,7 +9,7 @@ import { makeSlug } from '../domain/slug.ts';
 import { requireRole, type AuthEnv } from './auth.ts';
 import type { AppDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
-import { idempotent } from './idempotency.ts';
+import { idempotent, keepAnswer } from './idempotency.ts';
 
 export const UserSchema = z.object({
   id: z.string().uuid(), slug: z.string(), displayName: z.string(), handle: z.string().nullable(),
@@ -22,14 +22,14 @@ export const toUserJson = (u: User) => ({
 });
 
 export function usersRoutes(deps: AppDeps) {
-  const { ds, redis } = deps;
+  const { ds } = deps;
   const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
   const users = ds.getRepository(UserEntity);
 
   app.openapi(createRoute({
     method: 'post', path: '/v1/users', tags: ['users'], security: [{ bearer: [] }],
     summary: 'create a local user (service role)',
-    middleware: [requireRole('service'), idempotent(redis)] as const,
+    middleware: [requireRole('service'), idempotent(ds)] as const,
     request: {
       body: {
         required: true,
@@ -43,11 +43,16 @@ export function usersRoutes(deps: AppDeps) {
     responses: { 201: { content: { 'application/json': { schema: UserSchema } }, description: 'created' }, ...errorResponses },
   }), async (c) => {
     const body = c.req.valid('json');
-    const user = await users.save(users.create({
-      slug: makeSlug(body.handle ?? body.displayName), email: body.email ?? null,
-      displayName: body.displayName, handle: body.handle ?? null,
-    }));
-    return c.json(toUserJson(user), 201);
+    const answer = await ds.transaction(async (m) => {
+      const repo = m.getRepository(UserEntity);
+      const json = toUserJson(await repo.save(repo.create({
+        slug: makeSlug(body.handle ?? body.displayName), email: body.email ?? null,
+        displayName: body.displayName, handle: body.handle ?? null,
+      })));
+      await keepAnswer(c, m, 201, json);
+      return json;
+    });
+    return c.json(answer, 201);
   });
 
   app.openapi(createRoute({

@@ -116,7 +116,7 @@ export async function promoteFromWaitlist(ds: DataSource, eventSlug: string): Pr
 export interface AttendeeCounts { confirmed: number; waitlisted: number; maybe: number }
 
 /** Counts computed from the attendee rows (index attendees_event_status_idx), for many events at once. */
-export async function attendeeCounts(ds: DataSource, eventIds: string[]): Promise<Map<string, AttendeeCounts>> {
+export async function attendeeCounts(ds: DataSource | EntityManager, eventIds: string[]): Promise<Map<string, AttendeeCounts>> {
   const counts = new Map<string, AttendeeCounts>(eventIds.map((id) => [id, { confirmed: 0, waitlisted: 0, maybe: 0 }]));
   if (eventIds.length === 0) return counts;
   const rows = await ds.query(

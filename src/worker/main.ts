@@ -10,7 +10,7 @@ import { createMatrixClient } from '../activities/chat/create-matrix-client.ts';
 import { loadConfig } from '../config.ts';
 import { createDataSource } from '../db/data-source.ts';
 import { createRedis } from '../redis.ts';
-import { followUpRelay } from '../temporal/follow-ups.ts';
+import { followUpRelay } from '../follow-ups/outbox.ts';
 import { ensureChatRetentionSchedule } from '../temporal/schedules.ts';
 import { workerHealth } from './health.ts';
 import { createWorker } from './worker.ts';

@@ -11,7 +11,6 @@ import { loadConfig } from '../../src/config.ts';
 import { createDataSource } from '../../src/db/data-source.ts';
 import { createRedis } from '../../src/redis.ts';
 import { createWorker, workflowsPath } from '../../src/worker/worker.ts';
-import { followUpRelay } from '../../src/temporal/follow-ups.ts';
 import { createMatrixClient } from '../../src/activities/chat/create-matrix-client.ts';
 
 /**
@@ -51,13 +50,13 @@ export async function startStack(env: Record<string, string> = {}) {
   const ds = await createDataSource(config).initialize();
   const redis = createRedis(config.REDIS_URL);
   const temporal = new Client({ connection: await Connection.connect({ address: config.TEMPORAL_ADDRESS }), namespace: config.TEMPORAL_NAMESPACE });
-  const app = createApp({ ds, redis, temporal, config });
+  const { app, followUps } = createApp({ ds, redis, temporal, config });
   const matrix = createMatrixClient(config);
   const workerConnection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
 
   let worker: Worker | null = null;
   let running: Promise<void> | null = null;
-  const stopRelay = followUpRelay({ ds, temporal, config }).start();
+  const stopRelay = followUps.start();
 
   const stack = {
     config, ds, redis, temporal, app, matrix,

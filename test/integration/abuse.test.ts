@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { serve } from '@hono/node-server';
 import { sign } from 'hono/jwt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ingestActivities } from '../../src/activities/ingest.ts';
+import { createActivities } from '../../src/activities/index.ts';
 import { poolStats } from '../../src/db/data-source.ts';
 import { EVENT_COLLECTION } from '../../src/domain/lexicon.ts';
 import { seedAttendees } from '../helpers/seed.ts';
@@ -170,7 +170,7 @@ describe('ingested data changes only what its author owns', () => {
     try {
       await s.ds.query(`INSERT INTO users (slug, display_name, did, pds_url) VALUES ($1, 'H', $2, $3)`,
         [`h-${Date.now()}`, H, `http://127.0.0.1:${(pds.address() as AddressInfo).port}`]);
-      const page = await ingestActivities({ ds: s.ds, temporal: s.temporal, config: s.config })
+      const page = await createActivities({ ds: s.ds, redis: s.redis, temporal: s.temporal, config: s.config, matrix: null })
         .syncRecordsPage({ did: H, collection: EVENT_COLLECTION, cursor: null });
       expect(page.applied).toEqual({ foreign: 1 });
       expect(page.uris).toEqual([]);

@@ -72,19 +72,28 @@ describe('API conventions', () => {
     expect((await s.api('POST', '/v1/groups', { token: notUuid, body: { name: 'Ghosts' } })).status).toBe(401);
   });
 
-  it('Idempotency-Key replays the first answer and creates one row', async () => {
+  it('Idempotency-Key: concurrent duplicates and retries get the committed answer, one row; another body under the key is a 422', async () => {
     const u = await s.user();
     const key = randomUUID();
     const body = { name: 'Once Only', startAt: '2027-03-01T10:00:00Z', endAt: '2027-03-01T11:00:00Z', timeZone: 'UTC' };
-    const [a, b] = await Promise.all([0, 1].map(async (i) => {
-      await new Promise((r) => setTimeout(r, i * 200));
-      return s.api('POST', '/v1/events', { token: u.token, body, headers: { 'Idempotency-Key': key } });
-    }));
-    expect(a.status).toBe(201);
-    expect(b.status).toBe(201);
-    expect(b.body.slug).toBe(a.body.slug);
+    const post = (b: object = body, k: string = key) => s.api('POST', '/v1/events', { token: u.token, body: b, headers: { 'Idempotency-Key': k } });
+    const answers = await Promise.all(Array.from({ length: 8 }, () => post()));
+    expect(answers.map((a) => a.status)).toEqual(Array(8).fill(201));
+    expect(new Set(answers.map((a) => a.body.slug)).size).toBe(1);
+    const again = await post();
+    expect(again.status).toBe(201);
+    expect(again.body.slug).toBe(answers[0].body.slug);
     const [{ count }] = await s.ds.query(`SELECT count(*)::int AS count FROM events WHERE owner_id = $1`, [u.id]);
     expect(count).toBe(1);
+
+    const reused = await post({ ...body, name: 'Something Else' });
+    expect(reused.status).toBe(422);
+    expect(reused.body.error.code).toBe('idempotency_key_reused');
+    expect((await post(body, 'not a key')).body.error.code).toBe('validation_failed'); // spaces: not a key
+    // A request that changed nothing keeps nothing: the same key then works for a valid body.
+    const invalidFirst = randomUUID();
+    expect((await post({ ...body, timeZone: 'Mars/Base' }, invalidFirst)).status).toBe(400);
+    expect((await post(body, invalidFirst)).status).toBe(201);
   });
 
   it('groups: the caller owns what it creates; only members create group events', async () => {

@@ -1,8 +1,7 @@
 import { activityInfo, ApplicationFailure, heartbeat, log } from '@temporalio/activity';
-import type { Client } from '@temporalio/client';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../../config.ts';
-import { requestChatSync } from '../../temporal/signals.ts';
+import type { FollowUpRelay } from '../../follow-ups/outbox.ts';
 import { MatrixError, type MatrixClient } from './matrix-client.ts';
 
 export type ChatTarget = { kind: 'event' | 'group'; slug: string };
@@ -11,7 +10,7 @@ export interface ExpiredRoom { id: string; alias: string; roomId: string | null 
 
 interface RoomRow { id: string; alias: string; room_id: string | null; status: string; notice_sent_at: Date | null }
 
-export interface ChatDeps { ds: DataSource; matrix: MatrixClient | null; config: Config; temporal: Client }
+export interface ChatDeps { ds: DataSource; matrix: MatrixClient | null; config: Config; followUps: FollowUpRelay }
 
 /** A homeserver's 4xx (other than a rate limit) will not change on retry. */
 async function classified<T>(fn: () => Promise<T>): Promise<T> {
@@ -25,7 +24,7 @@ async function classified<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-export function chatActivities({ ds, matrix, config, temporal }: ChatDeps) {
+export function chatActivities({ ds, matrix, config, followUps }: ChatDeps) {
   const homeserver = (): MatrixClient => {
     if (!matrix) throw ApplicationFailure.create({ type: 'ChatNotConfigured', message: 'no Matrix homeserver configured', nonRetryable: true });
     return matrix;
@@ -162,7 +161,7 @@ export function chatActivities({ ds, matrix, config, temporal }: ChatDeps) {
       if (!config.CHAT_ENABLED) return false;
       const [event] = await ds.query(`SELECT chat_enabled FROM events WHERE slug = $1 AND status <> 'deleting'`, [eventSlug]);
       if (!event?.chat_enabled) return false;
-      await requestChatSync(temporal, config, { kind: 'event', slug: eventSlug });
+      await followUps.now([{ type: 'chat-room', slug: eventSlug }]);
       log.info('chat sync requested', { eventSlug, attempt: activityInfo().attempt });
       return true;
     },

@@ -1,0 +1,116 @@
+import type { Client } from '@temporalio/client';
+import { Histogram, type Registry } from 'prom-client';
+import type { DataSource, EntityManager } from 'typeorm';
+import type { Config } from '../config.ts';
+import { changedRows } from '../db/changed-rows.ts';
+import { operationId } from '../temporal/operations.ts';
+import {
+  notifySeatsChanged, requestChatSync, requestMaterialization, requestPublish, requestRsvpPublish, requestSeriesPublish, requestSync,
+} from '../temporal/signals.ts';
+import type { FollowUp, FollowUpType } from './rules.ts';
+
+/**
+ * The transactional outbox (`follow_ups`): a change records the follow-ups it sets in motion in
+ * its own transaction, so a commit never loses them; the relay delivers each to Temporal at least
+ * once. Every delivery is a start-or-signal of `<type>:<slug>`, harmless when repeated (one more
+ * reconciliation round against the current rows), so a retried delivery, or one done by two
+ * relays, is fine.
+ */
+/** What a caller is told: the operation, and whether it has been handed to Temporal yet. */
+export interface FollowUpOperation { id: string; type: FollowUpType; pending?: true }
+
+/** Records follow-ups inside the change's transaction; answers their row ids (for `deliver`). */
+export async function recordFollowUps(m: EntityManager, items: FollowUp[]): Promise<string[]> {
+  if (!items.length) return [];
+  const rows: { id: string }[] = await m.query(
+    `INSERT INTO follow_ups (type, slug, detail) SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[]) RETURNING id`,
+    [items.map((i) => i.type), items.map((i) => i.slug), items.map((i) => JSON.stringify(i.detail ?? {}))]);
+  return rows.map((r) => String(r.id));
+}
+
+/** The operations these follow-ups run as, all pending (for an answer written before delivery). */
+export const pendingOperations = (items: FollowUp[]): FollowUpOperation[] =>
+  items.map((f) => ({ id: operationId(f.type, f.slug), type: f.type, pending: true }));
+
+const BATCH = 100;
+const LEASE_S = 30;
+const DELIVER_TIMEOUT_MS = 5000;
+/** After a failed delivery, writes leave their follow-ups to the relay for this long (no 5 s wait each). */
+const BACK_OFF_MS = 5000;
+
+export function followUpRelay({ ds, temporal, config, registry }: { ds: DataSource; temporal: Client; config: Config; registry?: Registry }) {
+  const lag = new Histogram({
+    name: 'meetflow_follow_up_delivery_lag_seconds', help: 'From the commit that recorded a follow-up to its delivery to Temporal',
+    labelNames: ['type'], registers: registry ? [registry] : [], buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600],
+  });
+
+  function send(f: FollowUp): Promise<unknown> {
+    const c = temporal; const d = f.detail ?? {};
+    const calls: Record<FollowUpType, () => Promise<unknown>> = {
+      waitlist: () => notifySeatsChanged(c, config, f.slug),
+      'chat-room': () => requestChatSync(c, config, { kind: d.kind ?? 'event', slug: f.slug }),
+      series: () => requestMaterialization(c, config, f.slug),
+      'bsky-publish': () => requestPublish(c, config, f.slug),
+      'bsky-publish-series': () => requestSeriesPublish(c, config, f.slug),
+      'bsky-rsvp': () => requestRsvpPublish(c, config, f.slug.split('/')[0], { id: d.userId!, slug: f.slug.split('/')[1] }),
+      'bsky-sync': () => requestSync(c, config, f.slug),
+    };
+    return temporal.connection.withDeadline(Date.now() + DELIVER_TIMEOUT_MS, calls[f.type]);
+  }
+
+  let unreachableUntil = 0;
+
+  /**
+   * Delivers the given rows now (or every due row): each is leased first (so two relays rarely
+   * both send it), sent, and deleted; a failure puts it back with backoff (1 s doubling to 5 min).
+   * Right after a failure, given rows are left to the relay's loop (which keeps probing).
+   */
+  async function deliver(ids?: string[]): Promise<FollowUpOperation[]> {
+    if (ids && !ids.length) return [];
+    if (ids && Date.now() < unreachableUntil) {
+      const rows: FollowUp[] = await ds.query(`SELECT type, slug FROM follow_ups WHERE id = ANY($1::bigint[]) ORDER BY id`, [ids]);
+      return pendingOperations(rows);
+    }
+    const leased = await changedRows<FollowUp & { id: string; age: number }>(ds,
+      `UPDATE follow_ups SET attempts = attempts + 1, next_attempt_at = now() + make_interval(secs => $2)
+        WHERE id IN (SELECT id FROM follow_ups WHERE ${ids ? 'id = ANY($1::bigint[])' : 'next_attempt_at <= now() AND $1::bigint[] IS NULL'}
+                      ORDER BY id LIMIT ${BATCH} FOR UPDATE SKIP LOCKED)
+        RETURNING id, type, slug, detail, extract(epoch FROM clock_timestamp() - created_at)::float8 AS age`, [ids ?? null, LEASE_S]);
+    leased.sort((a, b) => Number(a.id) - Number(b.id)); // in the order they were recorded
+    return Promise.all(leased.map(async (f) => {
+      const op = { id: operationId(f.type, f.slug), type: f.type };
+      try {
+        await send(f);
+        await ds.query(`DELETE FROM follow_ups WHERE id = $1`, [f.id]);
+        lag.observe({ type: f.type }, f.age);
+        return op;
+      } catch (err) {
+        unreachableUntil = Date.now() + BACK_OFF_MS;
+        await ds.query(
+          `UPDATE follow_ups SET last_error = $2, next_attempt_at = now() + make_interval(secs => least(power(2, attempts - 1), 300))
+            WHERE id = $1`, [f.id, (err as Error).message.slice(0, 500)]).catch(() => undefined);
+        return { ...op, pending: true as const };
+      }
+    }));
+  }
+
+  /** Records follow-ups in a transaction of their own and delivers them (for activities). */
+  async function now(items: FollowUp[]): Promise<FollowUpOperation[]> {
+    return deliver(await ds.transaction((m) => recordFollowUps(m, items)));
+  }
+
+  /** Delivers what is due every second until stopped (API and worker each run one). */
+  function start(): () => Promise<void> {
+    let running = true;
+    let current: Promise<unknown> = Promise.resolve();
+    const timer = setInterval(() => {
+      if (!running || !ds.isInitialized) return;
+      current = current.then(() => deliver()).catch((err: Error) => console.warn('follow-up relay:', err.message));
+    }, 1000);
+    return async () => { running = false; clearInterval(timer); await current; };
+  }
+
+  return { deliver, now, start };
+}
+
+export type FollowUpRelay = ReturnType<typeof followUpRelay>;

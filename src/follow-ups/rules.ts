@@ -1,0 +1,105 @@
+import type { EntityManager } from 'typeorm';
+import type { Config } from '../config.ts';
+import type { RsvpResult } from '../domain/rsvp.ts';
+
+/**
+ * What each change sets in motion: the one place these rules live. Each answers follow-ups for
+ * the outbox (`outbox.ts`), recorded in the change's own transaction; nothing else starts or
+ * signals a follow-up workflow.
+ */
+export type FollowUpType = 'waitlist' | 'chat-room' | 'series' | 'bsky-publish' | 'bsky-publish-series' | 'bsky-rsvp' | 'bsky-sync';
+/** `slug` is the operation's entity key (`bsky-rsvp`: `<event slug>/<user slug>`; `bsky-sync`: the DID). */
+export interface FollowUp { type: FollowUpType; slug: string; detail?: { kind?: 'group'; userId?: string } }
+
+type ChatConfig = Pick<Config, 'CHAT_ENABLED'>;
+interface EventLike { slug: string; ownerId: string; seriesSlug: string | null; sourceType: string | null; publishToBluesky: boolean; chatEnabled: boolean }
+
+/**
+ * Publishing follows an event when its owner is connected and asked for it (auto-publish or the
+ * event's flag), through its own publisher or its series' (which shows the next occurrence only).
+ * An event that came from the network is never published back.
+ */
+export async function publishing(m: EntityManager, event: EventLike): Promise<FollowUp[]> {
+  if (event.sourceType) return [];
+  const [owner] = await m.query(`SELECT bluesky_connected, bluesky_auto_publish FROM users WHERE id = $1`, [event.ownerId]);
+  if (!owner?.bluesky_connected || !(owner.bluesky_auto_publish || event.publishToBluesky)) return [];
+  return [publishNow(event)];
+}
+
+/** The publisher of this event, asked to publish now (whatever the owner's preferences). */
+export function publishNow(event: { slug: string; seriesSlug: string | null }): FollowUp {
+  return event.seriesSlug ? { type: 'bsky-publish-series', slug: event.seriesSlug } : { type: 'bsky-publish', slug: event.slug };
+}
+
+/** A new event: its chat room (when chat is on) and its publication. */
+export async function afterEventCreated(m: EntityManager, config: ChatConfig, event: EventLike): Promise<FollowUp[]> {
+  const room: FollowUp[] = event.chatEnabled && config.CHAT_ENABLED ? [{ type: 'chat-room', slug: event.slug }] : [];
+  return [...room, ...await publishing(m, event)];
+}
+
+/**
+ * A changed event: a series template re-materializes its series; a raised capacity wakes the
+ * waitlist; a new name, description or chat flag reaches the room; and the record follows.
+ */
+export async function afterEventChanged(
+  m: EntityManager, config: ChatConfig, after: EventLike,
+  change: { isTemplate: boolean; capacityRaised: boolean; roomChanged: boolean },
+): Promise<FollowUp[]> {
+  const out: FollowUp[] = [];
+  if (change.isTemplate && after.seriesSlug) out.push({ type: 'series', slug: after.seriesSlug });
+  if (change.capacityRaised) out.push({ type: 'waitlist', slug: after.slug });
+  if (change.roomChanged && after.chatEnabled && config.CHAT_ENABLED) out.push({ type: 'chat-room', slug: after.slug });
+  return [...out, ...await publishing(m, after)];
+}
+
+/** A created or changed series: its materializer, and the publication of its next occurrence. */
+export async function afterSeriesChanged(m: EntityManager, seriesSlug: string): Promise<FollowUp[]> {
+  return [{ type: 'series', slug: seriesSlug }, ...await afterOccurrencesChanged(m, seriesSlug)];
+}
+
+/** Occurrences changed: the series' publisher looks at its next one again, if the owner publishes. */
+export async function afterOccurrencesChanged(m: EntityManager, seriesSlug: string): Promise<FollowUp[]> {
+  const [template] = await m.query(
+    `SELECT t.slug, t.owner_id AS "ownerId", t.series_slug AS "seriesSlug", t.source_type AS "sourceType",
+            t.publish_to_bluesky AS "publishToBluesky", t.chat_enabled AS "chatEnabled"
+       FROM event_series s JOIN events t ON t.id = s.template_event_id WHERE s.slug = $1`, [seriesSlug]);
+  return template ? publishing(m, template) : [];
+}
+
+/** A new group: its chat room, when chat is on. */
+export function afterGroupCreated(config: ChatConfig, group: { slug: string; chatEnabled: boolean }): FollowUp[] {
+  return group.chatEnabled && config.CHAT_ENABLED ? [{ type: 'chat-room', slug: group.slug, detail: { kind: 'group' } }] : [];
+}
+
+/**
+ * An RSVP change: a freed seat wakes the waitlist; a change of attendance, the chat room; and a
+ * publishing Bluesky user's RSVP record follows a change, when the event is on the network. (A
+ * promotion needs no record change: both are `going`.)
+ */
+export async function afterRsvp(
+  m: EntityManager, config: ChatConfig, eventSlug: string, result: RsvpResult,
+  user?: { id: string; slug: string; blueskyConnected: boolean; blueskyAutoPublish: boolean },
+): Promise<FollowUp[]> {
+  const out: FollowUp[] = [];
+  if (result.seatFreed) out.push({ type: 'waitlist', slug: eventSlug });
+  if (result.changed && result.chatEnabled && config.CHAT_ENABLED) out.push({ type: 'chat-room', slug: eventSlug });
+  if (result.changed && user?.blueskyConnected && user.blueskyAutoPublish) {
+    const [onNetwork] = await m.query(
+      `SELECT 1 FROM events WHERE slug = $1 AND (bluesky_uri IS NOT NULL OR source_type = 'bluesky')`, [eventSlug]);
+    if (onNetwork) out.push(rsvpRecord(eventSlug, user));
+  }
+  return out;
+}
+
+/** The user's RSVP record for this event is made to match their attendance. */
+export function rsvpRecord(eventSlug: string, user: { id: string; slug: string }): FollowUp {
+  return { type: 'bsky-rsvp', slug: `${eventSlug}/${user.slug}`, detail: { userId: user.id } };
+}
+
+/** A claimed account: its rooms' memberships, the seats it freed, and its records (sync). */
+export function afterClaim(config: ChatConfig, c: { did: string; rooms: { kind: 'event' | 'group'; slug: string }[]; freedSeats: string[] }): FollowUp[] {
+  const rooms: FollowUp[] = config.CHAT_ENABLED
+    ? c.rooms.map((r) => ({ type: 'chat-room', slug: r.slug, ...(r.kind === 'group' ? { detail: { kind: 'group' as const } } : {}) }))
+    : [];
+  return [...rooms, ...c.freedSeats.map((slug): FollowUp => ({ type: 'waitlist', slug })), { type: 'bsky-sync', slug: c.did }];
+}

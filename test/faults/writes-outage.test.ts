@@ -1,0 +1,91 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Door } from '../helpers/door.ts';
+import { eventually, startStack, type Stack } from '../helpers/stack.ts';
+
+// 100 mixed writes through the API while this stack's Temporal is unreachable (a TCP door in
+// front of the real dev server, shut): every write commits and answers at once with its
+// follow-ups pending; once Temporal is back the relay delivers them, and each one's effect is
+// there exactly once (seats filled from the waitlist, series materialized with their edits), with
+// no duplicated row although every create was also retried with its Idempotency-Key.
+let door: Door;
+let s: Stack;
+beforeAll(async () => {
+  door = await Door.create(process.env.TEMPORAL_ADDRESS!);
+  s = await startStack({ TEMPORAL_ADDRESS: `127.0.0.1:${door.port}` });
+  await s.startWorker();
+});
+afterAll(async () => { await door?.open(); await s?.close(); await door?.shut(); });
+
+const N = 10;
+const DAY = 86_400_000;
+
+describe('writes while Temporal is unreachable', () => {
+  it('100 mixed writes commit with their follow-ups; after the outage each follow-up takes effect once, no row is duplicated', { timeout: 600_000 }, async () => {
+    const owner = await s.user('Owner');
+    const people = [await s.user('P1'), await s.user('P2'), await s.user('P3'), await s.user('P4')];
+    const start = new Date(Date.now() + 2 * DAY);
+    start.setUTCSeconds(0, 0);
+    const at = (ms: number) => new Date(start.getTime() + ms).toISOString();
+    await door.shut();
+
+    // Creates, each sent twice with one key (a client retrying after a timeout): 40 writes.
+    const create = async (path: string, body: object) => {
+      const key = randomUUID();
+      const first = await s.api('POST', path, { token: owner.token, body, headers: { 'Idempotency-Key': key } });
+      const retry = await s.api('POST', path, { token: owner.token, body, headers: { 'Idempotency-Key': key } });
+      expect([first.status, retry.status]).toEqual([201, 201]);
+      expect(retry.body.slug).toBe(first.body.slug);
+      return first.body as { slug: string; operations: { pending?: true }[] };
+    };
+    const events = await Promise.all(Array.from({ length: N }, (_, i) =>
+      create('/v1/events', { name: `Outage Event ${i}`, startAt: at(0), endAt: at(3_600_000), timeZone: 'UTC', capacity: 2 })));
+    const series = await Promise.all(Array.from({ length: N }, (_, i) =>
+      create('/v1/series', { name: `Outage Series ${i}`, rrule: 'FREQ=DAILY;COUNT=5', startAt: at(0), endAt: at(3_600_000), timeZone: 'UTC' })));
+    expect(series.every((x) => x.operations.length === 1 && x.operations[0].pending)).toBe(true);
+
+    // Four RSVPs per event, in order (two confirmed, two waitlisted): 40 writes.
+    await Promise.all(events.map(async ({ slug }) => {
+      for (const p of people) expect((await s.api('POST', `/v1/events/${slug}/attendees`, { token: p.token, body: { status: 'going' } })).status).toBe(200);
+    }));
+    // The first person cancels everywhere (a seat to fill from the waitlist), and each series is renamed: 20 writes.
+    const cancels = await Promise.all(events.map(({ slug }) => s.api('DELETE', `/v1/events/${slug}/attendees/me`, { token: people[0].token })));
+    expect(cancels.every((c) => c.status === 200 && c.body.operations.some((o: { type: string; pending?: true }) => o.type === 'waitlist' && o.pending))).toBe(true);
+    const renames = await Promise.all(series.map(({ slug }, i) => s.api('PATCH', `/v1/series/${slug}`, { token: owner.token, body: { name: `Renamed ${i}` } })));
+    expect(renames.map((r) => r.status)).toEqual(Array(N).fill(200));
+    const [recorded] = await s.ds.query(`SELECT count(*)::int AS n FROM follow_ups`);
+    expect(recorded.n).toBeGreaterThanOrEqual(2 * N); // at least a waitlist wake-up per event and a materialization per series
+
+    await door.open();
+    const seriesSlugs = series.map((x) => x.slug);
+    const eventSlugs = events.map((x) => x.slug);
+    let state: unknown;
+    const done = async () => {
+      const [left] = await s.ds.query(`SELECT count(*)::int AS n FROM follow_ups WHERE slug = ANY($1)`, [[...seriesSlugs, ...eventSlugs]]);
+      const seats: { confirmed: number; waitlisted: number }[] = await s.ds.query(
+        `SELECT count(*) FILTER (WHERE a.status = 'confirmed')::int AS confirmed, count(*) FILTER (WHERE a.status = 'waitlisted')::int AS waitlisted
+           FROM events e LEFT JOIN attendees a ON a.event_id = e.id WHERE e.slug = ANY($1) GROUP BY e.id`, [eventSlugs]);
+      const occurrences: { n: number; renamed: number }[] = await s.ds.query(
+        `SELECT count(*)::int AS n, count(*) FILTER (WHERE e.name LIKE 'Renamed %')::int AS renamed
+           FROM events e WHERE e.series_slug = ANY($1) GROUP BY e.series_slug`, [seriesSlugs]);
+      const ok = left.n === 0 && seats.every((x) => x.confirmed === 2 && x.waitlisted === 1)
+        && occurrences.length === N && occurrences.every((o) => o.n === 5 && o.renamed === 5);
+      state = { followUpsLeft: left.n, seats, occurrences };
+      return ok;
+    };
+    await eventually(done, { timeoutMs: 300_000, intervalMs: 1000 }).catch((err: Error) => { throw new Error(`${err.message}; state: ${JSON.stringify(state)}`); });
+
+    // Exactly once in effect, no duplicates: one row per create, five occurrences per series, and
+    // the people who stayed are the ones confirmed (P2, then P3 promoted), P4 still waiting.
+    const [counts] = await s.ds.query(
+      `SELECT (SELECT count(*)::int FROM events WHERE owner_id = $1 AND series_slug IS NULL) AS events,
+              (SELECT count(*)::int FROM event_series WHERE owner_id = $1) AS series`, [owner.id]);
+    expect(counts).toEqual({ events: N, series: N });
+    const statuses: { status: string; n: number }[] = await s.ds.query(
+      `SELECT u.display_name || ':' || a.status AS status, count(*)::int AS n FROM attendees a JOIN users u ON u.id = a.user_id
+         JOIN events e ON e.id = a.event_id WHERE e.slug = ANY($1) GROUP BY 1 ORDER BY 1`, [eventSlugs]);
+    expect(statuses).toEqual([
+      { status: 'P1:cancelled', n: N }, { status: 'P2:confirmed', n: N }, { status: 'P3:confirmed', n: N }, { status: 'P4:waitlisted', n: N },
+    ]);
+  });
+});
