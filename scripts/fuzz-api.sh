@@ -16,8 +16,9 @@ ST="$PWD/.tools/schemathesis/bin/st"
 OUT="${TEST_LOG_DIR:-$(mktemp -d)}"
 read -r port < <(free_ports 1)
 read -r closed < <(free_ports 1)
-# Loopback only: Bluesky logins and DID lookups go to a port where nothing listens.
-export PORT="$port" TEMPORAL_TASK_QUEUE="fuzz-$$" RATE_LIMIT_ANON_PER_MIN=0 RATE_LIMIT_WRITES_PER_MIN=0 \
+# Loopback only: Bluesky logins and DID lookups go to a port where nothing listens. The scheduled
+# reconciler stays out of the way (a deterministic run); the admin route still runs it.
+export PORT="$port" TEMPORAL_TASK_QUEUE="fuzz-$$" RATE_LIMIT_ANON_PER_MIN=0 RATE_LIMIT_WRITES_PER_MIN=0 RECONCILE_CRON='0 0 1 1 *' \
   BLUESKY_SERVICE="http://127.0.0.1:$closed" BLUESKY_PLC_URL="http://127.0.0.1:$closed"
 api="http://127.0.0.1:$port"
 

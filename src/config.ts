@@ -40,6 +40,7 @@ const schema = z.object({
   CHAT_ENABLED: z.enum(['true', 'false']).optional(),
   CHAT_RETENTION_DAYS: z.coerce.number().int().min(0).default(30),
   CHAT_RETENTION_CRON: z.string().default('0 3 * * *'),
+  RECONCILE_CRON: z.string().default('*/15 * * * *'),
   SERIES_HORIZON_DAYS: z.coerce.number().int().min(1).max(10_000).default(90),
   SERIES_MAX_OCCURRENCES: z.coerce.number().int().min(1).max(5000).default(200),
   BLUESKY_SERVICE: z.string().url().default('https://bsky.social'),

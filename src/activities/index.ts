@@ -10,6 +10,7 @@ import { claimActivities } from './claim.ts';
 import { deletionActivities } from './deletion.ts';
 import { ingestActivities } from './ingest.ts';
 import type { MatrixClient } from './chat/matrix-client.ts';
+import { reconcileActivities } from './reconcile.ts';
 import { seriesActivities } from './series.ts';
 
 export interface ActivityDeps {
@@ -39,6 +40,7 @@ export function createActivities(services: ActivityDeps) {
     ...blueskyActivities(deps),
     ...claimActivities(deps),
     ...ingestActivities(deps),
+    ...reconcileActivities(deps),
   };
 }
 

@@ -31,5 +31,25 @@ export function adminRoutes(deps: AppDeps) {
     return c.json(op, 202);
   });
 
+  app.openapi(createRoute({
+    method: 'post', path: '/v1/admin/reconcile/run', tags: ['admin'], security: [{ bearer: [] }],
+    summary: 'find divergence between rows and workflows (free seats with people waiting, rooms, records, materializers, stopped deletions) and repair it, now',
+    middleware: [requireRole('admin')] as const,
+    request: {
+      body: {
+        required: false,
+        content: { 'application/json': { schema: z.object({
+          staleMinutes: z.number().int().min(0).max(10_080).optional()
+            .openapi({ description: 'a tombstone older than this whose deletion is not running is deleted again (default 30)' }),
+        }).strict() } },
+      },
+    },
+    responses: { 202: { content: { 'application/json': { schema: OperationSchema } }, description: 'the reconciliation' }, ...errorResponses },
+  }), async (c) => {
+    const body = c.req.valid('json') ?? {};
+    const run = new Date().toISOString().replace(/[:.]/g, '-').toLowerCase();
+    return c.json(await operations.start('reconcile', `run-${run}`, [body]), 202);
+  });
+
   return app;
 }

@@ -10,6 +10,8 @@ export const OPERATION_TYPES = {
   'chat-room': { entityKind: 'event', workflowType: 'chatRoomWorkflow' },
   'chat-room-delete': { entityKind: 'chat-room', workflowType: 'chatRoomDeletionWorkflow' },
   'chat-retention': { entityKind: 'system', workflowType: 'chatRetentionWorkflow' },
+  /** Entity key: the run (`scheduled`, or an admin's run). */
+  reconcile: { entityKind: 'system', workflowType: 'reconcileWorkflow' },
   series: { entityKind: 'series', workflowType: 'seriesWorkflow' },
   'delete-event': { entityKind: 'event', workflowType: 'deleteEventWorkflow' },
   'bsky-publish': { entityKind: 'event', workflowType: 'blueskyPublishWorkflow' },

@@ -1,36 +1,49 @@
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleOptions } from '@temporalio/client';
 import type { Config } from '../config.ts';
 import type { chatRetentionWorkflow } from '../workflows/chat-retention.ts';
+import type { reconcileWorkflow } from '../workflows/reconcile.ts';
 import { ENTITY, OPERATION } from './search-attributes.ts';
-import { OPERATION_TYPES } from './operations.ts';
+import { OPERATION_TYPES, type OperationType } from './operations.ts';
 
 export const CHAT_RETENTION_SCHEDULE = 'chat-retention';
+export const RECONCILE_SCHEDULE = 'reconcile';
 
 /**
- * The daily `chat-retention` schedule, created or brought up to date at worker start. Overlap
- * policy skip: a run still working when the next is due means the next is dropped; a short
- * catch-up window means a worker that was down for days does not replay every missed day.
+ * The housekeeping schedules, created or brought up to date at worker start: `chat-retention`
+ * (daily, paused when chat is disabled) and `reconcile` (RECONCILE_CRON). Overlap policy skip: a
+ * run still working when the next is due means the next is dropped; a short catch-up window means
+ * a worker that was down for days does not replay every missed run.
  */
-export async function ensureChatRetentionSchedule(client: Client, config: Config): Promise<void> {
+export async function ensureSchedules(client: Client, config: Config): Promise<void> {
+  await ensureSchedule(client, config, CHAT_RETENTION_SCHEDULE, 'chat-retention', config.CHAT_RETENTION_CRON,
+    [{ retentionDays: config.CHAT_RETENTION_DAYS }] satisfies Parameters<typeof chatRetentionWorkflow>,
+    config.CHAT_ENABLED ? null : 'chat is disabled (CHAT_ENABLED)');
+  await ensureSchedule(client, config, RECONCILE_SCHEDULE, 'reconcile', config.RECONCILE_CRON,
+    [{}] satisfies Parameters<typeof reconcileWorkflow>, null);
+}
+
+async function ensureSchedule(
+  client: Client, config: Config, scheduleId: string, type: OperationType, cron: string, args: unknown[], pausedBecause: string | null,
+): Promise<void> {
   const options = {
-    scheduleId: CHAT_RETENTION_SCHEDULE,
-    spec: { cronExpressions: [config.CHAT_RETENTION_CRON] },
+    scheduleId,
+    spec: { cronExpressions: [cron] },
     action: {
       type: 'startWorkflow' as const,
-      workflowType: OPERATION_TYPES['chat-retention'].workflowType,
-      workflowId: 'chat-retention:scheduled',
+      workflowType: OPERATION_TYPES[type].workflowType,
+      workflowId: `${type}:scheduled`,
       taskQueue: config.TEMPORAL_TASK_QUEUE,
-      args: [{ retentionDays: config.CHAT_RETENTION_DAYS }] as Parameters<typeof chatRetentionWorkflow>,
-      typedSearchAttributes: [{ key: OPERATION, value: 'chat-retention' }, { key: ENTITY, value: 'system:chat-retention' }],
+      args,
+      typedSearchAttributes: [{ key: OPERATION, value: type }, { key: ENTITY, value: `system:${type}` }],
     },
     policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' },
-    state: { paused: !config.CHAT_ENABLED, note: config.CHAT_ENABLED ? undefined : 'chat is disabled (CHAT_ENABLED)' },
+    state: { paused: pausedBecause !== null, note: pausedBecause ?? undefined },
   } satisfies ScheduleOptions;
   try {
     await client.schedule.create(options);
   } catch (err) {
     if (!(err instanceof ScheduleAlreadyRunning)) throw err;
-    await client.schedule.getHandle(CHAT_RETENTION_SCHEDULE).update((prev) => ({
+    await client.schedule.getHandle(scheduleId).update((prev) => ({
       ...prev, spec: options.spec, action: options.action, policies: options.policies, state: options.state,
     }));
   }

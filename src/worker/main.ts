@@ -11,7 +11,7 @@ import { loadConfig } from '../config.ts';
 import { createDataSource } from '../db/data-source.ts';
 import { createRedis } from '../redis.ts';
 import { followUpRelay } from '../follow-ups/outbox.ts';
-import { ensureChatRetentionSchedule } from '../temporal/schedules.ts';
+import { ensureSchedules } from '../temporal/schedules.ts';
 import { workerHealth } from './health.ts';
 import { createWorker } from './worker.ts';
 
@@ -53,7 +53,7 @@ try {
       const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
       const temporal = new Client({ connection: await Connection.connect({ address: config.TEMPORAL_ADDRESS }), namespace: config.TEMPORAL_NAMESPACE });
       try {
-        await ensureChatRetentionSchedule(temporal, config);
+        await ensureSchedules(temporal, config);
         return { connection, temporal, worker: await createWorker(connection, { ds: deps, redis, config, temporal, matrix: createMatrixClient(config) }) };
       } catch (err) {
         await connection.close();

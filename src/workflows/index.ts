@@ -9,3 +9,4 @@ export { blueskyPublishWorkflow, blueskyRsvpWorkflow, blueskySeriesPublishWorkfl
 export { claimAccountWorkflow } from './claim-account.ts';
 export { ingestWorkflow } from './ingest.ts';
 export { blueskySyncWorkflow } from './bluesky-sync.ts';
+export { reconcileWorkflow } from './reconcile.ts';

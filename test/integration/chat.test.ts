@@ -201,16 +201,20 @@ describe('chat disabled globally (CHAT_ENABLED=false)', () => {
   });
 });
 
-describe('chat-retention schedule', () => {
-  it('is created at worker start and brought up to date on the next start: daily, overlap skip', async () => {
-    const { ensureChatRetentionSchedule, CHAT_RETENTION_SCHEDULE } = await import('../../src/temporal/schedules.ts');
+describe('housekeeping schedules', () => {
+  it('are created at worker start and brought up to date on the next start: chat retention daily, reconcile on its cron, overlap skip', async () => {
+    const { ensureSchedules, CHAT_RETENTION_SCHEDULE, RECONCILE_SCHEDULE } = await import('../../src/temporal/schedules.ts');
     const { ScheduleOverlapPolicy } = await import('@temporalio/client');
-    await ensureChatRetentionSchedule(s.temporal, s.config);
-    await ensureChatRetentionSchedule(s.temporal, { ...s.config, CHAT_RETENTION_CRON: '30 4 * * *', CHAT_RETENTION_DAYS: 14 });
+    await ensureSchedules(s.temporal, s.config);
+    await ensureSchedules(s.temporal, { ...s.config, CHAT_RETENTION_CRON: '30 4 * * *', CHAT_RETENTION_DAYS: 14, RECONCILE_CRON: '0 5 1 1 *' });
     const d = await s.temporal.schedule.getHandle(CHAT_RETENTION_SCHEDULE).describe();
     expect(d.policies.overlap).toBe(ScheduleOverlapPolicy.SKIP);
     expect(d.spec.calendars?.[0]).toMatchObject({ hour: [{ start: 4, end: 4, step: 1 }], minute: [{ start: 30, end: 30, step: 1 }] });
     expect(d.action).toMatchObject({ type: 'startWorkflow', workflowType: 'chatRetentionWorkflow', args: [{ retentionDays: 14 }] });
     expect(d.state.paused).toBe(false);
+    const r = await s.temporal.schedule.getHandle(RECONCILE_SCHEDULE).describe();
+    expect(r.policies.overlap).toBe(ScheduleOverlapPolicy.SKIP);
+    expect(r.spec.calendars?.[0]).toMatchObject({ hour: [{ start: 5, end: 5, step: 1 }], dayOfMonth: [{ start: 1, end: 1, step: 1 }] });
+    expect(r.action).toMatchObject({ type: 'startWorkflow', workflowType: 'reconcileWorkflow', workflowId: 'reconcile:scheduled' });
   });
 });

@@ -23,6 +23,7 @@ const HISTORIES = [
   { file: 'claim-account.json', workflowId: 'claim-account:recorded' }, // completed: 20 events, 30 RSVPs (5 merged), 2 groups
   { file: 'bsky-ingest.json', workflowId: 'bsky-ingest:recorded' }, // created, same again (API), updated, deleted (child), waiting
   { file: 'bsky-sync.json', workflowId: 'bsky-sync:recorded' }, // completed: 60 records in, 40 published
+  { file: 'reconcile.json', workflowId: 'reconcile:recorded' }, // completed: four kinds of divergence repaired
 ];
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
