@@ -16,6 +16,11 @@ ST="$PWD/.tools/schemathesis/bin/st"
 OUT="${TEST_LOG_DIR:-$(mktemp -d)}"
 read -r port < <(free_ports 1)
 read -r closed < <(free_ports 1)
+# A database of its own, so what the fuzzer sets in motion (the reconciler looks at every row)
+# acts only on what it made, never on what the suite left behind.
+"$PG_BIN/psql" "$DATABASE_URL" -qc "CREATE DATABASE fuzz_$$"
+export DATABASE_URL="${DATABASE_URL%/*}/fuzz_$$"
+node src/db/migrate.ts >/dev/null
 # Loopback only: Bluesky logins and DID lookups go to a port where nothing listens. The scheduled
 # reconciler stays out of the way (a deterministic run); the admin route still runs it.
 export PORT="$port" TEMPORAL_TASK_QUEUE="fuzz-$$" RATE_LIMIT_ANON_PER_MIN=0 RATE_LIMIT_WRITES_PER_MIN=0 RECONCILE_CRON='0 0 1 1 *' \

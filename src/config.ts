@@ -46,6 +46,7 @@ const schema = z.object({
   BLUESKY_SERVICE: z.string().url().default('https://bsky.social'),
   BLUESKY_PLC_URL: z.string().url().default('https://plc.directory'),
   FIREHOSE_SERVICE: z.string().url().default('wss://bsky.network'),
+  FIREHOSE_MAX_IN_FLIGHT: z.coerce.number().int().min(10).max(1_000_000).default(2000),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
 

@@ -1,5 +1,6 @@
 import type { Event } from '@atproto/sync';
-import { Firehose, FirehoseParseError, MemoryRunner } from '@atproto/sync';
+import { Firehose, FirehoseHandlerError, FirehoseParseError } from '@atproto/sync';
+import type { IdResolver } from '@atproto/identity';
 import type { Client } from '@temporalio/client';
 import type { DataSource } from 'typeorm';
 import { deadLetter } from '../activities/ingest.ts';
@@ -8,48 +9,72 @@ import { MalformedRecord, opFromRecord, type IngestOp } from '../domain/ingest.t
 import { EVENT_COLLECTION, RSVP_COLLECTION } from '../domain/lexicon.ts';
 import { idResolver } from '../identity.ts';
 import { requestIngest } from '../temporal/signals.ts';
+import { DurableRunner } from './runner.ts';
 
-export interface ConsumerStats { handedOff: number; deadLettered: number; cursor: number | undefined }
+export interface ConsumerStats {
+  handedOff: number; deadLettered: number; cursor: number | undefined;
+  /** Attempts that failed for a passing reason (PLC, Postgres or Temporal away) and were retried. */
+  retried: number;
+  /** Times reading stopped because FIREHOSE_MAX_IN_FLIGHT events were held. */
+  paused: number;
+  inFlight: () => number;
+}
 
 /** Record values as JSON for the dead-letter table (CIDs and bytes as strings). */
 const jsonSafe = (value: unknown) => JSON.parse(JSON.stringify(value ?? null, (_k, v) =>
   (v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v?.asCID ? String(v) : v)));
 
+/** A failure that passes (the service is away or overloaded), as opposed to a bad record or identity. */
+function isPassing(err: unknown): boolean {
+  for (let e = err as (Error & { status?: number; code?: string; cause?: unknown }) | undefined; e; e = e.cause as typeof e) {
+    if (e.name === 'AbortError' || e.name === 'TimeoutError') return true;
+    if (e instanceof TypeError && /fetch failed/i.test(e.message)) return true;
+    if (typeof e.status === 'number' && (e.status >= 500 || e.status === 429)) return true;
+    if (e.code && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EAI_AGAIN|ENOTFOUND|EPIPE|UND_ERR_.*)$/.test(e.code)) return true;
+  }
+  return false;
+}
+
 /**
  * Subscribes to a firehose (`com.atproto.sync.subscribeRepos` of a relay or PDS; commits are
  * verified against the authors' keys) and hands every calendar event and RSVP change to its
- * `bsky-ingest:<uri>` workflow. The cursor is saved in Postgres only after the hand-off is durable
- * (signal-with-start returned) and only over a gap-free prefix of sequence numbers, so a restart
- * resumes without losing a record; records delivered twice are applied once by their workflow.
- * Records that are not valid events or RSVPs go to the dead-letter table and the stream goes on.
+ * `bsky-ingest:<uri>` workflow. Nothing is skipped that failed for a passing reason: a commit whose
+ * author's key cannot be fetched (PLC away), a record whose hand-off or dead letter failed
+ * (Temporal or Postgres away) is retried with backoff, and the cursor, saved in Postgres, stays
+ * behind it (`runner.ts`), so a restart resumes without losing a record; records delivered twice
+ * are applied once by their workflow. A commit that fails verification, or a record that is not a
+ * valid event or RSVP, goes to the dead-letter table and the stream goes on. At most
+ * FIREHOSE_MAX_IN_FLIGHT events are held: beyond that, reading stops until the backlog halves.
  */
 export async function startFirehoseConsumer(deps: { ds: DataSource; temporal: Client; config: Config }, service = deps.config.FIREHOSE_SERVICE) {
   const { ds, temporal, config } = deps;
   const [saved] = await ds.query(`SELECT cursor FROM firehose_cursors WHERE service = $1`, [service]);
-  const stats: ConsumerStats = { handedOff: 0, deadLettered: 0, cursor: saved ? Number(saved.cursor) : undefined };
-  const runner = new MemoryRunner({
-    startCursor: stats.cursor,
+  let firehose: Firehose | null = null;
+  let switching: Promise<void> = Promise.resolve();
+  const runner = new DurableRunner({
+    startCursor: saved ? Number(saved.cursor) : undefined,
+    maxInFlight: config.FIREHOSE_MAX_IN_FLIGHT,
     setCursor: async (cursor) => {
       await ds.query(
         `INSERT INTO firehose_cursors (service, cursor) VALUES ($1, $2)
          ON CONFLICT (service) DO UPDATE SET cursor = GREATEST(firehose_cursors.cursor, EXCLUDED.cursor), updated_at = now()`, [service, cursor]);
       stats.cursor = cursor;
     },
+    onFull: () => { stats.paused++; switching = switching.then(() => firehose?.destroy()).then(() => { firehose = null; }); },
+    onRoom: () => { switching = switching.then(() => { if (!stopped && !firehose) firehose = subscribe(); }); },
+    onRetry: (seq, delay) => { stats.retried++; console.warn(`firehose: event ${seq} failed for a passing reason; again in ${delay} ms`); },
   });
+  const stats: ConsumerStats = {
+    handedOff: 0, deadLettered: 0, retried: 0, paused: 0, cursor: runner.getCursor(), inFlight: () => runner.inFlight,
+  };
+  let stopped = false;
 
-  /** Temporal unreachable: wait and try again, never skip (the cursor stays behind this record). */
-  async function handOff(uri: string, op: IngestOp) {
-    for (let delay = 200; ; delay = Math.min(delay * 2, 10_000)) {
-      try {
-        await requestIngest(temporal, config, uri, op);
-        stats.handedOff++;
-        return;
-      } catch (err) {
-        console.error(`firehose: hand-off of ${uri} failed, retrying in ${delay} ms: ${(err as Error).message}`);
-        await new Promise((r) => setTimeout(r, delay));
-      }
-    }
-  }
+  // The key lookups of commit verification, with a passing failure marked as such (so the commit
+  // is retried, not dead-lettered as unverifiable).
+  const resolver = idResolver(config);
+  const keys = { did: { resolveAtprotoKey: (did: string, force?: boolean) => resolver.did.resolveAtprotoKey(did, force).catch((err: unknown) => {
+    throw isPassing(err) ? Object.assign(new Error(`identity of ${did} unavailable: ${(err as Error).message}`), { passing: true }) : err;
+  }) } } as unknown as IdResolver; // Firehose calls only did.resolveAtprotoKey
 
   async function handleEvent(evt: Event) {
     if (evt.event !== 'create' && evt.event !== 'update' && evt.event !== 'delete') return;
@@ -66,25 +91,45 @@ export async function startFirehoseConsumer(deps: { ds: DataSource; temporal: Cl
       stats.deadLettered++;
       return;
     }
-    await handOff(change.uri, op);
+    // Durable once it returns; a failure (or no answer within 10 s) is retried.
+    await temporal.connection.withDeadline(Date.now() + 10_000, () => requestIngest(temporal, config, change.uri, op));
+    stats.handedOff++;
   }
 
-  const firehose = new Firehose({
-    idResolver: idResolver(config), service, runner, handleEvent,
-    filterCollections: [EVENT_COLLECTION, RSVP_COLLECTION],
-    excludeIdentity: true, excludeAccount: true, excludeSync: true,
-    onError: (err) => {
-      if (err instanceof FirehoseParseError) {
-        void deadLetter(ds, { source: 'firehose', uri: null, reason: `unparseable commit: ${err.message}`, payload: null })
-          .then(() => { stats.deadLettered++; }, () => undefined);
+  function onError(err: Error) {
+    if (err instanceof FirehoseHandlerError) {
+      runner.retryLater(err.event.seq); // Postgres or Temporal away: the record is handled again
+    } else if (err instanceof FirehoseParseError) {
+      const seq = 'seq' in err.event && typeof err.event.seq === 'number' ? err.event.seq : null;
+      if ((err.cause as { passing?: boolean } | undefined)?.passing) {
+        if (seq !== null) runner.retryLater(seq);
+      } else {
+        const letter = deadLetter(ds, { source: 'firehose', uri: null, reason: `unverifiable or unparseable commit: ${(err.cause as Error)?.message ?? err.message}`, payload: null })
+          .then(() => { stats.deadLettered++; });
+        if (seq !== null) runner.alsoAwait(seq, letter); else letter.catch(() => undefined);
       }
-      console.error(`firehose: ${err.message}`);
-    },
-  });
-  void firehose.start();
+    }
+    console.error(`firehose: ${err.message}${err.cause ? `: ${(err.cause as Error).message}` : ''}`);
+  }
+
+  function subscribe(): Firehose {
+    const f = new Firehose({
+      idResolver: keys, service, runner, handleEvent, onError,
+      filterCollections: [EVENT_COLLECTION, RSVP_COLLECTION],
+      excludeIdentity: true, excludeAccount: true, excludeSync: true,
+    });
+    void f.start();
+    return f;
+  }
+  firehose = subscribe();
   return {
     stats,
-    /** Stops the subscription and lets hand-offs in flight finish (their cursor is then saved). */
-    stop: () => firehose.destroy(),
+    /** Stops reading and retrying; the cursor stays behind anything not handled. */
+    stop: async () => {
+      stopped = true;
+      runner.stop();
+      await switching;
+      await firehose?.destroy();
+    },
   };
 }

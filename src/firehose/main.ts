@@ -1,21 +1,29 @@
 // `npm run firehose`: the network consumer (FIREHOSE_SERVICE) until SIGTERM/SIGINT; then it stops
-// the subscription, lets hand-offs in flight finish, closes Postgres and exits 0.
-import { Client, Connection } from '@temporalio/client';
+// the subscription, closes Postgres and exits 0 (the cursor stays behind anything not handed off).
+// Postgres down at start is waited for; Temporal, PLC or Postgres lost later are retried by the
+// consumer without skipping a record.
 import { loadConfig } from '../config.ts';
 import { createDataSource } from '../db/data-source.ts';
+import { createTemporalClient } from '../temporal/client.ts';
+import { waitFor } from '../wait-for.ts';
 import { startFirehoseConsumer } from './consumer.ts';
 
 const config = loadConfig();
-const ds = await createDataSource(config).initialize();
-const temporal = new Client({ connection: await Connection.connect({ address: config.TEMPORAL_ADDRESS }), namespace: config.TEMPORAL_NAMESPACE });
-const consumer = await startFirehoseConsumer({ ds, temporal, config });
-console.log(`firehose consumer reading ${config.FIREHOSE_SERVICE} from cursor ${consumer.stats.cursor ?? 'now'}`);
+let stopping = false;
+const temporal = createTemporalClient(config); // lazy: connects (and reconnects) on use
+const ds = await waitFor('firehose', 'Postgres', () => createDataSource(config).initialize(), () => stopping);
+const consumer = ds && await waitFor('firehose', 'Postgres', () => startFirehoseConsumer({ ds, temporal, config }), () => stopping);
+if (consumer) console.log(`firehose consumer reading ${config.FIREHOSE_SERVICE} from cursor ${consumer.stats.cursor ?? 'now'}`);
 
 const stop = async () => {
-  await consumer.stop();
-  console.log(`firehose consumer stopped at cursor ${consumer.stats.cursor}: ${consumer.stats.handedOff} handed off, ${consumer.stats.deadLettered} dead-lettered`);
-  await temporal.connection.close();
-  await ds.destroy();
+  stopping = true;
+  await consumer?.stop();
+  if (consumer) {
+    const { cursor, handedOff, deadLettered, retried } = consumer.stats;
+    console.log(`firehose consumer stopped at cursor ${cursor}: ${handedOff} handed off, ${deadLettered} dead-lettered, ${retried} retried`);
+  }
+  await temporal.connection.close().catch(() => undefined);
+  await ds?.destroy();
   process.exit(0);
 };
 process.once('SIGTERM', () => void stop());

@@ -2,7 +2,6 @@
 // running activities finish within WORKER_SHUTDOWN_GRACE, closes Postgres and Redis, exits 0.
 // Dependencies that are down (at start, or lost later) are waited for with backoff: the worker
 // says so, reports not-ready on WORKER_HEALTH_PORT, and never exits for it.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import type { DataSource } from 'typeorm';
@@ -13,7 +12,9 @@ import { createRedis } from '../redis.ts';
 import { followUpRelay } from '../follow-ups/outbox.ts';
 import { ensureSchedules } from '../temporal/schedules.ts';
 import { workerHealth } from './health.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createWorker } from './worker.ts';
+import { waitFor as waitForIt } from '../wait-for.ts';
 
 const config = loadConfig();
 Runtime.install({
@@ -30,18 +31,7 @@ process.once('SIGTERM', stop);
 process.once('SIGINT', stop);
 if (config.WORKER_HEALTH_PORT) workerHealth(config.WORKER_HEALTH_PORT, config.WORKER_METRICS_HOST, () => worker?.getState() === 'RUNNING');
 
-/** Retries `step` with backoff (1 s doubling to 30 s) until it succeeds or the worker is told to stop. */
-async function waitFor<T>(what: string, step: () => Promise<T>): Promise<T | null> {
-  for (let delay = 1000; !stopping; delay = Math.min(delay * 2, 30_000)) {
-    try {
-      return await step();
-    } catch (err) {
-      console.warn(`worker: ${what} unavailable (${(err as Error).message.split('\n')[0]}); retrying in ${delay / 1000} s`);
-      await sleep(delay);
-    }
-  }
-  return null;
-}
+const waitFor = <T>(what: string, step: () => Promise<T>) => waitForIt('worker', what, step, () => stopping);
 
 const redis = createRedis(config.REDIS_URL);
 let ds: DataSource | null = null;

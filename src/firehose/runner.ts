@@ -1,0 +1,82 @@
+/**
+ * The consumer's runner (in place of @atproto/sync's MemoryRunner, which marks an event done
+ * whether or not its handling worked): events of one repo run in order, repos in parallel; an
+ * event whose handling failed for a passing reason (`retryLater`) runs again with backoff, and
+ * the cursor never moves past it; at most `maxInFlight` events are held, beyond which the
+ * consumer stops reading (`onFull`) until the backlog halves (`onRoom`) and resumes from the cursor.
+ */
+export class DurableRunner {
+  private cursor: number | undefined;
+  /** Tracked sequence numbers in arrival order; done ones leave from the front, moving the cursor. */
+  private readonly order: { seq: number; done: boolean }[] = [];
+  private readonly tracked = new Set<number>();
+  private readonly tails = new Map<string, Promise<void>>();
+  private readonly retry = new Set<number>();
+  private readonly alongside = new Map<number, Promise<unknown>[]>();
+  private full = false;
+  private stopped = false;
+  private readonly opts: {
+    startCursor?: number; maxInFlight: number;
+    setCursor: (cursor: number) => Promise<void>; onFull: () => void; onRoom: () => void;
+    onRetry: (seq: number, delayMs: number) => void;
+  };
+
+  constructor(opts: DurableRunner['opts']) {
+    this.opts = opts;
+    this.cursor = opts.startCursor;
+  }
+
+  getCursor(): number | undefined { return this.cursor; }
+  get inFlight(): number { return this.tracked.size; }
+
+  /** Marks this event's current attempt as failed for a passing reason: it runs again. */
+  retryLater(seq: number): void { this.retry.add(seq); }
+
+  /** Work the event's handling started on the side (a dead letter): the event is done only once it is. */
+  alsoAwait(seq: number, work: Promise<unknown>): void {
+    this.alongside.set(seq, [...this.alongside.get(seq) ?? [], work]);
+  }
+
+  async trackEvent(did: string, seq: number, handler: () => Promise<void>): Promise<void> {
+    // Redelivered after a resume: already done (at or before the cursor) or still being handled.
+    if (this.stopped || (this.cursor !== undefined && seq <= this.cursor) || this.tracked.has(seq)) return;
+    const item = { seq, done: false };
+    this.order.push(item);
+    this.tracked.add(seq);
+    if (!this.full && this.tracked.size >= this.opts.maxInFlight) { this.full = true; this.opts.onFull(); }
+    const run = (this.tails.get(did) ?? Promise.resolve()).then(() => this.untilDone(seq, handler));
+    const tail = run.then(() => { item.done = true; return this.advance(); });
+    this.tails.set(did, tail);
+    await tail;
+    if (this.tails.get(did) === tail) this.tails.delete(did);
+  }
+
+  private async untilDone(seq: number, handler: () => Promise<void>): Promise<void> {
+    for (let delay = 500; !this.stopped; delay = Math.min(delay * 2, 30_000)) {
+      this.retry.delete(seq);
+      await handler().catch(() => this.retry.add(seq));
+      await Promise.all(this.alongside.get(seq) ?? []).catch(() => this.retry.add(seq));
+      this.alongside.delete(seq);
+      if (!this.retry.has(seq)) return;
+      this.opts.onRetry(seq, delay);
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+
+  private async advance(): Promise<void> {
+    let latest: number | undefined;
+    while (this.order.length && this.order[0].done) {
+      latest = this.order.shift()!.seq;
+      this.tracked.delete(latest);
+    }
+    if (this.full && this.tracked.size <= this.opts.maxInFlight / 2) { this.full = false; this.opts.onRoom(); }
+    if (latest === undefined || this.stopped) return;
+    this.cursor = latest;
+    // A failed save is not fatal: the next completion saves a later cursor (a restart meanwhile
+    // replays a little more, applied once).
+    await this.opts.setCursor(latest).catch((err: Error) => console.error(`firehose: saving the cursor failed: ${err.message}`));
+  }
+
+  /** Stops retrying; handling in flight ends on its own. The cursor stays where it was. */
+  stop(): void { this.stopped = true; }
+}

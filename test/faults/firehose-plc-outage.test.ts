@@ -1,0 +1,53 @@
+import { appendFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { TID } from '@atproto/common-web';
+import type { TestNetworkNoAppView } from '@atproto/dev-env';
+import { EVENT_COLLECTION } from '../../src/domain/lexicon.ts';
+import { startFirehoseConsumer } from '../../src/firehose/consumer.ts';
+import { Door } from '../helpers/door.ts';
+import { pdsAccount, startPdsStack } from '../helpers/pds.ts';
+import { eventually, WORKER_LOG, type Stack } from '../helpers/stack.ts';
+
+// The consumer verifies every commit against its author's key from the PLC directory. With the
+// PLC unreachable (a TCP door in front of the local one, shut) nothing can be verified: those
+// commits must wait and be retried, never dead-lettered or skipped past by the cursor.
+let net: TestNetworkNoAppView;
+let s: Stack;
+let door: Door;
+let consumer: Awaited<ReturnType<typeof startFirehoseConsumer>> | null = null;
+beforeAll(async () => {
+  // The consumer's retry warnings during the deliberate outage go to the worker log, not the report.
+  for (const level of ['warn', 'error'] as const) vi.spyOn(console, level).mockImplementation((...args) => appendFileSync(WORKER_LOG, `${args.join(' ')}\n`));
+  ({ net, s } = await startPdsStack((n) => ({ FIREHOSE_SERVICE: n.pds.url.replace(/^http/, 'ws') })));
+  door = await Door.create(new URL(net.plc.url).host.replace('localhost', '127.0.0.1'));
+  consumer = await startFirehoseConsumer({ ...s, config: { ...s.config, BLUESKY_PLC_URL: `http://127.0.0.1:${door.port}` } });
+}, 120_000);
+afterAll(async () => { await door?.open(); await consumer?.stop(); await s?.close(); await net?.close(); await door?.shut(); vi.restoreAllMocks(); });
+
+describe('the firehose consumer while the PLC directory is unreachable', () => {
+  it('holds the records it cannot verify, retries them, and ingests each once when the PLC is back: nothing dead-lettered, nothing skipped', { timeout: 300_000 }, async () => {
+    const author = await pdsAccount(net, 'plcless.test');
+    const since = new Date();
+    await door.shut();
+    const uris: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const { data } = await author.com.atproto.repo.putRecord({
+        repo: author.session!.did, collection: EVENT_COLLECTION, rkey: TID.nextStr(), validate: false,
+        record: { $type: EVENT_COLLECTION, name: `Unverified ${i}`, createdAt: new Date().toISOString(), startsAt: '2027-05-01T18:00:00.000Z' },
+      });
+      uris.push(data.uri);
+    }
+    const cursorDuringOutage = consumer!.stats.cursor;
+    await eventually(async () => consumer!.stats.retried >= 3, { timeoutMs: 60_000 }); // it keeps trying
+    const rows = async () => (await s.ds.query(`SELECT source_id FROM events WHERE source_id = ANY($1)`, [uris])).map((r: { source_id: string }) => r.source_id);
+    expect(await rows()).toEqual([]);
+    expect(consumer!.stats.cursor).toBe(cursorDuringOutage); // not moved past what is unverified
+
+    await door.open();
+    await eventually(async () => (await rows()).length === uris.length, { timeoutMs: 120_000, intervalMs: 500 });
+    expect((await rows()).sort()).toEqual([...uris].sort()); // each once
+    const letters = await s.ds.query(`SELECT reason FROM ingestion_dead_letters WHERE created_at >= $1 AND source = 'firehose'`, [since]);
+    expect(letters).toEqual([]);
+    await eventually(async () => (consumer!.stats.cursor ?? 0) > (cursorDuringOutage ?? 0));
+  });
+});
