@@ -2,5 +2,16 @@ import { Redis } from 'ioredis';
 
 export function createRedis(url: string): Redis {
   // Fail commands fast while disconnected instead of queueing them forever.
-  return new Redis(url, { maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: false });
+  const redis = new Redis(url, { maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: false });
+  // ioredis reconnects by itself; say so once per outage, not once per attempt.
+  let down = false;
+  redis.on('error', (err: Error) => {
+    if (!down) console.warn(`redis: ${err.message}; reconnecting`);
+    down = true;
+  });
+  redis.on('ready', () => {
+    if (down) console.warn('redis: connected again');
+    down = false;
+  });
+  return redis;
 }

@@ -22,7 +22,7 @@ export const errorResponses = {
   409: { content: json, description: 'conflicts with the current state' },
   413: { content: json, description: 'the body is larger than API_BODY_LIMIT_BYTES (`payload_too_large`)' },
   429: { content: json, description: 'too many requests (`rate_limited`); see `Retry-After`' },
-  503: { content: json, description: 'a dependency is busy or down (`database_busy`, `database_timeout`, `database_unavailable`, `temporal_unavailable`, `bluesky_unavailable`); try again' },
+  503: { content: json, description: 'a dependency is busy or down (`database_busy`, `database_timeout`, `database_unavailable`, `temporal_unavailable`, `redis_unavailable`, `bluesky_unavailable`); try again' },
 } as const;
 
 export function errorBody(code: string, message: string, details?: Record<string, unknown>) {
@@ -68,6 +68,11 @@ function temporalUnavailable(err: unknown): boolean {
   return false;
 }
 
+/** Redis unreachable (ioredis gave up on the command, or the connection is down). */
+function redisUnavailable(err: Error): boolean {
+  return err.name === 'MaxRetriesPerRequestError' || /^(Connection is closed|Stream isn't writeable)/.test(err.message);
+}
+
 /** Escapes what a log line prints of a request, so no input can forge a line (CR, LF, control characters). */
 export const loggable = (text: string) => JSON.stringify(text.slice(0, 500));
 
@@ -87,6 +92,9 @@ export function onError(err: Error, c: Context) {
   }
   if (temporalUnavailable(err)) {
     return c.json(errorBody('temporal_unavailable', 'the workflow service is unavailable; try again shortly'), 503, { 'Retry-After': '1' });
+  }
+  if (redisUnavailable(err)) {
+    return c.json(errorBody('redis_unavailable', 'the session store is unavailable; try again shortly'), 503, { 'Retry-After': '1' });
   }
   const down = databaseUnavailable(err);
   if (down) return c.json(errorBody(down.code, down.message), 503, { 'Retry-After': '1' });

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { appendFileSync, mkdirSync } from 'node:fs';
+import { inspect } from 'node:util';
 import { writeFile } from 'node:fs/promises';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, makeTelemetryFilterString, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
@@ -26,7 +27,7 @@ function quietRuntime() {
   Runtime.install({
     logger: new DefaultLogger('WARN', ({ level, message, meta, timestampNanos }) => {
       const at = new Date(Number(timestampNanos / 1_000_000n)).toISOString();
-      appendFileSync(WORKER_LOG, `${at} ${level} ${message} ${meta ? JSON.stringify(meta) : ''}\n`);
+      appendFileSync(WORKER_LOG, `${at} ${level} ${message} ${meta ? inspect(meta, { depth: 4, breakLength: Infinity }) : ''}\n`); // errors may be circular
     }),
     // The SDK core's own lines (e.g. poll retries while Temporal is away) through the same logger.
     telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} } },

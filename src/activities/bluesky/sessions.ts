@@ -36,7 +36,8 @@ export function newAgent(service: string, redis: Redis, config: Config): AtpAgen
   return new AtpAgent({
     service,
     persistSession: (evt, session) => {
-      if (session && evt === 'update') void store.save(service, session);
+      // The hook cannot wait; a failed save (Redis away) is said, and the next refresh saves again.
+      if (session && evt === 'update') store.save(service, session).catch((err: Error) => console.warn(`Bluesky session of ${session.did} not saved: ${err.message}`));
     },
   });
 }
