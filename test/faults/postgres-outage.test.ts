@@ -1,0 +1,51 @@
+import { appendFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { Door } from '../helpers/door.ts';
+import { rowsReferencingEvent, seedAttendees } from '../helpers/seed.ts';
+import { eventually, startStack, WORKER_LOG, type Stack } from '../helpers/stack.ts';
+
+// Postgres restarted under a running deletion, as this stack's API and worker see it: a TCP door
+// in front of the real server cuts every connection and refuses new ones for a while, then opens.
+let door: Door;
+let s: Stack;
+beforeAll(async () => {
+  vi.spyOn(console, 'warn').mockImplementation((...args) => appendFileSync(WORKER_LOG, `${args.join(' ')}\n`));
+  const url = new URL(process.env.DATABASE_URL!);
+  door = await Door.create(url.host);
+  url.host = `127.0.0.1:${door.port}`;
+  s = await startStack({ DATABASE_URL: url.toString() });
+  await s.startWorker();
+}, 120_000);
+afterAll(async () => { await door?.open(); await s?.close(); await door?.shut(); vi.restoreAllMocks(); });
+
+describe('Postgres restarted in the middle of a 100k-attendee deletion', () => {
+  it('the deletion carries on where it was once the database is back, and leaves nothing behind', { timeout: 600_000 }, async () => {
+    const owner = await s.user('Owner');
+    const { slug } = await s.event(owner.token);
+    await seedAttendees(s.ds, slug, 100_000);
+    const [{ id }] = await s.ds.query(`SELECT id FROM events WHERE slug = $1`, [slug]);
+
+    // Small batches, so the cut lands between them; started directly, as the API would.
+    const handle = await s.temporal.workflow.start('deleteEventWorkflow', {
+      workflowId: `delete-event:${slug}`, taskQueue: s.config.TEMPORAL_TASK_QUEUE,
+      args: [{ eventSlug: slug, batchSize: 1000, maxBatchesPerActivity: 5 }],
+    });
+    const progress = () => handle.query<{ step: string; attendeesRemoved: number; attendeesTotal: number }>('progress');
+    await eventually(async () => (await progress()).attendeesRemoved > 0, { timeoutMs: 120_000, intervalMs: 20 });
+    const atCut = (await progress()).attendeesRemoved;
+    await door.shut();
+    await eventually(async () => {
+      const d = await handle.describe();
+      return (d.raw.pendingActivities ?? []).some((a) => (a.attempt ?? 0) >= 2); // it is failing, and retried
+    }, { timeoutMs: 60_000, intervalMs: 200 });
+    await door.open();
+
+    const result = await handle.result();
+    expect(atCut).toBeLessThan(100_000); // the cut was in the middle
+    expect(result).toMatchObject({ step: 'done', attendeesTotal: 100_000, attendeesRemoved: 100_000 });
+    expect(Object.values(await rowsReferencingEvent(s.ds, id)).every((n) => n === 0)).toBe(true);
+    expect(await s.ds.query(`SELECT 1 FROM events WHERE slug = $1`, [slug])).toEqual([]);
+    // The API serves again on fresh connections.
+    expect((await s.api('GET', '/v1/events', { token: owner.token })).status).toBe(200);
+  });
+});
