@@ -1,0 +1,101 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TID } from '@atproto/common-web';
+import { TestNetworkNoAppView } from '@atproto/dev-env';
+import { EVENT_COLLECTION } from '../../src/domain/lexicon.ts';
+import { spawnApi } from '../helpers/api-process.ts';
+import { pdsAccount } from '../helpers/pds.ts';
+import { seedAttendees } from '../helpers/seed.ts';
+import { eventually, startStack, type Stack } from '../helpers/stack.ts';
+import { spawnWorker } from '../helpers/worker-process.ts';
+
+// Scale-out: two API processes, three worker processes and the firehose consumer, all real
+// processes on one Temporal, one Postgres, one task queue. Requests alternate between the APIs;
+// workflows land on whichever worker polls. Capacity, promotion order, deletion and ingestion
+// must hold exactly as with one of each.
+let net: TestNetworkNoAppView;
+let s: Stack;
+let apis: Awaited<ReturnType<typeof spawnApi>>[] = [];
+let workers: Awaited<ReturnType<typeof spawnWorker>>[] = [];
+let consumer: ReturnType<typeof spawn> | null = null;
+beforeAll(async () => {
+  net = await TestNetworkNoAppView.create({});
+  s = await startStack({ BLUESKY_SERVICE: net.pds.url, BLUESKY_PLC_URL: net.plc.url });
+  workers = await Promise.all([0, 1, 2].map(() => spawnWorker(s)));
+  apis = await Promise.all([0, 1].map(() => spawnApi(s, { BLUESKY_SERVICE: net.pds.url, BLUESKY_PLC_URL: net.plc.url })));
+  // From the start of this fresh PDS's stream: nothing is missed however late the consumer connects.
+  const firehose = net.pds.url.replace(/^http/, 'ws');
+  await s.ds.query(`INSERT INTO firehose_cursors (service, cursor) VALUES ($1, 0)`, [firehose]);
+  consumer = spawn(process.execPath, ['src/firehose/main.ts'], {
+    env: { ...process.env, TEMPORAL_TASK_QUEUE: s.config.TEMPORAL_TASK_QUEUE, BLUESKY_PLC_URL: net.plc.url, FIREHOSE_SERVICE: firehose },
+    stdio: 'ignore',
+  });
+}, 180_000);
+afterAll(async () => {
+  consumer?.kill('SIGTERM');
+  if (consumer) await once(consumer, 'exit');
+  await Promise.all(apis.map((a) => a.stop()));
+  await Promise.all(workers.map(async (w) => { w.child.kill('SIGTERM'); await w.exited; }));
+  await s?.close();
+  await net?.close();
+});
+
+const via = (i: number) => apis[i % apis.length];
+
+describe('two APIs, three workers and the consumer on one Temporal', () => {
+  it('RSVPs through both APIs never over-fill; cancellations promote the waitlist in arrival order', { timeout: 300_000 }, async () => {
+    const owner = await s.user('Owner');
+    const { slug } = (await via(0).api('POST', '/v1/events', { token: owner.token, body: {
+      name: 'Scaled', startAt: '2027-06-01T18:00:00Z', endAt: '2027-06-01T20:00:00Z', timeZone: 'UTC', capacity: 10,
+    } })).body;
+    const people = [];
+    for (let i = 0; i < 40; i++) people.push(await s.user(`P${i}`));
+    const answers = await Promise.all(people.map((p, i) => via(i).api('POST', `/v1/events/${slug}/attendees`, { token: p.token, body: { status: 'going' } })));
+    expect(answers.every((a) => a.status === 200)).toBe(true);
+    expect(answers.filter((a) => a.body.status === 'confirmed')).toHaveLength(10);
+    const rows = async () => s.ds.query(
+      `SELECT a.user_id, a.status FROM attendees a JOIN events e ON e.id = a.event_id WHERE e.slug = $1 ORDER BY a.waitlisted_at NULLS FIRST, a.id`, [slug]) as Promise<{ user_id: string; status: string }[]>;
+    const waitlist = (await rows()).filter((r) => r.status === 'waitlisted').map((r) => r.user_id);
+
+    const confirmed = people.filter((_, i) => answers[i].body.status === 'confirmed');
+    await Promise.all(confirmed.map((p, i) => via(i + 1).api('DELETE', `/v1/events/${slug}/attendees/me`, { token: p.token })));
+    await eventually(async () => (await rows()).filter((r) => r.status === 'confirmed').length === 10, { timeoutMs: 120_000, intervalMs: 250 });
+    const after = await rows();
+    expect(after.filter((r) => r.status === 'confirmed').map((r) => r.user_id).sort()).toEqual(waitlist.slice(0, 10).sort());
+    expect(after.filter((r) => r.status === 'waitlisted')).toHaveLength(20);
+  });
+
+  it('a deletion started through one API is followed through the other and completes once', { timeout: 300_000 }, async () => {
+    const owner = await s.user('Owner');
+    const { slug } = (await via(1).api('POST', '/v1/events', { token: owner.token, body: {
+      name: 'Scaled Deletion', startAt: '2027-06-02T18:00:00Z', endAt: '2027-06-02T20:00:00Z', timeZone: 'UTC',
+    } })).body;
+    await seedAttendees(s.ds, slug, 20_000);
+    const [started, again] = await Promise.all([0, 1].map((i) => via(i).api('DELETE', `/v1/events/${slug}`, { token: owner.token })));
+    expect(started.status).toBe(202);
+    expect(again.body.id).toBe(started.body.id); // one operation, whichever API answered
+    const op = await eventually(async () => {
+      const r = (await via(0).api('GET', `/v1/operations/${started.body.id}`, { token: owner.token })).body;
+      return r.status !== 'running' && r;
+    }, { timeoutMs: 120_000, intervalMs: 250 });
+    expect(op).toMatchObject({ status: 'completed', result: { attendeesRemoved: 20_000 } });
+    expect(await s.ds.query(`SELECT 1 FROM events WHERE slug = $1`, [slug])).toEqual([]);
+  });
+
+  it('records from the network are ingested once each by the consumer and whichever worker', { timeout: 300_000 }, async () => {
+    const author = await pdsAccount(net, 'scaled.test');
+    const uris: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      uris.push((await author.com.atproto.repo.putRecord({
+        repo: author.session!.did, collection: EVENT_COLLECTION, rkey: TID.nextStr(), validate: false,
+        record: { $type: EVENT_COLLECTION, name: `Scaled ${i}`, createdAt: new Date().toISOString(), startsAt: '2027-05-01T18:00:00.000Z' },
+      })).data.uri);
+    }
+    await eventually(async () => (await s.ds.query(`SELECT count(*)::int AS n FROM events WHERE source_id = ANY($1)`, [uris]))[0].n === 30,
+      { timeoutMs: 120_000, intervalMs: 250 });
+    const [{ n, distinct }] = await s.ds.query(
+      `SELECT count(*)::int AS n, count(DISTINCT source_id)::int AS distinct FROM events WHERE source_did = $1`, [author.session!.did]);
+    expect({ n, distinct }).toEqual({ n: 30, distinct: 30 });
+  });
+});
