@@ -4,14 +4,21 @@ import type { TestNetworkNoAppView } from '@atproto/dev-env';
 import { eventually, type Stack } from '../helpers/stack.ts';
 import { appPasswordLogin, PASSWORD, pdsAccount, startPdsStack } from '../helpers/pds.ts';
 import { spawnWorker } from '../helpers/worker-process.ts';
+import { Door } from '../helpers/door.ts';
 import { browserCookie, signInAndConsent } from '../helpers/oauth.ts';
 
 // Claiming on the real dev server, Postgres and a local PDS: a signed-in user logs in with the
 // Bluesky account whose DID a shadow account holds.
 let net: TestNetworkNoAppView;
 let s: Stack;
-beforeAll(async () => { ({ net, s } = await startPdsStack()); }, 120_000);
-afterAll(async () => { await s?.close(); await net?.close(); });
+let postgres: Door; // in front of the real Postgres, open unless a test cuts it
+beforeAll(async () => {
+  const url = new URL(process.env.DATABASE_URL!);
+  postgres = await Door.create(url.host);
+  url.host = `127.0.0.1:${postgres.port}`;
+  ({ net, s } = await startPdsStack(() => ({ DATABASE_URL: url.toString() })));
+}, 120_000);
+afterAll(async () => { await postgres?.open(); await s?.close(); await net?.close(); await postgres?.shut(); });
 
 async function blueskyAccount() {
   const handle = `u${randomUUID().slice(0, 8)}.test`;
@@ -207,5 +214,30 @@ describe('account claiming', () => {
       await second.exited;
       await s.startWorker();
     }
+  });
+
+  it('Postgres cut off in the middle of a claim (every connection dropped, new ones refused): once it is back the claim completes correctly', async () => {
+    const bsky = await blueskyAccount();
+    const { real, shadowId } = await seed(bsky.did, bsky.handle);
+    const blocker = s.ds.createQueryRunner(); // holds one membership so the claim stops in that step
+    await blocker.startTransaction();
+    await blocker.query(`SELECT 1 FROM group_members WHERE user_id = $1 FOR UPDATE`, [shadowId]);
+    const answer = await login(bsky, real.token);
+    const id = answer.body.operations[0].id;
+    const handle = s.temporal.workflow.getHandle(id);
+    await eventually(async () => (await handle.query<{ step: string }>('progress')).step === 'moving group memberships');
+    await postgres.shut(); // the blocker's connection goes too: Postgres ends its transaction
+    await eventually(async () => ((await handle.describe()).raw.pendingActivities ?? []).some((a) => (a.attempt ?? 0) >= 2),
+      { timeoutMs: 60_000, intervalMs: 200 });
+    await postgres.open();
+    await blocker.release().catch(() => undefined);
+
+    const op = await finished(real.token, id);
+    expect(op.status).toBe('completed');
+    expect(await s.ds.query(`SELECT 1 FROM users WHERE id = $1`, [shadowId])).toEqual([]);
+    const [n] = await s.ds.query(
+      `SELECT (SELECT count(*) FROM events WHERE owner_id = $1)::int AS events, (SELECT count(*) FROM attendees WHERE user_id = $1)::int AS rsvps,
+              (SELECT count(*) FROM group_members WHERE user_id = $1)::int AS groups`, [real.id]);
+    expect(n).toEqual({ events: 20, rsvps: 30, groups: 2 });
   });
 });
