@@ -224,8 +224,9 @@ export function ingestActivities({ ds, temporal, config, followUps }: { ds: Data
       const out = { events: 0, series: 0, rsvps: 0 };
       const series = new Set<string>();
       const publish: FollowUp[] = [];
+      // A record missing from the listing is written again at its rkey (same URI): the row keeps
+      // its URI meanwhile, so an RSVP or a publication racing this sync never sees it unpublished.
       for (const e of events.filter((x) => !x.bluesky_uri || !listed.has(x.bluesky_uri))) {
-        if (e.bluesky_uri) await ds.query(`UPDATE events SET bluesky_uri = NULL, bluesky_cid = NULL WHERE id = $1`, [e.id]); // gone from the PDS
         if (e.series_slug) series.add(e.series_slug);
         else { publish.push(publishNow({ slug: e.slug, seriesSlug: null })); out.events++; }
       }

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AtpAgent } from '@atproto/api';
 import { TID } from '@atproto/common-web';
 import type { TestNetworkNoAppView } from '@atproto/dev-env';
+import { createActivities } from '../../src/activities/index.ts';
 import { EVENT_COLLECTION, RSVP_COLLECTION } from '../../src/domain/lexicon.ts';
 import { eventually, type Stack } from '../helpers/stack.ts';
 import { appPasswordLogin, pdsAccount, startPdsStack } from '../helpers/pds.ts';
@@ -106,5 +107,20 @@ describe('user sync (bsky-sync:<did>)', () => {
 
     const stranger = await s.user('Not connected');
     expect((await s.api('POST', '/v1/me/bluesky/sync', { token: stranger.token })).body.error.code).toBe('bluesky_not_connected');
+  });
+
+  it('a listing taken before a publication does not unpublish the event: its URI stays while the record is written again', async () => {
+    const ivy = await account('ivy.test');
+    const { token } = await login('ivy.test');
+    const { slug } = (await s.api('POST', '/v1/events', { token, body: {
+      name: 'Raced', startAt: '2027-08-01T18:00:00Z', endAt: '2027-08-01T20:00:00Z', timeZone: 'UTC', publishToBluesky: true,
+    } })).body;
+    const uri = await eventually(async () => (await s.api('GET', `/v1/events/${slug}`, { token })).body.bluesky?.uri as string | undefined);
+    // The sync's listing was taken before this record existed (listed: nothing).
+    await createActivities({ ds: s.ds, redis: s.redis, temporal: s.temporal, config: s.config, matrix: null })
+      .publishMissing({ did: ivy.session!.did, listed: [] });
+    expect((await s.ds.query(`SELECT bluesky_uri FROM events WHERE slug = $1`, [slug]))[0].bluesky_uri).toBe(uri);
+    await eventually(async () => (await list(ivy, EVENT_COLLECTION)).some((r) => r.uri === uri)); // one record, same URI
+    expect((await list(ivy, EVENT_COLLECTION)).filter((r) => r.uri.endsWith(uri.split('/').pop()!))).toHaveLength(1);
   });
 });
