@@ -8,7 +8,7 @@ import { DomainError } from '../domain/errors.ts';
 import { rsvp } from '../domain/rsvp.ts';
 import { makeSlug } from '../domain/slug.ts';
 import { assertFetchable, idResolver } from '../identity.ts';
-import { recordFollowUps, type FollowUpRelay } from '../follow-ups/outbox.ts';
+import { recordFollowUps, type FollowUpRelay, type Recorded } from '../follow-ups/outbox.ts';
 import { afterRsvp, publishNow, rsvpRecord, type FollowUp } from '../follow-ups/rules.ts';
 import { requestIngest } from '../temporal/signals.ts';
 import { rsvpRkey } from './bluesky/rsvps.ts';
@@ -112,7 +112,7 @@ export function ingestActivities({ ds, temporal, config, followUps }: { ds: Data
     if (existing?.source_id === r.sourceId && r.sourceCid && existing.source_cid === r.sourceCid) return { state: 'unchanged', slug: event.slug };
     // The attendance, its source and its follow-ups commit together: a retry after a crash finds
     // it all done (and the relay delivers what was recorded).
-    let ids: string[] = [];
+    let ids: Recorded[] = [];
     try {
       await rsvp(ds, event.slug, userId, r.status, async (m, result) => {
         await m.query(`UPDATE attendees SET source_id = $3, source_cid = $4 WHERE event_id = $1 AND user_id = $2`,
@@ -143,7 +143,7 @@ export function ingestActivities({ ds, temporal, config, followUps }: { ds: Data
       const [a] = await ds.query(
         `SELECT e.slug, a.user_id FROM attendees a JOIN events e ON e.id = a.event_id WHERE a.source_id = $1`, [sourceId]);
       if (!a) return { state: 'skipped', reason: 'no such RSVP' };
-      let ids: string[] = [];
+      let ids: Recorded[] = [];
       const result = await rsvp(ds, a.slug, a.user_id, 'notgoing', async (m, r) => { ids = await recordFollowUps(m, await afterRsvp(m, config, a.slug, r)); })
         .catch((err) => {
           if (err instanceof DomainError) return null; // the event is being deleted: nothing left to cancel

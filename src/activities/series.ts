@@ -3,7 +3,7 @@ import type { DataSource } from 'typeorm';
 import { lastOccurrence, occurrences } from '../domain/recurrence.ts';
 import { occurrenceSlug } from '../domain/series.ts';
 import type { FollowUpRelay } from '../follow-ups/outbox.ts';
-import { recordFollowUps } from '../follow-ups/outbox.ts';
+import { recordFollowUps, type Recorded } from '../follow-ups/outbox.ts';
 import { afterOccurrencesChanged } from '../follow-ups/rules.ts';
 import { changedRows } from '../db/changed-rows.ts';
 
@@ -30,7 +30,7 @@ export function seriesActivities({ ds, followUps }: { ds: DataSource; followUps:
      * never touched. One transaction under the series' row lock; running it again changes nothing.
      */
     async materializeSeries(input: MaterializeInput): Promise<MaterializeResult> {
-      let ids: string[] = [];
+      let ids: Recorded[] = [];
       const result = await ds.transaction(async (m) => {
         const [series] = await m.query(
           `SELECT slug, rrule, dtstart, duration_minutes, time_zone, template_event_id, status

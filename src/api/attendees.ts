@@ -1,7 +1,7 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { DomainError } from '../domain/errors.ts';
 import { rsvp, type RsvpIntent } from '../domain/rsvp.ts';
-import { recordFollowUps } from '../follow-ups/outbox.ts';
+import { recordFollowUps, type Recorded } from '../follow-ups/outbox.ts';
 import { afterRsvp } from '../follow-ups/rules.ts';
 import type { User } from '../db/entities/user.ts';
 import { requireUser } from './access.ts';
@@ -44,7 +44,7 @@ export function attendeesRoutes({ ds, config, followUps }: RouteDeps) {
 
   /** The row change commits with the follow-ups it sets in motion (the outbox); delivery comes after. */
   async function respond(slug: string, user: User, intent: RsvpIntent) {
-    let ids: string[] = [];
+    let ids: Recorded[] = [];
     const result = await rsvp(ds, slug, user.id, intent, async (m, r) => { ids = await recordFollowUps(m, await afterRsvp(m, config, slug, r, user)); });
     const operations = await followUps.deliver(ids);
     return { status: result.status, ...(result.waitlistPosition ? { waitlistPosition: result.waitlistPosition } : {}), operations };

@@ -16,16 +16,26 @@ import type { FollowUp, FollowUpType } from './rules.ts';
  * reconciliation round against the current rows), so a retried delivery, or one done by two
  * relays, is fine.
  */
+const LEASE_S = 30;
+
 /** What a caller is told: the operation, and whether it has been handed to Temporal yet. */
 export interface FollowUpOperation { id: string; type: FollowUpType; pending?: true }
 
-/** Records follow-ups inside the change's transaction; answers their row ids (for `deliver`). */
-export async function recordFollowUps(m: EntityManager, items: FollowUp[]): Promise<string[]> {
+/** A follow-up recorded by this process, with its row id and when (for `deliver`). */
+export type Recorded = FollowUp & { id: string; recordedAt: number };
+
+/**
+ * Records follow-ups inside the change's transaction. They are recorded leased (for LEASE_S): the
+ * caller delivers them right after the commit, and the relay only takes them over if it does not.
+ */
+export async function recordFollowUps(m: EntityManager, items: FollowUp[]): Promise<Recorded[]> {
   if (!items.length) return [];
   const rows: { id: string }[] = await m.query(
-    `INSERT INTO follow_ups (type, slug, detail) SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[]) RETURNING id`,
-    [items.map((i) => i.type), items.map((i) => i.slug), items.map((i) => JSON.stringify(i.detail ?? {}))]);
-  return rows.map((r) => String(r.id));
+    `INSERT INTO follow_ups (type, slug, detail, attempts, next_attempt_at)
+     SELECT t, s, d, 1, now() + make_interval(secs => $4) FROM unnest($1::text[], $2::text[], $3::jsonb[]) AS u(t, s, d) RETURNING id`,
+    [items.map((i) => i.type), items.map((i) => i.slug), items.map((i) => JSON.stringify(i.detail ?? {})), LEASE_S]);
+  const recordedAt = Date.now();
+  return rows.map((r, i) => ({ ...items[i], id: String(r.id), recordedAt }));
 }
 
 /** The operations these follow-ups run as, all pending (for an answer written before delivery). */
@@ -33,7 +43,6 @@ export const pendingOperations = (items: FollowUp[]): FollowUpOperation[] =>
   items.map((f) => ({ id: operationId(f.type, f.slug), type: f.type, pending: true }));
 
 const BATCH = 100;
-const LEASE_S = 30;
 const DELIVER_TIMEOUT_MS = 5000;
 /** After a failed delivery, writes leave their follow-ups to the relay for this long (no 5 s wait each). */
 const BACK_OFF_MS = 5000;
@@ -61,28 +70,28 @@ export function followUpRelay({ ds, temporal, config, registry }: { ds: DataSour
   let unreachableUntil = 0;
 
   /**
-   * Delivers the given rows now (or every due row): each is leased first (so two relays rarely
-   * both send it), sent, and deleted; a failure puts it back with backoff (1 s doubling to 5 min).
-   * Right after a failure, given rows are left to the relay's loop (which keeps probing).
+   * Delivers the given follow-ups now (or every due row, leased first so two relays rarely both
+   * send it): each is sent and deleted; a failure puts it back with backoff (1 s doubling to
+   * 5 min). Right after a failure, given ones are left to the relay's loop (which keeps probing).
    */
-  async function deliver(ids?: string[]): Promise<FollowUpOperation[]> {
-    if (ids && !ids.length) return [];
-    if (ids && Date.now() < unreachableUntil) {
-      const rows: FollowUp[] = await ds.query(`SELECT type, slug FROM follow_ups WHERE id = ANY($1::bigint[]) ORDER BY id`, [ids]);
-      return pendingOperations(rows);
+  async function deliver(given?: Recorded[]): Promise<FollowUpOperation[]> {
+    if (given && !given.length) return [];
+    if (given && Date.now() < unreachableUntil) {
+      await ds.query(`UPDATE follow_ups SET next_attempt_at = now() WHERE id = ANY($1::bigint[])`, [given.map((f) => f.id)]);
+      return pendingOperations(given);
     }
-    const leased = await changedRows<FollowUp & { id: string; age: number }>(ds,
-      `UPDATE follow_ups SET attempts = attempts + 1, next_attempt_at = now() + make_interval(secs => $2)
-        WHERE id IN (SELECT id FROM follow_ups WHERE ${ids ? 'id = ANY($1::bigint[])' : 'next_attempt_at <= now() AND $1::bigint[] IS NULL'}
-                      ORDER BY id LIMIT ${BATCH} FOR UPDATE SKIP LOCKED)
-        RETURNING id, type, slug, detail, extract(epoch FROM clock_timestamp() - created_at)::float8 AS age`, [ids ?? null, LEASE_S]);
-    leased.sort((a, b) => Number(a.id) - Number(b.id)); // in the order they were recorded
-    return Promise.all(leased.map(async (f) => {
+    const rows = given ?? (await changedRows<FollowUp & { id: string; age: number }>(ds,
+      `UPDATE follow_ups SET attempts = attempts + 1, next_attempt_at = now() + make_interval(secs => $1)
+        WHERE id IN (SELECT id FROM follow_ups WHERE next_attempt_at <= now() ORDER BY id LIMIT ${BATCH} FOR UPDATE SKIP LOCKED)
+        RETURNING id, type, slug, detail, extract(epoch FROM clock_timestamp() - created_at)::float8 AS age`, [LEASE_S]))
+      .sort((a, b) => Number(a.id) - Number(b.id)) // in the order they were recorded
+      .map((f) => ({ ...f, recordedAt: Date.now() - f.age * 1000 }));
+    return Promise.all(rows.map(async (f) => {
       const op = { id: operationId(f.type, f.slug), type: f.type };
       try {
         await send(f);
         await ds.query(`DELETE FROM follow_ups WHERE id = $1`, [f.id]);
-        lag.observe({ type: f.type }, f.age);
+        lag.observe({ type: f.type }, (Date.now() - f.recordedAt) / 1000);
         return op;
       } catch (err) {
         unreachableUntil = Date.now() + BACK_OFF_MS;

@@ -1,0 +1,36 @@
+// API write latency (p50/p99) of a change that sets a follow-up in motion (a raised capacity wakes
+// `waitlist:<slug>`: recorded in the outbox with the change, delivered to Temporal after the
+// commit) against the same PATCH without one (a new description), same run and concurrency;
+// then how long follow-ups waited between commit and delivery (the API's lag histogram).
+import { call, createEvent, createUsers, fmt, percentile, runConcurrent } from './lib/client.ts';
+
+const N = Number(process.env.BENCH_WRITES ?? 300);
+const [owner] = await createUsers(1);
+const events = await Promise.all(Array.from({ length: 50 }, () => createEvent(owner.token, 1)));
+let capacity = 1;
+
+console.log(`${'scenario'.padEnd(44)} ${'conc'.padStart(4)} ${'req/s'.padStart(8)} ${'p50'.padStart(10)} ${'p99'.padStart(10)}`);
+for (const concurrency of [1, 16]) {
+  const scenarios: [string, (i: number) => Promise<unknown>][] = [
+    ['baseline: PATCH description (no follow-up)', (i) => call('PATCH', `/v1/events/${events[i % 50]}`, owner.token, { description: `d${i}` })],
+    ['PATCH capacity raised (waitlist follow-up)', (i) => call('PATCH', `/v1/events/${events[i % 50]}`, owner.token, { capacity: ++capacity + i })],
+  ];
+  for (const [name, request] of scenarios) {
+    const r = await runConcurrent(Array.from({ length: N }, (_, i) => () => request(i)), concurrency);
+    console.log(`${name.padEnd(44)} ${String(concurrency).padStart(4)} ${r.perSecond.toFixed(0).padStart(8)} ${fmt(percentile(r.latencies, 50)).padStart(10)} ${fmt(percentile(r.latencies, 99)).padStart(10)}`);
+  }
+}
+
+// Delivery lag from the API's own histogram (commit -> handed to Temporal).
+const metrics = await (await fetch(`${process.env.API_URL}/metrics`)).text();
+const series = [...metrics.matchAll(/^meetflow_follow_up_delivery_lag_seconds_(bucket\{[^}]*le="([^"]+)"[^}]*\}|sum\{[^}]*\}|count\{[^}]*\}) ([0-9.e+-]+)$/gm)];
+if (series.length === 0) {
+  console.log('delivery lag: not reported by this API (no meetflow_follow_up_delivery_lag_seconds)');
+} else {
+  const sum = series.filter((m) => m[1].startsWith('sum')).reduce((a, m) => a + Number(m[3]), 0);
+  const count = series.filter((m) => m[1].startsWith('count')).reduce((a, m) => a + Number(m[3]), 0);
+  const buckets = new Map<string, number>();
+  for (const m of series.filter((x) => x[2])) buckets.set(m[2], (buckets.get(m[2]) ?? 0) + Number(m[3]));
+  const at = (q: number) => [...buckets].find(([, n]) => n >= q * count)?.[0] ?? '+Inf';
+  console.log(`delivery lag: ${count} follow-ups, mean ${fmt((sum / count) * 1000)}, p50 <= ${at(0.5)} s, p99 <= ${at(0.99)} s`);
+}
