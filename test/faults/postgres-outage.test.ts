@@ -1,6 +1,6 @@
 import { appendFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { Door } from '../helpers/door.ts';
+import { doorFor, type Door } from '../helpers/door.ts';
 import { rowsReferencingEvent, seedAttendees } from '../helpers/seed.ts';
 import { eventually, startStack, WORKER_LOG, type Stack } from '../helpers/stack.ts';
 
@@ -10,10 +10,9 @@ let door: Door;
 let s: Stack;
 beforeAll(async () => {
   vi.spyOn(console, 'warn').mockImplementation((...args) => appendFileSync(WORKER_LOG, `${args.join(' ')}\n`));
-  const url = new URL(process.env.DATABASE_URL!);
-  door = await Door.create(url.host);
-  url.host = `127.0.0.1:${door.port}`;
-  s = await startStack({ DATABASE_URL: url.toString() });
+  const postgres = await doorFor('DATABASE_URL');
+  door = postgres.door;
+  s = await startStack(postgres.env);
   await s.startWorker();
 }, 120_000);
 afterAll(async () => { await door?.open(); await s?.close(); await door?.shut(); vi.restoreAllMocks(); });

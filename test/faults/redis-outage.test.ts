@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { AtpAgent } from '@atproto/api';
 import type { TestNetworkNoAppView } from '@atproto/dev-env';
 import { EVENT_COLLECTION } from '../../src/domain/lexicon.ts';
-import { Door } from '../helpers/door.ts';
+import { doorFor, type Door } from '../helpers/door.ts';
 import { appPasswordLogin, pdsAccount, startPdsStack } from '../helpers/pds.ts';
 import { eventually, WORKER_LOG, type Stack } from '../helpers/stack.ts';
 
@@ -17,8 +17,9 @@ let alice: AtpAgent;
 beforeAll(async () => {
   // The rate limiter's fail-open warnings during the deliberate outage go to the worker log.
   vi.spyOn(console, 'warn').mockImplementation((...args) => appendFileSync(WORKER_LOG, `${args.join(' ')}\n`));
-  door = await Door.create(new URL(process.env.REDIS_URL!).host);
-  ({ net, s } = await startPdsStack(() => ({ REDIS_URL: `redis://127.0.0.1:${door.port}` })));
+  const redis = await doorFor('REDIS_URL');
+  door = redis.door;
+  ({ net, s } = await startPdsStack(() => redis.env));
   alice = await pdsAccount(net, 'alice.test', 'alice-pass');
 }, 120_000);
 afterAll(async () => { await door?.open(); await s?.close(); await net?.close(); await door?.shut(); vi.restoreAllMocks(); });

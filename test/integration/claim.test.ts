@@ -4,7 +4,7 @@ import type { TestNetworkNoAppView } from '@atproto/dev-env';
 import { eventually, type Stack } from '../helpers/stack.ts';
 import { appPasswordLogin, PASSWORD, pdsAccount, startPdsStack } from '../helpers/pds.ts';
 import { spawnWorker } from '../helpers/worker-process.ts';
-import { Door } from '../helpers/door.ts';
+import { doorFor, type Door } from '../helpers/door.ts';
 import { browserCookie, signInAndConsent } from '../helpers/oauth.ts';
 
 // Claiming on the real dev server, Postgres and a local PDS: a signed-in user logs in with the
@@ -13,10 +13,9 @@ let net: TestNetworkNoAppView;
 let s: Stack;
 let postgres: Door; // in front of the real Postgres, open unless a test cuts it
 beforeAll(async () => {
-  const url = new URL(process.env.DATABASE_URL!);
-  postgres = await Door.create(url.host);
-  url.host = `127.0.0.1:${postgres.port}`;
-  ({ net, s } = await startPdsStack(() => ({ DATABASE_URL: url.toString() })));
+  const cut = await doorFor('DATABASE_URL');
+  postgres = cut.door;
+  ({ net, s } = await startPdsStack(() => cut.env));
 }, 120_000);
 afterAll(async () => { await postgres?.open(); await s?.close(); await net?.close(); await postgres?.shut(); });
 
@@ -85,6 +84,15 @@ async function snapshot(ids: string[]) {
     attendees: await q(`SELECT * FROM attendees WHERE user_id = ANY($1) ORDER BY id`),
     members: await q(`SELECT * FROM group_members WHERE user_id = ANY($1) ORDER BY group_id, user_id`),
   };
+}
+
+/** The shadow account is gone and the user holds everything of the seed (an interrupted claim ends the same). */
+async function expectClaimed(realId: string, shadowId: string) {
+  expect(await s.ds.query(`SELECT 1 FROM users WHERE id = $1`, [shadowId])).toEqual([]);
+  const [n] = await s.ds.query(
+    `SELECT (SELECT count(*) FROM events WHERE owner_id = $1)::int AS events, (SELECT count(*) FROM attendees WHERE user_id = $1)::int AS rsvps,
+            (SELECT count(*) FROM group_members WHERE user_id = $1)::int AS groups`, [realId]);
+  expect(n).toEqual({ events: 20, rsvps: 30, groups: 2 });
 }
 
 const finished = (token: string, id: string) => s.finished(id, token, { timeoutMs: 120_000 });
@@ -204,11 +212,7 @@ describe('account claiming', () => {
     try {
       const op = await finished(real.token, `claim-account:${bsky.did}`);
       expect(op.status).toBe('completed');
-      expect(await s.ds.query(`SELECT 1 FROM users WHERE id = $1`, [shadowId])).toEqual([]);
-      const [n] = await s.ds.query(
-        `SELECT (SELECT count(*) FROM events WHERE owner_id = $1)::int AS events, (SELECT count(*) FROM attendees WHERE user_id = $1)::int AS rsvps,
-                (SELECT count(*) FROM group_members WHERE user_id = $1)::int AS groups`, [real.id]);
-      expect(n).toEqual({ events: 20, rsvps: 30, groups: 2 });
+      await expectClaimed(real.id, shadowId);
     } finally {
       second.child.kill('SIGTERM');
       await second.exited;
@@ -234,10 +238,6 @@ describe('account claiming', () => {
 
     const op = await finished(real.token, id);
     expect(op.status).toBe('completed');
-    expect(await s.ds.query(`SELECT 1 FROM users WHERE id = $1`, [shadowId])).toEqual([]);
-    const [n] = await s.ds.query(
-      `SELECT (SELECT count(*) FROM events WHERE owner_id = $1)::int AS events, (SELECT count(*) FROM attendees WHERE user_id = $1)::int AS rsvps,
-              (SELECT count(*) FROM group_members WHERE user_id = $1)::int AS groups`, [real.id]);
-    expect(n).toEqual({ events: 20, rsvps: 30, groups: 2 });
+    await expectClaimed(real.id, shadowId);
   });
 });
