@@ -27,7 +27,7 @@ afterAll(async () => { await door?.open(); await s?.close(); await net?.close();
 describe('Redis unreachable', () => {
   it('reads and writes go on, a login answers 503 redis_unavailable and links nothing, publishing waits; all recover', { timeout: 300_000 }, async () => {
     const { token } = (await appPasswordLogin(s, 'alice.test', 'alice-pass')).body;
-    await pdsAccount(net, 'bob.test', 'bob-pass');
+    const bob = await pdsAccount(net, 'bob.test', 'bob-pass');
     await door.shut();
 
     expect((await s.api('GET', '/v1/events', { token })).status).toBe(200); // rate limits fail open
@@ -43,7 +43,7 @@ describe('Redis unreachable', () => {
     const login = await appPasswordLogin(s, 'bob.test', 'bob-pass');
     expect(login.status).toBe(503);
     expect(login.body.error.code).toBe('redis_unavailable');
-    expect(await s.ds.query(`SELECT 1 FROM users WHERE handle = 'bob.test'`)).toEqual([]); // nothing half-written
+    expect(await s.ds.query(`SELECT 1 FROM users WHERE did = $1`, [bob.session!.did])).toEqual([]); // nothing half-written
     // The publication needs Alice's session: it waits (retried), it does not fail.
     const op = `bsky-publish:${created.body.slug}`;
     await eventually(async () => {
