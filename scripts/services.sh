@@ -103,6 +103,7 @@ start_throwaway_services() {
 }
 
 stop_throwaway_services() {
+  set +e # on the way out every step runs, whatever the one before answered (a killed process's status is not 0)
   for pid in ${APP_PIDS[@]+"${APP_PIDS[@]}"}; do kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
   [ -n "$TEMPORAL_PID" ] && kill "$TEMPORAL_PID" 2>/dev/null && wait "$TEMPORAL_PID" 2>/dev/null
   bash scripts/synapse.sh stop "$RUN/synapse"

@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AtpAgent } from '@atproto/api';
 import type { TestNetworkNoAppView } from '@atproto/dev-env';
@@ -21,7 +22,12 @@ beforeAll(async () => {
   alice = await pdsAccount(net, 'alice.test', 'alice-pass');
   carol = await pdsAccount(net, 'carol.test', 'carol-pass');
 }, 120_000);
-afterAll(async () => { await s?.close(); await net?.close(); });
+const spawned: ChildProcess[] = [];
+afterAll(async () => {
+  for (const child of spawned) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); // a failed test leaves none behind
+  await s?.close();
+  await net?.close();
+});
 
 const records = async (agent: AtpAgent, collection: string) =>
   (await agent.com.atproto.repo.listRecords({ repo: agent.session!.did, collection, limit: 100 })).data.records;
@@ -32,6 +38,7 @@ describe('a worker killed while every family has work in flight', () => {
     const { token: guest, user: carolUser } = (await appPasswordLogin(s, 'carol.test', 'carol-pass')).body as { token: string; user: { slug: string } };
     const waiting = await s.user('Waiting');
     const first = await spawnWorker(s);
+    spawned.push(first.child);
 
     // A published event (record), with chat, one seat: Carol takes it (RSVP record, room), Waiting queues.
     const event = (await s.api('POST', '/v1/events', { token: host, body: {
@@ -60,6 +67,7 @@ describe('a worker killed while every family has work in flight', () => {
     await first.exited;
 
     const second = await spawnWorker(s);
+    spawned.push(second.child);
     try {
       const status = async (userId: string) => (await s.ds.query(
         `SELECT a.status FROM attendees a JOIN events e ON e.id = a.event_id WHERE e.slug = $1 AND a.user_id = $2`, [event.slug, userId]))[0]?.status;
