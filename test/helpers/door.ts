@@ -1,5 +1,4 @@
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { freePort } from './ports.ts';
+import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 
 /**
  * A TCP door in front of the real Temporal: shut (listener closed, open connections cut) and
@@ -13,7 +12,7 @@ export class Door {
   private readonly target: string;
   constructor(port: number, target: string) { this.port = port; this.target = target; }
   static async create(target: string, { open = true } = {}) {
-    const port = await freePort();
+    const port = await new Promise<number>((ok) => { const t = createServer(); t.listen(0, '127.0.0.1', () => { const p = (t.address() as AddressInfo).port; t.close(() => ok(p)); }); });
     const door = new Door(port, target);
     if (open) await door.open();
     return door;

@@ -8,7 +8,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../src/activities/index.ts';
 import { poolStats } from '../../src/db/data-source.ts';
 import { EVENT_COLLECTION } from '../../src/domain/lexicon.ts';
-import { freePort } from '../helpers/ports.ts';
 import { seedAttendees } from '../helpers/seed.ts';
 import { eventually, startStack, type Stack } from '../helpers/stack.ts';
 
@@ -17,7 +16,7 @@ import { eventually, startStack, type Stack } from '../helpers/stack.ts';
 let s: Stack;
 let closedPort: number;
 beforeAll(async () => {
-  closedPort = await freePort();
+  closedPort = await new Promise<number>((ok) => { const t = createServer(); t.listen(0, '127.0.0.1', () => { const p = (t.address() as AddressInfo).port; t.close(() => ok(p)); }); });
   s = await startStack({
     DB_POOL_MAX: '4', DB_ACQUIRE_TIMEOUT_MS: '1500', DB_LOCK_TIMEOUT_MS: '1000', DB_STATEMENT_TIMEOUT_MS: '5000',
     DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: '3000', LIVENESS_STALL_MS: '2000', BLUESKY_PLC_URL: `http://127.0.0.1:${closedPort}`, // DIDs resolve nowhere: loopback only

@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent, AtpAgent } from '@atproto/api';
 import { TID } from '@atproto/common-web';
@@ -9,7 +10,6 @@ import { sessionStore } from '../../src/activities/bluesky/sessions.ts';
 import { rowsReferencingEvent, seedAttendees } from '../helpers/seed.ts';
 import { eventually, type Stack } from '../helpers/stack.ts';
 import { appPasswordLogin, pdsAccount, startPdsStack } from '../helpers/pds.ts';
-import { freePort } from '../helpers/ports.ts';
 import { synapseRoom } from '../helpers/synapse.ts';
 import { browserCookie, signInAndConsent } from '../helpers/oauth.ts';
 
@@ -252,7 +252,7 @@ describe('Bluesky publishing against a local PDS', () => {
     // Her session now names a PDS address where nothing answers (a new token, so no cached agent is reused).
     const store = sessionStore(s.redis, s.config);
     const stored = (await store.load(gina.session!.did))!;
-    const dead = await freePort();
+    const dead = await new Promise<number>((ok) => { const t = createServer(); t.listen(0, '127.0.0.1', () => { const p = (t.address() as AddressInfo).port; t.close(() => ok(p)); }); });
     await store.save(`http://127.0.0.1:${dead}`, { ...stored.session, accessJwt: `${stored.session.accessJwt}.moved` });
 
     const del = await s.api('DELETE', `/v1/events/${slug}`, { token: host });
