@@ -14,8 +14,7 @@ APP_PIDS=()
 trap 'for pid in ${APP_PIDS[@]+"${APP_PIDS[@]}"}; do kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done' EXIT
 ST="$PWD/.tools/schemathesis/bin/st"
 OUT="${TEST_LOG_DIR:-$(mktemp -d)}"
-read -r port < <(free_ports 1)
-read -r closed < <(free_ports 1)
+read -r port closed < <(free_ports 2)
 # A database of its own, so what the fuzzer sets in motion (the reconciler looks at every row)
 # acts only on what it made, never on what the suite left behind.
 "$PG_BIN/psql" "$DATABASE_URL" -qc "CREATE DATABASE fuzz_$$"

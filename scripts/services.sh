@@ -2,12 +2,8 @@
 # Start/stop helpers for the real services (sourced by dev.sh and test.sh after setup.sh).
 # Every service gets its own port and data folder, so a test run never clashes with a dev stack.
 
-# N distinct free ports, all held open while they are chosen (picking one at a time can repeat).
-free_ports() {
-  node -e 'const net = require("net"); const n = +process.argv[1];
-    Promise.all(Array.from({ length: n }, () => new Promise((ok) => { const s = net.createServer(); s.listen(0, "127.0.0.1", () => ok(s)); })))
-      .then((ss) => { console.log(ss.map((s) => s.address().port).join(" ")); ss.forEach((s) => s.close()); })' "$1"
-}
+# N distinct free ports on one line (below the ephemeral range: see scripts/free-ports.ts).
+free_ports() { node scripts/free-ports.ts "$1"; }
 
 wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
   local deadline=$((SECONDS + $1)) what=$2; shift 2

@@ -1,12 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer, type AddressInfo } from 'node:net';
 import { eventually, type Stack } from './stack.ts';
-
-const freePort = () => new Promise<number>((ok) => {
-  const t = createServer();
-  t.listen(0, '127.0.0.1', () => { const p = (t.address() as AddressInfo).port; t.close(() => ok(p)); });
-});
+import { freePort } from '../../scripts/free-ports.ts';
 
 /** The real API (`node src/api/main.ts`) as its own process on the stack's services and task queue. */
 export async function spawnApi(s: Stack, env: Record<string, string> = {}) {

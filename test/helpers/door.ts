@@ -1,4 +1,5 @@
-import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { freePort } from '../../scripts/free-ports.ts';
 
 /**
  * A TCP door in front of the real Temporal: shut (listener closed, open connections cut) and
@@ -12,7 +13,7 @@ export class Door {
   private readonly target: string;
   constructor(port: number, target: string) { this.port = port; this.target = target; }
   static async create(target: string, { open = true } = {}) {
-    const port = await new Promise<number>((ok) => { const t = createServer(); t.listen(0, '127.0.0.1', () => { const p = (t.address() as AddressInfo).port; t.close(() => ok(p)); }); });
+    const port = await freePort();
     const door = new Door(port, target);
     if (open) await door.open();
     return door;

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { freePort } from '../../scripts/free-ports.ts';
 import type { Activities } from '../../src/activities/index.ts';
 import { workflowsPath } from '../../src/worker/worker.ts';
 
@@ -10,7 +11,7 @@ import { workflowsPath } from '../../src/worker/worker.ts';
 async function timeSkippingEnv() {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const env = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: { type: 'existing-path', path: process.env.TEMPORAL_TEST_SERVER_PATH! } },
+    server: { executable: { type: 'existing-path', path: process.env.TEMPORAL_TEST_SERVER_PATH! }, port: await freePort() },
   });
   /** Runs `body` while a worker with these activities (stubs, or the real ones) polls a fresh task queue. */
   async function withWorker(activities: Partial<Activities>, body: (taskQueue: string) => Promise<void>) {

@@ -10,13 +10,14 @@ import { poolStats } from '../../src/db/data-source.ts';
 import { EVENT_COLLECTION } from '../../src/domain/lexicon.ts';
 import { seedAttendees } from '../helpers/seed.ts';
 import { eventually, startStack, type Stack } from '../helpers/stack.ts';
+import { freePort } from '../../scripts/free-ports.ts';
 
 // Hostile callers against the real API, Postgres and Redis: each block is one finding of the
 // security review, shown refused (and the service still healthy afterwards).
 let s: Stack;
 let closedPort: number;
 beforeAll(async () => {
-  closedPort = await new Promise<number>((ok) => { const t = createServer(); t.listen(0, '127.0.0.1', () => { const p = (t.address() as AddressInfo).port; t.close(() => ok(p)); }); });
+  closedPort = await freePort();
   s = await startStack({
     DB_POOL_MAX: '4', DB_ACQUIRE_TIMEOUT_MS: '1500', DB_LOCK_TIMEOUT_MS: '1000', DB_STATEMENT_TIMEOUT_MS: '5000',
     DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: '3000', LIVENESS_STALL_MS: '2000', BLUESKY_PLC_URL: `http://127.0.0.1:${closedPort}`, // DIDs resolve nowhere: loopback only

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AtpAgent } from '@atproto/api';
-import { TestNetworkNoAppView } from '@atproto/dev-env';
+import type { TestNetworkNoAppView } from '@atproto/dev-env';
 import type { DataSource } from 'typeorm';
 import { createActivities } from '../../src/activities/index.ts';
 import { sessionStore } from '../../src/activities/bluesky/sessions.ts';
@@ -10,6 +10,7 @@ import { createDataSource } from '../../src/db/data-source.ts';
 import { EVENT_COLLECTION } from '../../src/domain/lexicon.ts';
 import { occurrenceSlug } from '../../src/domain/series.ts';
 import { createRedis } from '../../src/redis.ts';
+import { testNetwork } from '../helpers/pds.ts';
 import { eventually } from '../helpers/stack.ts';
 import { timeSkippingSuite } from '../helpers/stub-workers.ts';
 
@@ -24,7 +25,7 @@ let net: TestNetworkNoAppView;
 let dana: AtpAgent;
 beforeAll(async () => {
   ds = await createDataSource(config).initialize();
-  net = await TestNetworkNoAppView.create({});
+  net = await testNetwork();
   dana = new AtpAgent({ service: net.pds.url });
   await dana.createAccount({ handle: 'dana.test', email: 'dana@test.com', password: 'dana-pass' });
   await sessionStore(redis, config).save(net.pds.url, dana.session!);

@@ -1,4 +1,3 @@
-import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent, AtpAgent } from '@atproto/api';
 import { TID } from '@atproto/common-web';
@@ -12,6 +11,7 @@ import { eventually, type Stack } from '../helpers/stack.ts';
 import { appPasswordLogin, pdsAccount, startPdsStack } from '../helpers/pds.ts';
 import { synapseRoom } from '../helpers/synapse.ts';
 import { browserCookie, signInAndConsent } from '../helpers/oauth.ts';
+import { freePort } from '../../scripts/free-ports.ts';
 
 // A real PDS and PLC in-process (@atproto/dev-env); meetflow logs in there with an app password.
 let net: TestNetworkNoAppView;
@@ -252,7 +252,7 @@ describe('Bluesky publishing against a local PDS', () => {
     // Her session now names a PDS address where nothing answers (a new token, so no cached agent is reused).
     const store = sessionStore(s.redis, s.config);
     const stored = (await store.load(gina.session!.did))!;
-    const dead = await new Promise<number>((ok) => { const t = createServer(); t.listen(0, '127.0.0.1', () => { const p = (t.address() as AddressInfo).port; t.close(() => ok(p)); }); });
+    const dead = await freePort();
     await store.save(`http://127.0.0.1:${dead}`, { ...stored.session, accessJwt: `${stored.session.accessJwt}.moved` });
 
     const del = await s.api('DELETE', `/v1/events/${slug}`, { token: host });

@@ -1,21 +1,11 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/stack.ts';
-
-/** N distinct free loopback ports (all held open while chosen, so none repeats). */
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((ok) => {
-    const s = createServer(); s.listen(0, '127.0.0.1', () => ok(s));
-  })));
-  const ports = servers.map((s) => (s.address() as AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((ok) => s.close(ok))));
-  return ports;
-}
+import { freePorts } from '../../scripts/free-ports.ts';
 
 describe('npm run dev', () => {
   // The whole dev stack (Postgres, Redis, Temporal, Synapse, worker, API, consumer): heavy, so it

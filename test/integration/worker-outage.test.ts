@@ -1,15 +1,14 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Door } from '../helpers/door.ts';
 import { eventually, startStack, type Stack } from '../helpers/stack.ts';
+import { freePort } from '../../scripts/free-ports.ts';
 
 let s: Stack;
 beforeAll(async () => { s = await startStack(); });
 afterAll(async () => { await s?.close(); });
 
-const freePort = () => new Promise<number>((ok) => { const t = createServer(); t.listen(0, '127.0.0.1', () => { const p = (t.address() as AddressInfo).port; t.close(() => ok(p)); }); });
 
 describe('a worker whose Temporal is unreachable', () => {
   it('waits (not ready, still alive) instead of exiting, polls once Temporal answers, and stops cleanly', { timeout: 240_000 }, async () => {
