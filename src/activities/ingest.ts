@@ -112,19 +112,19 @@ export function ingestActivities({ ds, temporal, config, followUps }: { ds: Data
     if (existing?.source_id === r.sourceId && r.sourceCid && existing.source_cid === r.sourceCid) return { state: 'unchanged', slug: event.slug };
     // The attendance, its source and its follow-ups commit together: a retry after a crash finds
     // it all done (and the relay delivers what was recorded).
-    let ids: Recorded[] = [];
+    let recorded: Recorded[] = [];
     try {
       await rsvp(ds, event.slug, userId, r.status, async (m, result) => {
         await m.query(`UPDATE attendees SET source_id = $3, source_cid = $4 WHERE event_id = $1 AND user_id = $2`,
           [event.id, userId, r.sourceId, r.sourceCid]);
-        ids = await recordFollowUps(m, await afterRsvp(m, config, event.slug, result));
+        recorded = await recordFollowUps(m, await afterRsvp(m, config, event.slug, result));
       });
     } catch (err) {
       // The event refuses it (being deleted, draft, cancelled): retrying would not change that.
       if (err instanceof DomainError) return { state: 'skipped', reason: err.message };
       throw err;
     }
-    await followUps.deliver(ids);
+    await followUps.deliver(recorded);
     return { state: existing ? 'updated' : 'created', slug: event.slug };
   }
 
@@ -143,14 +143,14 @@ export function ingestActivities({ ds, temporal, config, followUps }: { ds: Data
       const [a] = await ds.query(
         `SELECT e.slug, a.user_id FROM attendees a JOIN events e ON e.id = a.event_id WHERE a.source_id = $1`, [sourceId]);
       if (!a) return { state: 'skipped', reason: 'no such RSVP' };
-      let ids: Recorded[] = [];
-      const result = await rsvp(ds, a.slug, a.user_id, 'notgoing', async (m, r) => { ids = await recordFollowUps(m, await afterRsvp(m, config, a.slug, r)); })
+      let recorded: Recorded[] = [];
+      const result = await rsvp(ds, a.slug, a.user_id, 'notgoing', async (m, r) => { recorded = await recordFollowUps(m, await afterRsvp(m, config, a.slug, r)); })
         .catch((err) => {
           if (err instanceof DomainError) return null; // the event is being deleted: nothing left to cancel
           throw err;
         });
       if (!result) return { state: 'skipped', reason: `event ${a.slug} is being deleted` };
-      await followUps.deliver(ids);
+      await followUps.deliver(recorded);
       return { state: result.changed ? 'updated' : 'unchanged', slug: a.slug };
     },
 

@@ -30,7 +30,7 @@ export function seriesActivities({ ds, followUps }: { ds: DataSource; followUps:
      * never touched. One transaction under the series' row lock; running it again changes nothing.
      */
     async materializeSeries(input: MaterializeInput): Promise<MaterializeResult> {
-      let ids: Recorded[] = [];
+      let recorded: Recorded[] = [];
       const result = await ds.transaction(async (m) => {
         const [series] = await m.query(
           `SELECT slug, rrule, dtstart, duration_minutes, time_zone, template_event_id, status
@@ -103,14 +103,14 @@ export function seriesActivities({ ds, followUps }: { ds: DataSource; followUps:
         if (created || updated || cancelled || deleted) {
           log.info('series materialized', { series: series.slug, created, updated, cancelled, deleted });
           // Recorded with the change: a retry after a crash finds nothing changed, and the wake-up still comes.
-          ids = await recordFollowUps(m, await afterOccurrencesChanged(m, series.slug));
+          recorded = await recordFollowUps(m, await afterOccurrencesChanged(m, series.slug));
         }
         return {
           state: 'active' as const, created, updated, cancelled, deleted,
           materializedUntil: until.toISOString(), ended: last !== null && last < horizon,
         };
       });
-      await followUps.deliver(ids);
+      await followUps.deliver(recorded);
       return result;
     },
   };

@@ -4,6 +4,9 @@ import type { AppDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
 import { OperationSchema, operationReader } from './operations.ts';
 
+/** The entity key of an admin's run of a housekeeping operation: its start time (`run-2026-11-25t22-17-00-000z`). */
+const runKey = (prefix: string) => `${prefix}-${new Date().toISOString().replace(/[:.]/g, '-').toLowerCase()}`;
+
 export function adminRoutes(deps: AppDeps) {
   const { config } = deps;
   const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
@@ -25,8 +28,7 @@ export function adminRoutes(deps: AppDeps) {
     responses: { 202: { content: { 'application/json': { schema: OperationSchema } }, description: 'the retention run' }, ...errorResponses },
   }), async (c) => {
     const body = c.req.valid('json') ?? { dryRun: false };
-    const run = new Date().toISOString().replace(/[:.]/g, '-').toLowerCase();
-    const op = await operations.start('chat-retention', `${body.dryRun ? 'dry-run' : 'run'}-${run}`,
+    const op = await operations.start('chat-retention', runKey(body.dryRun ? 'dry-run' : 'run'),
       [{ retentionDays: body.retentionDays ?? config.CHAT_RETENTION_DAYS, dryRun: body.dryRun }]);
     return c.json(op, 202);
   });
@@ -47,8 +49,7 @@ export function adminRoutes(deps: AppDeps) {
     responses: { 202: { content: { 'application/json': { schema: OperationSchema } }, description: 'the reconciliation' }, ...errorResponses },
   }), async (c) => {
     const body = c.req.valid('json') ?? {};
-    const run = new Date().toISOString().replace(/[:.]/g, '-').toLowerCase();
-    return c.json(await operations.start('reconcile', `run-${run}`, [body]), 202);
+    return c.json(await operations.start('reconcile', runKey('run'), [body]), 202);
   });
 
   return app;

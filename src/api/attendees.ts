@@ -44,9 +44,9 @@ export function attendeesRoutes({ ds, config, followUps }: RouteDeps) {
 
   /** The row change commits with the follow-ups it sets in motion (the outbox); delivery comes after. */
   async function respond(slug: string, user: User, intent: RsvpIntent) {
-    let ids: Recorded[] = [];
-    const result = await rsvp(ds, slug, user.id, intent, async (m, r) => { ids = await recordFollowUps(m, await afterRsvp(m, config, slug, r, user)); });
-    const operations = await followUps.deliver(ids);
+    let recorded: Recorded[] = [];
+    const result = await rsvp(ds, slug, user.id, intent, async (m, r) => { recorded = await recordFollowUps(m, await afterRsvp(m, config, slug, r, user)); });
+    const operations = await followUps.deliver(recorded);
     return { status: result.status, ...(result.waitlistPosition ? { waitlistPosition: result.waitlistPosition } : {}), operations };
   }
 

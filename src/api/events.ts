@@ -5,13 +5,14 @@ import { DomainError, notFound } from '../domain/errors.ts';
 import { attendeeCounts, type AttendeeCounts } from '../domain/rsvp.ts';
 import { makeSlug } from '../domain/slug.ts';
 import { datetime, followUpOperations, link, name, patchOf, slug, SlugParam, text, timeZone } from './fields.ts';
-import { pendingOperations, recordFollowUps } from '../follow-ups/outbox.ts';
+import { recordFollowUps } from '../follow-ups/outbox.ts';
 import { afterEventChanged, afterEventCreated, publishNow } from '../follow-ups/rules.ts';
 import { groupForNewItem, isManager, requireManager, requireUser } from './access.ts';
 import type { Auth, AuthEnv } from './auth.ts';
 import type { RouteDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
-import { idempotent, keepAnswer } from './idempotency.ts';
+import { commitCreated } from './created.ts';
+import { idempotent } from './idempotency.ts';
 import { OperationSchema, operationReader } from './operations.ts';
 import { changedRows } from '../db/changed-rows.ts';
 
@@ -143,7 +144,7 @@ export function eventsRoutes(deps: RouteDeps) {
     const owner = await requireUser(ds, c.get('auth'));
     const groupId = await groupForNewItem(ds, owner, body.groupSlug);
     // The event, its follow-ups and the kept answer commit together; delivery comes after.
-    const { ids, answer } = await ds.transaction(async (m) => {
+    const { recorded, answer } = await ds.transaction(async (m) => {
       const repo = m.getRepository(EventEntity);
       const event = await repo.save(repo.create({
         slug: makeSlug(body.name), name: body.name, description: body.description ?? null,
@@ -152,13 +153,10 @@ export function eventsRoutes(deps: RouteDeps) {
         chatEnabled: body.chatEnabled, publishToBluesky: body.publishToBluesky,
         location: body.location ?? null, onlineUrl: body.onlineUrl ?? null,
       }));
-      const items = await afterEventCreated(m, config, event);
       const [json] = await toEventJsons(m, [event]);
-      const answer = { ...json, operations: pendingOperations(items) };
-      await keepAnswer(c, m, 201, answer);
-      return { ids: await recordFollowUps(m, items), answer };
+      return commitCreated(c, m, json, await afterEventCreated(m, config, event));
     });
-    return c.json({ ...answer, operations: await followUps.deliver(ids) }, 201);
+    return c.json({ ...answer, operations: await followUps.deliver(recorded) }, 201);
   });
 
   app.openapi(createRoute({
@@ -210,19 +208,19 @@ export function eventsRoutes(deps: RouteDeps) {
     // An ingested event edited here: its record on the network stays the truth, so the next sync
     // or change of the record re-applies it (the stored CID no longer matches anything).
     const forgetCid = before.sourceType ? ', source_cid = NULL' : '';
-    const ids = await ds.transaction(async (m) => {
+    const { after, recorded } = await ds.transaction(async (m) => {
       const rows = await changedRows(m,
         `UPDATE events SET ${set.sql}${forgetCid}, updated_at = now() WHERE slug = $1 AND status <> 'deleting' RETURNING id`, [slug, ...set.values]);
       if (!rows.length) throw notFound('event', slug);
       const after = await m.getRepository(EventEntity).findOneByOrFail({ slug });
-      return recordFollowUps(m, await afterEventChanged(m, config, after, {
+      return { after, recorded: await recordFollowUps(m, await afterEventChanged(m, config, after, {
         isTemplate: before.seriesSlug !== null && await recordSeriesChange(m, before, patch),
         capacityRaised: patch.capacity !== undefined && before.capacity !== null && (patch.capacity === null || patch.capacity > before.capacity),
         roomChanged: patch.chatEnabled === true || patch.name !== undefined || patch.description !== undefined,
-      }));
+      })) };
     });
-    const operations = await followUps.deliver(ids);
-    const [json] = await toEventJsons(ds, [await findLiveEvent(ds, slug)]);
+    const operations = await followUps.deliver(recorded);
+    const [json] = await toEventJsons(ds, [after]);
     return c.json({ ...json, operations }, 200);
   });
 

@@ -6,10 +6,10 @@ import { makeSlug } from '../domain/slug.ts';
 import type { AuthEnv } from './auth.ts';
 import type { RouteDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
-import { idempotent, keepAnswer } from './idempotency.ts';
+import { commitCreated } from './created.ts';
+import { idempotent } from './idempotency.ts';
 import { requireManager, requireUser } from './access.ts';
 import { OperationSchema, operationReader } from './operations.ts';
-import { pendingOperations, recordFollowUps } from '../follow-ups/outbox.ts';
 import { afterGroupCreated } from '../follow-ups/rules.ts';
 
 export const GroupSchema = z.object({
@@ -45,18 +45,15 @@ export function groupsRoutes(deps: RouteDeps) {
   }), async (c) => {
     const body = c.req.valid('json');
     const owner = await requireUser(ds, c.get('auth'));
-    const { ids, answer } = await ds.transaction(async (m) => {
+    const { recorded, answer } = await ds.transaction(async (m) => {
       const g = await m.getRepository(GroupEntity).save(m.getRepository(GroupEntity).create({
         slug: makeSlug(body.name), name: body.name, description: body.description ?? null,
         ownerId: owner.id, chatEnabled: body.chatEnabled,
       }));
       await m.getRepository(GroupMemberEntity).insert({ groupId: g.id, userId: owner.id, role: 'owner' });
-      const items = afterGroupCreated(config, g);
-      const answer = { ...toGroupJson(g), operations: pendingOperations(items) };
-      await keepAnswer(c, m, 201, answer);
-      return { ids: await recordFollowUps(m, items), answer };
+      return commitCreated(c, m, toGroupJson(g), afterGroupCreated(config, g));
     });
-    return c.json({ ...answer, operations: await followUps.deliver(ids) }, 201);
+    return c.json({ ...answer, operations: await followUps.deliver(recorded) }, 201);
   });
 
   app.openapi(createRoute({

@@ -4,7 +4,7 @@ import { DomainError, notFound } from '../domain/errors.ts';
 import { checkSeries, EARLIEST, isOccurrence, LATEST, occurrences, parseRule } from '../domain/recurrence.ts';
 import { occurrenceSlug } from '../domain/series.ts';
 import { makeSlug } from '../domain/slug.ts';
-import { pendingOperations, recordFollowUps } from '../follow-ups/outbox.ts';
+import { recordFollowUps } from '../follow-ups/outbox.ts';
 import { afterOccurrencesChanged, afterSeriesChanged } from '../follow-ups/rules.ts';
 import { groupForNewItem, requireManager, requireUser } from './access.ts';
 import type { Auth, AuthEnv } from './auth.ts';
@@ -12,7 +12,8 @@ import type { RouteDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
 import { editable, eventColumns, setClause } from './events.ts';
 import { datetime, followUpOperations, patchOf, slug, SlugParam } from './fields.ts';
-import { idempotent, keepAnswer } from './idempotency.ts';
+import { commitCreated } from './created.ts';
+import { idempotent } from './idempotency.ts';
 import { OperationSchema, operationReader } from './operations.ts';
 
 const SeriesSchema = z.object({
@@ -108,7 +109,7 @@ export function seriesRoutes(deps: RouteDeps) {
     const slug = makeSlug(b.name);
     const start = new Date(b.startAt);
     // The series, its template, its follow-ups and the kept answer commit together.
-    const { ids, answer } = await ds.transaction(async (m) => {
+    const { recorded, answer } = await ds.transaction(async (m) => {
       await m.query(
         `INSERT INTO event_series (slug, name, description, rrule, dtstart, duration_minutes, time_zone, owner_id, group_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
@@ -120,12 +121,9 @@ export function seriesRoutes(deps: RouteDeps) {
         [occurrenceSlug(slug, start, b.timeZone), b.name, b.description ?? null, start, new Date(b.endAt), b.timeZone, owner.id,
           groupId, slug, b.capacity ?? null, b.chatEnabled ?? false, b.publishToBluesky ?? false, b.location ?? null, b.onlineUrl ?? null]);
       await m.query(`UPDATE event_series SET template_event_id = $2 WHERE slug = $1`, [slug, template.id]);
-      const items = await afterSeriesChanged(m, slug);
-      const answer = { ...toJson(await loadSeries(m, slug)), operations: pendingOperations(items) };
-      await keepAnswer(c, m, 201, answer);
-      return { ids: await recordFollowUps(m, items), answer };
+      return commitCreated(c, m, toJson(await loadSeries(m, slug)), await afterSeriesChanged(m, slug));
     });
-    return c.json({ ...answer, operations: await followUps.deliver(ids) }, 201);
+    return c.json({ ...answer, operations: await followUps.deliver(recorded) }, 201);
   });
 
   app.openapi(createRoute({
@@ -147,7 +145,7 @@ export function seriesRoutes(deps: RouteDeps) {
     if (p.rrule || p.startAt || p.timeZone) {
       checkSeries({ rrule: p.rrule ?? current.rrule, dtstart: p.startAt ? new Date(p.startAt) : current.dtstart, timeZone: p.timeZone ?? current.time_zone });
     }
-    const ids = await ds.transaction(async (m) => {
+    const recorded = await ds.transaction(async (m) => {
       const s = await loadSeries(m, slug, true);
       await requireManager(m, c.get('auth'), { ownerId: s.owner_id, groupId: s.group_id, slug });
       const dtstart = p.startAt ? new Date(p.startAt) : s.dtstart;
@@ -169,7 +167,7 @@ export function seriesRoutes(deps: RouteDeps) {
       if (eventSet.values.length) await m.query(`UPDATE events SET ${eventSet.sql}, updated_at = now() WHERE id = $1`, [s.template_event_id, ...eventSet.values]);
       return recordFollowUps(m, await afterSeriesChanged(m, slug));
     });
-    const operations = await followUps.deliver(ids);
+    const operations = await followUps.deliver(recorded);
     return c.json({ ...toJson(await loadSeries(ds, slug)), operations }, 200);
   });
 
@@ -192,7 +190,7 @@ export function seriesRoutes(deps: RouteDeps) {
     const at = new Date(originalStart);
     const kind = p.status === 'cancelled' ? 'cancelled' as const : 'modified' as const;
     await authorize(slug, c.get('auth'));
-    const { eventSlug, ids } = await ds.transaction(async (m) => {
+    const { eventSlug, recorded } = await ds.transaction(async (m) => {
       const s = await loadSeries(m, slug, true);
       await requireManager(m, c.get('auth'), { ownerId: s.owner_id, groupId: s.group_id, slug });
       const spec = { rrule: s.rrule, dtstart: s.dtstart, timeZone: s.time_zone };
@@ -228,9 +226,9 @@ export function seriesRoutes(deps: RouteDeps) {
                overrides = series_exceptions.overrides || EXCLUDED.overrides, updated_at = now()`,
         [slug, at, kind, event?.id ?? null, JSON.stringify(overrides)]);
       // The series' record may show this occurrence: its publisher looks again.
-      return { eventSlug: (event?.slug as string | undefined) ?? null, ids: await recordFollowUps(m, await afterOccurrencesChanged(m, slug)) };
+      return { eventSlug: (event?.slug as string | undefined) ?? null, recorded: await recordFollowUps(m, await afterOccurrencesChanged(m, slug)) };
     });
-    return c.json({ originalStart: at.toISOString(), kind, eventSlug, operations: await followUps.deliver(ids) }, 200);
+    return c.json({ originalStart: at.toISOString(), kind, eventSlug, operations: await followUps.deliver(recorded) }, 200);
   });
 
   app.openapi(createRoute({

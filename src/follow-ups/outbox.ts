@@ -68,6 +68,8 @@ export function followUpRelay({ ds, temporal, config, registry }: { ds: DataSour
   }
 
   let unreachableUntil = 0;
+  /** Set by a failed delivery; the next one that works brings the rows that failed meanwhile forward. */
+  let recovering = false;
 
   /**
    * Delivers the given follow-ups now (or every due row, leased first so two relays rarely both
@@ -92,9 +94,15 @@ export function followUpRelay({ ds, temporal, config, registry }: { ds: DataSour
         await send(f);
         await ds.query(`DELETE FROM follow_ups WHERE id = $1`, [f.id]);
         lag.observe({ type: f.type }, (Date.now() - f.recordedAt) / 1000);
+        if (recovering) {
+          // Temporal answers again: what backed off during the outage (up to 5 min) is due now, not later.
+          recovering = false;
+          await ds.query(`UPDATE follow_ups SET next_attempt_at = now() WHERE last_error IS NOT NULL AND next_attempt_at > now()`);
+        }
         return op;
       } catch (err) {
         unreachableUntil = Date.now() + BACK_OFF_MS;
+        recovering = true;
         await ds.query(
           `UPDATE follow_ups SET last_error = $2, next_attempt_at = now() + make_interval(secs => least(power(2, attempts - 1), 300))
             WHERE id = $1`, [f.id, (err as Error).message.slice(0, 500)]).catch(() => undefined);
