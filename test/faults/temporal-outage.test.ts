@@ -61,18 +61,22 @@ describe('writes while Temporal is unreachable', () => {
     let state: unknown;
     const done = async () => {
       const [left] = await s.ds.query(`SELECT count(*)::int AS n FROM follow_ups WHERE slug = ANY($1)`, [[...seriesSlugs, ...eventSlugs]]);
-      const seats: { confirmed: number; waitlisted: number }[] = await s.ds.query(
-        `SELECT count(*) FILTER (WHERE a.status = 'confirmed')::int AS confirmed, count(*) FILTER (WHERE a.status = 'waitlisted')::int AS waitlisted
+      const seats: { slug: string; confirmed: number; waitlisted: number }[] = await s.ds.query(
+        `SELECT e.slug, count(*) FILTER (WHERE a.status = 'confirmed')::int AS confirmed, count(*) FILTER (WHERE a.status = 'waitlisted')::int AS waitlisted
            FROM events e LEFT JOIN attendees a ON a.event_id = e.id WHERE e.slug = ANY($1) GROUP BY e.id`, [eventSlugs]);
-      const occurrences: { n: number; renamed: number }[] = await s.ds.query(
-        `SELECT count(*)::int AS n, count(*) FILTER (WHERE e.name LIKE 'Renamed %')::int AS renamed
+      const occurrences: { slug: string; n: number; renamed: number }[] = await s.ds.query(
+        `SELECT e.series_slug AS slug, count(*)::int AS n, count(*) FILTER (WHERE e.name LIKE 'Renamed %')::int AS renamed
            FROM events e WHERE e.series_slug = ANY($1) GROUP BY e.series_slug`, [seriesSlugs]);
-      const ok = left.n === 0 && seats.every((x) => x.confirmed === 2 && x.waitlisted === 1)
-        && occurrences.length === N && occurrences.every((o) => o.n === 5 && o.renamed === 5);
-      state = { followUpsLeft: left.n, seats, occurrences };
-      return ok;
+      const unpromoted = seats.filter((x) => x.confirmed !== 2 || x.waitlisted !== 1);
+      const unmaterialized = occurrences.filter((o) => o.n !== 5 || o.renamed !== 5);
+      state = { followUpsLeft: left.n, unpromoted, unmaterialized };
+      return left.n === 0 && !unpromoted.length && !unmaterialized.length && occurrences.length === N;
     };
-    await eventually(done, { timeoutMs: 300_000, intervalMs: 1000 }).catch((err: Error) => { throw new Error(`${err.message}; state: ${JSON.stringify(state)}`); });
+    await eventually(done, { timeoutMs: 300_000, intervalMs: 1000 }).catch(async (err: Error) => {
+      const { unpromoted, unmaterialized } = state as { unpromoted: { slug: string }[]; unmaterialized: { slug: string }[] };
+      const where = await Promise.all([...unpromoted.map((x) => `waitlist:${x.slug}`), ...unmaterialized.map((x) => `series:${x.slug}`)].map((id) => s.whereIs(id)));
+      throw new Error(`${err.message}; state: ${JSON.stringify(state)}; ${where.join(' | ')}`);
+    });
 
     // Exactly once in effect, no duplicates: one row per create, five occurrences per series, and
     // the people who stayed are the ones confirmed (P2, then P3 promoted), P4 still waiting.

@@ -119,10 +119,14 @@ export async function startStack(env: Record<string, string> = {}) {
 
     /** One line on where a workflow stands (for failure messages). */
     async whereIs(workflowId: string, operation?: unknown): Promise<string> {
-      const d = await stack.temporal.workflow.getHandle(workflowId).describe().catch((e: Error) => e);
-      const pending = d instanceof Error ? d.message : (d.raw.pendingActivities ?? []).map((a) =>
+      const handle = stack.temporal.workflow.getHandle(workflowId);
+      const d = await handle.describe().catch((e: Error) => e);
+      if (d instanceof Error) return `${workflowId}: ${d.message}; worker log: ${WORKER_LOG}`;
+      const pending = (d.raw.pendingActivities ?? []).map((a) =>
         `${a.activityType?.name} attempt ${a.attempt}: ${a.lastFailure?.message ?? 'no failure yet'}`).join('; ');
-      return `operation ${JSON.stringify(operation)}; pending activities: ${pending || 'none'}; worker log: ${WORKER_LOG}`;
+      const outcome = d.status.name === 'RUNNING' ? '' : `; outcome: ${await handle.result().then((r) => JSON.stringify(r), (e: Error) => `${e.message} (${(e.cause as Error | undefined)?.message ?? ''})`)}`;
+      return `${workflowId} ${d.status.name} (run ${d.runId}, ${d.historyLength} events)${outcome}; operation ${JSON.stringify(operation)}; `
+        + `pending activities: ${pending || 'none'}; worker log: ${WORKER_LOG}`;
     },
 
     async event(ownerToken: string, fields: Record<string, unknown> = {}) {
