@@ -75,7 +75,9 @@ describe('writes while Temporal is unreachable', () => {
     await eventually(done, { timeoutMs: 300_000, intervalMs: 1000 }).catch(async (err: Error) => {
       const { unpromoted, unmaterialized } = state as { unpromoted: { slug: string }[]; unmaterialized: { slug: string }[] };
       const where = await Promise.all([...unpromoted.map((x) => `waitlist:${x.slug}`), ...unmaterialized.map((x) => `series:${x.slug}`)].map((id) => s.whereIs(id)));
-      throw new Error(`${err.message}; state: ${JSON.stringify(state)}; ${where.join(' | ')}`);
+      const busy = await s.ds.query(`SELECT pid, state, wait_event_type, now() - xact_start AS age, left(query, 200) AS query FROM pg_stat_activity
+        WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle'`);
+      throw new Error(`${err.message}; state: ${JSON.stringify(state)}; ${where.join(' | ')}; busy connections: ${JSON.stringify(busy)}`);
     });
 
     // Exactly once in effect, no duplicates: one row per create, five occurrences per series, and
