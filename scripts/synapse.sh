@@ -43,6 +43,10 @@ c['rc_room_creation'] = fast
 c['rc_message'] = fast
 c['rc_admin_redaction'] = fast
 yaml.safe_dump(c, open(path, 'w'))
+# The generated log config writes to the folder it was generated from (a checkout): keep it in DIR.
+log = yaml.safe_load(open(c['log_config']))
+log['handlers']['file']['filename'] = f'{d}/homeserver.log'
+yaml.safe_dump(log, open(c['log_config'], 'w'))
 PYEOF
 stop
 "$PY" -m synapse.app.homeserver -c "$dir/homeserver.yaml" --daemonize >"$dir/start.log" 2>&1
