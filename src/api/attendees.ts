@@ -1,5 +1,4 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import { DomainError } from '../domain/errors.ts';
 import { rsvp, type RsvpIntent } from '../domain/rsvp.ts';
 import { recordFollowUps, type Recorded } from '../follow-ups/outbox.ts';
 import { afterRsvp } from '../follow-ups/rules.ts';
@@ -10,6 +9,7 @@ import type { RouteDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
 import { findVisibleEvent, hideDraft } from './events.ts';
 import { cursor, followUpOperations, SlugParam } from './fields.ts';
+import { PG_TIMESTAMP, readKey, writeKey } from './keyset.ts';
 
 const RsvpAnswer = z.object({
   status: z.enum(['confirmed', 'waitlisted', 'maybe', 'cancelled']),
@@ -24,18 +24,6 @@ const Attendee = z.object({
   since: z.string(),
 }).openapi('Attendee');
 
-interface AttendeeCursor { rank: number; w: string; id: string }
-const writeCursor = (c: { rank: number; w: Date; id: string }) =>
-  Buffer.from(JSON.stringify([c.rank, c.w.toISOString(), String(c.id)])).toString('base64url');
-function readCursor(text: string): AttendeeCursor {
-  try {
-    const [rank, w, id] = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
-    if (Number.isInteger(rank) && typeof w === 'string' && !Number.isNaN(Date.parse(w)) && typeof id === 'string' && /^\d{1,19}$/.test(id)) {
-      return { rank, w, id };
-    }
-  } catch { /* not one of ours */ }
-  throw new DomainError(400, 'validation_failed', 'cursor is not valid');
-}
 
 export function attendeesRoutes({ ds, config, followUps }: RouteDeps) {
   const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
@@ -89,21 +77,21 @@ export function attendeesRoutes({ ds, config, followUps }: RouteDeps) {
   }), async (c) => {
     const event = await findVisibleEvent(ds, c.req.valid('param').slug, c.get('auth'));
     const { limit, cursor } = c.req.valid('query');
-    const after = cursor ? readCursor(cursor) : null;
+    const after = cursor ? readKey(cursor, ['int', PG_TIMESTAMP, /^\d{1,19}$/]) : null;
     // Keyset pagination over (status rank, waitlist time, id); positions count the whole waitlist.
-    const rows: { id: string; slug: string; display_name: string; status: 'confirmed' | 'waitlisted' | 'maybe'; since: Date; pos: number | null; rank: number; w: Date }[] =
+    const rows: { id: string; slug: string; display_name: string; status: 'confirmed' | 'waitlisted' | 'maybe'; since: Date; pos: number | null; rank: number; w: string }[] =
       await ds.query(
         `WITH ranked AS (
            SELECT a.id, u.slug, u.display_name, a.status, a.updated_at AS since,
                   array_position(ARRAY['confirmed', 'waitlisted', 'maybe'], a.status) AS rank,
-                  coalesce(a.waitlisted_at, to_timestamp(0)) AS w,
+                  coalesce(a.waitlisted_at, to_timestamp(0))::text AS w,
                   CASE WHEN a.status = 'waitlisted'
                     THEN row_number() OVER (PARTITION BY a.status ORDER BY a.waitlisted_at, a.id) END::int AS pos
              FROM attendees a JOIN users u ON u.id = a.user_id
             WHERE a.event_id = $1 AND a.status <> 'cancelled')
-         SELECT * FROM ranked WHERE $2::int IS NULL OR (rank, w, id) > ($2::int, $3::timestamptz, $4::bigint)
-          ORDER BY rank, w, id LIMIT $5`,
-        [event.id, after?.rank ?? null, after?.w ?? null, after?.id ?? null, limit + 1]);
+         SELECT * FROM ranked WHERE $2::int IS NULL OR (rank, w::timestamptz, id) > ($2::int, $3::timestamptz, $4::bigint)
+          ORDER BY rank, w::timestamptz, id LIMIT $5`,
+        [event.id, after?.[0] ?? null, after?.[1] ?? null, after?.[2] ?? null, limit + 1]);
     const page = rows.slice(0, limit);
     const last = page.at(-1);
     return c.json({
@@ -111,7 +99,7 @@ export function attendeesRoutes({ ds, config, followUps }: RouteDeps) {
         user: { slug: r.slug, displayName: r.display_name }, status: r.status,
         ...(r.pos ? { waitlistPosition: r.pos } : {}), since: r.since.toISOString(),
       })),
-      nextCursor: rows.length > limit && last ? writeCursor({ rank: last.rank, w: last.w, id: last.id }) : null,
+      nextCursor: rows.length > limit && last ? writeKey([last.rank, last.w, String(last.id)]) : null,
     }, 200);
   });
 

@@ -224,23 +224,34 @@ describe('reads are limited to who may see them', () => {
     expect(listed.body.items).toEqual([]);
   });
 
-  it('the attendee list comes a page at a time with a cursor, every attendee once, waitlist positions intact', async () => {
+  it('the attendee list comes a page at a time with a cursor, every attendee once (pages ending inside the waitlist too), waitlist positions intact', async () => {
     const owner = await s.user('Big Host');
-    const { slug } = await event(owner, { capacity: 300 });
+    const { slug } = await event(owner, { capacity: 250 });
     await seedAttendees(s.ds, slug, 250);
+    // 40 more wait, each at its own microsecond: pages break inside the waitlist too.
+    await s.ds.query(`INSERT INTO users (slug, display_name) SELECT 'wait-' || $1 || '-' || g, 'Wait ' || g FROM generate_series(1, 40) g`, [slug]);
+    await s.ds.query(
+      `INSERT INTO attendees (event_id, user_id, status, waitlisted_at)
+       SELECT (SELECT id FROM events WHERE slug = $1), u.id, 'waitlisted', now() + g * interval '1 microsecond'
+         FROM generate_series(1, 40) g JOIN users u ON u.slug = 'wait-' || $1 || '-' || g`, [slug]);
     const seen: string[] = [];
+    const positions: number[] = [];
     let cursor: string | null = null;
     let pages = 0;
     do {
-      const res = await s.api('GET', `/v1/events/${slug}/attendees?limit=100${cursor ? `&cursor=${cursor}` : ''}`, { token: owner.token });
+      const limit = pages ? 7 : 100; // after the first page, small pages that end inside the waitlist
+      const res = await s.api('GET', `/v1/events/${slug}/attendees?limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`, { token: owner.token });
       expect(res.status).toBe(200);
       expect(res.body.items.length).toBeLessThanOrEqual(100);
       seen.push(...res.body.items.map((a: { user: { slug: string } }) => a.user.slug));
+      positions.push(...res.body.items.flatMap((a: { waitlistPosition?: number }) => a.waitlistPosition ?? []));
       cursor = res.body.nextCursor;
       pages++;
-    } while (cursor);
-    expect(pages).toBe(3);
-    expect(new Set(seen).size).toBe(250);
+    } while (cursor && pages < 100);
+    expect(pages).toBe(1 + Math.ceil(190 / 7));
+    expect(seen.length).toBe(290);
+    expect(new Set(seen).size).toBe(290);
+    expect(positions).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
     expect((await s.api('GET', `/v1/events/${slug}/attendees?cursor=garbage`, { token: owner.token })).status).toBe(400);
   });
 });
