@@ -189,6 +189,7 @@ export function deletionActivities({ ds, temporal }: DeletionDeps) {
           if (left.n > 0) throw ApplicationFailure.create({ type: 'GroupNotEmpty', message: `group ${scope.slug} still has ${left.n} events` });
           await m.query(`DELETE FROM chat_rooms WHERE group_id = $1`, [g.id]);
           await m.query(`DELETE FROM group_members WHERE group_id = $1`, [g.id]);
+          await m.query(`DELETE FROM group_join_requests WHERE group_id = $1`, [g.id]);
           await m.query(`DELETE FROM groups WHERE id = $1`, [g.id]);
         }
       });

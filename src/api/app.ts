@@ -10,6 +10,7 @@ import { errorBody, onError } from './errors.ts';
 import { limitBody, rateLimits, refuseControlCharacters } from './guards.ts';
 import { eventsRoutes } from './events.ts';
 import { groupsRoutes } from './groups.ts';
+import { groupMembersRoutes } from './group-members.ts';
 import { healthRoutes } from './health.ts';
 import { createMetrics } from './metrics.ts';
 import { operationsRoutes } from './operations.ts';
@@ -51,7 +52,7 @@ export function createApp(services: AppDeps) {
 
   app.route('/', blueskyAuthRoutes(deps)); // before the JWT check: it is how a token is obtained
   app.use('/v1/*', async (c, next) => (c.req.path.startsWith('/v1/auth/') ? next() : jwt(c, next)));
-  for (const routes of [usersRoutes, groupsRoutes, eventsRoutes, seriesRoutes, attendeesRoutes, operationsRoutes, adminRoutes, integrationRoutes]) {
+  for (const routes of [usersRoutes, groupsRoutes, groupMembersRoutes, eventsRoutes, seriesRoutes, attendeesRoutes, operationsRoutes, adminRoutes, integrationRoutes]) {
     app.route('/', routes(deps));
   }
 

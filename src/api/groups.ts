@@ -14,13 +14,15 @@ import { afterGroupCreated } from '../follow-ups/rules.ts';
 
 export const GroupSchema = z.object({
   slug: z.string(), name: z.string(), description: z.string().nullable(), ownerId: z.string().uuid(),
-  chatEnabled: z.boolean(), createdAt: z.string(),
+  chatEnabled: z.boolean(),
+  joining: z.enum(['open', 'approval']).openapi({ description: '`open`: anyone joins; `approval`: an owner or admin approves each request' }),
+  createdAt: z.string(),
   operations: followUpOperations.optional(),
 }).openapi('Group');
 
 const toGroupJson = (g: Group) => ({
   slug: g.slug, name: g.name, description: g.description, ownerId: g.ownerId,
-  chatEnabled: g.chatEnabled, createdAt: g.createdAt.toISOString(),
+  chatEnabled: g.chatEnabled, joining: g.joining, createdAt: g.createdAt.toISOString(),
 });
 
 export function groupsRoutes(deps: RouteDeps) {
@@ -38,6 +40,7 @@ export function groupsRoutes(deps: RouteDeps) {
           name: name(200),
           description: text(10_000).optional(),
           chatEnabled: z.boolean().default(false),
+          joining: z.enum(['open', 'approval']).default('open'),
         }).strict() } },
       },
     },
@@ -48,7 +51,7 @@ export function groupsRoutes(deps: RouteDeps) {
     const { recorded, answer } = await ds.transaction(async (m) => {
       const g = await m.getRepository(GroupEntity).save(m.getRepository(GroupEntity).create({
         slug: makeSlug(body.name), name: body.name, description: body.description ?? null,
-        ownerId: owner.id, chatEnabled: body.chatEnabled,
+        ownerId: owner.id, chatEnabled: body.chatEnabled, joining: body.joining,
       }));
       await m.getRepository(GroupMemberEntity).insert({ groupId: g.id, userId: owner.id, role: 'owner' });
       return commitCreated(c, m, toGroupJson(g), afterGroupCreated(config, g));

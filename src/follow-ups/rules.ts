@@ -71,6 +71,11 @@ export function afterGroupCreated(config: ChatConfig, group: { slug: string; cha
   return group.chatEnabled && config.CHAT_ENABLED ? [{ type: 'chat-room', slug: group.slug, detail: { kind: 'group' } }] : [];
 }
 
+/** A membership change: the group's room follows who is in the group, and in which role. */
+export function afterMembershipChanged(config: ChatConfig, group: { slug: string; chatEnabled: boolean }): FollowUp[] {
+  return afterGroupCreated(config, group);
+}
+
 /**
  * An RSVP change: a freed seat wakes the waitlist; a change of attendance, the chat room; and a
  * publishing Bluesky user's RSVP record follows a change, when the event is on the network. (A

@@ -7,6 +7,8 @@ export interface Group {
   description: string | null;
   ownerId: string;
   chatEnabled: boolean;
+  /** Open: anyone joins. Approval: a request waits for an admin. */
+  joining: 'open' | 'approval';
   status: 'active' | 'deleting';
   createdAt: Date;
   updatedAt: Date;
@@ -29,6 +31,7 @@ export const GroupEntity = new EntitySchema<Group>({
     description: { type: 'text', nullable: true },
     ownerId: { type: 'uuid', name: 'owner_id' },
     chatEnabled: { type: 'boolean', name: 'chat_enabled', default: false },
+    joining: { type: 'text', default: 'open' },
     status: { type: 'text', default: 'active' },
     createdAt: { type: 'timestamptz', name: 'created_at', createDate: true },
     updatedAt: { type: 'timestamptz', name: 'updated_at', updateDate: true },

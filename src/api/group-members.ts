@@ -1,0 +1,152 @@
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import type { EntityManager } from 'typeorm';
+import { DomainError, notFound } from '../domain/errors.ts';
+import { end, isGroupAdmin, join, lockGroup, setRole, type Actor, type LockedGroup, type MembershipChange } from '../domain/membership.ts';
+import { recordFollowUps, type Recorded } from '../follow-ups/outbox.ts';
+import { afterMembershipChanged } from '../follow-ups/rules.ts';
+import { requireUser } from './access.ts';
+import type { Auth, AuthEnv } from './auth.ts';
+import type { RouteDeps } from './deps.ts';
+import { errorResponses, validationHook } from './errors.ts';
+import { cursor, followUpOperations, slug } from './fields.ts';
+import { PG_TIMESTAMP, readKey, writeKey } from './keyset.ts';
+
+const Role = z.enum(['owner', 'admin', 'member']);
+const MembershipAnswer = z.object({
+  user: z.object({ slug: z.string(), displayName: z.string() }),
+  role: Role.nullable(),
+  status: z.enum(['active', 'requested', 'none']).openapi({ description: '`requested`: waiting for an admin of a group that needs approval' }),
+  since: z.string().nullable(),
+  operations: followUpOperations,
+}).openapi('Membership');
+const Member = MembershipAnswer.omit({ operations: true }).openapi('Member');
+const GroupParam = z.object({ slug });
+const MemberParam = z.object({ slug, user: slug.openapi({ description: 'the user\'s slug' }) });
+
+/** Pages are keyed on (role rank, since, user id). */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+const actorOf = (auth: Auth): Actor => ({ userId: auth.sub, platformAdmin: auth.role === 'admin' });
+
+export function groupMembersRoutes({ ds, config, followUps }: RouteDeps) {
+  const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
+  const answer = { content: { 'application/json': { schema: MembershipAnswer } } };
+
+  async function userBySlug(m: EntityManager, userSlug: string): Promise<{ id: string; slug: string; display_name: string }> {
+    const [u] = await m.query(`SELECT id, slug, display_name FROM users WHERE slug = $1`, [userSlug]);
+    if (!u) throw notFound('user', userSlug);
+    return u;
+  }
+
+  /**
+   * One membership change under the group's lock; a change of who is in the group records its
+   * room's follow-up in the same transaction, delivered after the commit.
+   */
+  async function change(groupSlug: string, whom: (m: EntityManager) => Promise<{ id: string; slug: string; display_name: string }>,
+    act: (m: EntityManager, g: LockedGroup, userId: string) => Promise<MembershipChange>) {
+    let recorded: Recorded[] = [];
+    const { user, after } = await ds.transaction(async (m) => {
+      const group = await lockGroup(m, groupSlug);
+      const u = await whom(m);
+      const r = await act(m, group, u.id);
+      if ((r.before.status === 'active') !== (r.after.status === 'active')) {
+        recorded = await recordFollowUps(m, afterMembershipChanged(config, group));
+      }
+      return { user: u, after: r.after };
+    });
+    return {
+      user: { slug: user.slug, displayName: user.display_name }, role: after.role, status: after.status,
+      since: after.since?.toISOString() ?? null, operations: await followUps.deliver(recorded),
+    };
+  }
+
+  app.openapi(createRoute({
+    method: 'post', path: '/v1/groups/{slug}/members', tags: ['groups'], security: [{ bearer: [] }],
+    summary: 'join the group as the caller (an open group), or ask to join it (one that needs approval); repeating it changes nothing',
+    request: { params: GroupParam },
+    responses: { 200: { ...answer, description: 'the caller\'s membership' }, ...errorResponses },
+  }), async (c) => {
+    const me = await requireUser(ds, c.get('auth'));
+    return c.json(await change(c.req.valid('param').slug, async () => ({ id: me.id, slug: me.slug, display_name: me.displayName }),
+      (m, g, id) => join(m, g, id)), 200);
+  });
+
+  app.openapi(createRoute({
+    method: 'delete', path: '/v1/groups/{slug}/members/me', tags: ['groups'], security: [{ bearer: [] }],
+    summary: 'leave the group (or withdraw a request); the last owner cannot leave (409 `last_owner`)',
+    request: { params: GroupParam },
+    responses: { 200: { ...answer, description: 'the caller\'s membership, now none' }, ...errorResponses },
+  }), async (c) => {
+    const me = await requireUser(ds, c.get('auth'));
+    return c.json(await change(c.req.valid('param').slug, async () => ({ id: me.id, slug: me.slug, display_name: me.displayName }),
+      (m, g, id) => end(m, g, actorOf(c.get('auth')), id)), 200);
+  });
+
+  app.openapi(createRoute({
+    method: 'put', path: '/v1/groups/{slug}/members/{user}', tags: ['groups'], security: [{ bearer: [] }],
+    summary: 'set a member\'s role, or approve a request with it (owners and admins; the owner role only by an owner; the last owner keeps it)',
+    request: {
+      params: MemberParam,
+      body: { required: true, content: { 'application/json': { schema: z.object({ role: Role }).strict() } } },
+    },
+    responses: { 200: { ...answer, description: 'the membership' }, ...errorResponses },
+  }), async (c) => {
+    const { slug: groupSlug, user } = c.req.valid('param');
+    const { role } = c.req.valid('json');
+    return c.json(await change(groupSlug, (m) => userBySlug(m, user), (m, g, id) => setRole(m, g, actorOf(c.get('auth')), id, role)), 200);
+  });
+
+  app.openapi(createRoute({
+    method: 'delete', path: '/v1/groups/{slug}/members/{user}', tags: ['groups'], security: [{ bearer: [] }],
+    summary: 'remove a member or decline a request (owners and admins; an owner only by an owner; never the last owner)',
+    request: { params: MemberParam },
+    responses: { 200: { ...answer, description: 'the membership, now none' }, ...errorResponses },
+  }), async (c) => {
+    const { slug: groupSlug, user } = c.req.valid('param');
+    return c.json(await change(groupSlug, (m) => userBySlug(m, user), (m, g, id) => end(m, g, actorOf(c.get('auth')), id)), 200);
+  });
+
+  app.openapi(createRoute({
+    method: 'get', path: '/v1/groups/{slug}/members', tags: ['groups'], security: [{ bearer: [] }],
+    summary: 'the group\'s members (owners, admins, then members, oldest first), for its members; `status=requested`: the requests waiting, for its admins',
+    request: {
+      params: GroupParam,
+      query: z.object({
+        status: z.enum(['active', 'requested']).default('active'),
+        limit: z.coerce.number().int().min(1).max(500).default(100),
+        cursor: cursor.optional(),
+      }),
+    },
+    responses: {
+      200: { content: { 'application/json': { schema: z.object({ items: z.array(Member), nextCursor: z.string().nullable() }) } }, description: 'members' },
+      ...errorResponses,
+    },
+  }), async (c) => {
+    const { slug: groupSlug } = c.req.valid('param');
+    const { status, limit, cursor: token } = c.req.valid('query');
+    const after = token ? readKey(token, ['int', PG_TIMESTAMP, UUID]) : null;
+    const [group] = await ds.query(`SELECT id FROM groups WHERE slug = $1 AND status = 'active'`, [groupSlug]);
+    if (!group) throw notFound('group', groupSlug);
+    const actor = actorOf(c.get('auth'));
+    const allowed = status === 'requested'
+      ? await isGroupAdmin(ds.manager, group.id, actor)
+      : actor.platformAdmin || (await ds.query(`SELECT 1 FROM group_members WHERE group_id = $1 AND user_id::text = $2`, [group.id, actor.userId])).length > 0;
+    if (!allowed) throw new DomainError(403, 'forbidden', status === 'requested' ? `only an owner or admin of ${groupSlug} sees its requests` : `only members of ${groupSlug} see its members`);
+    const source = status === 'requested'
+      ? `SELECT user_id, NULL::text AS role, 0 AS rank, created_at FROM group_join_requests WHERE group_id = $1`
+      : `SELECT user_id, role, array_position(ARRAY['owner', 'admin', 'member'], role) AS rank, created_at FROM group_members WHERE group_id = $1`;
+    const rows: { id: string; slug: string; display_name: string; role: z.infer<typeof Role> | null; rank: number; since: Date; key: string }[] = await ds.query(
+      `SELECT u.id, u.slug, u.display_name, s.role, s.rank, s.created_at AS since, s.created_at::text AS key FROM (${source}) s JOIN users u ON u.id = s.user_id
+        WHERE $2::int IS NULL OR (s.rank, s.created_at, s.user_id) > ($2::int, $3::timestamptz, $4::uuid)
+        ORDER BY s.rank, s.created_at, s.user_id LIMIT $5`,
+      [group.id, after?.[0] ?? null, after?.[1] ?? null, after?.[2] ?? null, limit + 1]);
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    return c.json({
+      items: page.map((r) => ({ user: { slug: r.slug, displayName: r.display_name }, role: r.role, status, since: r.since.toISOString() })),
+      nextCursor: rows.length > limit && last ? writeKey([last.rank, last.key, last.id]) : null,
+    }, 200);
+  });
+
+  return app;
+}
