@@ -77,6 +77,12 @@ const moves = {
       `WITH moved AS (UPDATE group_members t SET user_id = $3 WHERE t.user_id = $2 RETURNING t.group_id, $2::uuid AS user_id)
        INSERT INTO account_claim_journal (did, kind, before) SELECT $1, 'member-moved', to_jsonb(moved) FROM moved`,
       [c.did, c.shadowId, c.userId]);
+    // A request to join a group the user is now a member of is answered.
+    await m.query(
+      `WITH dropped AS (DELETE FROM group_join_requests r USING group_members m
+          WHERE r.user_id = $2 AND m.group_id = r.group_id AND m.user_id = r.user_id RETURNING r.*)
+       INSERT INTO account_claim_journal (did, kind, before) SELECT $1, 'request-dropped', to_jsonb(dropped) FROM dropped`,
+      [c.did, c.userId]);
   },
 
   /** Fills what the user left empty from the shadow account; never overwrites. */
@@ -110,6 +116,8 @@ async function undo(m: EntityManager, c: ClaimInput, kind: string, before: Recor
   } else if (kind === 'member-merged') {
     await m.query(`UPDATE group_members SET role = $3 WHERE group_id = $1 AND user_id = $2`, [before.user.group_id, c.userId, before.user.role]);
     await m.query(`INSERT INTO group_members SELECT * FROM jsonb_populate_record(null::group_members, $1)`, [before.shadow]);
+  } else if (kind === 'request-dropped') {
+    await m.query(`INSERT INTO group_join_requests SELECT * FROM jsonb_populate_record(null::group_join_requests, $1)`, [before]);
   } else if (kind === 'profile') {
     await m.query(`UPDATE users SET handle = $2, pds_url = $3, updated_at = $4 WHERE id = $1`, [before.id, before.handle, before.pds_url, before.updated_at]);
   } else {

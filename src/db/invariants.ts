@@ -23,6 +23,11 @@ export const INVARIANTS: Record<string, string> = {
     SELECT slug FROM events WHERE source_type IS NOT NULL AND bluesky_uri IS NOT NULL`,
   'ingested RSVP published back (loop)': `
     SELECT e.slug FROM attendees a JOIN events e ON e.id = a.event_id WHERE a.source_id IS NOT NULL AND a.bluesky_uri IS NOT NULL`,
+  'group whose owner_id is not one of its owners': `
+    SELECT g.slug FROM groups g WHERE g.status = 'active' AND NOT EXISTS (
+      SELECT 1 FROM group_members m WHERE m.group_id = g.id AND m.user_id = g.owner_id AND m.role = 'owner')`,
+  'member still asking to join': `
+    SELECT g.slug FROM group_join_requests r JOIN group_members m USING (group_id, user_id) JOIN groups g ON g.id = r.group_id`,
   'shadow account half claimed (journal left without a claimant)': `
     SELECT DISTINCT j.did AS slug FROM account_claim_journal j LEFT JOIN users u ON u.did = j.did AND u.claimed_by IS NOT NULL
      WHERE u.id IS NULL`,

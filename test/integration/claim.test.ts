@@ -70,8 +70,11 @@ async function seed(did: string, handle: string) {
   }
   const groups: { id: string }[] = await s.ds.query(
     `INSERT INTO groups (slug, name, owner_id) SELECT 'g-' || $2 || '-' || g, 'G', $1 FROM generate_series(1, 2) g RETURNING id`, [host.id, tag]);
-  await s.ds.query(`INSERT INTO group_members (group_id, user_id, role) VALUES ($1, $3, 'admin'), ($2, $3, 'member'), ($2, $4, 'member')`,
-    [groups[0].id, groups[1].id, shadow.id, real.id]);
+  await s.ds.query(`INSERT INTO group_members (group_id, user_id, role)
+    VALUES ($1, $5, 'owner'), ($2, $5, 'owner'), ($1, $3, 'admin'), ($2, $3, 'member'), ($2, $4, 'member')`,
+    [groups[0].id, groups[1].id, shadow.id, real.id, host.id]);
+  // The user asked to join the group the shadow account is an admin of: the claim answers it.
+  await s.ds.query(`INSERT INTO group_join_requests (group_id, user_id) VALUES ($1, $2)`, [groups[0].id, real.id]);
   return { real, shadowId: shadow.id as string, events };
 }
 
@@ -83,6 +86,7 @@ async function snapshot(ids: string[]) {
     events: await q(`SELECT * FROM events WHERE owner_id = ANY($1) ORDER BY id`),
     attendees: await q(`SELECT * FROM attendees WHERE user_id = ANY($1) ORDER BY id`),
     members: await q(`SELECT * FROM group_members WHERE user_id = ANY($1) ORDER BY group_id, user_id`),
+    requests: await q(`SELECT * FROM group_join_requests WHERE user_id = ANY($1) ORDER BY group_id, user_id`),
   };
 }
 
@@ -91,8 +95,9 @@ async function expectClaimed(realId: string, shadowId: string) {
   expect(await s.ds.query(`SELECT 1 FROM users WHERE id = $1`, [shadowId])).toEqual([]);
   const [n] = await s.ds.query(
     `SELECT (SELECT count(*) FROM events WHERE owner_id = $1)::int AS events, (SELECT count(*) FROM attendees WHERE user_id = $1)::int AS rsvps,
-            (SELECT count(*) FROM group_members WHERE user_id = $1)::int AS groups`, [realId]);
-  expect(n).toEqual({ events: 20, rsvps: 30, groups: 2 });
+            (SELECT count(*) FROM group_members WHERE user_id = $1)::int AS groups,
+            (SELECT count(*) FROM group_join_requests WHERE user_id = $1)::int AS requests`, [realId]);
+  expect(n).toEqual({ events: 20, rsvps: 30, groups: 2, requests: 0 });
 }
 
 const finished = (token: string, id: string) => s.finished(id, token, { timeoutMs: 120_000 });
