@@ -9,7 +9,7 @@ import { rsvp } from '../domain/rsvp.ts';
 import { makeSlug } from '../domain/slug.ts';
 import { assertFetchable, idResolver } from '../identity.ts';
 import { recordFollowUps, type FollowUpRelay, type Recorded } from '../follow-ups/outbox.ts';
-import { afterRsvp, publishNow, rsvpRecord, type FollowUp } from '../follow-ups/rules.ts';
+import { afterRsvp, publishes, publishNow, rsvpRecord, type FollowUp } from '../follow-ups/rules.ts';
 import { requestIngest } from '../temporal/signals.ts';
 import { rsvpRkey } from './bluesky/rsvps.ts';
 
@@ -218,9 +218,9 @@ export function ingestActivities({ ds, temporal, config, followUps }: { ds: Data
       if (!user) return {};
       const listed = new Set(input.listed);
       const events: { id: string; slug: string; series_slug: string | null; bluesky_uri: string | null }[] = await ds.query(
-        `SELECT id, slug, series_slug, bluesky_uri FROM events
-          WHERE owner_id = $1 AND source_type IS NULL AND visibility = 'public' AND status IN ('published', 'cancelled')
-            AND ($2 OR publish_to_bluesky) AND (series_slug IS NULL OR end_at > now())`, [user.id, user.bluesky_auto_publish]);
+        `SELECT e.id, e.slug, e.series_slug, e.bluesky_uri FROM events e JOIN users u ON u.id = e.owner_id
+          WHERE e.owner_id = $1 AND e.source_type IS NULL AND e.visibility = 'public' AND e.status IN ('published', 'cancelled')
+            AND ${publishes('e', 'u')} AND (e.series_slug IS NULL OR e.end_at > now())`, [user.id]);
       const out = { events: 0, series: 0, rsvps: 0 };
       const series = new Set<string>();
       const publish: FollowUp[] = [];

@@ -3,7 +3,7 @@ import { log } from '@temporalio/activity';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../config.ts';
 import type { FollowUpRelay } from '../follow-ups/outbox.ts';
-import type { FollowUp, FollowUpType } from '../follow-ups/rules.ts';
+import { publishes, type FollowUp, type FollowUpType } from '../follow-ups/rules.ts';
 import { lastOccurrence } from '../domain/recurrence.ts';
 import { startOperation } from '../temporal/client.ts';
 import type { OperationType } from '../temporal/operations.ts';
@@ -42,14 +42,14 @@ const FOLLOW_UP_CHECKS: { type: FollowUpType; report: Exclude<keyof ReconcileRep
   { // a publishable single event without its record
     type: 'bsky-publish', report: 'publications', sql: `
       SELECT e.slug FROM events e JOIN users u ON u.id = e.owner_id
-       WHERE u.bluesky_connected AND (u.bluesky_auto_publish OR e.publish_to_bluesky)
+       WHERE ${publishes('e', 'u')}
          AND e.source_type IS NULL AND e.series_slug IS NULL AND e.visibility = 'public'
          AND e.status = 'published' AND e.bluesky_uri IS NULL AND e.end_at > now()
        LIMIT $1` },
   { // a publishing series with an upcoming occurrence and no record for any upcoming one
     type: 'bsky-publish-series', report: 'seriesPublications', sql: `
       SELECT s.slug FROM event_series s JOIN events t ON t.id = s.template_event_id JOIN users u ON u.id = s.owner_id
-       WHERE s.status = 'active' AND u.bluesky_connected AND (u.bluesky_auto_publish OR t.publish_to_bluesky)
+       WHERE s.status = 'active' AND ${publishes('t', 'u')}
          AND EXISTS (SELECT 1 FROM events e WHERE e.series_slug = s.slug AND e.status = 'published' AND e.end_at > now())
          AND NOT EXISTS (SELECT 1 FROM events e WHERE e.series_slug = s.slug AND e.bluesky_uri IS NOT NULL AND e.end_at > now())
        LIMIT $1` },

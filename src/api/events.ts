@@ -22,7 +22,8 @@ export const EventSchema = z.object({
   startAt: z.string(), endAt: z.string(), timeZone: z.string(),
   status: z.enum(['draft', 'published', 'cancelled']), ownerId: z.string().uuid(),
   groupSlug: z.string().nullable(), seriesSlug: z.string().nullable(),
-  capacity: z.number().nullable(), chatEnabled: z.boolean(), publishToBluesky: z.boolean(),
+  capacity: z.number().nullable(), chatEnabled: z.boolean(),
+  publishToBluesky: z.boolean().nullable().openapi({ description: 'true: publish; false: never (this event opts out); null: as the owner\'s auto-publish preference says' }),
   location: z.string().nullable(), onlineUrl: z.string().nullable(),
   attendeeCounts: Counts,
   bluesky: z.object({ uri: z.string(), cid: z.string().nullable() }).nullable(),
@@ -34,14 +35,14 @@ export const editable = {
   description: text(50_000).nullable(),
   startAt: datetime, endAt: datetime, timeZone,
   capacity: z.number().int().min(0).max(1_000_000).nullable(),
-  chatEnabled: z.boolean(), publishToBluesky: z.boolean(),
+  chatEnabled: z.boolean(), publishToBluesky: z.boolean().nullable(),
   location: name(500).nullable(), onlineUrl: link.nullable(),
   status: z.enum(['draft', 'published', 'cancelled']),
 };
 const CreateEvent = z.object({
   ...editable,
   description: editable.description.optional(), capacity: editable.capacity.optional(),
-  chatEnabled: editable.chatEnabled.default(false), publishToBluesky: editable.publishToBluesky.default(false),
+  chatEnabled: editable.chatEnabled.default(false), publishToBluesky: editable.publishToBluesky.default(null),
   location: editable.location.optional(), onlineUrl: editable.onlineUrl.optional(),
   status: z.enum(['draft', 'published']).default('published'),
   groupSlug: slug.optional(),
@@ -159,26 +160,42 @@ export function eventsRoutes(deps: RouteDeps) {
     return c.json({ ...answer, operations: await followUps.deliver(recorded) }, 201);
   });
 
-  app.openapi(createRoute({
-    method: 'get', path: '/v1/events', tags: ['events'], security: [{ bearer: [] }],
-    summary: 'upcoming events with computed attendee counts',
-    request: { query: z.object({
-      from: datetime.optional(), to: datetime.optional(), groupSlug: slug.optional(),
-      limit: z.coerce.number().int().min(1).max(200).default(50),
-    }) },
-    responses: { 200: { content: { 'application/json': { schema: z.object({ items: z.array(EventSchema) }) } }, description: 'events by start time' }, ...errorResponses },
-  }), async (c) => {
-    const q = c.req.valid('query');
+  const ListQuery = z.object({
+    from: datetime.optional(), to: datetime.optional(), groupSlug: slug.optional(),
+    limit: z.coerce.number().int().min(1).max(200).default(50),
+  });
+  const list = { 200: { content: { 'application/json': { schema: z.object({ items: z.array(EventSchema) }) } }, description: 'events by start time' }, ...errorResponses };
+  /** Events by start time, as the caller may see them (drafts only for their managers). */
+  async function listEvents(auth: Auth, q: z.infer<typeof ListQuery>, ownerSlug?: string) {
     const qb = events.createQueryBuilder('e').where(`e.status <> 'deleting'`)
       .andWhere('e.start_at >= :from', { from: q.from ? new Date(q.from) : new Date(0) })
       .orderBy('e.start_at', 'ASC').addOrderBy('e.slug', 'ASC').limit(q.limit);
     if (q.to) qb.andWhere('e.start_at < :to', { to: new Date(q.to) });
     if (q.groupSlug) qb.andWhere('e.group_id = (SELECT id FROM groups WHERE slug = :g)', { g: q.groupSlug });
-    if (c.get('auth').role !== 'admin') { // drafts only for their managers
+    if (ownerSlug) qb.andWhere('e.owner_id = (SELECT id FROM users WHERE slug = :owner)', { owner: ownerSlug });
+    if (auth.role !== 'admin') {
       qb.andWhere(`(e.status <> 'draft' OR e.owner_id::text = :me OR EXISTS (SELECT 1 FROM group_members gm
-        WHERE gm.group_id = e.group_id AND gm.user_id::text = :me AND gm.role IN ('owner', 'admin')))`, { me: c.get('auth').sub });
+        WHERE gm.group_id = e.group_id AND gm.user_id::text = :me AND gm.role IN ('owner', 'admin')))`, { me: auth.sub });
     }
-    return c.json({ items: await toEventJsons(ds, await qb.getMany()) }, 200);
+    return { items: await toEventJsons(ds, await qb.getMany()) };
+  }
+
+  app.openapi(createRoute({
+    method: 'get', path: '/v1/events', tags: ['events'], security: [{ bearer: [] }],
+    summary: 'upcoming events with computed attendee counts',
+    request: { query: ListQuery },
+    responses: list,
+  }), async (c) => c.json(await listEvents(c.get('auth'), c.req.valid('query')), 200));
+
+  app.openapi(createRoute({
+    method: 'get', path: '/v1/users/{slug}/events', tags: ['events', 'users'], security: [{ bearer: [] }],
+    summary: 'the events a user hosts, by start time (their drafts only for them and their managers)',
+    request: { params: Slug, query: ListQuery },
+    responses: list,
+  }), async (c) => {
+    const { slug: ownerSlug } = c.req.valid('param');
+    if (!(await ds.query(`SELECT 1 FROM users WHERE slug = $1`, [ownerSlug])).length) throw notFound('user', ownerSlug);
+    return c.json(await listEvents(c.get('auth'), c.req.valid('query'), ownerSlug), 200);
   });
 
   app.openapi(createRoute({

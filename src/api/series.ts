@@ -119,7 +119,7 @@ export function seriesRoutes(deps: RouteDeps) {
                              capacity, chat_enabled, publish_to_bluesky, location, online_url)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $4, $10, $11, $12, $13, $14) RETURNING id`,
         [occurrenceSlug(slug, start, b.timeZone), b.name, b.description ?? null, start, new Date(b.endAt), b.timeZone, owner.id,
-          groupId, slug, b.capacity ?? null, b.chatEnabled ?? false, b.publishToBluesky ?? false, b.location ?? null, b.onlineUrl ?? null]);
+          groupId, slug, b.capacity ?? null, b.chatEnabled ?? false, b.publishToBluesky ?? null, b.location ?? null, b.onlineUrl ?? null]);
       await m.query(`UPDATE event_series SET template_event_id = $2 WHERE slug = $1`, [slug, template.id]);
       return commitCreated(c, m, toJson(await loadSeries(m, slug)), await afterSeriesChanged(m, slug));
     });

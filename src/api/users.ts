@@ -1,13 +1,16 @@
-import { email, handle, name, SlugParam } from './fields.ts';
+import { email, followUpOperations, handle, name, patchOf, SlugParam } from './fields.ts';
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { UserEntity, type User } from '../db/entities/user.ts';
 import { DomainError, notFound } from '../domain/errors.ts';
+import { forgetSession } from '../activities/bluesky/sessions.ts';
+import { recordFollowUps } from '../follow-ups/outbox.ts';
+import { afterPreferencesChanged } from '../follow-ups/rules.ts';
 import { requestSync } from '../temporal/signals.ts';
 import { requireUser } from './access.ts';
 import { OperationSchema, operationReader } from './operations.ts';
 import { makeSlug } from '../domain/slug.ts';
 import { requireRole, type AuthEnv } from './auth.ts';
-import type { AppDeps } from './deps.ts';
+import type { RouteDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
 import { idempotent, keepAnswer } from './idempotency.ts';
 
@@ -21,7 +24,15 @@ export const toUserJson = (u: User) => ({
   isShadowAccount: u.isShadowAccount, createdAt: u.createdAt.toISOString(),
 });
 
-export function usersRoutes(deps: AppDeps) {
+/** The caller's own account: what others see, and their private settings. */
+const MeSchema = UserSchema.extend({
+  email: z.string().nullable(), blueskyConnected: z.boolean(),
+  blueskyAutoPublish: z.boolean().openapi({ description: 'publish events (unless an event says otherwise) and RSVPs automatically' }),
+  operations: followUpOperations.optional(),
+}).openapi('Me');
+const toMeJson = (u: User) => ({ ...toUserJson(u), email: u.email, blueskyConnected: u.blueskyConnected, blueskyAutoPublish: u.blueskyAutoPublish });
+
+export function usersRoutes(deps: RouteDeps) {
   const { ds } = deps;
   const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
   const users = ds.getRepository(UserEntity);
@@ -64,6 +75,46 @@ export function usersRoutes(deps: AppDeps) {
     const user = await users.findOneBy({ slug });
     if (!user) throw notFound('user', slug);
     return c.json(toUserJson(user), 200);
+  });
+
+  app.openapi(createRoute({
+    method: 'get', path: '/v1/me', tags: ['users'], security: [{ bearer: [] }],
+    responses: { 200: { content: { 'application/json': { schema: MeSchema } }, description: 'the caller' }, ...errorResponses },
+  }), async (c) => c.json(toMeJson(await requireUser(ds, c.get('auth'))), 200));
+
+  app.openapi(createRoute({
+    method: 'patch', path: '/v1/me', tags: ['users'], security: [{ bearer: [] }],
+    summary: 'change the caller\'s display name or auto-publish preference (turning it on publishes what is missing: bsky-sync)',
+    request: { body: { required: true, content: { 'application/json': { schema: patchOf({ displayName: name(200), blueskyAutoPublish: z.boolean() }) } } } },
+    responses: { 200: { content: { 'application/json': { schema: MeSchema } }, description: 'the caller' }, ...errorResponses },
+  }), async (c) => {
+    const p = c.req.valid('json');
+    const me = await requireUser(ds, c.get('auth'));
+    const { after, recorded } = await ds.transaction(async (m) => {
+      const [before] = await m.query(`SELECT bluesky_auto_publish FROM users WHERE id = $1 FOR UPDATE`, [me.id]);
+      await m.query(
+        `UPDATE users SET display_name = coalesce($2, display_name), bluesky_auto_publish = coalesce($3, bluesky_auto_publish), updated_at = now() WHERE id = $1`,
+        [me.id, p.displayName ?? null, p.blueskyAutoPublish ?? null]);
+      const row = (await m.getRepository(UserEntity).findOneBy({ id: me.id }))!;
+      return { after: row, recorded: await recordFollowUps(m, afterPreferencesChanged({ blueskyAutoPublish: before.bluesky_auto_publish }, row)) };
+    });
+    return c.json({ ...toMeJson(after), operations: await deps.followUps.deliver(recorded) }, 200);
+  });
+
+  app.openapi(createRoute({
+    method: 'delete', path: '/v1/me/bluesky', tags: ['users'], security: [{ bearer: [] }],
+    summary: 'disconnect Bluesky: publishing stops, the session is revoked at the PDS where it answers and forgotten here; records already published stay',
+    responses: {
+      200: { content: { 'application/json': { schema: z.object({ connected: z.literal(false), revoked: z.boolean() }) } }, description: 'disconnected' },
+      ...errorResponses,
+    },
+  }), async (c) => {
+    const me = await requireUser(ds, c.get('auth'));
+    if (!me.did) return c.json({ connected: false as const, revoked: false }, 200);
+    // Publishing stops first (every publisher checks the connection), then the session goes.
+    await ds.query(`UPDATE users SET bluesky_connected = false, updated_at = now() WHERE id = $1`, [me.id]);
+    const { revoked } = await forgetSession(me.did, deps);
+    return c.json({ connected: false as const, revoked }, 200);
   });
 
   const operations = operationReader(deps);

@@ -12,18 +12,25 @@ export type FollowUpType = 'waitlist' | 'chat-room' | 'series' | 'bsky-publish' 
 export interface FollowUp { type: FollowUpType; slug: string; detail?: { kind?: 'group'; userId?: string } }
 
 type ChatConfig = Pick<Config, 'CHAT_ENABLED'>;
-interface EventLike { slug: string; ownerId: string; seriesSlug: string | null; sourceType: string | null; publishToBluesky: boolean; chatEnabled: boolean }
+interface EventLike { slug: string; ownerId: string; seriesSlug: string | null; sourceType: string | null; publishToBluesky: boolean | null; chatEnabled: boolean }
 
 /**
- * Publishing follows an event when its owner is connected and asked for it (auto-publish or the
- * event's flag), through its own publisher or its series' (which shows the next occurrence only).
- * An event that came from the network is never published back.
+ * The publication rule, as SQL over an event (or series template) row `e` and its owner `u`: the
+ * owner is connected, and the event's own choice (true, or false to opt out) or else the owner's
+ * auto-publish preference says yes. Every place that decides publication uses this one.
+ */
+export const publishes = (e: string, u: string) => `(${u}.bluesky_connected AND coalesce(${e}.publish_to_bluesky, ${u}.bluesky_auto_publish))`;
+
+/**
+ * Publishing follows an event when the rule above says so, through its own publisher or its
+ * series' (which shows the next occurrence only). An event from the network is never published back.
  */
 export async function publishing(m: EntityManager, event: EventLike): Promise<FollowUp[]> {
   if (event.sourceType) return [];
-  const [owner] = await m.query(`SELECT bluesky_connected, bluesky_auto_publish FROM users WHERE id = $1`, [event.ownerId]);
-  if (!owner?.bluesky_connected || !(owner.bluesky_auto_publish || event.publishToBluesky)) return [];
-  return [publishNow(event)];
+  const [rule] = await m.query(
+    `SELECT ${publishes('e', 'u')} AS yes FROM users u, (SELECT $2::boolean AS publish_to_bluesky) e WHERE u.id = $1`,
+    [event.ownerId, event.publishToBluesky]);
+  return rule?.yes ? [publishNow(event)] : [];
 }
 
 /** The publisher of this event, asked to publish now (whatever the owner's preferences). */
@@ -99,6 +106,11 @@ export async function afterRsvp(
 /** The user's RSVP record for this event is made to match their attendance. */
 export function rsvpRecord(eventSlug: string, user: { id: string; slug: string }): FollowUp {
   return { type: 'bsky-rsvp', slug: `${eventSlug}/${user.slug}`, detail: { userId: user.id } };
+}
+
+/** Auto-publish turned on by a connected user: their sync publishes what is missing. */
+export function afterPreferencesChanged(before: { blueskyAutoPublish: boolean }, after: { did: string | null; blueskyConnected: boolean; blueskyAutoPublish: boolean }): FollowUp[] {
+  return after.did && after.blueskyConnected && after.blueskyAutoPublish && !before.blueskyAutoPublish ? [{ type: 'bsky-sync', slug: after.did }] : [];
 }
 
 /** A claimed account: its rooms' memberships, the seats it freed, and its records (sync). */

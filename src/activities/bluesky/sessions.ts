@@ -81,3 +81,32 @@ export async function agentFor(did: string, deps: { redis: Redis; ds: DataSource
   }
   throw await revoked('no session stored');
 }
+
+const REVOKE_TIMEOUT_MS = 5000;
+
+/**
+ * Forgets the DID's stored session (app password or OAuth) after asking its PDS or authorization
+ * server to revoke it. A server that refuses, fails or takes longer than REVOKE_TIMEOUT_MS does
+ * not keep the session here: it is forgotten either way, and `revoked` says whether the server
+ * confirmed. Redis being away fails the call (the caller retries).
+ */
+export async function forgetSession(did: string, deps: { redis: Redis; config: Config }): Promise<{ revoked: boolean }> {
+  const bounded = (p: Promise<unknown>) => Promise.race([
+    p.then(() => true, () => false),
+    new Promise<boolean>((ok) => setTimeout(ok, REVOKE_TIMEOUT_MS, false).unref()),
+  ]);
+  const store = sessionStore(deps.redis, deps.config);
+  const stored = await store.load(did);
+  let revoked = false;
+  if (stored) {
+    const agent = new AtpAgent({ service: stored.service });
+    revoked = await bounded(agent.com.atproto.server.deleteSession(undefined, { headers: { authorization: `Bearer ${stored.session.refreshJwt}` } }));
+    await store.remove(did);
+  }
+  if (await oauthSessionStore(deps.redis, deps.config).get(did)) {
+    revoked = (await bounded(oauthClient(deps.redis, deps.config).revoke(did))) || revoked;
+    await oauthSessionStore(deps.redis, deps.config).del(did);
+  }
+  resumed.delete(did);
+  return { revoked };
+}

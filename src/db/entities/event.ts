@@ -22,7 +22,8 @@ export interface Event {
   chatEnabled: boolean;
   location: string | null;
   onlineUrl: string | null;
-  publishToBluesky: boolean;
+  /** true: publish; false: never (opted out); null: as the owner's auto-publish preference says. */
+  publishToBluesky: boolean | null;
   sourceType: string | null;
   sourceId: string | null;
   sourceUrl: string | null;
@@ -60,7 +61,7 @@ export const EventEntity = new EntitySchema<Event>({
     chatEnabled: { type: 'boolean', name: 'chat_enabled', default: false },
     location: text('location'),
     onlineUrl: text('online_url'),
-    publishToBluesky: { type: 'boolean', name: 'publish_to_bluesky', default: false },
+    publishToBluesky: { type: 'boolean', name: 'publish_to_bluesky', nullable: true },
     sourceType: text('source_type'),
     sourceId: text('source_id'),
     sourceUrl: text('source_url'),

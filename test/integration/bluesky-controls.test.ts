@@ -1,0 +1,94 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AtpAgent } from '@atproto/api';
+import type { TestNetworkNoAppView } from '@atproto/dev-env';
+import { EVENT_COLLECTION } from '../../src/domain/lexicon.ts';
+import { sessionStore } from '../../src/activities/bluesky/sessions.ts';
+import { eventually, type Stack } from '../helpers/stack.ts';
+import { appPasswordLogin, pdsAccount, PASSWORD, startPdsStack } from '../helpers/pds.ts';
+
+// The user's Bluesky controls against a real PDS: the auto-publish preference, an event's own
+// choice (opt in or out), the user's events list, and disconnecting.
+let net: TestNetworkNoAppView;
+let s: Stack;
+beforeAll(async () => { ({ net, s } = await startPdsStack()); }, 120_000);
+afterAll(async () => { await s?.close(); await net?.close(); });
+
+const at = (day: number) => ({ startAt: `2027-07-${String(day).padStart(2, '0')}T18:00:00Z`, endAt: `2027-07-${String(day).padStart(2, '0')}T20:00:00Z`, timeZone: 'UTC' });
+const uriOf = async (slug: string) => (await s.ds.query(`SELECT bluesky_uri FROM events WHERE slug = $1`, [slug]))[0]?.bluesky_uri as string | null;
+
+describe('Bluesky controls', () => {
+  it('auto-publish on or off, an event opting in or out; turning it on publishes what is missing; the events list shows drafts to their owner only', async () => {
+    const agent = await pdsAccount(net, 'carol.test');
+    const { token, user } = (await appPasswordLogin(s, 'carol.test')).body;
+    const me = await s.api('GET', '/v1/me', { token });
+    expect(me.body).toMatchObject({ slug: user.slug, blueskyConnected: true, blueskyAutoPublish: true });
+
+    const create = async (name: string, day: number, extra: object = {}) => (await s.api('POST', '/v1/events', { token, body: { name, ...at(day), ...extra } })).body;
+    const followed = await create('Follows the preference', 1);
+    expect(followed.publishToBluesky).toBeNull();
+    expect(followed.operations).toContainEqual({ id: `bsky-publish:${followed.slug}`, type: 'bsky-publish' });
+    const optedOut = await create('Opted out', 2, { publishToBluesky: false });
+    expect(optedOut.operations).toEqual([]);
+    await eventually(async () => uriOf(followed.slug));
+
+    const off = await s.api('PATCH', '/v1/me', { token, body: { blueskyAutoPublish: false } });
+    expect(off.body).toMatchObject({ blueskyAutoPublish: false, operations: [] });
+    const quiet = await create('Quiet', 3);
+    expect(quiet.operations).toEqual([]);
+    const optedIn = await create('Opted in', 4, { publishToBluesky: true });
+    expect(optedIn.operations).toContainEqual({ id: `bsky-publish:${optedIn.slug}`, type: 'bsky-publish' });
+    await eventually(async () => uriOf(optedIn.slug));
+
+    // On again: the user's sync publishes what the preference now asks for, never the opted-out one.
+    const on = await s.api('PATCH', '/v1/me', { token, body: { blueskyAutoPublish: true } });
+    expect(on.body.operations).toEqual([{ id: `bsky-sync:${user.did}`, type: 'bsky-sync' }]);
+    await eventually(async () => uriOf(quiet.slug));
+    await s.finished(`bsky-sync:${user.did}`, token, { timeoutMs: 60_000 });
+    expect(await uriOf(optedOut.slug)).toBeNull();
+    const listed = await agent.com.atproto.repo.listRecords({ repo: user.did, collection: EVENT_COLLECTION });
+    expect(listed.data.records.map((r) => (r.value as { name: string }).name).sort()).toEqual(['Follows the preference', 'Opted in', 'Quiet']);
+
+    // The user's events list: in start order; a draft only for its owner.
+    await create('Draft', 5, { status: 'draft' });
+    const stranger = await s.user('Stranger');
+    const mine = await s.api('GET', `/v1/users/${user.slug}/events`, { token });
+    expect(mine.body.items.map((e: { name: string }) => e.name)).toEqual(['Follows the preference', 'Opted out', 'Quiet', 'Opted in', 'Draft']);
+    const theirs = await s.api('GET', `/v1/users/${user.slug}/events?limit=3`, { token: stranger.token });
+    expect(theirs.body.items.map((e: { name: string }) => e.name)).toEqual(['Follows the preference', 'Opted out', 'Quiet']);
+    expect((await s.api('GET', `/v1/users/${user.slug}/events?from=2027-07-04T00:00:00Z`, { token: stranger.token })).body.items.map((e: { name: string }) => e.name)).toEqual(['Opted in']);
+    expect((await s.api('GET', '/v1/users/nobody-000000/events', { token })).status).toBe(404);
+    expect((await s.api('PATCH', '/v1/me', { token, body: {} })).status).toBe(400);
+  });
+
+  it('disconnect: the session is revoked at the PDS and forgotten, publishing stops, published records stay', async () => {
+    await pdsAccount(net, 'dave.test');
+    const { token, user } = (await appPasswordLogin(s, 'dave.test')).body;
+    const { slug } = (await s.api('POST', '/v1/events', { token, body: { name: 'Before', ...at(10) } })).body;
+    const uri = await eventually(async () => uriOf(slug));
+    const stored = (await sessionStore(s.redis, s.config).load(user.did))!;
+    expect(stored).toBeDefined();
+
+    const bye = await s.api('DELETE', '/v1/me/bluesky', { token });
+    expect(bye.status).toBe(200);
+    expect(bye.body).toEqual({ connected: false, revoked: true });
+    expect(await sessionStore(s.redis, s.config).load(user.did)).toBeUndefined();
+    // The PDS no longer honours the refresh token meetflow held.
+    const old = new AtpAgent({ service: stored.service });
+    await expect(old.com.atproto.server.refreshSession(undefined, { headers: { authorization: `Bearer ${stored.session.refreshJwt}` } })).rejects.toThrow();
+    expect((await s.api('GET', '/v1/me', { token })).body).toMatchObject({ blueskyConnected: false, did: user.did });
+
+    // Changes and new events publish nothing; what was published stays on the network.
+    const changed = await s.api('PATCH', `/v1/events/${slug}`, { token, body: { name: 'After' } });
+    expect(changed.body.operations).toEqual([]);
+    expect((await s.api('POST', '/v1/events', { token, body: { name: 'Unpublished', ...at(11) } })).body.operations).toEqual([]);
+    const reader = new AtpAgent({ service: net.pds.url });
+    const record = await reader.com.atproto.repo.getRecord({ repo: user.did, collection: EVENT_COLLECTION, rkey: uri.split('/').pop()! });
+    expect(record.data.value).toMatchObject({ name: 'Before' });
+    expect((await s.api('DELETE', '/v1/me/bluesky', { token })).body).toEqual({ connected: false, revoked: false }); // again: nothing left to revoke
+
+    // Logging in again reconnects the same account.
+    const back = await appPasswordLogin(s, 'dave.test', PASSWORD);
+    expect(back.body.user.id).toBe(user.id);
+    expect((await s.api('GET', '/v1/me', { token })).body.blueskyConnected).toBe(true);
+  });
+});
