@@ -1,7 +1,10 @@
 import { activityInfo, ApplicationFailure, heartbeat, log } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { DataSource } from 'typeorm';
+import type { Config } from '../config.ts';
 import { changedRows } from '../db/changed-rows.ts';
+import { recordFollowUps, type FollowUpRelay, type Recorded } from '../follow-ups/outbox.ts';
+import { afterRoomReopened } from '../follow-ups/rules.ts';
 
 export interface TombstonedEvent {
   eventId: string;
@@ -15,14 +18,14 @@ export interface TombstonedEvent {
   blueskyUri: string | null;
 }
 
-export interface DeletionDeps { ds: DataSource; temporal: Client }
+export interface DeletionDeps { ds: DataSource; temporal: Client; config: Config; followUps: FollowUpRelay }
 
 /** Rows of one group or series to delete, in a stable order, a page at a time. */
 export type DeletionScope =
   | { kind: 'series'; seriesSlug: string; from?: string }
   | { kind: 'group'; groupId: string };
 
-export function deletionActivities({ ds, temporal }: DeletionDeps) {
+export function deletionActivities({ ds, temporal, config, followUps }: DeletionDeps) {
   return {
     /**
      * Tombstones the event (status `deleting`: gone from reads, no new RSVPs), remembering its
@@ -41,11 +44,24 @@ export function deletionActivities({ ds, temporal }: DeletionDeps) {
       };
     },
 
-    /** Compensation: lifts the tombstone, restoring the status the event had. */
+    /**
+     * Compensation: lifts the tombstone, restoring the status the event had. A chat room the
+     * deletion had begun to close (members removed, not yet purged: see `purgeChatRoom`) opens
+     * again, and its sync brings the members back.
+     */
     async restoreEvent(slug: string): Promise<void> {
-      await ds.query(
-        `UPDATE events SET status = coalesce(status_before_delete, status), status_before_delete = NULL, updated_at = now()
-          WHERE slug = $1 AND status = 'deleting'`, [slug]);
+      let recorded: Recorded[] = [];
+      await ds.transaction(async (m) => {
+        const [event] = await changedRows<{ id: string }>(m,
+          `UPDATE events SET status = coalesce(status_before_delete, status), status_before_delete = NULL, updated_at = now()
+            WHERE slug = $1 AND status = 'deleting' RETURNING id`, [slug]);
+        if (!event) return;
+        const reopened = await changedRows(m,
+          `UPDATE chat_rooms SET status = CASE WHEN room_id IS NULL THEN 'provisioning' ELSE 'active' END, updated_at = now()
+            WHERE event_id = $1 AND status = 'deleting' RETURNING id`, [event.id]);
+        if (reopened.length) recorded = await recordFollowUps(m, afterRoomReopened(config, slug));
+      });
+      await followUps.deliver(recorded);
     },
 
     /** Cancels those of these workflows that are running (the entity's other operations). */

@@ -16,6 +16,7 @@ import { FollowUps1764000000004 } from './migrations/1764000000004-follow-ups.ts
 import { IdempotencyKeys1764000000005 } from './migrations/1764000000005-idempotency-keys.ts';
 import { GroupMembership1764000000006 } from './migrations/1764000000006-group-membership.ts';
 import { PublishChoice1764000000007 } from './migrations/1764000000007-publish-choice.ts';
+import { ChatRoomPurging1764000000008 } from './migrations/1764000000008-chat-room-purging.ts';
 
 type DbConfig = Pick<Config, 'DATABASE_URL' | 'DB_POOL_MAX' | 'DB_ACQUIRE_TIMEOUT_MS' | 'DB_STATEMENT_TIMEOUT_MS' | 'DB_LOCK_TIMEOUT_MS' | 'DB_IDLE_IN_TRANSACTION_TIMEOUT_MS'>;
 
@@ -31,7 +32,8 @@ export function createDataSource(config: DbConfig): DataSource {
     entities: [UserEntity, GroupEntity, GroupMemberEntity, EventEntity, EventSeriesEntity,
       SeriesExceptionEntity, AttendeeEntity, ChatRoomEntity, FirehoseCursorEntity, IngestionDeadLetterEntity],
     migrations: [InitialSchema1764000000000, MatrixUserId1764000000001, DeletionTombstone1764000000002, AccountClaimJournal1764000000003, FollowUps1764000000004,
-      IdempotencyKeys1764000000005, GroupMembership1764000000006, PublishChoice1764000000007],
+      IdempotencyKeys1764000000005, GroupMembership1764000000006, PublishChoice1764000000007,
+      ChatRoomPurging1764000000008],
     migrationsTransactionMode: 'all',
     synchronize: false,
     extra: {

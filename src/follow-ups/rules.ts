@@ -78,6 +78,11 @@ export function afterGroupCreated(config: ChatConfig, group: { slug: string; cha
   return group.chatEnabled && config.CHAT_ENABLED ? [{ type: 'chat-room', slug: group.slug, detail: { kind: 'group' } }] : [];
 }
 
+/** A deletion undone before it purged the event's room: the room opens again and is synced. */
+export function afterRoomReopened(config: ChatConfig, eventSlug: string): FollowUp[] {
+  return config.CHAT_ENABLED ? [{ type: 'chat-room', slug: eventSlug }] : [];
+}
+
 /** A membership change: the group's room follows who is in the group, and in which role. */
 export function afterMembershipChanged(config: ChatConfig, group: { slug: string; chatEnabled: boolean }): FollowUp[] {
   return afterGroupCreated(config, group);

@@ -40,7 +40,7 @@ export class Door {
  * A door in front of the service this variable of the test environment names (`host:port` or a
  * URL), and the variable rewritten to go through it, for `startStack`.
  */
-export async function doorFor(variable: 'TEMPORAL_ADDRESS' | 'DATABASE_URL' | 'REDIS_URL'): Promise<{ door: Door; env: Record<string, string> }> {
+export async function doorFor(variable: 'TEMPORAL_ADDRESS' | 'DATABASE_URL' | 'REDIS_URL' | 'MATRIX_HOMESERVER_URL'): Promise<{ door: Door; env: Record<string, string> }> {
   const value = process.env[variable]!;
   if (!value.includes('://')) {
     const door = await Door.create(value);

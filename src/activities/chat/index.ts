@@ -32,7 +32,7 @@ export function chatActivities({ ds, matrix, config, followUps }: ChatDeps) {
 
   /** Marks the room as going (no more provisioning) and answers its row. */
   async function closingRoom(id: string): Promise<RoomRow> {
-    await ds.query(`UPDATE chat_rooms SET status = 'deleting', updated_at = now() WHERE id = $1 AND status <> 'deleted'`, [id]);
+    await ds.query(`UPDATE chat_rooms SET status = 'deleting', updated_at = now() WHERE id = $1 AND status NOT IN ('purging', 'deleted')`, [id]);
     return roomRow(id);
   }
 
@@ -68,7 +68,7 @@ export function chatActivities({ ds, matrix, config, followUps }: ChatDeps) {
       const alias = `meetflow-${t.kind}-${t.slug}`;
       await ds.query(`INSERT INTO chat_rooms (${column}, alias) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [entity.id, alias]);
       const [row] = await ds.query(`SELECT id, room_id, status FROM chat_rooms WHERE ${column} = $1`, [entity.id]);
-      if (row.status === 'deleting' || row.status === 'deleted') return { state: 'gone' };
+      if (row.status === 'deleting' || row.status === 'purging' || row.status === 'deleted') return { state: 'gone' };
       const topic = [entity.description?.slice(0, 300), `${config.PUBLIC_BASE_URL}/${t.kind}s/${t.slug}`].filter(Boolean).join(' — ');
       return classified(async () => {
         if (row.room_id) {
@@ -147,6 +147,8 @@ export function chatActivities({ ds, matrix, config, followUps }: ChatDeps) {
 
     /** Deletes and purges the room on the homeserver; an unknown or already purged room is success. */
     async purgeChatRoom(chatRoomId: string): Promise<void> {
+      // From here the room is gone for good: a deletion undone later must not reopen it.
+      await ds.query(`UPDATE chat_rooms SET status = 'purging', updated_at = now() WHERE id = $1 AND status <> 'deleted'`, [chatRoomId]);
       const row = await roomRow(chatRoomId);
       if (!row.room_id || row.status === 'deleted') return;
       await classified(() => homeserver().purgeRoom(row.room_id!, () => heartbeat()));

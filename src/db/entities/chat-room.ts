@@ -7,7 +7,7 @@ export interface ChatRoom {
   groupId: string | null;
   alias: string;
   roomId: string | null;
-  status: 'provisioning' | 'active' | 'deleting' | 'deleted';
+  status: 'provisioning' | 'active' | 'deleting' | 'purging' | 'deleted';
   noticeSentAt: Date | null;
   deletedAt: Date | null;
   createdAt: Date;
