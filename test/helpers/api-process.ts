@@ -25,5 +25,5 @@ export async function spawnApi(s: Stack, env: Record<string, string> = {}) {
     const text = await res.text();
     return { status: res.status, body: (text && res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text) as any };
   }
-  return { child, log, exited, api, stop: async () => { child.kill('SIGTERM'); await exited; } };
+  return { child, log, exited, base, api, stop: async () => { child.kill('SIGTERM'); await exited; } };
 }

@@ -118,6 +118,58 @@ describe('ingestion from the network', () => {
     await eventually(async () => (await ingested(sourceId)).length === 0);
   });
 
+  it('an RSVP record deleted on the network cancels that RSVP (and frees the seat for the waitlist)', async () => {
+    const host = await account('hana.test');
+    const [first, second] = [await account('ivo.test'), await account('jun.test')];
+    const event = await create(host, EVENT_COLLECTION, eventRecord('Hana\'s Workshop'));
+    const [row] = await eventually(async () => { const r = await ingested(event.uri); return r.length ? r : null; });
+    await s.ds.query(`UPDATE events SET capacity = 1 WHERE slug = $1`, [row.slug]);
+    const rsvp = (agent: AtpAgent) => create(agent, RSVP_COLLECTION, {
+      $type: RSVP_COLLECTION, subject: { uri: event.uri, cid: event.cid }, status: `${RSVP_COLLECTION}#going`, createdAt: new Date().toISOString(),
+    });
+    const statusOf = async (did: string) => (await s.ds.query(
+      `SELECT a.status FROM attendees a JOIN users u ON u.id = a.user_id JOIN events e ON e.id = a.event_id WHERE e.slug = $1 AND u.did = $2`,
+      [row.slug, did]))[0]?.status;
+    const going = await rsvp(first);
+    await eventually(async () => (await statusOf(first.session!.did)) === 'confirmed');
+    await rsvp(second);
+    await eventually(async () => (await statusOf(second.session!.did)) === 'waitlisted');
+
+    await first.com.atproto.repo.deleteRecord({ repo: first.session!.did, collection: RSVP_COLLECTION, rkey: going.uri.split('/').pop()! });
+    await eventually(async () => (await statusOf(first.session!.did)) === 'cancelled');
+    await eventually(async () => (await statusOf(second.session!.did)) === 'confirmed');
+  });
+
+  it('one event per record: found again by its source URL (same author only) and by the author\'s rkey', async () => {
+    const kim = await account('kim.test');
+    const lee = await account('lee.test');
+    const url = `https://events.example/kim/${TID.nextStr()}`;
+    const first = await create(kim, EVENT_COLLECTION, eventRecord('Kim\'s Meetup', { uris: [{ uri: url }] }));
+    const [row] = await eventually(async () => { const r = await ingested(first.uri); return r.length ? r : null; });
+    // The author writes the event again under another rkey with the same link: the same event.
+    const again = await create(kim, EVENT_COLLECTION, eventRecord('Kim\'s Meetup (new date)', { uris: [{ uri: url }] }));
+    await eventually(async () => (await ingested(again.uri))[0]?.name === 'Kim\'s Meetup (new date)');
+    expect((await ingested(again.uri))[0].slug).toBe(row.slug);
+    expect(await ingested(first.uri)).toEqual([]);
+    // Someone else linking the same URL makes their own event.
+    const copy = await create(lee, EVENT_COLLECTION, eventRecord('Lee copies the link', { uris: [{ uri: url }] }));
+    const [leeRow] = await eventually(async () => { const r = await ingested(copy.uri); return r.length ? r : null; });
+    expect(leeRow.slug).not.toBe(row.slug);
+
+    // The same rkey under another collection (an app that moved its records): the same event.
+    const service = await s.token('ingest-service', 'service');
+    const rkey = again.uri.split('/').pop()!;
+    const moved = `at://${kim.session!.did}/events.example.calendar.event/${rkey}`;
+    expect((await s.api('POST', '/v1/integration/events', { token: service, body: {
+      sourceType: 'bluesky', sourceId: moved, sourceCid: 'bafy-moved', creator: { did: kim.session!.did },
+      name: 'Kim\'s Meetup (moved)', startAt: '2027-05-01T18:00:00Z', endAt: '2027-05-01T20:00:00Z',
+    } })).status).toBe(202);
+    await eventually(async () => (await ingested(moved))[0]?.name === 'Kim\'s Meetup (moved)');
+    expect((await ingested(moved))[0].slug).toBe(row.slug);
+    const [{ n }] = await s.ds.query(`SELECT count(*)::int AS n FROM events e JOIN users u ON u.id = e.owner_id WHERE u.did = $1`, [kim.session!.did]);
+    expect(n).toBe(1);
+  });
+
   it('parks an RSVP that arrives before its event and applies it when the event comes', async () => {
     const host = await account('yara.test');
     const guest = await account('xavi.test');
