@@ -15,6 +15,10 @@ export RATE_LIMIT_ANON_PER_MIN=100000 RATE_LIMIT_WRITES_PER_MIN=100000
 # Bursts (200 concurrent RSVPs) on a slow machine must not turn into timeouts: generous waits
 # here; the abuse suite sets short ones to show they hold.
 export DB_ACQUIRE_TIMEOUT_MS=60000 DB_LOCK_TIMEOUT_MS=60000 DB_STATEMENT_TIMEOUT_MS=120000
+# The housekeeping schedules act on every row of the shared test database: none fires during a run
+# whatever the time of day (the default retention at 03:00 would close rooms other tests seeded).
+# Tests that need a schedule to fire run it in a namespace and database of their own.
+export CHAT_RETENTION_CRON='0 0 1 1 *' RECONCILE_CRON='0 0 1 1 *'
 # The workers' own log lines (retry warnings of deliberate outages) go here, not into the report.
 export TEST_LOG_DIR="$PWD/test-results"
 rm -rf "$TEST_LOG_DIR"; mkdir -p "$TEST_LOG_DIR"

@@ -206,7 +206,7 @@ describe('housekeeping schedules', () => {
     const { ensureSchedules, CHAT_RETENTION_SCHEDULE, RECONCILE_SCHEDULE } = await import('../../src/temporal/schedules.ts');
     const { ScheduleOverlapPolicy } = await import('@temporalio/client');
     await ensureSchedules(s.temporal, s.config);
-    await ensureSchedules(s.temporal, { ...s.config, CHAT_RETENTION_CRON: '30 4 * * *', CHAT_RETENTION_DAYS: 14, RECONCILE_CRON: '0 5 1 1 *' });
+    await ensureSchedules(s.temporal, { ...s.config, CHAT_RETENTION_CRON: '30 4 2 1 *', CHAT_RETENTION_DAYS: 14, RECONCILE_CRON: '0 5 1 1 *' }); // never during a run
     const d = await s.temporal.schedule.getHandle(CHAT_RETENTION_SCHEDULE).describe();
     expect(d.policies.overlap).toBe(ScheduleOverlapPolicy.SKIP);
     expect(d.spec.calendars?.[0]).toMatchObject({ hour: [{ start: 4, end: 4, step: 1 }], minute: [{ start: 30, end: 30, step: 1 }] });
