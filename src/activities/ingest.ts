@@ -67,7 +67,7 @@ export function ingestActivities({ ds, temporal, config, followUps }: { ds: Data
     if (own) return { state: 'skipped', reason: `meetflow's own record of ${own.slug}` };
     const ownerId = await userFor(e.creator.did, e.creator.handle);
     const rkey = e.sourceId.split('/').pop()!;
-    const fields = [e.name, e.description, new Date(e.startAt), new Date(e.endAt), e.timeZone, e.location, e.onlineUrl, e.status, e.sourceCid, e.sourceUrl];
+    const fields = [e.name, e.description, new Date(e.startAt), new Date(e.endAt), e.timeZone, e.location, e.onlineUrl, e.status, e.sourceCid, e.sourceUrl, e.country];
     return ds.transaction(async (m) => {
       const [found] = await m.query(
         `SELECT id, slug, source_id, source_cid FROM events
@@ -79,14 +79,14 @@ export function ingestActivities({ ds, temporal, config, followUps }: { ds: Data
         await m.query(
           `UPDATE events SET name = $2, description = $3, start_at = $4, end_at = $5, time_zone = $6, location = $7, online_url = $8,
                   status = CASE WHEN status = 'deleting' THEN status ELSE $9 END, source_cid = $10, source_url = COALESCE($11, source_url),
-                  source_type = 'bluesky', source_id = $12, source_did = $13, source_rkey = $14, updated_at = now()
+                  country = $12, source_type = 'bluesky', source_id = $13, source_did = $14, source_rkey = $15, updated_at = now()
             WHERE id = $1`, [found.id, ...fields, e.sourceId, e.creator.did, rkey]);
         return { state: 'updated', slug: found.slug };
       }
       const [row] = await m.query(
         `INSERT INTO events (name, description, start_at, end_at, time_zone, location, online_url, status, source_cid, source_url,
-                             slug, owner_id, source_type, source_id, source_did, source_rkey)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'bluesky', $13, $14, $15)
+                             country, slug, owner_id, source_type, source_id, source_did, source_rkey)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'bluesky', $14, $15, $16)
          ON CONFLICT (source_type, source_id) DO NOTHING RETURNING slug`,
         [...fields, makeSlug(e.name), ownerId, e.sourceId, e.creator.did, rkey]);
       if (!row) throw new Error(`event ${e.sourceId} was inserted concurrently; retrying`);

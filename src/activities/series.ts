@@ -16,7 +16,7 @@ const DAY_MS = 86_400_000;
 
 /** Fields every occurrence takes from the template event (occurrence zero). */
 const TEMPLATE_FIELDS = ['name', 'description', 'time_zone', 'visibility', 'owner_id', 'group_id', 'capacity', 'chat_enabled',
-  'location', 'online_url', 'publish_to_bluesky'] as const;
+  'location', 'online_url', 'country', 'publish_to_bluesky'] as const;
 
 export function seriesActivities({ ds, followUps }: { ds: DataSource; followUps: FollowUpRelay }) {
 

@@ -24,7 +24,7 @@ export const EventSchema = z.object({
   groupSlug: z.string().nullable(), seriesSlug: z.string().nullable(),
   capacity: z.number().nullable(), chatEnabled: z.boolean(),
   publishToBluesky: z.boolean().nullable().openapi({ description: 'true: publish; false: never (this event opts out); null: as the owner\'s auto-publish preference says' }),
-  location: z.string().nullable(), onlineUrl: z.string().nullable(),
+  location: z.string().nullable(), country: z.string().nullable(), onlineUrl: z.string().nullable(),
   attendeeCounts: Counts,
   bluesky: z.object({ uri: z.string(), cid: z.string().nullable() }).nullable(),
   operations: followUpOperations.optional(),
@@ -37,13 +37,15 @@ export const editable = {
   capacity: z.number().int().min(0).max(1_000_000).nullable(),
   chatEnabled: z.boolean(), publishToBluesky: z.boolean().nullable(),
   location: name(500).nullable(), onlineUrl: link.nullable(),
+  country: z.string().regex(/^[A-Z]{2}$/).nullable()
+    .openapi({ description: 'ISO 3166-1 alpha-2 country of the location: with it an in-person event publishes its place on Bluesky', example: 'DE' }),
   status: z.enum(['draft', 'published', 'cancelled']),
 };
 const CreateEvent = z.object({
   ...editable,
   description: editable.description.optional(), capacity: editable.capacity.optional(),
   chatEnabled: editable.chatEnabled.default(false), publishToBluesky: editable.publishToBluesky.default(null),
-  location: editable.location.optional(), onlineUrl: editable.onlineUrl.optional(),
+  location: editable.location.optional(), onlineUrl: editable.onlineUrl.optional(), country: editable.country.optional(),
   status: z.enum(['draft', 'published']).default('published'),
   groupSlug: slug.optional(),
 }).strict().refine((e) => Date.parse(e.endAt) >= Date.parse(e.startAt), { message: 'endAt must not be before startAt', path: ['endAt'] });
@@ -52,7 +54,7 @@ const PatchEvent = patchOf(editable);
 const COLUMNS: Record<keyof typeof editable, string> = {
   name: 'name', description: 'description', startAt: 'start_at', endAt: 'end_at', timeZone: 'time_zone',
   capacity: 'capacity', chatEnabled: 'chat_enabled', publishToBluesky: 'publish_to_bluesky',
-  location: 'location', onlineUrl: 'online_url', status: 'status',
+  location: 'location', onlineUrl: 'online_url', country: 'country', status: 'status',
 };
 
 /**
@@ -106,7 +108,7 @@ async function toEventJsons(ds: DataSource | EntityManager, events: Event[]) {
     status: e.status as 'draft' | 'published' | 'cancelled', ownerId: e.ownerId,
     groupSlug: e.groupId ? groups.get(e.groupId) ?? null : null, seriesSlug: e.seriesSlug,
     capacity: e.capacity, chatEnabled: e.chatEnabled, publishToBluesky: e.publishToBluesky,
-    location: e.location, onlineUrl: e.onlineUrl,
+    location: e.location, country: e.country, onlineUrl: e.onlineUrl,
     attendeeCounts: counts.get(e.id) as AttendeeCounts,
     bluesky: e.blueskyUri ? { uri: e.blueskyUri, cid: e.blueskyCid } : null,
   }));
@@ -152,7 +154,7 @@ export function eventsRoutes(deps: RouteDeps) {
         startAt: new Date(body.startAt), endAt: new Date(body.endAt), timeZone: body.timeZone,
         status: body.status, ownerId: owner.id, groupId, capacity: body.capacity ?? null,
         chatEnabled: body.chatEnabled, publishToBluesky: body.publishToBluesky,
-        location: body.location ?? null, onlineUrl: body.onlineUrl ?? null,
+        location: body.location ?? null, onlineUrl: body.onlineUrl ?? null, country: body.country ?? null,
       }));
       const [json] = await toEventJsons(m, [event]);
       return commitCreated(c, m, json, await afterEventCreated(m, config, event));

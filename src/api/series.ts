@@ -39,7 +39,7 @@ const rrule = z.string().max(500)
 const templateFields = {
   name: editable.name, description: editable.description.optional(), capacity: editable.capacity.optional(),
   chatEnabled: editable.chatEnabled.optional(), publishToBluesky: editable.publishToBluesky.optional(),
-  location: editable.location.optional(), onlineUrl: editable.onlineUrl.optional(),
+  location: editable.location.optional(), onlineUrl: editable.onlineUrl.optional(), country: editable.country.optional(),
 };
 const CreateSeries = z.object({
   ...templateFields, rrule, startAt: datetime, endAt: datetime, timeZone: editable.timeZone,
@@ -48,7 +48,7 @@ const CreateSeries = z.object({
 const PatchSeries = patchOf({ ...templateFields, rrule, startAt: datetime, endAt: datetime, timeZone: editable.timeZone });
 const PatchOccurrence = patchOf({
   status: z.literal('cancelled'), name: editable.name, description: editable.description, startAt: datetime, endAt: datetime,
-  capacity: editable.capacity, location: editable.location, onlineUrl: editable.onlineUrl,
+  capacity: editable.capacity, location: editable.location, onlineUrl: editable.onlineUrl, country: editable.country,
 });
 
 interface SeriesRow {
@@ -116,10 +116,10 @@ export function seriesRoutes(deps: RouteDeps) {
         [slug, b.name, b.description ?? null, b.rrule.replace(/^RRULE:/i, ''), start, minutes, b.timeZone, owner.id, groupId]);
       const [template] = await m.query(
         `INSERT INTO events (slug, name, description, start_at, end_at, time_zone, owner_id, group_id, series_slug, original_start,
-                             capacity, chat_enabled, publish_to_bluesky, location, online_url)
+                             capacity, chat_enabled, publish_to_bluesky, location, online_url, country)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $4, $10, $11, $12, $13, $14) RETURNING id`,
         [occurrenceSlug(slug, start, b.timeZone), b.name, b.description ?? null, start, new Date(b.endAt), b.timeZone, owner.id,
-          groupId, slug, b.capacity ?? null, b.chatEnabled ?? false, b.publishToBluesky ?? null, b.location ?? null, b.onlineUrl ?? null]);
+          groupId, slug, b.capacity ?? null, b.chatEnabled ?? false, b.publishToBluesky ?? null, b.location ?? null, b.onlineUrl ?? null, b.country ?? null]);
       await m.query(`UPDATE event_series SET template_event_id = $2 WHERE slug = $1`, [slug, template.id]);
       return commitCreated(c, m, toJson(await loadSeries(m, slug)), await afterSeriesChanged(m, slug));
     });
@@ -203,9 +203,9 @@ export function seriesRoutes(deps: RouteDeps) {
         // Beyond the horizon: materialize this one occurrence now, from the template.
         [event] = await m.query(
           `INSERT INTO events (slug, series_slug, original_start, start_at, end_at, name, description, time_zone, visibility, owner_id,
-                               group_id, capacity, chat_enabled, location, online_url, publish_to_bluesky)
+                               group_id, capacity, chat_enabled, location, online_url, country, publish_to_bluesky)
            SELECT $3, $1, $2::timestamptz, $2::timestamptz, $2::timestamptz + $4 * interval '1 minute', name, description, time_zone, visibility, owner_id,
-                  group_id, capacity, chat_enabled, location, online_url, publish_to_bluesky FROM events WHERE id = $5
+                  group_id, capacity, chat_enabled, location, online_url, country, publish_to_bluesky FROM events WHERE id = $5
            RETURNING id, slug, start_at, end_at`,
           [slug, at, occurrenceSlug(slug, at, s.time_zone), s.duration_minutes, s.template_event_id]);
       }

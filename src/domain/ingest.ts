@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { handle, httpUrl, line, text } from './fields.ts';
 import { isTimeZone, TIME_ZONE_PATTERN } from './time.ts';
-import { EVENT_COLLECTION, RSVP_COLLECTION } from './lexicon.ts';
+import { ADDRESS_LOCATION, EVENT_COLLECTION, RSVP_COLLECTION } from './lexicon.ts';
 
 /**
  * Events and RSVPs from elsewhere, in meetflow's terms: what the integration API accepts and what
@@ -28,6 +28,7 @@ export const ExternalEventSchema = z.object({
   endAt: instant,
   timeZone: z.string().regex(TIME_ZONE_PATTERN).refine(isTimeZone, 'must be an IANA time zone').default('UTC'),
   location: line(500).nullable().default(null),
+  country: z.string().regex(/^[A-Z]{2}$/).nullable().default(null),
   onlineUrl: httpUrl.nullable().default(null),
   status: z.enum(['published', 'cancelled']).default('published'),
 }).refine((e) => Date.parse(e.endAt) >= Date.parse(e.startAt), { message: 'endAt must not be before startAt', path: ['endAt'] })
@@ -78,10 +79,12 @@ export function eventFromRecord(uri: string, cid: string, author: string, value:
   const r = parse(eventRecord, value, 'event record');
   const online = r.locations?.find((l) => l.$type === `${EVENT_COLLECTION}#uri` && typeof l.uri === 'string' && /^https?:\/\//i.test(l.uri));
   const place = r.locations?.find((l) => typeof l.name === 'string');
+  const address = r.locations?.find((l) => l.$type === ADDRESS_LOCATION);
   return parse(ExternalEventSchema, {
     sourceType: 'bluesky', sourceId: uri, sourceCid: cid, sourceUrl: r.uris?.find((u) => /^https?:\/\//.test(u.uri))?.uri ?? null, creator: { did: author },
     name: oneLine(r.name), description: r.description ?? null, startAt: r.startsAt, endAt: r.endsAt ?? r.startsAt,
     location: typeof place?.name === 'string' ? oneLine(place.name) : null, onlineUrl: (online?.uri as string | undefined) ?? null,
+    country: typeof address?.country === 'string' && /^[A-Z]{2}$/.test(address.country) ? address.country : null,
     status: r.status === `${EVENT_COLLECTION}#cancelled` ? 'cancelled' : 'published',
   }, 'event record');
 }

@@ -5,7 +5,7 @@ export const EVENT_COLLECTION = 'community.lexicon.calendar.event';
 
 export interface PublishableEvent {
   slug: string; name: string; description: string | null; startAt: Date; endAt: Date; createdAt: Date;
-  status: string; location: string | null; onlineUrl: string | null; seriesSlug: string | null;
+  status: string; location: string | null; country: string | null; onlineUrl: string | null; seriesSlug: string | null;
 }
 
 /**
@@ -29,9 +29,23 @@ export function eventRecord(e: PublishableEvent, publicBaseUrl: string, stored: 
     uris,
   };
   if (e.description) record.description = e.description; else delete record.description;
-  if (e.onlineUrl) record.locations = [{ $type: `${EVENT_COLLECTION}#uri`, uri: e.onlineUrl, ...(e.location ? { name: e.location } : {}) }];
-  else delete record.locations;
+  const locations = eventLocations(e);
+  if (locations.length) record.locations = locations; else delete record.locations;
   return record;
+}
+
+export const ADDRESS_LOCATION = 'community.lexicon.location.address';
+
+/**
+ * The record's `locations`: the place, as an address (the lexicon requires its country, so a
+ * place without one is published by name on the online link only, as before), and the online link.
+ */
+function eventLocations(e: PublishableEvent): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  const place = e.location && e.country ? e.location : null;
+  if (place) out.push({ $type: ADDRESS_LOCATION, name: place, country: e.country });
+  if (e.onlineUrl) out.push({ $type: `${EVENT_COLLECTION}#uri`, uri: e.onlineUrl, ...(e.location && !place ? { name: e.location } : {}) });
+  return out;
 }
 
 export const RSVP_COLLECTION = 'community.lexicon.calendar.rsvp';

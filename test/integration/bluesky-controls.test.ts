@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AtpAgent } from '@atproto/api';
 import type { TestNetworkNoAppView } from '@atproto/dev-env';
-import { EVENT_COLLECTION } from '../../src/domain/lexicon.ts';
+import { ADDRESS_LOCATION, EVENT_COLLECTION } from '../../src/domain/lexicon.ts';
 import { sessionStore } from '../../src/activities/bluesky/sessions.ts';
 import { eventually, type Stack } from '../helpers/stack.ts';
 import { appPasswordLogin, pdsAccount, PASSWORD, startPdsStack } from '../helpers/pds.ts';
@@ -58,6 +58,19 @@ describe('Bluesky controls', () => {
     expect((await s.api('GET', `/v1/users/${user.slug}/events?from=2027-07-04T00:00:00Z`, { token: stranger.token })).body.items.map((e: { name: string }) => e.name)).toEqual(['Opted in']);
     expect((await s.api('GET', '/v1/users/nobody-000000/events', { token })).status).toBe(404);
     expect((await s.api('PATCH', '/v1/me', { token, body: {} })).status).toBe(400);
+  });
+
+  it('an in-person event publishes its place (an address with its country)', async () => {
+    const agent = await pdsAccount(net, 'erin.test');
+    const { token, user } = (await appPasswordLogin(s, 'erin.test')).body;
+    const created = await s.api('POST', '/v1/events', { token, body: { name: 'In person', ...at(20), location: 'Town Hall, Main St 1', country: 'DE' } });
+    expect(created.body).toMatchObject({ location: 'Town Hall, Main St 1', country: 'DE' });
+    const uri = await eventually(async () => uriOf(created.body.slug));
+    const record = await agent.com.atproto.repo.getRecord({ repo: user.did, collection: EVENT_COLLECTION, rkey: uri.split('/').pop()! });
+    expect(record.data.value).toMatchObject({
+      mode: `${EVENT_COLLECTION}#inperson`, locations: [{ $type: ADDRESS_LOCATION, name: 'Town Hall, Main St 1', country: 'DE' }],
+    });
+    expect((await s.api('PATCH', `/v1/events/${created.body.slug}`, { token, body: { country: 'Germany' } })).status).toBe(400);
   });
 
   it('disconnect: the session is revoked at the PDS and forgotten, publishing stops, published records stay', async () => {

@@ -47,7 +47,7 @@ export function blueskyActivities({ ds, redis, config }: BlueskyDeps) {
     const [{ bluesky_rkey: rkey }] = await ds.query(`SELECT bluesky_rkey FROM events WHERE id = $1`, [e.id]);
     const written = await putOwnRecord(agent, { repo: e.owner_did, collection: EVENT_COLLECTION, rkey }, (stored) => eventRecord({
       slug: e.slug, name: e.name, description: e.description, startAt: e.start_at, endAt: e.end_at, createdAt: e.created_at,
-      status: e.status, location: e.location, onlineUrl: e.online_url, seriesSlug: e.series_slug,
+      status: e.status, location: e.location, country: e.country, onlineUrl: e.online_url, seriesSlug: e.series_slug,
     }, config.PUBLIC_BASE_URL, stored));
     await ds.query(
       `UPDATE events SET bluesky_uri = $2, bluesky_cid = $3, bluesky_published_at = now(), updated_at = now() WHERE id = $1`,

@@ -22,6 +22,8 @@ export interface Event {
   chatEnabled: boolean;
   location: string | null;
   onlineUrl: string | null;
+  /** ISO 3166-1 alpha-2, for the published place. */
+  country: string | null;
   /** true: publish; false: never (opted out); null: as the owner's auto-publish preference says. */
   publishToBluesky: boolean | null;
   sourceType: string | null;
@@ -61,6 +63,7 @@ export const EventEntity = new EntitySchema<Event>({
     chatEnabled: { type: 'boolean', name: 'chat_enabled', default: false },
     location: text('location'),
     onlineUrl: text('online_url'),
+    country: text('country'),
     publishToBluesky: { type: 'boolean', name: 'publish_to_bluesky', nullable: true },
     sourceType: text('source_type'),
     sourceId: text('source_id'),
