@@ -7,6 +7,7 @@ import { DomainError } from '../domain/errors.ts';
 import { makeSlug } from '../domain/slug.ts';
 import { newAgent, sessionStore } from '../activities/bluesky/sessions.ts';
 import { OAUTH_CALLBACK_PATH, OAUTH_METADATA_PATH, oauthClient, oauthClientMetadata } from '../activities/bluesky/oauth.ts';
+import { readProfile } from '../activities/bluesky/profile.ts';
 import { mintToken, readAuth } from './auth.ts';
 import { requireUser } from './access.ts';
 import { operationReader } from './operations.ts';
@@ -62,6 +63,7 @@ export function blueskyAuthRoutes({ ds, redis, temporal, config }: AppDeps) {
       await ds.query(
         `UPDATE users SET did = $2, handle = COALESCE(handle, $3), pds_url = $4, bluesky_connected = true, updated_at = now() WHERE id = $1`,
         [callerId, identity.did, identity.handle, identity.pds]);
+      await refreshProfile(callerId, identity);
       return answer(callerId, await sync());
     }
     const [user] = await ds.query(
@@ -70,7 +72,21 @@ export function blueskyAuthRoutes({ ds, redis, temporal, config }: AppDeps) {
        ON CONFLICT (did) DO UPDATE SET handle = EXCLUDED.handle, pds_url = EXCLUDED.pds_url, bluesky_connected = true,
               is_shadow_account = false, updated_at = now()
        RETURNING id`, [makeSlug(identity.handle), identity.handle, identity.did, identity.pds]);
+    await refreshProfile(user.id, identity);
     return answer(user.id, await sync());
+  }
+
+  /**
+   * The Bluesky profile's name and avatar, at every login: an account that came from Bluesky takes
+   * both; a meetflow account that linked Bluesky keeps its own name and takes an avatar if it has none.
+   */
+  async function refreshProfile(userId: string, identity: { did: string; pds: string }) {
+    const profile = await readProfile(identity.pds, identity.did);
+    if (!profile) return;
+    await ds.query(
+      `UPDATE users SET display_name = CASE WHEN provider = 'bluesky' THEN coalesce($2, display_name) ELSE display_name END,
+              avatar_url = CASE WHEN provider = 'bluesky' THEN $3 ELSE coalesce(avatar_url, $3) END, updated_at = now()
+        WHERE id = $1`, [userId, profile.displayName, profile.avatarUrl]);
   }
 
   /** A signed-in caller (optional on the login routes): must be a known user. */

@@ -16,11 +16,11 @@ import { idempotent, keepAnswer } from './idempotency.ts';
 
 export const UserSchema = z.object({
   id: z.string().uuid(), slug: z.string(), displayName: z.string(), handle: z.string().nullable(),
-  did: z.string().nullable(), isShadowAccount: z.boolean(), createdAt: z.string(),
+  did: z.string().nullable(), avatarUrl: z.string().nullable(), isShadowAccount: z.boolean(), createdAt: z.string(),
 }).openapi('User');
 
 export const toUserJson = (u: User) => ({
-  id: u.id, slug: u.slug, displayName: u.displayName, handle: u.handle, did: u.did,
+  id: u.id, slug: u.slug, displayName: u.displayName, handle: u.handle, did: u.did, avatarUrl: u.avatarUrl,
   isShadowAccount: u.isShadowAccount, createdAt: u.createdAt.toISOString(),
 });
 

@@ -18,6 +18,7 @@ import { GroupMembership1764000000006 } from './migrations/1764000000006-group-m
 import { PublishChoice1764000000007 } from './migrations/1764000000007-publish-choice.ts';
 import { ChatRoomPurging1764000000008 } from './migrations/1764000000008-chat-room-purging.ts';
 import { EventCountry1764000000009 } from './migrations/1764000000009-event-country.ts';
+import { UserAvatar1764000000010 } from './migrations/1764000000010-user-avatar.ts';
 
 type DbConfig = Pick<Config, 'DATABASE_URL' | 'DB_POOL_MAX' | 'DB_ACQUIRE_TIMEOUT_MS' | 'DB_STATEMENT_TIMEOUT_MS' | 'DB_LOCK_TIMEOUT_MS' | 'DB_IDLE_IN_TRANSACTION_TIMEOUT_MS'>;
 
@@ -34,7 +35,7 @@ export function createDataSource(config: DbConfig): DataSource {
       SeriesExceptionEntity, AttendeeEntity, ChatRoomEntity, FirehoseCursorEntity, IngestionDeadLetterEntity],
     migrations: [InitialSchema1764000000000, MatrixUserId1764000000001, DeletionTombstone1764000000002, AccountClaimJournal1764000000003, FollowUps1764000000004,
       IdempotencyKeys1764000000005, GroupMembership1764000000006, PublishChoice1764000000007,
-      ChatRoomPurging1764000000008, EventCountry1764000000009],
+      ChatRoomPurging1764000000008, EventCountry1764000000009, UserAvatar1764000000010],
     migrationsTransactionMode: 'all',
     synchronize: false,
     extra: {

@@ -1,7 +1,10 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AtpAgent } from '@atproto/api';
 import type { TestNetworkNoAppView } from '@atproto/dev-env';
 import { ADDRESS_LOCATION, EVENT_COLLECTION } from '../../src/domain/lexicon.ts';
+import { readProfile } from '../../src/activities/bluesky/profile.ts';
 import { sessionStore } from '../../src/activities/bluesky/sessions.ts';
 import { eventually, type Stack } from '../helpers/stack.ts';
 import { appPasswordLogin, pdsAccount, PASSWORD, startPdsStack } from '../helpers/pds.ts';
@@ -71,6 +74,48 @@ describe('Bluesky controls', () => {
       mode: `${EVENT_COLLECTION}#inperson`, locations: [{ $type: ADDRESS_LOCATION, name: 'Town Hall, Main St 1', country: 'DE' }],
     });
     expect((await s.api('PATCH', `/v1/events/${created.body.slug}`, { token, body: { country: 'Germany' } })).status).toBe(400);
+  });
+
+  it('login takes the name and avatar from the Bluesky profile, again at every login', async () => {
+    const agent = await pdsAccount(net, 'frida.test');
+    const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=', 'base64');
+    const { data } = await agent.uploadBlob(png, { encoding: 'image/png' });
+    const profile = (record: Record<string, unknown>) => agent.com.atproto.repo.putRecord({
+      repo: agent.session!.did, collection: 'app.bsky.actor.profile', rkey: 'self', record: { $type: 'app.bsky.actor.profile', ...record },
+    });
+    await profile({ displayName: 'Frida K', avatar: data.blob });
+    const first = (await appPasswordLogin(s, 'frida.test')).body.user;
+    expect(first.displayName).toBe('Frida K');
+    const avatar = await fetch(first.avatarUrl);
+    expect(Buffer.from(await avatar.arrayBuffer())).toEqual(png);
+
+    await profile({ displayName: 'Frida Kahlo' }); // a new name, the avatar removed
+    expect((await appPasswordLogin(s, 'frida.test')).body.user).toMatchObject({ displayName: 'Frida Kahlo', avatarUrl: null });
+  });
+
+  it('a hostile PDS cannot hold or poison the profile read: a stall, a flood, controls and a bad CID are refused', async () => {
+    let mode = 'stall';
+    const pds: Server = createServer((req, res) => {
+      if (mode === 'stall') return; // never answers
+      if (mode === 'flood') { res.writeHead(200, { 'content-type': 'application/json' }); res.end(JSON.stringify({ value: { displayName: 'x'.repeat(200_000) } })); return; }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ value: { displayName: `\u0007Evil\nName${'!'.repeat(500)}`, avatar: { ref: { $link: '../../admin?x=1' } } } }));
+    });
+    await new Promise<void>((ok) => pds.listen(0, '127.0.0.1', ok));
+    const url = `http://127.0.0.1:${(pds.address() as AddressInfo).port}`;
+    try {
+      expect(await readProfile(url, 'did:plc:stall')).toBeNull();
+      mode = 'flood';
+      expect(await readProfile(url, 'did:plc:flood')).toBeNull();
+      mode = 'odd';
+      const odd = await readProfile(url, 'did:plc:odd');
+      expect(odd?.avatarUrl).toBeNull();
+      expect(odd?.displayName).toMatch(/^Evil Name!+$/);
+      expect(odd?.displayName?.length).toBe(200);
+    } finally {
+      pds.closeAllConnections();
+      pds.close();
+    }
   });
 
   it('disconnect: the session is revoked at the PDS and forgotten, publishing stops, published records stay', async () => {

@@ -9,6 +9,8 @@ export interface User {
   did: string | null;
   pdsUrl: string | null;
   matrixUserId: string | null;
+  /** From the Bluesky profile, refreshed at login. */
+  avatarUrl: string | null;
   provider: 'local' | 'bluesky';
   isShadowAccount: boolean;
   blueskyConnected: boolean;
@@ -29,6 +31,7 @@ export const UserEntity = new EntitySchema<User>({
     did: { type: 'text', nullable: true, unique: true },
     pdsUrl: { type: 'text', name: 'pds_url', nullable: true },
     matrixUserId: { type: 'text', name: 'matrix_user_id', nullable: true, unique: true },
+    avatarUrl: { type: 'text', name: 'avatar_url', nullable: true },
     provider: { type: 'text', default: 'local' },
     isShadowAccount: { type: 'boolean', name: 'is_shadow_account', default: false },
     blueskyConnected: { type: 'boolean', name: 'bluesky_connected', default: false },
