@@ -27,13 +27,18 @@ npx tsc --noEmit
 npm run --silent lint # floating and misused promises (eslint.config.js)
 node src/db/migrate.ts
 status=0
+# Two more checks of the whole suite (not of a part, `npm test -- <path>`): the API contract
+# under Schemathesis (its own database, API and worker, so it runs beside vitest: mostly waiting
+# on each other, the two finish sooner together), and the data invariants after everything ran.
+# Each counts as one test.
+FUZZ_PID=""
+if [ $# -eq 0 ]; then bash scripts/fuzz-api.sh >"$TEST_LOG_DIR/contract.out" 2>&1 & FUZZ_PID=$!; APP_PIDS=("$FUZZ_PID"); fi
 npx vitest run --reporter=default --reporter=json --outputFile.json="$RUN/vitest.json" "$@" || status=$?
 [ "$status" -eq 0 ] || echo "worker logs of this run: $TEST_LOG_DIR" >&2
-# Two more checks of the whole suite (not of a part, `npm test -- <path>`): the API contract
-# under Schemathesis, and the data invariants after everything ran. Each counts as one test.
 extra_passed=0 extra_failed=0
-if [ $# -eq 0 ]; then
-  if bash scripts/fuzz-api.sh; then extra_passed=$((extra_passed + 1)); echo "[contract] Schemathesis: no failure"; else extra_failed=$((extra_failed + 1)); status=1; fi
+if [ -n "$FUZZ_PID" ]; then
+  if wait "$FUZZ_PID"; then extra_passed=$((extra_passed + 1)); echo "[contract] Schemathesis: no failure"
+  else extra_failed=$((extra_failed + 1)); status=1; cat "$TEST_LOG_DIR/contract.out" >&2; fi
   if node scripts/check-invariants.ts; then extra_passed=$((extra_passed + 1)); else extra_failed=$((extra_failed + 1)); status=1; fi
 fi
 # A plain closing line any CI can read, from vitest's own JSON report and the checks above.

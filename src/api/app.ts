@@ -18,10 +18,15 @@ import { seriesRoutes } from './series.ts';
 import { usersRoutes } from './users.ts';
 import { integrationRoutes } from './integration.ts';
 
-/** The methods routed for a path (middleware registered for all methods left out). */
+/**
+ * The methods routed for a path (middleware registered for all methods left out). A path with a
+ * route of its own (`/members/me`) is that route's, not also a parameter's (`/members/:user`).
+ */
 function methodsFor(routes: { method: string; path: string }[], path: string): string[] {
   const matching = routes.filter((r) => r.method !== 'ALL' && new RegExp(`^${r.path.replace(/:[^/]+/g, '[^/]+')}$`).test(path));
-  return [...new Set(matching.map((r) => r.method))];
+  const literals = (p: string) => p.split('/').filter((s) => s && !s.startsWith(':')).length;
+  const most = Math.max(...matching.map((r) => literals(r.path)));
+  return [...new Set(matching.filter((r) => literals(r.path) === most).map((r) => r.method))];
 }
 
 /**

@@ -124,7 +124,6 @@ export function groupMembersRoutes({ ds, config, followUps }: RouteDeps) {
   }), async (c) => {
     const { slug: groupSlug } = c.req.valid('param');
     const { status, limit, cursor: token } = c.req.valid('query');
-    const after = token ? readKey(token, ['int', PG_TIMESTAMP, UUID]) : null;
     const [group] = await ds.query(`SELECT id FROM groups WHERE slug = $1 AND status = 'active'`, [groupSlug]);
     if (!group) throw notFound('group', groupSlug);
     const actor = actorOf(c.get('auth'));
@@ -132,6 +131,7 @@ export function groupMembersRoutes({ ds, config, followUps }: RouteDeps) {
       ? await isGroupAdmin(ds.manager, group.id, actor)
       : actor.platformAdmin || (await ds.query(`SELECT 1 FROM group_members WHERE group_id = $1 AND user_id::text = $2`, [group.id, actor.userId])).length > 0;
     if (!allowed) throw new DomainError(403, 'forbidden', status === 'requested' ? `only an owner or admin of ${groupSlug} sees its requests` : `only members of ${groupSlug} see its members`);
+    const after = token ? readKey(token, ['int', PG_TIMESTAMP, UUID]) : null;
     const source = status === 'requested'
       ? `SELECT user_id, NULL::text AS role, 0 AS rank, created_at FROM group_join_requests WHERE group_id = $1`
       : `SELECT user_id, role, array_position(ARRAY['owner', 'admin', 'member'], role) AS rank, created_at FROM group_members WHERE group_id = $1`;
