@@ -117,7 +117,7 @@ export function seriesRoutes(deps: RouteDeps) {
       const [template] = await m.query(
         `INSERT INTO events (slug, name, description, start_at, end_at, time_zone, owner_id, group_id, series_slug, original_start,
                              capacity, chat_enabled, publish_to_bluesky, location, online_url, country)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $4, $10, $11, $12, $13, $14) RETURNING id`,
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $4, $10, $11, $12, $13, $14, $15) RETURNING id`,
         [occurrenceSlug(slug, start, b.timeZone), b.name, b.description ?? null, start, new Date(b.endAt), b.timeZone, owner.id,
           groupId, slug, b.capacity ?? null, b.chatEnabled ?? false, b.publishToBluesky ?? null, b.location ?? null, b.onlineUrl ?? null, b.country ?? null]);
       await m.query(`UPDATE event_series SET template_event_id = $2 WHERE slug = $1`, [slug, template.id]);
