@@ -41,6 +41,7 @@ const moves = {
         `WITH pair AS (SELECT * FROM jsonb_populate_recordset(null::attendees, $2))
          UPDATE attendees a SET
            status = (SELECT status FROM pair ORDER BY ${STRENGTH} DESC LIMIT 1),
+           registration_role = (SELECT registration_role FROM pair ORDER BY ${STRENGTH} DESC, (id = $1) DESC LIMIT 1),
            waitlisted_at = CASE WHEN (SELECT status FROM pair ORDER BY ${STRENGTH} DESC LIMIT 1) = 'waitlisted'
                                 THEN (SELECT min(waitlisted_at) FROM pair) END,
            -- the shadow's attribution, unless the user's row already has one or is published by meetflow
@@ -107,8 +108,8 @@ async function undo(m: EntityManager, c: ClaimInput, kind: string, before: Recor
     await m.query(`UPDATE attendees SET user_id = $2, updated_at = $3 WHERE id = $1`, [before.id, before.user_id, before.updated_at]);
   } else if (kind === 'attendee-merged') {
     await m.query(
-      `UPDATE attendees a SET (status, role, waitlisted_at, source_id, source_cid, bluesky_uri, bluesky_cid, bluesky_rkey, created_at, updated_at)
-         = (b.status, b.role, b.waitlisted_at, b.source_id, b.source_cid, b.bluesky_uri, b.bluesky_cid, b.bluesky_rkey, b.created_at, b.updated_at)
+      `UPDATE attendees a SET (status, role, registration_role, notes, special_requirements, waitlisted_at, source_id, source_cid, bluesky_uri, bluesky_cid, bluesky_rkey, created_at, updated_at)
+         = (b.status, b.role, b.registration_role, b.notes, b.special_requirements, b.waitlisted_at, b.source_id, b.source_cid, b.bluesky_uri, b.bluesky_cid, b.bluesky_rkey, b.created_at, b.updated_at)
          FROM jsonb_populate_record(null::attendees, $1) b WHERE a.id = b.id`, [before.user]);
     await m.query(`INSERT INTO attendees OVERRIDING SYSTEM VALUE SELECT * FROM jsonb_populate_record(null::attendees, $1)`, [before.shadow]);
   } else if (kind === 'member-moved') {

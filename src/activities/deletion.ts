@@ -139,6 +139,7 @@ export function deletionActivities({ ds, temporal, config, followUps }: Deletion
         if (left.n > 0) throw new Error(`event ${eventId} still has ${left.n} attendees`); // retried after the batches
         await m.query(`UPDATE event_series SET template_event_id = NULL WHERE template_event_id = $1 AND status = 'deleting'`, [eventId]);
         await m.query(`DELETE FROM chat_rooms WHERE event_id = $1`, [eventId]);
+        await m.query(`DELETE FROM event_roles WHERE event_id = $1`, [eventId]);
         await m.query(`DELETE FROM events WHERE id = $1`, [eventId]);
       });
       log.info('event deleted', { eventId, attempt: activityInfo().attempt });

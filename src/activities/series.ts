@@ -67,9 +67,11 @@ export function seriesActivities({ ds, followUps }: { ds: DataSource; followUps:
         const empty = stale.filter((e) => e.attendees === 0).map((e) => e.id);
         const deleted = empty.length
           ? (await changedRows(m,
-            `DELETE FROM events e WHERE e.id = ANY($1::uuid[])
-                AND NOT EXISTS (SELECT 1 FROM attendees a WHERE a.event_id = e.id)
-                AND NOT EXISTS (SELECT 1 FROM chat_rooms c WHERE c.event_id = e.id) RETURNING id`, [empty])).length
+            `WITH gone AS (SELECT e.id FROM events e WHERE e.id = ANY($1::uuid[])
+                  AND NOT EXISTS (SELECT 1 FROM attendees a WHERE a.event_id = e.id)
+                  AND NOT EXISTS (SELECT 1 FROM chat_rooms c WHERE c.event_id = e.id)),
+                  roles AS (DELETE FROM event_roles WHERE event_id IN (SELECT id FROM gone))
+             DELETE FROM events WHERE id IN (SELECT id FROM gone) RETURNING id`, [empty])).length
           : 0;
 
         // Unmodified occurrences follow the template (targeted columns only, and only where they differ).

@@ -11,6 +11,7 @@ import { limitBody, rateLimits, refuseControlCharacters } from './guards.ts';
 import { eventsRoutes } from './events.ts';
 import { groupsRoutes } from './groups.ts';
 import { groupMembersRoutes } from './group-members.ts';
+import { registrationsRoutes } from './registrations.ts';
 import { healthRoutes } from './health.ts';
 import { createMetrics } from './metrics.ts';
 import { operationsRoutes } from './operations.ts';
@@ -57,7 +58,7 @@ export function createApp(services: AppDeps) {
 
   app.route('/', blueskyAuthRoutes(deps)); // before the JWT check: it is how a token is obtained
   app.use('/v1/*', async (c, next) => (c.req.path.startsWith('/v1/auth/') ? next() : jwt(c, next)));
-  for (const routes of [usersRoutes, groupsRoutes, groupMembersRoutes, eventsRoutes, seriesRoutes, attendeesRoutes, operationsRoutes, adminRoutes, integrationRoutes]) {
+  for (const routes of [usersRoutes, groupsRoutes, groupMembersRoutes, eventsRoutes, seriesRoutes, attendeesRoutes, registrationsRoutes, operationsRoutes, adminRoutes, integrationRoutes]) {
     app.route('/', routes(deps));
   }
 

@@ -1,18 +1,19 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import { rsvp, type RsvpIntent } from '../domain/rsvp.ts';
+import { rsvp, type Registration, type RsvpIntent } from '../domain/rsvp.ts';
 import { recordFollowUps, type Recorded } from '../follow-ups/outbox.ts';
 import { afterRsvp } from '../follow-ups/rules.ts';
 import type { User } from '../db/entities/user.ts';
-import { requireUser } from './access.ts';
+import { isManager, requireUser } from './access.ts';
 import type { AuthEnv } from './auth.ts';
 import type { RouteDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
 import { findVisibleEvent, hideDraft } from './events.ts';
-import { cursor, followUpOperations, SlugParam } from './fields.ts';
+import { cursor, followUpOperations, roleName, SlugParam, text } from './fields.ts';
 import { PG_TIMESTAMP, readKey, writeKey } from './keyset.ts';
 
-const RsvpAnswer = z.object({
+export const RsvpAnswer = z.object({
   status: z.enum(['confirmed', 'waitlisted', 'maybe', 'cancelled']),
+  role: z.string().nullable().openapi({ description: 'the registration\'s role, on an event that declares roles' }),
   waitlistPosition: z.number().int().optional(),
   operations: followUpOperations,
 }).openapi('RsvpAnswer');
@@ -20,7 +21,10 @@ const RsvpAnswer = z.object({
 const Attendee = z.object({
   user: z.object({ slug: z.string(), displayName: z.string() }),
   status: z.enum(['confirmed', 'waitlisted', 'maybe', 'cancelled']),
-  waitlistPosition: z.number().int().optional(),
+  role: z.string().nullable(),
+  waitlistPosition: z.number().int().optional().openapi({ description: 'place in the waitlist of the role (or the event)' }),
+  notes: z.string().nullable().optional().openapi({ description: 'for the event\'s managers and the person only' }),
+  specialRequirements: z.string().nullable().optional().openapi({ description: 'for the event\'s managers and the person only' }),
   since: z.string(),
 }).openapi('Attendee');
 
@@ -31,11 +35,11 @@ export function attendeesRoutes({ ds, config, followUps }: RouteDeps) {
   const answer = { content: { 'application/json': { schema: RsvpAnswer } } };
 
   /** The row change commits with the follow-ups it sets in motion (the outbox); delivery comes after. */
-  async function respond(slug: string, user: User, intent: RsvpIntent) {
+  async function respond(slug: string, user: User, intent: RsvpIntent, registration: Registration = {}) {
     let recorded: Recorded[] = [];
-    const result = await rsvp(ds, slug, user.id, intent, async (m, r) => { recorded = await recordFollowUps(m, await afterRsvp(m, config, slug, r, user)); });
+    const result = await rsvp(ds, slug, user.id, intent, async (m, r) => { recorded = await recordFollowUps(m, await afterRsvp(m, config, slug, r, user)); }, registration);
     const operations = await followUps.deliver(recorded);
-    return { status: result.status, ...(result.waitlistPosition ? { waitlistPosition: result.waitlistPosition } : {}), operations };
+    return { status: result.status, role: result.role, ...(result.waitlistPosition ? { waitlistPosition: result.waitlistPosition } : {}), operations };
   }
 
   app.openapi(createRoute({
@@ -43,14 +47,20 @@ export function attendeesRoutes({ ds, config, followUps }: RouteDeps) {
     summary: 'RSVP as the caller: going confirms while seats are free, then waitlists',
     request: {
       params: Slug,
-      body: { required: true, content: { 'application/json': { schema: z.object({ status: z.enum(['going', 'interested', 'notgoing']) }).strict() } } },
+      body: { required: true, content: { 'application/json': { schema: z.object({
+        status: z.enum(['going', 'interested', 'notgoing']),
+        role: roleName.optional().openapi({ description: 'on an event with roles: which one (default: the one held, else the first); another one moves the registration' }),
+        notes: text(2000).nullable().optional(),
+        specialRequirements: text(2000).nullable().optional(),
+      }).strict() } } },
     },
     responses: { 200: { ...answer, description: 'the caller\'s attendance' }, ...errorResponses },
   }), async (c) => {
     const user = await requireUser(ds, c.get('auth'));
     const { slug } = c.req.valid('param');
     await hideDraft(ds, slug, c.get('auth')); // a draft does not exist for strangers (the rest: rsvp() decides)
-    return c.json(await respond(slug, user, c.req.valid('json').status), 200);
+    const { status, ...registration } = c.req.valid('json');
+    return c.json(await respond(slug, user, status, registration), 200);
   });
 
   app.openapi(createRoute({
@@ -76,17 +86,21 @@ export function attendeesRoutes({ ds, config, followUps }: RouteDeps) {
     },
   }), async (c) => {
     const event = await findVisibleEvent(ds, c.req.valid('param').slug, c.get('auth'));
+    const manager = await isManager(ds, c.get('auth'), event);
     const { limit, cursor } = c.req.valid('query');
     const after = cursor ? readKey(cursor, ['int', PG_TIMESTAMP, /^\d{1,19}$/]) : null;
     // Keyset pagination over (status rank, waitlist time, id); positions count the whole waitlist.
-    const rows: { id: string; slug: string; display_name: string; status: 'confirmed' | 'waitlisted' | 'maybe'; since: Date; pos: number | null; rank: number; w: string }[] =
+    const rows: {
+      id: string; user_id: string; slug: string; display_name: string; status: 'confirmed' | 'waitlisted' | 'maybe'; since: Date; pos: number | null;
+      rank: number; w: string; registration_role: string | null; notes: string | null; special_requirements: string | null;
+    }[] =
       await ds.query(
         `WITH ranked AS (
-           SELECT a.id, u.slug, u.display_name, a.status, a.updated_at AS since,
+           SELECT a.id, a.user_id, u.slug, u.display_name, a.status, a.updated_at AS since, a.registration_role, a.notes, a.special_requirements,
                   array_position(ARRAY['confirmed', 'waitlisted', 'maybe'], a.status) AS rank,
                   coalesce(a.waitlisted_at, to_timestamp(0))::text AS w,
                   CASE WHEN a.status = 'waitlisted'
-                    THEN row_number() OVER (PARTITION BY a.status ORDER BY a.waitlisted_at, a.id) END::int AS pos
+                    THEN row_number() OVER (PARTITION BY a.status, a.registration_role ORDER BY a.waitlisted_at, a.id) END::int AS pos
              FROM attendees a JOIN users u ON u.id = a.user_id
             WHERE a.event_id = $1 AND a.status <> 'cancelled')
          SELECT * FROM ranked WHERE $2::int IS NULL OR (rank, w::timestamptz, id) > ($2::int, $3::timestamptz, $4::bigint)
@@ -96,8 +110,10 @@ export function attendeesRoutes({ ds, config, followUps }: RouteDeps) {
     const last = page.at(-1);
     return c.json({
       items: page.map((r) => ({
-        user: { slug: r.slug, displayName: r.display_name }, status: r.status,
-        ...(r.pos ? { waitlistPosition: r.pos } : {}), since: r.since.toISOString(),
+        user: { slug: r.slug, displayName: r.display_name }, status: r.status, role: r.registration_role,
+        ...(r.pos ? { waitlistPosition: r.pos } : {}),
+        ...(manager || r.user_id === c.get('auth').sub ? { notes: r.notes, specialRequirements: r.special_requirements } : {}),
+        since: r.since.toISOString(),
       })),
       nextCursor: rows.length > limit && last ? writeKey([last.rank, last.w, String(last.id)]) : null,
     }, 200);

@@ -2,7 +2,7 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { DataSource, EntityManager } from 'typeorm';
 import { EventEntity, type Event } from '../db/entities/event.ts';
 import { DomainError, notFound } from '../domain/errors.ts';
-import { attendeeCounts, type AttendeeCounts } from '../domain/rsvp.ts';
+import { attendeeCounts, eventRoles, roleCounts, type AttendeeCounts } from '../domain/rsvp.ts';
 import { makeSlug } from '../domain/slug.ts';
 import { datetime, followUpOperations, link, name, patchOf, slug, SlugParam, text, timeZone } from './fields.ts';
 import { recordFollowUps } from '../follow-ups/outbox.ts';
@@ -26,6 +26,8 @@ export const EventSchema = z.object({
   publishToBluesky: z.boolean().nullable().openapi({ description: 'true: publish; false: never (this event opts out); null: as the owner\'s auto-publish preference says' }),
   location: z.string().nullable(), country: z.string().nullable(), onlineUrl: z.string().nullable(),
   attendeeCounts: Counts,
+  roles: z.array(z.object({ name: z.string(), capacity: z.number().nullable(), attendeeCounts: Counts }))
+    .openapi({ description: 'the roles the event declares (capacity and waitlist per role), with their counts; empty: one capacity for the event' }),
   bluesky: z.object({ uri: z.string(), cid: z.string().nullable() }).nullable(),
   operations: followUpOperations.optional(),
 }).openapi('Event');
@@ -95,8 +97,9 @@ export async function hideDraft(ds: DataSource, slug: string, auth: Auth, known?
   if (event?.status === 'draft' && !await isManager(ds, auth, event)) throw notFound('event', slug);
 }
 
-async function toEventJsons(ds: DataSource | EntityManager, events: Event[]) {
+export async function toEventJsons(ds: DataSource | EntityManager, events: Event[]) {
   const counts = await attendeeCounts(ds, events.map((e) => e.id));
+  const roles = await roleCounts(ds, events.map((e) => e.id));
   const groupIds = [...new Set(events.map((e) => e.groupId).filter((g): g is string => !!g))];
   const groups = groupIds.length
     ? new Map((await ds.query(`SELECT id, slug FROM groups WHERE id = ANY($1::uuid[])`, [groupIds]))
@@ -110,6 +113,7 @@ async function toEventJsons(ds: DataSource | EntityManager, events: Event[]) {
     capacity: e.capacity, chatEnabled: e.chatEnabled, publishToBluesky: e.publishToBluesky,
     location: e.location, country: e.country, onlineUrl: e.onlineUrl,
     attendeeCounts: counts.get(e.id) as AttendeeCounts,
+    roles: roles.get(e.id) ?? [],
     bluesky: e.blueskyUri ? { uri: e.blueskyUri, cid: e.blueskyCid } : null,
   }));
 }
@@ -222,6 +226,9 @@ export function eventsRoutes(deps: RouteDeps) {
     const start = patch.startAt ? Date.parse(patch.startAt) : before.startAt.getTime();
     const end = patch.endAt ? Date.parse(patch.endAt) : before.endAt.getTime();
     if (end < start) throw new DomainError(400, 'validation_failed', 'endAt must not be before startAt');
+    if (patch.capacity != null && (await eventRoles(ds, before.id)).length) {
+      throw new DomainError(422, 'capacity_per_role', `event ${slug} declares roles: their capacities apply (PUT /v1/events/${slug}/roles)`);
+    }
 
     const set = setClause(eventColumns(patch));
     // An ingested event edited here: its record on the network stays the truth, so the next sync

@@ -20,6 +20,9 @@ export const followUpOperations = z.array(z.object({
   pending: z.literal(true).optional().openapi({ description: 'recorded with the change, not yet handed to Temporal (the relay delivers it)' }),
 }));
 
+/** An event role's name (e.g. `volunteers`). */
+export const roleName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/).openapi({ example: 'volunteers' });
+
 /** Opaque page cursors (base64url). */
 export const cursor = z.string().regex(/^[A-Za-z0-9_-]{1,2000}$/);
 

@@ -19,6 +19,7 @@ import { PublishChoice1764000000007 } from './migrations/1764000000007-publish-c
 import { ChatRoomPurging1764000000008 } from './migrations/1764000000008-chat-room-purging.ts';
 import { EventCountry1764000000009 } from './migrations/1764000000009-event-country.ts';
 import { UserAvatar1764000000010 } from './migrations/1764000000010-user-avatar.ts';
+import { EventRoles1764000000011 } from './migrations/1764000000011-event-roles.ts';
 
 type DbConfig = Pick<Config, 'DATABASE_URL' | 'DB_POOL_MAX' | 'DB_ACQUIRE_TIMEOUT_MS' | 'DB_STATEMENT_TIMEOUT_MS' | 'DB_LOCK_TIMEOUT_MS' | 'DB_IDLE_IN_TRANSACTION_TIMEOUT_MS'>;
 
@@ -35,7 +36,8 @@ export function createDataSource(config: DbConfig): DataSource {
       SeriesExceptionEntity, AttendeeEntity, ChatRoomEntity, FirehoseCursorEntity, IngestionDeadLetterEntity],
     migrations: [InitialSchema1764000000000, MatrixUserId1764000000001, DeletionTombstone1764000000002, AccountClaimJournal1764000000003, FollowUps1764000000004,
       IdempotencyKeys1764000000005, GroupMembership1764000000006, PublishChoice1764000000007,
-      ChatRoomPurging1764000000008, EventCountry1764000000009, UserAvatar1764000000010],
+      ChatRoomPurging1764000000008, EventCountry1764000000009, UserAvatar1764000000010,
+      EventRoles1764000000011],
     migrationsTransactionMode: 'all',
     synchronize: false,
     extra: {

@@ -83,6 +83,11 @@ export function afterRoomReopened(config: ChatConfig, eventSlug: string): Follow
   return config.CHAT_ENABLED ? [{ type: 'chat-room', slug: eventSlug }] : [];
 }
 
+/** An event's roles changed: a new or larger role may take people from its waitlist. */
+export function afterRolesChanged(eventSlug: string, seatsMayBeFree: boolean): FollowUp[] {
+  return seatsMayBeFree ? [{ type: 'waitlist', slug: eventSlug }] : [];
+}
+
 /** A membership change: the group's room follows who is in the group, and in which role. */
 export function afterMembershipChanged(config: ChatConfig, group: { slug: string; chatEnabled: boolean }): FollowUp[] {
   return afterGroupCreated(config, group);

@@ -188,7 +188,7 @@ describe('chat disabled globally (CHAT_ENABLED=false)', () => {
       const group = await off.api('POST', '/v1/groups', { token: owner.token, body: { name: 'Quiet Group', chatEnabled: true } });
       expect(group.body.operations).toEqual([]);
       const rsvp = await off.api('POST', `/v1/events/${created.body.slug}/attendees`, { token: owner.token, body: { status: 'going' } });
-      expect(rsvp.body).toEqual({ status: 'confirmed', operations: [] });
+      expect(rsvp.body).toEqual({ status: 'confirmed', role: null, operations: [] });
       // Even a workflow started by hand ends quietly.
       const { requestChatSync } = await import('../../src/temporal/signals.ts');
       const id = await requestChatSync(off.temporal, off.config, { kind: 'event', slug: created.body.slug });

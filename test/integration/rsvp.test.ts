@@ -87,7 +87,7 @@ describe('RSVPs with capacity (real Postgres, real dev server)', () => {
     expect((await s.api('POST', `/v1/events/${slug}/attendees`, { token: a.token, body: { status: 'going' } })).body.status).toBe('confirmed');
     expect((await s.api('POST', `/v1/events/${slug}/attendees`, { token: a.token, body: { status: 'going' } })).body.status).toBe('confirmed');
     expect((await s.api('POST', `/v1/events/${slug}/attendees`, { token: b.token, body: { status: 'going' } })).body)
-      .toEqual({ status: 'waitlisted', waitlistPosition: 1, operations: [] });
+      .toEqual({ status: 'waitlisted', role: null, waitlistPosition: 1, operations: [] });
     expect((await s.api('POST', `/v1/events/${slug}/attendees`, { token: b.token, body: { status: 'going' } })).body.waitlistPosition).toBe(1);
     expect((await s.api('POST', `/v1/events/${slug}/attendees`, { token: b.token, body: { status: 'interested' } })).body.status).toBe('maybe');
     expect((await s.api('GET', `/v1/events/${slug}`, { token: a.token })).body.attendeeCounts).toEqual({ confirmed: 1, waitlisted: 0, maybe: 1 });
