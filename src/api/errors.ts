@@ -19,8 +19,9 @@ export const errorResponses = {
   401: { content: json, description: 'missing or invalid token (`unauthorized`)' },
   403: { content: json, description: 'not allowed (`forbidden`)' },
   404: { content: json, description: 'no such resource (`not_found`)' },
-  409: { content: json, description: 'conflicts with the current state' },
+  409: { content: json, description: 'conflicts with the current state (e.g. `event_deleting`, `event_not_open`, `last_owner`, `role_full`, `role_in_use`, `claim_in_progress`, `bluesky_not_connected`, `conflict`)' },
   413: { content: json, description: 'the body is larger than API_BODY_LIMIT_BYTES (`payload_too_large`)' },
+  422: { content: json, description: 'well-formed but not acceptable for this resource (`unknown_role`, `capacity_per_role`, `idempotency_key_reused`, `invalid_reference`)' },
   429: { content: json, description: 'too many requests (`rate_limited`); see `Retry-After`' },
   503: { content: json, description: 'a dependency is busy or down (`database_busy`, `database_timeout`, `database_unavailable`, `temporal_unavailable`, `redis_unavailable`, `bluesky_unavailable`); try again' },
 } as const;
