@@ -86,7 +86,9 @@ describe('a worker killed while every family has work in flight', () => {
       // Each once: one record per event on Alice's PDS (the event, the series' next occurrence), one room.
       const names = (await records(alice, EVENT_COLLECTION)).map((r) => (r.value as { name: string }).name).sort();
       expect(names).toEqual(['Crash Series', 'Crash Test']);
-      const [room] = await s.ds.query(`SELECT c.room_id FROM chat_rooms c JOIN events e ON e.id = c.event_id WHERE e.slug = $1`, [event.slug]);
+      // The room may still be on its way (the killed worker may have been making it): wait for it.
+      const room = await eventually(async () => (await s.ds.query(
+        `SELECT c.room_id FROM chat_rooms c JOIN events e ON e.id = c.event_id WHERE e.slug = $1 AND c.room_id IS NOT NULL`, [event.slug]))[0], long);
       expect(await synapseRoom(room.room_id)).not.toBeNull();
       expect((await s.ds.query(`SELECT count(*)::int AS n FROM chat_rooms c JOIN events e ON e.id = c.event_id WHERE e.slug = $1`, [event.slug]))[0].n).toBe(1);
     } finally {
