@@ -4,7 +4,7 @@ import { UserEntity, type User } from '../db/entities/user.ts';
 import { DomainError, notFound } from '../domain/errors.ts';
 import { forgetSession } from '../activities/bluesky/sessions.ts';
 import { recordFollowUps } from '../follow-ups/outbox.ts';
-import { afterPreferencesChanged } from '../follow-ups/rules.ts';
+import { afterDisconnect, afterPreferencesChanged } from '../follow-ups/rules.ts';
 import { requestSync } from '../temporal/signals.ts';
 import { requireUser } from './access.ts';
 import { OperationSchema, operationReader } from './operations.ts';
@@ -103,18 +103,29 @@ export function usersRoutes(deps: RouteDeps) {
 
   app.openapi(createRoute({
     method: 'delete', path: '/v1/me/bluesky', tags: ['users'], security: [{ bearer: [] }],
-    summary: 'disconnect Bluesky: publishing stops, the session is revoked at the PDS where it answers and forgotten here; records already published stay',
+    summary: 'disconnect Bluesky: publishing stops, the session is revoked at the PDS where it answers and forgotten here; records already published stay, unless `deleteRecords=true` (then bsky-unpublish:<did> deletes them first)',
+    request: { query: z.object({ deleteRecords: z.enum(['true', 'false']).default('false') }) },
     responses: {
-      200: { content: { 'application/json': { schema: z.object({ connected: z.literal(false), revoked: z.boolean() }) } }, description: 'disconnected' },
+      200: { content: { 'application/json': { schema: z.object({
+        connected: z.literal(false),
+        revoked: z.boolean().nullable().openapi({ description: 'the PDS confirmed the revocation; null while bsky-unpublish still needs the session' }),
+        operations: followUpOperations,
+      }) } }, description: 'disconnected' },
       ...errorResponses,
     },
   }), async (c) => {
     const me = await requireUser(ds, c.get('auth'));
-    if (!me.did) return c.json({ connected: false as const, revoked: false }, 200);
-    // Publishing stops first (every publisher checks the connection), then the session goes.
-    await ds.query(`UPDATE users SET bluesky_connected = false, updated_at = now() WHERE id = $1`, [me.id]);
+    const deleteRecords = c.req.valid('query').deleteRecords === 'true';
+    if (!me.did) return c.json({ connected: false as const, revoked: false, operations: [] }, 200);
+    // Publishing stops first (every publisher checks the connection), then the session goes:
+    // at once, or after the records, by the operation recorded with the disconnection.
+    const recorded = await ds.transaction(async (m) => {
+      await m.query(`UPDATE users SET bluesky_connected = false, updated_at = now() WHERE id = $1`, [me.id]);
+      return recordFollowUps(m, afterDisconnect(me.did!, deleteRecords));
+    });
+    if (deleteRecords) return c.json({ connected: false as const, revoked: null, operations: await deps.followUps.deliver(recorded) }, 200);
     const { revoked } = await forgetSession(me.did, deps);
-    return c.json({ connected: false as const, revoked }, 200);
+    return c.json({ connected: false as const, revoked, operations: [] }, 200);
   });
 
   const operations = operationReader(deps);

@@ -5,7 +5,7 @@ import type { Config } from '../config.ts';
 import { changedRows } from '../db/changed-rows.ts';
 import { operationId } from '../temporal/operations.ts';
 import {
-  notifySeatsChanged, requestChatSync, requestMaterialization, requestPublish, requestRsvpPublish, requestSeriesPublish, requestSync,
+  notifySeatsChanged, requestChatSync, requestMaterialization, requestPublish, requestRsvpPublish, requestSeriesPublish, requestSync, requestUnpublish,
 } from '../temporal/signals.ts';
 import type { FollowUp, FollowUpType } from './rules.ts';
 
@@ -63,6 +63,7 @@ export function followUpRelay({ ds, temporal, config, registry }: { ds: DataSour
       'bsky-publish-series': () => requestSeriesPublish(c, config, f.slug),
       'bsky-rsvp': () => requestRsvpPublish(c, config, f.slug.split('/')[0], { id: d.userId!, slug: f.slug.split('/')[1] }),
       'bsky-sync': () => requestSync(c, config, f.slug),
+      'bsky-unpublish': () => requestUnpublish(c, config, f.slug),
     };
     return temporal.connection.withDeadline(Date.now() + DELIVER_TIMEOUT_MS, calls[f.type]);
   }

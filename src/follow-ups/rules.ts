@@ -7,7 +7,7 @@ import type { RsvpResult } from '../domain/rsvp.ts';
  * the outbox (`outbox.ts`), recorded in the change's own transaction; nothing else starts or
  * signals a follow-up workflow.
  */
-export type FollowUpType = 'waitlist' | 'chat-room' | 'series' | 'bsky-publish' | 'bsky-publish-series' | 'bsky-rsvp' | 'bsky-sync';
+export type FollowUpType = 'waitlist' | 'chat-room' | 'series' | 'bsky-publish' | 'bsky-publish-series' | 'bsky-rsvp' | 'bsky-sync' | 'bsky-unpublish';
 /** `slug` is the operation's entity key (`bsky-rsvp`: `<event slug>/<user slug>`; `bsky-sync`: the DID). */
 export interface FollowUp { type: FollowUpType; slug: string; detail?: { kind?: 'group'; userId?: string } }
 
@@ -121,6 +121,11 @@ export function rsvpRecord(eventSlug: string, user: { id: string; slug: string }
 /** Auto-publish turned on by a connected user: their sync publishes what is missing. */
 export function afterPreferencesChanged(before: { blueskyAutoPublish: boolean }, after: { did: string | null; blueskyConnected: boolean; blueskyAutoPublish: boolean }): FollowUp[] {
   return after.did && after.blueskyConnected && after.blueskyAutoPublish && !before.blueskyAutoPublish ? [{ type: 'bsky-sync', slug: after.did }] : [];
+}
+
+/** A disconnection that asked for meetflow's records to be taken off the network: `bsky-unpublish:<did>`. */
+export function afterDisconnect(did: string, deleteRecords: boolean): FollowUp[] {
+  return deleteRecords ? [{ type: 'bsky-unpublish', slug: did }] : [];
 }
 
 /** A claimed account: its rooms' memberships, the seats it freed, and its records (sync). */

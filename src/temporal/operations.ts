@@ -22,6 +22,8 @@ export const OPERATION_TYPES = {
   'bsky-ingest': { entityKind: 'record', workflowType: 'ingestWorkflow' },
   /** Entity key: the user's DID. */
   'bsky-sync': { entityKind: 'did', workflowType: 'blueskySyncWorkflow' },
+  /** Entity key: the user's DID. */
+  'bsky-unpublish': { entityKind: 'did', workflowType: 'blueskyUnpublishWorkflow' },
   /** Entity key: the DID being claimed. */
   'claim-account': { entityKind: 'did', workflowType: 'claimAccountWorkflow' },
   'delete-series': { entityKind: 'series', workflowType: 'deleteSeriesWorkflow' },

@@ -5,6 +5,7 @@ import type { chatRoomWorkflow } from '../workflows/chat-room.ts';
 import type { seriesWorkflow } from '../workflows/series.ts';
 import type { ingestWorkflow } from '../workflows/ingest.ts';
 import type { blueskySyncWorkflow } from '../workflows/bluesky-sync.ts';
+import type { blueskyUnpublishWorkflow } from '../workflows/bluesky-unpublish.ts';
 import type { IngestOp } from '../domain/ingest.ts';
 import type { blueskyPublishWorkflow, blueskyRsvpWorkflow, blueskySeriesPublishWorkflow } from '../workflows/bluesky-publish.ts';
 import { OPERATION_TYPES, SIGNALS, type OperationType } from './operations.ts';
@@ -66,3 +67,7 @@ export function requestSync(client: Client, config: Config, did: string): Promis
   return startOperation(client, config, 'bsky-sync', did, [{ did }] satisfies Parameters<typeof blueskySyncWorkflow>);
 }
 
+/** Meetflow's records taken off the user's repo, then their session forgotten: `bsky-unpublish:<did>`. */
+export function requestUnpublish(client: Client, config: Config, did: string): Promise<string> {
+  return startOperation(client, config, 'bsky-unpublish', did, [{ did }] satisfies Parameters<typeof blueskyUnpublishWorkflow>);
+}

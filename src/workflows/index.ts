@@ -9,4 +9,5 @@ export { blueskyPublishWorkflow, blueskyRsvpWorkflow, blueskySeriesPublishWorkfl
 export { claimAccountWorkflow } from './claim-account.ts';
 export { ingestWorkflow } from './ingest.ts';
 export { blueskySyncWorkflow } from './bluesky-sync.ts';
+export { blueskyUnpublishWorkflow } from './bluesky-unpublish.ts';
 export { reconcileWorkflow } from './reconcile.ts';

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AtpAgent } from '@atproto/api';
 import type { TestNetworkNoAppView } from '@atproto/dev-env';
-import { ADDRESS_LOCATION, EVENT_COLLECTION } from '../../src/domain/lexicon.ts';
+import { ADDRESS_LOCATION, EVENT_COLLECTION, RSVP_COLLECTION } from '../../src/domain/lexicon.ts';
 import { readProfile } from '../../src/activities/bluesky/profile.ts';
 import { sessionStore } from '../../src/activities/bluesky/sessions.ts';
 import { eventually, type Stack } from '../helpers/stack.ts';
@@ -128,7 +128,7 @@ describe('Bluesky controls', () => {
 
     const bye = await s.api('DELETE', '/v1/me/bluesky', { token });
     expect(bye.status).toBe(200);
-    expect(bye.body).toEqual({ connected: false, revoked: true });
+    expect(bye.body).toEqual({ connected: false, revoked: true, operations: [] });
     expect(await sessionStore(s.redis, s.config).load(user.did)).toBeUndefined();
     // The PDS no longer honours the refresh token meetflow held.
     const old = new AtpAgent({ service: stored.service });
@@ -142,11 +142,30 @@ describe('Bluesky controls', () => {
     const reader = new AtpAgent({ service: net.pds.url });
     const record = await reader.com.atproto.repo.getRecord({ repo: user.did, collection: EVENT_COLLECTION, rkey: uri.split('/').pop()! });
     expect(record.data.value).toMatchObject({ name: 'Before' });
-    expect((await s.api('DELETE', '/v1/me/bluesky', { token })).body).toEqual({ connected: false, revoked: false }); // again: nothing left to revoke
+    expect((await s.api('DELETE', '/v1/me/bluesky', { token })).body).toEqual({ connected: false, revoked: false, operations: [] }); // again: nothing left to revoke
 
     // Logging in again reconnects the same account.
     const back = await appPasswordLogin(s, 'dave.test', PASSWORD);
     expect(back.body.user.id).toBe(user.id);
     expect((await s.api('GET', '/v1/me', { token })).body.blueskyConnected).toBe(true);
+  });
+  it('disconnect with deleteRecords: bsky-unpublish:<did> deletes meetflow\'s records in the user\'s repo, then forgets the session', async () => {
+    const agent = await pdsAccount(net, 'gus.test');
+    const { token, user } = (await appPasswordLogin(s, 'gus.test')).body;
+    const { slug } = (await s.api('POST', '/v1/events', { token, body: { name: 'Gus hosts', ...at(25) } })).body;
+    await eventually(async () => uriOf(slug));
+    await s.api('POST', `/v1/events/${slug}/attendees`, { token, body: { status: 'going' } }); // his RSVP record too
+    const list = async (collection: string) => (await agent.com.atproto.repo.listRecords({ repo: user.did, collection })).data.records;
+    await eventually(async () => (await list(RSVP_COLLECTION)).length === 1);
+
+    const bye = await s.api('DELETE', '/v1/me/bluesky?deleteRecords=true', { token });
+    expect(bye.body).toEqual({ connected: false, revoked: null, operations: [{ id: `bsky-unpublish:${user.did}`, type: 'bsky-unpublish' }] });
+    const op = await s.finished(`bsky-unpublish:${user.did}`, token, { timeoutMs: 60_000 });
+    expect(op).toMatchObject({ status: 'completed', result: { step: 'done', deleted: 2, revoked: true } });
+    expect(await list(EVENT_COLLECTION)).toEqual([]);
+    expect(await list(RSVP_COLLECTION)).toEqual([]);
+    expect(await uriOf(slug)).toBeNull();
+    expect(await sessionStore(s.redis, s.config).load(user.did)).toBeUndefined();
+    expect((await s.api('GET', `/v1/events/${slug}`, { token })).body).toMatchObject({ name: 'Gus hosts', bluesky: null }); // the event itself stays
   });
 });

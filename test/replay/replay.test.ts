@@ -24,6 +24,7 @@ const HISTORIES = [
   { file: 'bsky-ingest.json', workflowId: 'bsky-ingest:recorded' }, // created, same again (API), updated, deleted (child), waiting
   { file: 'bsky-sync.json', workflowId: 'bsky-sync:recorded' }, // completed: 60 records in, 40 published
   { file: 'reconcile.json', workflowId: 'reconcile:recorded' }, // completed: four kinds of divergence repaired
+  { file: 'bsky-unpublish.json', workflowId: 'bsky-unpublish:recorded' }, // completed: an event and an RSVP record deleted, session revoked
 ];
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });

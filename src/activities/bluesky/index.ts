@@ -7,6 +7,7 @@ import type { Config } from '../../config.ts';
 import { EVENT_COLLECTION, eventRecord } from '../../domain/lexicon.ts';
 import { putOwnRecord } from './records.ts';
 import { rsvpActivities } from './rsvps.ts';
+import { unpublishActivities } from './unpublish.ts';
 import { agentFor, isSessionRevoked } from './sessions.ts';
 
 export type PublishResult =
@@ -115,5 +116,6 @@ export function blueskyActivities({ ds, redis, config }: BlueskyDeps) {
     },
 
     ...rsvpActivities({ ds, redis, config }),
+    ...unpublishActivities({ ds, redis, config }),
   };
 }
