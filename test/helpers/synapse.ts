@@ -1,5 +1,3 @@
-import { execFileSync } from 'node:child_process';
-
 const url = () => process.env.MATRIX_HOMESERVER_URL!;
 
 /** Synapse's own view of a room (admin API): its name, or null once it is deleted and purged. */
@@ -10,12 +8,4 @@ export async function synapseRoom(roomId: string): Promise<{ name: string | null
   if (res.status === 404) return null;
   if (!res.ok) throw new Error(`synapse admin: ${res.status} ${await res.text()}`);
   return res.json() as Promise<{ name: string | null; joined_members: number }>;
-}
-
-/** Stops / restarts the Synapse that `npm test` started (same data, same port). */
-export function stopSynapse() {
-  execFileSync('bash', ['scripts/synapse.sh', 'stop', process.env.SYNAPSE_DIR!]);
-}
-export function startSynapse() {
-  execFileSync('bash', ['scripts/synapse.sh', 'start', process.env.SYNAPSE_DIR!, new URL(url()).port]);
 }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { synapseRoom, startSynapse, stopSynapse } from '../helpers/synapse.ts';
+import { doorFor } from '../helpers/door.ts';
+import { synapseRoom } from '../helpers/synapse.ts';
 import { eventually, startStack, type Stack } from '../helpers/stack.ts';
 
 let s: Stack;
@@ -145,30 +146,35 @@ describe('chat retention', () => {
     const rooms = await seedRooms(owner.id, 4, 60, 'outage');
     await s.matrix!.purgeRoom(rooms[0].roomId); // gone before retention gets to it
 
-    stopSynapse();
-    let restarted = false;
+    // Synapse unreachable for this test's own stack only (a door in front of it, shut): the
+    // homeserver other test files use at the same time stays up.
+    const matrix = await doorFor('MATRIX_HOMESERVER_URL');
+    const own = await startStack(matrix.env);
+    await own.startWorker();
+    await matrix.door.shut();
     try {
-      const started = await s.api('POST', '/v1/admin/chat-retention/run', { token: await admin(), body: { retentionDays: 30 } });
+      const started = await own.api('POST', '/v1/admin/chat-retention/run', { token: await admin(), body: { retentionDays: 30 } });
       // The children retry with backoff while Synapse is down; nothing is marked deleted.
-      const child = s.temporal.workflow.getHandle(`chat-room-delete:${rooms[1].alias}`);
+      const child = own.temporal.workflow.getHandle(`chat-room-delete:${rooms[1].alias}`);
       await eventually(async () => {
         const d = await child.describe().catch(() => null);
         const pending = d?.raw.pendingActivities?.[0];
         return pending && (pending.attempt ?? 0) >= 2;
       }, { timeoutMs: 60_000, intervalMs: 250 });
-      const waiting = await s.api('GET', `/v1/operations/${started.body.id}`, { token: await admin() });
+      const waiting = await own.api('GET', `/v1/operations/${started.body.id}`, { token: await admin() });
       expect(waiting.body).toMatchObject({ status: 'running', progress: { step: 'deleting rooms', deleted: 0 } });
       const [{ n }] = await s.ds.query(`SELECT count(*)::int AS n FROM chat_rooms WHERE alias = ANY($1) AND status = 'deleted'`, [rooms.map((r) => r.alias)]);
       expect(n).toBe(0);
 
-      startSynapse();
-      restarted = true;
-      const done = await s.finished(started.body.id, await admin(), { timeoutMs: RUN_TIMEOUT, intervalMs: 500 });
+      await matrix.door.open();
+      const done = await own.finished(started.body.id, await admin(), { timeoutMs: RUN_TIMEOUT, intervalMs: 500 });
       expect(done.status).toBe('completed');
       expect(done.result).toMatchObject({ deleted: 4, failed: 0 });
       for (const r of rooms) expect(await synapseRoom(r.roomId)).toBeNull();
     } finally {
-      if (!restarted) startSynapse();
+      await matrix.door.open();
+      await own.close();
+      await matrix.door.shut();
     }
   });
 });

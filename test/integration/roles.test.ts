@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startStack, type Stack } from '../helpers/stack.ts';
 
@@ -114,5 +115,22 @@ describe('registrations with roles', () => {
     const [{ n }] = await s.ds.query(
       `SELECT count(*)::int AS n FROM attendees a JOIN events e ON e.id = a.event_id WHERE e.slug = $1 AND a.registration_role = 'volunteers' AND a.status = 'confirmed'`, [slug]);
     expect(n).toBe(3);
+  });
+  it('an RSVP from the network lands in the event\'s default role', async () => {
+    const service = await s.token('ingest-service', 'service');
+    const admin = await s.token(randomUUID(), 'admin');
+    const [host, guest] = ['did:plc:rolehost' + randomUUID().slice(0, 8), 'did:plc:roleguest' + randomUUID().slice(0, 8)];
+    const sourceId = `at://${host}/community.lexicon.calendar.event/3roles${randomUUID().slice(0, 6)}`;
+    expect((await s.api('POST', '/v1/integration/events', { token: service, body: {
+      sourceType: 'bluesky', sourceId, creator: { did: host, handle: 'host.test' }, name: 'From the network', startAt: '2027-09-01T18:00:00Z', endAt: '2027-09-01T20:00:00Z',
+    } })).status).toBe(202);
+    const [{ slug }] = await eventually(async () => { const r = await s.ds.query(`SELECT slug FROM events WHERE source_id = $1`, [sourceId]); return r.length ? r : null; });
+    await s.api('PUT', `/v1/events/${slug}/roles`, { token: admin, body: { roles: [{ name: 'attendees', capacity: 10 }, { name: 'helpers', capacity: 2 }] } });
+    expect((await s.api('POST', '/v1/integration/rsvps', { token: service, body: {
+      sourceId: `at://${guest}/community.lexicon.calendar.rsvp/3rsvp${randomUUID().slice(0, 6)}`, eventSourceType: 'bluesky', eventSourceId: sourceId, userDid: guest, status: 'going',
+    } })).status).toBe(202);
+    const row = await eventually(async () => (await s.ds.query(
+      `SELECT a.status, a.registration_role AS role FROM attendees a JOIN events e ON e.id = a.event_id WHERE e.slug = $1`, [slug]))[0]);
+    expect(row).toEqual({ status: 'confirmed', role: 'attendees' });
   });
 });
