@@ -1,30 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.ts';
-import { createDataSource } from '../../src/db/data-source.ts';
+import { ownDatabase } from '../helpers/own-database.ts';
 import { eventually, startStack, type Stack } from '../helpers/stack.ts';
 
 // The reconciler looks at every row: it runs against a database of its own (same Postgres,
 // migrated here), so it never repairs, nor races, what other test files set up on purpose.
-const dbName = `meetflow_reconcile_${randomUUID().slice(0, 8)}`;
-const base = loadConfig();
-const url = base.DATABASE_URL.replace(/\/[^/]+$/, `/${dbName}`);
+let db: Awaited<ReturnType<typeof ownDatabase>>;
 let s: Stack;
 beforeAll(async () => {
-  const admin = await createDataSource(base).initialize();
-  await admin.query(`CREATE DATABASE ${dbName}`);
-  await admin.destroy();
-  const own = await createDataSource({ ...base, DATABASE_URL: url }).initialize();
-  await own.runMigrations();
-  await own.destroy();
-  s = await startStack({ DATABASE_URL: url });
+  db = await ownDatabase('meetflow_reconcile');
+  s = await startStack({ DATABASE_URL: db.url });
   await s.startWorker();
 });
 afterAll(async () => {
   await s?.close();
-  const admin = await createDataSource(base).initialize();
-  await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-  await admin.destroy();
+  await db?.drop();
 });
 
 describe('the reconciler', () => {

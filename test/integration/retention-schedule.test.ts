@@ -2,8 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
-import { createDataSource } from '../../src/db/data-source.ts';
 import { CHAT_RETENTION_SCHEDULE, ensureSchedules } from '../../src/temporal/schedules.ts';
+import { ownDatabase } from '../helpers/own-database.ts';
 import { eventually, startStack, type Stack } from '../helpers/stack.ts';
 
 // The chat-retention Schedule firing by itself (a cron of every few seconds), in a Temporal
@@ -11,10 +11,9 @@ import { eventually, startStack, type Stack } from '../helpers/stack.ts';
 // schedules must never meet it.
 const tag = randomUUID().slice(0, 8);
 const namespace = `retention-${tag}`;
-const dbName = `meetflow_retention_${tag}`;
 const base = loadConfig();
-const url = base.DATABASE_URL.replace(/\/[^/]+$/, `/${dbName}`);
 const temporalCli = (...args: string[]) => execFileSync('temporal', [...args, '--address', base.TEMPORAL_ADDRESS], { stdio: 'pipe' });
+let db: Awaited<ReturnType<typeof ownDatabase>>;
 let s: Stack;
 
 beforeAll(async () => {
@@ -25,21 +24,14 @@ beforeAll(async () => {
       '--name', 'MeetflowOperation', '--type', 'Keyword', '--name', 'MeetflowEntity', '--type', 'Keyword');
     return true;
   }, { timeoutMs: 60_000, intervalMs: 1000 }).catch((err: Error) => { throw new Error(`registering search attributes: ${err.message}`); });
-  const admin = await createDataSource(base).initialize();
-  await admin.query(`CREATE DATABASE ${dbName}`);
-  await admin.destroy();
-  const own = await createDataSource({ ...base, DATABASE_URL: url }).initialize();
-  await own.runMigrations();
-  await own.destroy();
-  s = await startStack({ DATABASE_URL: url, TEMPORAL_NAMESPACE: namespace, CHAT_RETENTION_CRON: '@every 5s', CHAT_RETENTION_DAYS: '30' });
+  db = await ownDatabase('meetflow_retention');
+  s = await startStack({ DATABASE_URL: db.url, TEMPORAL_NAMESPACE: namespace, CHAT_RETENTION_CRON: '@every 5s', CHAT_RETENTION_DAYS: '30' });
   await s.startWorker();
 });
 afterAll(async () => {
   await s?.temporal.schedule.getHandle(CHAT_RETENTION_SCHEDULE).delete().catch(() => undefined);
   await s?.close();
-  const admin = await createDataSource(base).initialize();
-  await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-  await admin.destroy();
+  await db?.drop();
 });
 
 describe('the chat-retention Schedule', () => {
