@@ -1,6 +1,6 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import { rsvp, type Registration, type RsvpIntent } from '../domain/rsvp.ts';
-import { recordFollowUps, type Recorded } from '../follow-ups/outbox.ts';
+import { rsvp, type Registration, type RsvpIntent, type RsvpResult } from '../domain/rsvp.ts';
+import { recordFollowUps, type FollowUpOperation, type Recorded } from '../follow-ups/outbox.ts';
 import { afterRsvp } from '../follow-ups/rules.ts';
 import type { User } from '../db/entities/user.ts';
 import { isManager, requireUser } from './access.ts';
@@ -17,6 +17,10 @@ export const RsvpAnswer = z.object({
   waitlistPosition: z.number().int().optional(),
   operations: followUpOperations,
 }).openapi('RsvpAnswer');
+
+/** The answer to a change of someone's registration, whoever made it. */
+export const rsvpAnswer = (r: RsvpResult, operations: FollowUpOperation[]) =>
+  ({ status: r.status, role: r.role, ...(r.waitlistPosition ? { waitlistPosition: r.waitlistPosition } : {}), operations });
 
 const Attendee = z.object({
   user: z.object({ slug: z.string(), displayName: z.string() }),
@@ -38,8 +42,7 @@ export function attendeesRoutes({ ds, config, followUps }: RouteDeps) {
   async function respond(slug: string, user: User, intent: RsvpIntent, registration: Registration = {}) {
     let recorded: Recorded[] = [];
     const result = await rsvp(ds, slug, user.id, intent, async (m, r) => { recorded = await recordFollowUps(m, await afterRsvp(m, config, slug, r, user)); }, registration);
-    const operations = await followUps.deliver(recorded);
-    return { status: result.status, role: result.role, ...(result.waitlistPosition ? { waitlistPosition: result.waitlistPosition } : {}), operations };
+    return rsvpAnswer(result, await followUps.deliver(recorded));
   }
 
   app.openapi(createRoute({

@@ -6,11 +6,11 @@ import { moveToRole, rsvp, type RsvpResult } from '../domain/rsvp.ts';
 import { recordFollowUps, type Recorded } from '../follow-ups/outbox.ts';
 import { afterRolesChanged, afterRsvp } from '../follow-ups/rules.ts';
 import { requireManager } from './access.ts';
-import type { AuthEnv } from './auth.ts';
+import type { Auth, AuthEnv } from './auth.ts';
 import type { RouteDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
 import { findVisibleEvent, toEventJsons, EventSchema } from './events.ts';
-import { RsvpAnswer } from './attendees.ts';
+import { RsvpAnswer, rsvpAnswer } from './attendees.ts';
 import { roleName, slug } from './fields.ts';
 
 const PersonParam = z.object({ slug, user: slug.openapi({ description: 'the person\'s user slug' }) });
@@ -23,9 +23,9 @@ const PersonParam = z.object({ slug, user: slug.openapi({ description: 'the pers
 export function registrationsRoutes({ ds, config, followUps }: RouteDeps) {
   const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
 
-  async function managed(c: { req: { valid(t: 'param'): { slug: string } }; get(k: 'auth'): AuthEnv['Variables']['auth'] }) {
-    const event = await findVisibleEvent(ds, c.req.valid('param').slug, c.get('auth'));
-    await requireManager(ds, c.get('auth'), event);
+  async function managed(eventSlug: string, auth: Auth) {
+    const event = await findVisibleEvent(ds, eventSlug, auth);
+    await requireManager(ds, auth, event);
     return event;
   }
   const userId = async (userSlug: string) => {
@@ -37,7 +37,7 @@ export function registrationsRoutes({ ds, config, followUps }: RouteDeps) {
   async function answer(eventSlug: string, change: (record: (m: EntityManager, r: RsvpResult) => Promise<void>) => Promise<RsvpResult>) {
     let recorded: Recorded[] = [];
     const r = await change(async (m, result) => { recorded = await recordFollowUps(m, await afterRsvp(m, config, eventSlug, result)); });
-    return { status: r.status, role: r.role, ...(r.waitlistPosition ? { waitlistPosition: r.waitlistPosition } : {}), operations: await followUps.deliver(recorded) };
+    return rsvpAnswer(r, await followUps.deliver(recorded));
   }
 
   app.openapi(createRoute({
@@ -51,7 +51,7 @@ export function registrationsRoutes({ ds, config, followUps }: RouteDeps) {
     },
     responses: { 200: { content: { 'application/json': { schema: EventSchema } }, description: 'the event with its roles' }, ...errorResponses },
   }), async (c) => {
-    const event = await managed(c);
+    const event = await managed(c.req.valid('param').slug, c.get('auth'));
     const { roles } = c.req.valid('json');
     const recorded = await ds.transaction(async (m) => {
       const { seatsMayBeFree } = await declareRoles(m, event.slug, roles);
@@ -68,7 +68,7 @@ export function registrationsRoutes({ ds, config, followUps }: RouteDeps) {
     request: { params: PersonParam, body: { required: true, content: { 'application/json': { schema: z.object({ role: roleName }).strict() } } } },
     responses: { 200: { content: { 'application/json': { schema: RsvpAnswer } }, description: 'the registration' }, ...errorResponses },
   }), async (c) => {
-    const event = await managed(c);
+    const event = await managed(c.req.valid('param').slug, c.get('auth'));
     const person = await userId(c.req.valid('param').user);
     return c.json(await answer(event.slug, (record) => moveToRole(ds, event.slug, person, c.req.valid('json').role, record)), 200);
   });
@@ -79,7 +79,7 @@ export function registrationsRoutes({ ds, config, followUps }: RouteDeps) {
     request: { params: PersonParam },
     responses: { 200: { content: { 'application/json': { schema: RsvpAnswer } }, description: 'cancelled' }, ...errorResponses },
   }), async (c) => {
-    const event = await managed(c);
+    const event = await managed(c.req.valid('param').slug, c.get('auth'));
     const person = await userId(c.req.valid('param').user);
     return c.json(await answer(event.slug, (record) => rsvp(ds, event.slug, person, 'notgoing', record)), 200);
   });
