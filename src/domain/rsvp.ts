@@ -20,14 +20,19 @@ export interface RsvpResult {
 /** What a registration may say besides its status (an event with roles: which one; notes for the organizers). */
 export interface Registration { role?: string; notes?: string | null; specialRequirements?: string | null }
 
-interface LockedEvent { id: string; capacity: number | null; status: string; chat_enabled: boolean }
 interface Role { name: string; capacity: number | null }
+/** The locked event row, with the roles it declares (in order), read in the same statement. */
+interface LockedEvent { id: string; capacity: number | null; status: string; chat_enabled: boolean; roles: Role[] }
 /** Where seats are counted: a role, or (name null) the whole event. */
 interface Bucket { name: string | null; capacity: number | null }
 
 /** Locks the event row; every change of confirmed seats for an event goes through this lock. */
 async function lockEvent(m: EntityManager, slug: string): Promise<LockedEvent> {
-  const [event] = await m.query(`SELECT id, capacity, status, chat_enabled FROM events WHERE slug = $1 FOR UPDATE`, [slug]);
+  const [event] = await m.query(
+    `SELECT id, capacity, status, chat_enabled,
+            (SELECT coalesce(json_agg(json_build_object('name', r.name, 'capacity', r.capacity) ORDER BY r.position), '[]')
+               FROM event_roles r WHERE r.event_id = events.id) AS roles
+       FROM events WHERE slug = $1 FOR UPDATE`, [slug]);
   if (!event) throw notFound('event', slug);
   if (event.status === 'deleting') {
     throw new DomainError(409, 'event_deleting', `event ${slug} is being deleted and takes no RSVPs`);
@@ -42,8 +47,8 @@ export const eventRoles = (m: EntityManager | DataSource, eventId: string): Prom
  * The seat bucket a registration goes into: its role (the asked one, else the one it has, else
  * the first declared), with that role's capacity; on an event without roles, the event itself.
  */
-async function bucketFor(m: EntityManager, event: LockedEvent, eventSlug: string, asked: string | undefined, current: string | null): Promise<Bucket> {
-  const roles = await eventRoles(m, event.id);
+function bucketFor(event: LockedEvent, eventSlug: string, asked: string | undefined, current: string | null): Bucket {
+  const { roles } = event;
   if (!roles.length) {
     if (asked) throw new DomainError(422, 'unknown_role', `event ${eventSlug} declares no roles`, { role: asked });
     return { name: null, capacity: event.capacity };
@@ -95,7 +100,7 @@ export async function rsvp(
     const [existing] = await m.query(
       `SELECT status, registration_role, notes, special_requirements FROM attendees WHERE event_id = $1 AND user_id = $2`, [event.id, userId]);
     const previous: AttendeeStatus | undefined = existing?.status;
-    const bucket = await bucketFor(m, event, eventSlug, registration.role, existing?.registration_role ?? null);
+    const bucket = bucketFor(event, eventSlug, registration.role, existing?.registration_role ?? null);
     const moved = existing !== undefined && bucket.name !== existing.registration_role;
 
     let next: AttendeeStatus;
@@ -141,7 +146,7 @@ export async function moveToRole(
     const event = await lockEvent(m, eventSlug);
     const [existing] = await m.query(`SELECT status, registration_role FROM attendees WHERE event_id = $1 AND user_id = $2`, [event.id, userId]);
     if (!existing || existing.status === 'cancelled') throw new DomainError(404, 'not_found', `this person is not registered for ${eventSlug}`);
-    const bucket = await bucketFor(m, event, eventSlug, role, existing.registration_role);
+    const bucket = bucketFor(event, eventSlug, role, existing.registration_role);
     if (bucket.name === existing.registration_role) {
       return { status: existing.status, role: bucket.name, changed: false, seatFreed: false, chatEnabled: event.chat_enabled };
     }
