@@ -103,9 +103,10 @@ export async function forgetSession(did: string, deps: { redis: Redis; config: C
     revoked = await bounded(agent.com.atproto.server.deleteSession(undefined, { headers: { authorization: `Bearer ${stored.session.refreshJwt}` } }));
     await store.remove(did);
   }
-  if (await oauthSessionStore(deps.redis, deps.config).get(did)) {
+  const oauthStore = oauthSessionStore(deps.redis, deps.config);
+  if (await oauthStore.get(did)) {
     revoked = (await bounded(oauthClient(deps.redis, deps.config).revoke(did))) || revoked;
-    await oauthSessionStore(deps.redis, deps.config).del(did);
+    await oauthStore.del(did);
   }
   resumed.delete(did);
   return { revoked };
