@@ -1,5 +1,6 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { EntityManager } from 'typeorm';
+import { UserEntity, type User } from '../db/entities/user.ts';
 import { DomainError, notFound } from '../domain/errors.ts';
 import { end, isGroupAdmin, join, lockGroup, setRole, type Actor, type LockedGroup, type MembershipChange } from '../domain/membership.ts';
 import { recordFollowUps, type Recorded } from '../follow-ups/outbox.ts';
@@ -32,30 +33,29 @@ export function groupMembersRoutes({ ds, config, followUps }: RouteDeps) {
   const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
   const answer = { content: { 'application/json': { schema: MembershipAnswer } } };
 
-  async function userBySlug(m: EntityManager, userSlug: string): Promise<{ id: string; slug: string; display_name: string }> {
-    const [u] = await m.query(`SELECT id, slug, display_name FROM users WHERE slug = $1`, [userSlug]);
-    if (!u) throw notFound('user', userSlug);
-    return u;
+  async function userBySlug(userSlug: string): Promise<User> {
+    const user = await ds.getRepository(UserEntity).findOneBy({ slug: userSlug });
+    if (!user) throw notFound('user', userSlug);
+    return user;
   }
 
   /**
    * One membership change under the group's lock; a change of who is in the group records its
    * room's follow-up in the same transaction, delivered after the commit.
    */
-  async function change(groupSlug: string, whom: (m: EntityManager) => Promise<{ id: string; slug: string; display_name: string }>,
+  async function change(groupSlug: string, user: User,
     act: (m: EntityManager, g: LockedGroup, userId: string) => Promise<MembershipChange>) {
     let recorded: Recorded[] = [];
-    const { user, after } = await ds.transaction(async (m) => {
+    const after = await ds.transaction(async (m) => {
       const group = await lockGroup(m, groupSlug);
-      const u = await whom(m);
-      const r = await act(m, group, u.id);
+      const r = await act(m, group, user.id);
       if ((r.before.status === 'active') !== (r.after.status === 'active')) {
         recorded = await recordFollowUps(m, afterMembershipChanged(config, group));
       }
-      return { user: u, after: r.after };
+      return r.after;
     });
     return {
-      user: { slug: user.slug, displayName: user.display_name }, role: after.role, status: after.status,
+      user: { slug: user.slug, displayName: user.displayName }, role: after.role, status: after.status,
       since: after.since?.toISOString() ?? null, operations: await followUps.deliver(recorded),
     };
   }
@@ -67,8 +67,7 @@ export function groupMembersRoutes({ ds, config, followUps }: RouteDeps) {
     responses: { 200: { ...answer, description: 'the caller\'s membership' }, ...errorResponses },
   }), async (c) => {
     const me = await requireUser(ds, c.get('auth'));
-    return c.json(await change(c.req.valid('param').slug, async () => ({ id: me.id, slug: me.slug, display_name: me.displayName }),
-      (m, g, id) => join(m, g, id)), 200);
+    return c.json(await change(c.req.valid('param').slug, me, (m, g, id) => join(m, g, id)), 200);
   });
 
   app.openapi(createRoute({
@@ -78,8 +77,7 @@ export function groupMembersRoutes({ ds, config, followUps }: RouteDeps) {
     responses: { 200: { ...answer, description: 'the caller\'s membership, now none' }, ...errorResponses },
   }), async (c) => {
     const me = await requireUser(ds, c.get('auth'));
-    return c.json(await change(c.req.valid('param').slug, async () => ({ id: me.id, slug: me.slug, display_name: me.displayName }),
-      (m, g, id) => end(m, g, actorOf(c.get('auth')), id)), 200);
+    return c.json(await change(c.req.valid('param').slug, me, (m, g, id) => end(m, g, actorOf(c.get('auth')), id)), 200);
   });
 
   app.openapi(createRoute({
@@ -93,7 +91,7 @@ export function groupMembersRoutes({ ds, config, followUps }: RouteDeps) {
   }), async (c) => {
     const { slug: groupSlug, user } = c.req.valid('param');
     const { role } = c.req.valid('json');
-    return c.json(await change(groupSlug, (m) => userBySlug(m, user), (m, g, id) => setRole(m, g, actorOf(c.get('auth')), id, role)), 200);
+    return c.json(await change(groupSlug, await userBySlug(user), (m, g, id) => setRole(m, g, actorOf(c.get('auth')), id, role)), 200);
   });
 
   app.openapi(createRoute({
@@ -103,7 +101,7 @@ export function groupMembersRoutes({ ds, config, followUps }: RouteDeps) {
     responses: { 200: { ...answer, description: 'the membership, now none' }, ...errorResponses },
   }), async (c) => {
     const { slug: groupSlug, user } = c.req.valid('param');
-    return c.json(await change(groupSlug, (m) => userBySlug(m, user), (m, g, id) => end(m, g, actorOf(c.get('auth')), id)), 200);
+    return c.json(await change(groupSlug, await userBySlug(user), (m, g, id) => end(m, g, actorOf(c.get('auth')), id)), 200);
   });
 
   app.openapi(createRoute({
