@@ -18,9 +18,11 @@ describe('the API process on SIGTERM', () => {
     await holder.connect();
     await holder.startTransaction();
     await holder.query(`SELECT 1 FROM events WHERE slug = $1 FOR UPDATE`, [slug]);
+    const [{ pid }] = await holder.query(`SELECT pg_backend_pid() AS pid`);
     const inFlight = api.api('POST', `/v1/events/${slug}/attendees`, { token: guest.token, body: { status: 'going' } });
+    // The request waits on that lock (not on the text of its query: any waiter blocked by the holder).
     await eventually(async () => (await s.ds.query(
-      `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%chat_enabled FROM events WHERE slug%'`)).length > 0);
+      `SELECT 1 FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))`, [pid])).length > 0);
 
     api.child.kill('SIGTERM');
     await eventually(async () => api.log.text.includes('draining'));
