@@ -3,7 +3,7 @@
 // `createRecord` calls with one agent, in the same run. Records per second at a few concurrencies.
 import { AtpAgent } from '@atproto/api';
 import { TestNetworkNoAppView } from '@atproto/dev-env';
-import { sessionStore } from '../src/activities/bluesky/sessions.ts';
+import { sessionStore } from '../src/bluesky/sessions.ts';
 import { loadConfig } from '../src/config.ts';
 import { createDataSource } from '../src/db/data-source.ts';
 import { EVENT_COLLECTION } from '../src/domain/lexicon.ts';

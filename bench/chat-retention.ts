@@ -3,7 +3,7 @@
 // Baseline, same run: the same homeserver calls made directly with the same concurrency (10).
 import { randomUUID } from 'node:crypto';
 import { mintToken } from '../src/api/auth.ts';
-import { HttpMatrixClient } from '../src/activities/chat/matrix-client.ts';
+import { HttpMatrixClient } from '../src/matrix/client.ts';
 import { loadConfig } from '../src/config.ts';
 import { createDataSource } from '../src/db/data-source.ts';
 import { call, fmt } from './lib/client.ts';

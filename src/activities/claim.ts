@@ -4,6 +4,7 @@ import type { Config } from '../config.ts';
 import type { FollowUpRelay } from '../follow-ups/outbox.ts';
 import { afterClaim } from '../follow-ups/rules.ts';
 import { changedRows } from '../db/changed-rows.ts';
+import { FAILURE } from '../temporal/failures.ts';
 
 export interface ClaimInput { did: string; shadowId: string; userId: string; handle: string; pdsUrl: string | null }
 
@@ -136,12 +137,12 @@ export function claimActivities({ ds, config, followUps }: { ds: DataSource; con
     try {
       return await ds.transaction(async (m) => {
         const [shadow] = await m.query(`SELECT 1 FROM users WHERE id = $1 AND is_shadow_account FOR UPDATE`, [c.shadowId]);
-        if (!shadow) throw ApplicationFailure.create({ type: 'ClaimStepRejected', nonRetryable: true, message: `${c.did}: the shadow account is gone` });
+        if (!shadow) throw ApplicationFailure.create({ type: FAILURE.claimStepRejected, nonRetryable: true, message: `${c.did}: the shadow account is gone` });
         return fn(m);
       });
     } catch (err) {
       if (isPermanent(err)) {
-        throw ApplicationFailure.create({ type: 'ClaimStepRejected', nonRetryable: true, message: `${name}: ${(err as Error).message}`, cause: err as Error });
+        throw ApplicationFailure.create({ type: FAILURE.claimStepRejected, nonRetryable: true, message: `${name}: ${(err as Error).message}`, cause: err as Error });
       }
       throw err;
     } finally {

@@ -5,6 +5,7 @@ import type { Config } from '../config.ts';
 import { changedRows } from '../db/changed-rows.ts';
 import { recordFollowUps, type FollowUpRelay, type Recorded } from '../follow-ups/outbox.ts';
 import { afterRoomReopened } from '../follow-ups/rules.ts';
+import { FAILURE } from '../temporal/failures.ts';
 
 export interface TombstonedEvent {
   eventId: string;
@@ -203,7 +204,7 @@ export function deletionActivities({ ds, temporal, config, followUps }: Deletion
           const [g] = await m.query(`SELECT id FROM groups WHERE slug = $1`, [scope.slug]);
           if (!g) return;
           const [left] = await m.query(`SELECT count(*)::int AS n FROM events WHERE group_id = $1`, [g.id]);
-          if (left.n > 0) throw ApplicationFailure.create({ type: 'GroupNotEmpty', message: `group ${scope.slug} still has ${left.n} events` });
+          if (left.n > 0) throw ApplicationFailure.create({ type: FAILURE.groupNotEmpty, message: `group ${scope.slug} still has ${left.n} events` });
           await m.query(`DELETE FROM chat_rooms WHERE group_id = $1`, [g.id]);
           await m.query(`DELETE FROM group_members WHERE group_id = $1`, [g.id]);
           await m.query(`DELETE FROM group_join_requests WHERE group_id = $1`, [g.id]);

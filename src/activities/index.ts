@@ -9,7 +9,7 @@ import { chatActivities } from './chat/index.ts';
 import { claimActivities } from './claim.ts';
 import { deletionActivities } from './deletion.ts';
 import { ingestActivities } from './ingest.ts';
-import type { MatrixClient } from './chat/matrix-client.ts';
+import type { MatrixClient } from '../matrix/client.ts';
 import { reconcileActivities } from './reconcile.ts';
 import { seriesActivities } from './series.ts';
 

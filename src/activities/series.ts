@@ -6,6 +6,7 @@ import type { FollowUpRelay } from '../follow-ups/outbox.ts';
 import { recordFollowUps, type Recorded } from '../follow-ups/outbox.ts';
 import { afterOccurrencesChanged } from '../follow-ups/rules.ts';
 import { changedRows } from '../db/changed-rows.ts';
+import { FAILURE } from '../temporal/failures.ts';
 
 export interface MaterializeInput { seriesSlug: string; now: string; horizonDays: number; maxOccurrences: number }
 export type MaterializeResult =
@@ -38,7 +39,7 @@ export function seriesActivities({ ds, followUps }: { ds: DataSource; followUps:
         if (!series || series.status === 'deleting') return { state: 'gone' as const };
         const [template] = await m.query(`SELECT * FROM events WHERE id = $1`, [series.template_event_id]);
         if (!template) {
-          throw ApplicationFailure.create({ type: 'SeriesTemplateMissing', message: `series ${series.slug} has no template event`, nonRetryable: true });
+          throw ApplicationFailure.create({ type: FAILURE.seriesTemplateMissing, message: `series ${series.slug} has no template event`, nonRetryable: true });
         }
         const now = new Date(input.now);
         const spec = { rrule: series.rrule, dtstart: series.dtstart, timeZone: series.time_zone };

@@ -9,7 +9,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** The caller's user row; a token whose subject is no user is not a valid caller. */
 export async function requireUser(ds: DataSource, auth: Auth): Promise<User> {
   const user = UUID.test(auth.sub) ? await ds.getRepository(UserEntity).findOneBy({ id: auth.sub }) : null;
-  if (!user) throw new DomainError(401, 'unauthorized', 'token subject is not a known user');
+  if (!user) throw new DomainError('unauthorized', 'token subject is not a known user');
   return user;
 }
 
@@ -20,7 +20,7 @@ export async function requireUser(ds: DataSource, auth: Auth): Promise<User> {
  */
 export async function requireManager(q: DataSource | EntityManager, auth: Auth, thing: Pick<Event, 'ownerId' | 'groupId' | 'slug'>): Promise<void> {
   if (await isManager(q, auth, thing)) return;
-  throw new DomainError(403, 'forbidden', `only the owner, a group admin or an admin may change ${thing.slug}`);
+  throw new DomainError('forbidden', `only the owner, a group admin or an admin may change ${thing.slug}`);
 }
 
 export async function isManager(q: DataSource | EntityManager, auth: Auth, thing: Pick<Event, 'ownerId' | 'groupId'>): Promise<boolean> {
@@ -40,6 +40,6 @@ export async function groupForNewItem(ds: DataSource, user: User, groupSlug: str
   const [group] = await ds.query(`SELECT id FROM groups WHERE slug = $1 AND status = 'active'`, [groupSlug]);
   if (!group) throw notFound('group', groupSlug);
   const [member] = await ds.query(`SELECT 1 FROM group_members WHERE group_id = $1 AND user_id = $2`, [group.id, user.id]);
-  if (!member) throw new DomainError(403, 'forbidden', `only members of ${groupSlug} may add to it`);
+  if (!member) throw new DomainError('forbidden', `only members of ${groupSlug} may add to it`);
   return group.id;
 }

@@ -9,7 +9,7 @@ export type AuthEnv = { Variables: { auth: Auth } };
 /** What signs and checks tokens. */
 export type TokenConfig = Pick<Config, 'AUTH_JWT_SECRET' | 'AUTH_JWT_ISSUER' | 'AUTH_JWT_AUDIENCE' | 'AUTH_TOKEN_MAX_TTL_SECONDS'>;
 
-const invalid = (why: string) => new DomainError(401, 'unauthorized', why);
+const invalid = (why: string) => new DomainError('unauthorized', why);
 
 /**
  * The caller of `Authorization: Bearer <JWT>`, or null without one. HS256; `sub` is the user id,
@@ -50,7 +50,7 @@ export function requireAuth(tc: TokenConfig) {
 export function requireRole(...roles: Role[]) {
   return createMiddleware<AuthEnv>(async (c, next) => {
     const { role } = c.get('auth');
-    if (!role || !roles.includes(role)) throw new DomainError(403, 'forbidden', `requires role ${roles.join(' or ')}`);
+    if (!role || !roles.includes(role)) throw new DomainError('forbidden', `requires role ${roles.join(' or ')}`);
     await next();
   });
 }

@@ -5,9 +5,9 @@ import { Agent } from '@atproto/api';
 import { OAuthCallbackError } from '@atproto/oauth-client-node';
 import { DomainError } from '../domain/errors.ts';
 import { makeSlug } from '../domain/slug.ts';
-import { newAgent, sessionStore } from '../activities/bluesky/sessions.ts';
-import { OAUTH_CALLBACK_PATH, OAUTH_METADATA_PATH, oauthClient, oauthClientMetadata } from '../activities/bluesky/oauth.ts';
-import { readProfile } from '../activities/bluesky/profile.ts';
+import { newAgent, sessionStore } from '../bluesky/sessions.ts';
+import { OAUTH_CALLBACK_PATH, OAUTH_METADATA_PATH, oauthClient, oauthClientMetadata } from '../bluesky/oauth.ts';
+import { readProfile } from '../bluesky/profile.ts';
 import { mintToken, readAuth } from './auth.ts';
 import { requireUser } from './access.ts';
 import { operationReader } from './operations.ts';
@@ -50,13 +50,13 @@ export function blueskyAuthRoutes({ ds, redis, temporal, config }: AppDeps) {
       const claimant = callerId ?? holder.claimed_by;
       const marked = await changedRows(ds,
         `UPDATE users SET claimed_by = $2 WHERE id = $1 AND (claimed_by IS NULL OR claimed_by = $2) RETURNING id`, [holder.id, claimant]);
-      if (!marked.length) throw new DomainError(409, 'claim_in_progress', `another account is claiming ${identity.did}`);
+      if (!marked.length) throw new DomainError('claim_in_progress', `another account is claiming ${identity.did}`);
       const op = await operations.start('claim-account', identity.did,
         [{ did: identity.did, shadowId: holder.id, userId: claimant, handle: identity.handle, pdsUrl: identity.pds }] satisfies Parameters<typeof claimAccountWorkflow>, claimant);
       return answer(claimant, [{ id: op.id, type: op.type }]);
     }
     if (callerId && holder && holder.id !== callerId) {
-      throw new DomainError(409, 'bluesky_account_linked', `${identity.handle} is linked to another meetflow account`);
+      throw new DomainError('bluesky_account_linked', `${identity.handle} is linked to another meetflow account`);
     }
     const sync = async () => [{ id: await requestSync(temporal, config, identity.did), type: 'bsky-sync' }];
     if (callerId) {
@@ -109,8 +109,8 @@ export function blueskyAuthRoutes({ ds, redis, temporal, config }: AppDeps) {
       await agent.login({ identifier, password });
     } catch (err) {
       const status = (err as { status?: number }).status;
-      if (status === 401 || status === 400) throw new DomainError(401, 'unauthorized', 'Bluesky rejected these credentials');
-      throw new DomainError(503, 'bluesky_unavailable', `Bluesky login failed: ${(err as Error).message}`);
+      if (status === 401 || status === 400) throw new DomainError('unauthorized', 'Bluesky rejected these credentials');
+      throw new DomainError('bluesky_unavailable', `Bluesky login failed: ${(err as Error).message}`);
     }
     const session = agent.session!;
     await sessionStore(redis, config).save(config.BLUESKY_SERVICE, session); // before answering: the worker needs it at once
@@ -135,7 +135,7 @@ export function blueskyAuthRoutes({ ds, redis, temporal, config }: AppDeps) {
         scope: oauthClientMetadata(config).scope, state: JSON.stringify({ nonce, callerId } satisfies OAuthAppState),
       });
     } catch (err) {
-      throw new DomainError(400, 'bluesky_handle_unresolved', `cannot start a Bluesky login for ${handle}: ${(err as Error).message}`);
+      throw new DomainError('bluesky_handle_unresolved', `cannot start a Bluesky login for ${handle}: ${(err as Error).message}`);
     }
     setCookie(c, NONCE_COOKIE, nonce, {
       httpOnly: true, secure: config.PUBLIC_BASE_URL.startsWith('https:'), sameSite: 'Lax', path: '/v1/auth/bluesky', maxAge: 3600,
@@ -156,14 +156,14 @@ export function blueskyAuthRoutes({ ds, redis, temporal, config }: AppDeps) {
       session = done.session;
       appState = JSON.parse(done.state ?? '{}');
     } catch (err) {
-      if (err instanceof OAuthCallbackError) throw new DomainError(401, 'unauthorized', `Bluesky login failed: ${err.message}`);
-      throw new DomainError(503, 'bluesky_unavailable', `Bluesky login failed: ${(err as Error).message}`);
+      if (err instanceof OAuthCallbackError) throw new DomainError('unauthorized', `Bluesky login failed: ${err.message}`);
+      throw new DomainError('bluesky_unavailable', `Bluesky login failed: ${(err as Error).message}`);
     }
     const cookie = getCookie(c, NONCE_COOKIE);
     deleteCookie(c, NONCE_COOKIE, { path: '/v1/auth/bluesky' });
     if (!cookie || !appState.nonce || !safeEqual(cookie, appState.nonce)) {
       await session.signOut().catch(() => undefined); // this browser did not start it: the session is not kept
-      throw new DomainError(401, 'oauth_browser_mismatch', 'this login was not started in this browser');
+      throw new DomainError('oauth_browser_mismatch', 'this login was not started in this browser');
     }
     const callerId = appState.callerId ?? null;
     await sessionStore(redis, config).remove(session.did); // the OAuth session replaces an app-password one

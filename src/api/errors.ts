@@ -2,7 +2,7 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { QueryFailedError } from 'typeorm';
 import { z } from '@hono/zod-openapi';
-import { DomainError } from '../domain/errors.ts';
+import { DomainError, ERROR_CODES, type ErrorKind } from '../domain/errors.ts';
 
 export const ErrorSchema = z.object({
   error: z.object({
@@ -77,9 +77,18 @@ function redisUnavailable(err: Error): boolean {
 /** Escapes what a log line prints of a request, so no input can forge a line (CR, LF, control characters). */
 export const loggable = (text: string) => JSON.stringify(text.slice(0, 500));
 
+/** The HTTP status of each kind of domain error: the only place a code meets a status. */
+const STATUS_OF: Record<ErrorKind, 400 | 401 | 403 | 404 | 409 | 422 | 503> = {
+  invalid: 400, unauthenticated: 401, forbidden: 403, not_found: 404, conflict: 409, unacceptable: 422, transient: 503,
+};
+export const statusOf = (err: DomainError) => STATUS_OF[ERROR_CODES[err.code]];
+
 /** One place that turns any thrown error into the api.md error shape; never a stack trace. */
 export function onError(err: Error, c: Context) {
-  if (err instanceof DomainError) return c.json(errorBody(err.code, err.message, err.details), err.status);
+  if (err instanceof DomainError) {
+    const status = statusOf(err);
+    return c.json(errorBody(err.code, err.message, err.details), status, status === 503 ? { 'Retry-After': '1' } : {});
+  }
   if (err instanceof HTTPException) {
     const code = err.status === 401 ? 'unauthorized' : err.status === 403 ? 'forbidden' : 'bad_request';
     return c.json(errorBody(code, err.message || code), err.status);

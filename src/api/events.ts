@@ -225,9 +225,9 @@ export function eventsRoutes(deps: RouteDeps) {
     await requireManager(ds, c.get('auth'), before);
     const start = patch.startAt ? Date.parse(patch.startAt) : before.startAt.getTime();
     const end = patch.endAt ? Date.parse(patch.endAt) : before.endAt.getTime();
-    if (end < start) throw new DomainError(400, 'validation_failed', 'endAt must not be before startAt');
+    if (end < start) throw new DomainError('validation_failed', 'endAt must not be before startAt');
     if (patch.capacity != null && (await eventRoles(ds, before.id)).length) {
-      throw new DomainError(422, 'capacity_per_role', `event ${slug} declares roles: their capacities apply (PUT /v1/events/${slug}/roles)`);
+      throw new DomainError('capacity_per_role', `event ${slug} declares roles: their capacities apply (PUT /v1/events/${slug}/roles)`);
     }
 
     const set = setClause(eventColumns(patch));

@@ -128,7 +128,7 @@ export function groupMembersRoutes({ ds, config, followUps }: RouteDeps) {
     const allowed = status === 'requested'
       ? await isGroupAdmin(ds.manager, group.id, actor)
       : actor.platformAdmin || (await ds.query(`SELECT 1 FROM group_members WHERE group_id = $1 AND user_id::text = $2`, [group.id, actor.userId])).length > 0;
-    if (!allowed) throw new DomainError(403, 'forbidden', status === 'requested' ? `only an owner or admin of ${groupSlug} sees its requests` : `only members of ${groupSlug} see its members`);
+    if (!allowed) throw new DomainError('forbidden', status === 'requested' ? `only an owner or admin of ${groupSlug} sees its requests` : `only members of ${groupSlug} see its members`);
     const after = token ? readKey(token, ['int', PG_TIMESTAMP, UUID]) : null;
     const source = status === 'requested'
       ? `SELECT user_id, NULL::text AS role, 0 AS rank, created_at FROM group_join_requests WHERE group_id = $1`

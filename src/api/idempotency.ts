@@ -20,7 +20,7 @@ const keepers = new WeakMap<Request, Keeper>();
 
 /** Raised by a second transaction that meets the key of one committed meanwhile; the middleware replays. */
 class KeyTaken extends DomainError {
-  constructor() { super(409, 'idempotency_in_progress', 'a request with this Idempotency-Key committed meanwhile'); }
+  constructor() { super('idempotency_in_progress', 'a request with this Idempotency-Key committed meanwhile'); }
 }
 
 /** Inside the change's transaction: keeps `body` as the answer to this request's key (if it has one). */
@@ -32,7 +32,7 @@ export function idempotent(ds: DataSource) {
   return createMiddleware<AuthEnv>(async (c, next) => {
     const key = c.req.header('Idempotency-Key');
     if (key === undefined) return next();
-    if (!KEY.test(key)) throw new DomainError(400, 'validation_failed', 'Idempotency-Key must be 1 to 200 printable ASCII characters');
+    if (!KEY.test(key)) throw new DomainError('validation_failed', 'Idempotency-Key must be 1 to 200 printable ASCII characters');
     const scope = `${c.get('auth').sub}:${c.req.method}:${c.req.path}`;
     const hash = createHash('sha256').update(await c.req.text()).digest('base64url');
     const find = async () => (await ds.query(
@@ -40,7 +40,7 @@ export function idempotent(ds: DataSource) {
       [scope, key]))[0] as { request_hash: string; status: number; body: unknown } | undefined;
     const replay = (kept: NonNullable<Awaited<ReturnType<typeof find>>>) => {
       if (kept.request_hash !== hash) {
-        throw new DomainError(422, 'idempotency_key_reused', 'this Idempotency-Key was used for a different request');
+        throw new DomainError('idempotency_key_reused', 'this Idempotency-Key was used for a different request');
       }
       return c.json(kept.body as object, kept.status as 201, { 'Idempotent-Replayed': 'true' });
     };

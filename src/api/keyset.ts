@@ -22,5 +22,5 @@ export function readKey(text: string, parts: ('int' | RegExp)[]): Key {
       return p === 'int' ? Number.isSafeInteger(v) : typeof v === 'string' && p.test(v);
     })) return key;
   } catch { /* not one of ours */ }
-  throw new DomainError(400, 'validation_failed', 'cursor is not valid');
+  throw new DomainError('validation_failed', 'cursor is not valid');
 }

@@ -158,7 +158,7 @@ export function operationsRoutes(deps: AppDeps) {
     // Only page tokens this API handed out (signed, for this query) reach Temporal: a forged one
     // makes its visibility store fail in ways the client retries for a long time.
     const token = q.cursor ? pages.open(q.cursor, query) : undefined;
-    if (q.cursor && !token) throw new DomainError(400, 'validation_failed', 'cursor is not valid');
+    if (q.cursor && !token) throw new DomainError('validation_failed', 'cursor is not valid');
     const response = await temporal.connection.withDeadline(Date.now() + LIST_TIMEOUT_MS, () => temporal.workflowService.listWorkflowExecutions({
       namespace: config.TEMPORAL_NAMESPACE, query, pageSize: q.limit, nextPageToken: token,
     }));
@@ -181,7 +181,7 @@ export function operationsRoutes(deps: AppDeps) {
   }), async (c) => {
     const { id } = c.req.valid('param');
     const op = await describe(id);
-    if (op.status !== 'running') throw new DomainError(409, 'conflict', `operation ${id} is already ${op.status}`);
+    if (op.status !== 'running') throw new DomainError('conflict', `operation ${id} is already ${op.status}`);
     await temporal.workflow.getHandle(id).cancel();
     return c.json(op, 202);
   });

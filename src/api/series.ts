@@ -78,8 +78,8 @@ const MAX_WINDOW_MS = 5 * 366 * 86_400_000;
 
 function durationMinutes(startAt: string | Date, endAt: string | Date): number {
   const minutes = (new Date(endAt).getTime() - new Date(startAt).getTime()) / 60_000;
-  if (!(minutes >= 1)) throw new DomainError(400, 'validation_failed', 'endAt must be at least a minute after startAt');
-  if (minutes > 366 * 24 * 60) throw new DomainError(400, 'validation_failed', 'an occurrence lasts at most 366 days');
+  if (!(minutes >= 1)) throw new DomainError('validation_failed', 'endAt must be at least a minute after startAt');
+  if (minutes > 366 * 24 * 60) throw new DomainError('validation_failed', 'an occurrence lasts at most 366 days');
   return Math.round(minutes);
 }
 
@@ -212,7 +212,7 @@ export function seriesRoutes(deps: RouteDeps) {
       if (event) {
         const start = p.startAt ? new Date(p.startAt) : event.start_at;
         const end = p.endAt ? new Date(p.endAt) : p.startAt ? new Date(start.getTime() + (event.end_at.getTime() - event.start_at.getTime())) : event.end_at;
-        if (end < start) throw new DomainError(400, 'validation_failed', 'endAt must not be before startAt');
+        if (end < start) throw new DomainError('validation_failed', 'endAt must not be before startAt');
         const columns = eventColumns(overrides);
         if (p.startAt || p.endAt) Object.assign(columns, { start_at: start, end_at: end });
         if (kind === 'cancelled') columns.status = 'cancelled';
@@ -245,9 +245,9 @@ export function seriesRoutes(deps: RouteDeps) {
     const s = await loadSeries(ds, slug);
     const from = q.from ? new Date(q.from) : new Date();
     const to = q.to ? new Date(q.to) : new Date(from.getTime() + 365 * 86_400_000);
-    if (to <= from) throw new DomainError(400, 'validation_failed', 'to must be after from');
+    if (to <= from) throw new DomainError('validation_failed', 'to must be after from');
     if (to.getTime() - from.getTime() > MAX_WINDOW_MS || from < EARLIEST || to > LATEST) {
-      throw new DomainError(400, 'validation_failed', `the window is at most 5 years, within ${EARLIEST.getUTCFullYear()}..${LATEST.getUTCFullYear() - 1}; page with from/to`);
+      throw new DomainError('validation_failed', `the window is at most 5 years, within ${EARLIEST.getUTCFullYear()}..${LATEST.getUTCFullYear() - 1}; page with from/to`);
     }
     const spec = { rrule: s.rrule, dtstart: s.dtstart, timeZone: s.time_zone };
     const events: { slug: string; original_start: Date; start_at: Date; end_at: Date; status: string; id: string }[] = await ds.query(

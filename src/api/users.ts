@@ -2,7 +2,7 @@ import { email, followUpOperations, handle, name, patchOf, SlugParam } from './f
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { UserEntity, type User } from '../db/entities/user.ts';
 import { DomainError, notFound } from '../domain/errors.ts';
-import { forgetSession } from '../activities/bluesky/sessions.ts';
+import { forgetSession } from '../bluesky/sessions.ts';
 import { recordFollowUps } from '../follow-ups/outbox.ts';
 import { afterDisconnect, afterPreferencesChanged } from '../follow-ups/rules.ts';
 import { requestSync } from '../temporal/signals.ts';
@@ -135,7 +135,7 @@ export function usersRoutes(deps: RouteDeps) {
     responses: { 202: { content: { 'application/json': { schema: OperationSchema } }, description: 'the sync' }, ...errorResponses },
   }), async (c) => {
     const user = await requireUser(ds, c.get('auth'));
-    if (!user.did || !user.blueskyConnected) throw new DomainError(409, 'bluesky_not_connected', 'log in with Bluesky first');
+    if (!user.did || !user.blueskyConnected) throw new DomainError('bluesky_not_connected', 'log in with Bluesky first');
     return c.json(await operations.describe(await requestSync(deps.temporal, deps.config, user.did)), 202);
   });
 

@@ -15,14 +15,14 @@ export async function declareRoles(m: EntityManager, eventSlug: string, roles: R
   const [event] = await m.query(`SELECT id, capacity, status FROM events WHERE slug = $1 FOR UPDATE`, [eventSlug]);
   if (!event || event.status === 'deleting') throw notFound('event', eventSlug);
   if (roles.length && event.capacity !== null) {
-    throw new DomainError(422, 'capacity_per_role', `event ${eventSlug} has a capacity of its own: unset it, roles carry their capacities`);
+    throw new DomainError('capacity_per_role', `event ${eventSlug} has a capacity of its own: unset it, roles carry their capacities`);
   }
   const names = roles.map((r) => r.name);
-  if (new Set(names).size !== names.length) throw new DomainError(400, 'validation_failed', 'role names must differ', { roles: names });
+  if (new Set(names).size !== names.length) throw new DomainError('validation_failed', 'role names must differ', { roles: names });
   const [inUse] = await m.query(
     `SELECT registration_role AS name FROM attendees WHERE event_id = $1 AND status <> 'cancelled'
         AND registration_role IS NOT NULL AND NOT registration_role = ANY($2::text[]) LIMIT 1`, [event.id, names]);
-  if (inUse) throw new DomainError(409, 'role_in_use', `people are registered as ${inUse.name}: move them first`, { role: inUse.name });
+  if (inUse) throw new DomainError('role_in_use', `people are registered as ${inUse.name}: move them first`, { role: inUse.name });
 
   const [{ raised }] = await m.query(
     `WITH old AS (SELECT name, capacity FROM event_roles WHERE event_id = $1),

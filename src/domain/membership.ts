@@ -46,7 +46,7 @@ export async function join(m: EntityManager, group: LockedGroup, userId: string)
 /** Sets a member's role, or approves a request with that role. */
 export async function setRole(m: EntityManager, group: LockedGroup, actor: Actor, targetId: string, role: GroupRole): Promise<MembershipChange> {
   const target = await membershipOf(m, group.id, targetId);
-  if (target.status === 'none') throw new DomainError(404, 'not_found', 'this user is neither a member of the group nor asking to join it');
+  if (target.status === 'none') throw new DomainError('not_found', 'this user is neither a member of the group nor asking to join it');
   await authorize(m, group, actor, target.role === 'owner' || role === 'owner');
   if (target.status === 'requested') {
     await m.query(`DELETE FROM group_join_requests WHERE group_id = $1 AND user_id = $2`, [group.id, targetId]);
@@ -88,7 +88,7 @@ export async function isGroupAdmin(m: EntityManager, groupId: string, actor: Act
 
 async function authorize(m: EntityManager, group: LockedGroup, actor: Actor, owners: boolean): Promise<void> {
   if (await isGroupAdmin(m, group.id, actor, owners)) return;
-  throw new DomainError(403, 'forbidden', owners
+  throw new DomainError('forbidden', owners
     ? `only an owner of ${group.slug} may give or take the owner role`
     : `only an owner or admin of ${group.slug} may manage its members`);
 }
@@ -97,7 +97,7 @@ async function authorize(m: EntityManager, group: LockedGroup, actor: Actor, own
 async function keepAnOwner(m: EntityManager, group: LockedGroup): Promise<void> {
   const [owners] = await m.query(`SELECT count(*)::int AS n FROM group_members WHERE group_id = $1 AND role = 'owner'`, [group.id]);
   if (owners.n <= 1) {
-    throw new DomainError(409, 'last_owner', `${group.slug} must keep an owner: make someone else owner first`);
+    throw new DomainError('last_owner', `${group.slug} must keep an owner: make someone else owner first`);
   }
 }
 

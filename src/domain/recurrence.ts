@@ -46,7 +46,7 @@ const MAX_COUNT = 10_000;
 const MAX_INTERVAL = 1000;
 const YEAR_MS = 365.25 * 86_400_000;
 
-const invalidRule = (rule: string, why: string) => new DomainError(400, 'validation_failed', `invalid rrule: ${why}`, { rrule: rule });
+const invalidRule = (rule: string, why: string) => new DomainError('validation_failed', `invalid rrule: ${why}`, { rrule: rule });
 
 /** Parses and checks a rule; a rule meetflow cannot honour is a 400 with the reason. */
 export function parseRule(rule: string) {
@@ -77,7 +77,7 @@ export function parseRule(rule: string) {
  * matches at least once within FIRST_MATCH_YEARS of it (bounded work, at most ~11k days).
  */
 export function checkSeries(spec: RecurrenceSpec): void {
-  const invalid = (why: string) => new DomainError(400, 'validation_failed', why, { rrule: spec.rrule });
+  const invalid = (why: string) => new DomainError('validation_failed', why, { rrule: spec.rrule });
   if (!(spec.dtstart >= EARLIEST && spec.dtstart < LATEST)) {
     throw invalid(`a series starts in ${EARLIEST.getUTCFullYear()}..${LATEST.getUTCFullYear() - 1}`);
   }

@@ -35,7 +35,7 @@ async function lockEvent(m: EntityManager, slug: string): Promise<LockedEvent> {
        FROM events WHERE slug = $1 FOR UPDATE`, [slug]);
   if (!event) throw notFound('event', slug);
   if (event.status === 'deleting') {
-    throw new DomainError(409, 'event_deleting', `event ${slug} is being deleted and takes no RSVPs`);
+    throw new DomainError('event_deleting', `event ${slug} is being deleted and takes no RSVPs`);
   }
   return event;
 }
@@ -50,12 +50,12 @@ export const eventRoles = (m: EntityManager | DataSource, eventId: string): Prom
 function bucketFor(event: LockedEvent, eventSlug: string, asked: string | undefined, current: string | null): Bucket {
   const { roles } = event;
   if (!roles.length) {
-    if (asked) throw new DomainError(422, 'unknown_role', `event ${eventSlug} declares no roles`, { role: asked });
+    if (asked) throw new DomainError('unknown_role', `event ${eventSlug} declares no roles`, { role: asked });
     return { name: null, capacity: event.capacity };
   }
   const wanted = asked ?? current ?? roles[0].name;
   const role = roles.find((r) => r.name === wanted);
-  if (!role) throw new DomainError(422, 'unknown_role', `event ${eventSlug} has no role ${wanted}`, { role: wanted, roles: roles.map((r) => r.name) });
+  if (!role) throw new DomainError('unknown_role', `event ${eventSlug} has no role ${wanted}`, { role: wanted, roles: roles.map((r) => r.name) });
   return role;
 }
 
@@ -95,7 +95,7 @@ export async function rsvp(
     const event = await lockEvent(m, eventSlug);
     if (intent !== 'notgoing' && event.status !== 'published') {
       // A draft or cancelled event takes no sign-ups; giving one up is always possible.
-      throw new DomainError(409, 'event_not_open', `event ${eventSlug} is ${event.status} and takes no RSVPs`, { status: event.status });
+      throw new DomainError('event_not_open', `event ${eventSlug} is ${event.status} and takes no RSVPs`, { status: event.status });
     }
     const [existing] = await m.query(
       `SELECT status, registration_role, notes, special_requirements FROM attendees WHERE event_id = $1 AND user_id = $2`, [event.id, userId]);
@@ -145,13 +145,13 @@ export async function moveToRole(
   return ds.transaction(async (m) => {
     const event = await lockEvent(m, eventSlug);
     const [existing] = await m.query(`SELECT status, registration_role FROM attendees WHERE event_id = $1 AND user_id = $2`, [event.id, userId]);
-    if (!existing || existing.status === 'cancelled') throw new DomainError(404, 'not_found', `this person is not registered for ${eventSlug}`);
+    if (!existing || existing.status === 'cancelled') throw new DomainError('not_found', `this person is not registered for ${eventSlug}`);
     const bucket = bucketFor(event, eventSlug, role, existing.registration_role);
     if (bucket.name === existing.registration_role) {
       return { status: existing.status, role: bucket.name, changed: false, seatFreed: false, chatEnabled: event.chat_enabled };
     }
     const free = existing.status === 'maybe' || await seatFree(m, event.id, bucket, userId);
-    if (existing.status === 'confirmed' && !free) throw new DomainError(409, 'role_full', `role ${role} of ${eventSlug} has no free seat`, { role });
+    if (existing.status === 'confirmed' && !free) throw new DomainError('role_full', `role ${role} of ${eventSlug} has no free seat`, { role });
     const next: AttendeeStatus = existing.status === 'maybe' ? 'maybe' : free ? 'confirmed' : 'waitlisted';
     await m.query(
       `UPDATE attendees SET registration_role = $3, status = $4, waitlisted_at = CASE WHEN $4 = 'waitlisted' THEN clock_timestamp() END, updated_at = now()

@@ -5,7 +5,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import type { DataSource } from 'typeorm';
-import { createMatrixClient } from '../activities/chat/create-matrix-client.ts';
+import { createMatrixClient } from '../matrix/create-client.ts';
 import { loadConfig } from '../config.ts';
 import { createDataSource } from '../db/data-source.ts';
 import { createRedis } from '../redis.ts';

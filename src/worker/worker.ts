@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { Config } from '../config.ts';
 import { createActivities, type ActivityDeps } from '../activities/index.ts';
-import { domainErrorsAreFinal } from './domain-errors.ts';
+import { failuresAtTheBoundary } from './activity-failures.ts';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -24,7 +24,7 @@ export async function createWorker(
       ? { workflowBundle: { codePath: config.WORKFLOW_BUNDLE_PATH } }
       : { workflowsPath }),
     activities: createActivities(deps),
-    interceptors: { activity: [() => ({ inbound: domainErrorsAreFinal })] },
+    interceptors: { activity: [() => ({ inbound: failuresAtTheBoundary })] },
     // Let running activities finish on SIGTERM instead of cancelling them at once (default 0).
     shutdownGraceTime: (overrides.shutdownGraceTime ?? config.WORKER_SHUTDOWN_GRACE) as '30s',
   });

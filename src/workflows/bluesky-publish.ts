@@ -4,13 +4,14 @@ import type { PublishResult, SeriesPublishResult } from '../activities/bluesky/i
 import type { RsvpPublishResult } from '../activities/bluesky/rsvps.ts';
 import { PROGRESS_QUERY, SIGNALS } from '../temporal/operations.ts';
 import { signalledRounds } from './rounds.ts';
+import { FAILURE } from '../temporal/failures.ts';
 
 export const publishSignal = defineSignal(SIGNALS.publish);
 export interface PublishProgress<R = PublishResult> { step: 'waiting' | 'publishing' | 'done'; rounds: number; last: R | null }
 
 const { publishEventRecord, publishSeriesNext, publishRsvpRecord } = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes: ['BlueskySessionRevoked'] },
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes: [FAILURE.blueskySessionRevoked] },
   summary: 'write the record to the author\'s PDS',
 });
 

@@ -1,11 +1,12 @@
 import { defineQuery, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
 import { PROGRESS_QUERY } from '../temporal/operations.ts';
+import { FAILURE } from '../temporal/failures.ts';
 
 const act = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
   heartbeatTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: ['BlueskySessionRevoked'] },
+  retry: { initialInterval: '1 second', maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: [FAILURE.blueskySessionRevoked] },
 });
 
 export interface UnpublishProgress { step: 'deleting records' | 'forgetting the session' | 'done'; deleted: number; revoked: boolean | null }

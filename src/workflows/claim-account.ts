@@ -2,12 +2,13 @@ import { ApplicationFailure, CancellationScope, defineQuery, proxyActivities, ro
 import type { Activities } from '../activities/index.ts';
 import type { ClaimInput } from '../activities/claim.ts';
 import { PROGRESS_QUERY } from '../temporal/operations.ts';
+import { FAILURE } from '../temporal/failures.ts';
 
 const steps = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
   // A worker that dies mid-step is noticed within seconds (the step heartbeats while it runs).
   heartbeatTimeout: '5 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 8, nonRetryableErrorTypes: ['ClaimStepRejected'] },
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 8, nonRetryableErrorTypes: [FAILURE.claimStepRejected] },
 });
 const finish = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
@@ -43,7 +44,7 @@ export async function claimAccountWorkflow(input: ClaimInput): Promise<ClaimProg
     progress.step = 'compensating';
     await CancellationScope.nonCancellable(() => finish.compensateClaim(input));
     throw ApplicationFailure.create({
-      type: 'AccountClaimFailed', nonRetryable: true, cause: err as Error,
+      type: FAILURE.accountClaimFailed, nonRetryable: true, cause: err as Error,
       message: `claim of ${input.did} was undone, both accounts are as they were: ${rootCause(err)}`,
     });
   }

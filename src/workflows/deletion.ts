@@ -8,6 +8,7 @@ import type { RsvpRecordsResult } from '../activities/bluesky/rsvps.ts';
 import { operationId, operationTags, PROGRESS_QUERY } from '../temporal/operations.ts';
 import { runBounded } from '../concurrency.ts';
 import { chatRoomDeletionWorkflow } from './chat-retention.ts';
+import { FAILURE } from '../temporal/failures.ts';
 
 const local = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
@@ -77,7 +78,7 @@ export async function deleteEventWorkflow(input: DeleteEventInput): Promise<Dele
     await CancellationScope.nonCancellable(() => local.restoreEvent(slug));
     if (isCancellation(err)) throw err;
     throw ApplicationFailure.create({
-      type: 'EventDeletionAborted', nonRetryable: true, cause: err as Error,
+      type: FAILURE.eventDeletionAborted, nonRetryable: true, cause: err as Error,
       message: `event ${slug} was restored: ${rootCause(err)}`,
     });
   }
@@ -156,7 +157,7 @@ async function deleteEventsAsChildren(
 function failIfIncomplete(what: string, progress: ParentProgress) {
   if (progress.failed.length) {
     throw ApplicationFailure.create({
-      type: 'CascadeDeletionIncomplete', nonRetryable: true, details: [progress.failed],
+      type: FAILURE.cascadeDeletionIncomplete, nonRetryable: true, details: [progress.failed],
       message: `${what}: ${progress.failed.length} events could not be deleted (${progress.failed.slice(0, 5).join(', ')})`,
     });
   }

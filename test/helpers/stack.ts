@@ -12,7 +12,7 @@ import { loadConfig } from '../../src/config.ts';
 import { createDataSource } from '../../src/db/data-source.ts';
 import { createRedis } from '../../src/redis.ts';
 import { createWorker, workflowsPath } from '../../src/worker/worker.ts';
-import { createMatrixClient } from '../../src/activities/chat/create-matrix-client.ts';
+import { createMatrixClient } from '../../src/matrix/create-client.ts';
 
 /**
  * Where the in-process workers' own log lines go: deliberate outages make them warn about every

@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AtpAgent } from '@atproto/api';
 import type { TestNetworkNoAppView } from '@atproto/dev-env';
 import { ADDRESS_LOCATION, EVENT_COLLECTION, RSVP_COLLECTION } from '../../src/domain/lexicon.ts';
-import { readProfile } from '../../src/activities/bluesky/profile.ts';
-import { sessionStore } from '../../src/activities/bluesky/sessions.ts';
+import { readProfile } from '../../src/bluesky/profile.ts';
+import { sessionStore } from '../../src/bluesky/sessions.ts';
 import { eventually, type Stack } from '../helpers/stack.ts';
 import { appPasswordLogin, pdsAccount, PASSWORD, startPdsStack } from '../helpers/pds.ts';
 

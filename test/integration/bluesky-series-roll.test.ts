@@ -4,7 +4,7 @@ import { AtpAgent } from '@atproto/api';
 import type { TestNetworkNoAppView } from '@atproto/dev-env';
 import type { DataSource } from 'typeorm';
 import { createActivities } from '../../src/activities/index.ts';
-import { sessionStore } from '../../src/activities/bluesky/sessions.ts';
+import { sessionStore } from '../../src/bluesky/sessions.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createDataSource } from '../../src/db/data-source.ts';
 import { EVENT_COLLECTION } from '../../src/domain/lexicon.ts';

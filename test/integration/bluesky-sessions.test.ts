@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { redisRequestLock } from '../../src/activities/bluesky/oauth.ts';
-import { sealedStore } from '../../src/activities/bluesky/sealed-store.ts';
+import { redisRequestLock } from '../../src/bluesky/oauth.ts';
+import { sealedStore } from '../../src/bluesky/sealed-store.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createRedis } from '../../src/redis.ts';
 

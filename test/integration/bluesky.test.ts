@@ -2,16 +2,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent, AtpAgent } from '@atproto/api';
 import { TID } from '@atproto/common-web';
 import { ApplicationFailure } from '@temporalio/common';
-import { putOwnRecord } from '../../src/activities/bluesky/records.ts';
+import { putOwnRecord, RecordChangedError } from '../../src/bluesky/records.ts';
 import type { TestNetworkNoAppView } from '@atproto/dev-env';
 import { EVENT_COLLECTION, RSVP_COLLECTION } from '../../src/domain/lexicon.ts';
-import { sessionStore } from '../../src/activities/bluesky/sessions.ts';
+import { sessionStore } from '../../src/bluesky/sessions.ts';
 import { rowsReferencingEvent, seedAttendees } from '../helpers/seed.ts';
 import { eventually, type Stack } from '../helpers/stack.ts';
 import { appPasswordLogin, pdsAccount, startPdsStack } from '../helpers/pds.ts';
 import { synapseRoom } from '../helpers/synapse.ts';
 import { browserCookie, signInAndConsent } from '../helpers/oauth.ts';
 import { freePort } from '../../scripts/free-ports.ts';
+import { FAILURE } from '../../src/temporal/failures.ts';
+import { asActivityFailure } from '../../src/worker/activity-failures.ts';
 
 // A real PDS and PLC in-process (@atproto/dev-env); meetflow logs in there with an app password.
 let net: TestNetworkNoAppView;
@@ -131,7 +133,7 @@ describe('Bluesky publishing against a local PDS', () => {
     expect(await pdsRecord(first.uri)).toBeNull();
   });
 
-  it('a write against a stale CID is refused by the PDS: a retryable BlueskyRecordChanged, nothing overwritten', async () => {
+  it('a write against a stale CID is refused by the PDS: a RecordChangedError, failed as the retryable BlueskyRecordChanged, nothing overwritten', async () => {
     const repo = alice.session!.did;
     const rkey = TID.nextStr();
     const v1 = await alice.com.atproto.repo.putRecord({ repo, collection: EVENT_COLLECTION, rkey, validate: false, record: { $type: EVENT_COLLECTION, name: 'v1', createdAt: new Date().toISOString() } });
@@ -142,9 +144,8 @@ describe('Bluesky publishing against a local PDS', () => {
       putRecord: (p: Parameters<typeof alice.com.atproto.repo.putRecord>[0]) => alice.com.atproto.repo.putRecord(p),
     } } } } as unknown as Agent;
     const err = await putOwnRecord(staleRead, { repo, collection: EVENT_COLLECTION, rkey }, (stored) => ({ ...stored, name: 'meetflow' })).catch((e) => e);
-    expect(err).toBeInstanceOf(ApplicationFailure);
-    expect(err.type).toBe('BlueskyRecordChanged');
-    expect(err.nonRetryable).toBe(false);
+    expect(err).toBeInstanceOf(RecordChangedError);
+    expect(asActivityFailure(err)).toMatchObject({ type: FAILURE.blueskyRecordChanged, nonRetryable: false });
     expect((await alice.com.atproto.repo.getRecord({ repo, collection: EVENT_COLLECTION, rkey })).data.value).toMatchObject({ name: 'v2 by another app' });
   });
 
@@ -304,7 +305,7 @@ describe('Bluesky publishing against a local PDS', () => {
     const pub = await s.api('POST', `/v1/events/${slug}/bluesky`, { token });
     const failed = await s.finished(pub.body.id, token);
     expect(failed.status).toBe('failed');
-    expect(failed.error.type).toBe('BlueskySessionRevoked');
+    expect(failed.error.type).toBe(FAILURE.blueskySessionRevoked);
     expect((await s.ds.query(`SELECT bluesky_connected FROM users WHERE id = $1`, [user.id]))[0].bluesky_connected).toBe(false);
     expect((await s.api('GET', `/v1/events/${slug}`, { token })).body.bluesky).toBeNull();
   });

@@ -6,6 +6,7 @@ import { appPasswordLogin, PASSWORD, pdsAccount, startPdsStack } from '../helper
 import { spawnWorker } from '../helpers/worker-process.ts';
 import { doorFor, type Door } from '../helpers/door.ts';
 import { browserCookie, signInAndConsent } from '../helpers/oauth.ts';
+import { FAILURE } from '../../src/temporal/failures.ts';
 
 // Claiming on the real dev server, Postgres and a local PDS: a signed-in user logs in with the
 // Bluesky account whose DID a shadow account holds.
@@ -185,7 +186,7 @@ describe('account claiming', () => {
       const answer = await login(bsky, real.token);
       const op = await finished(real.token, answer.body.operations[0].id);
       expect(op.status).toBe('failed');
-      expect(op.error.type).toBe('AccountClaimFailed');
+      expect(op.error.type).toBe(FAILURE.accountClaimFailed);
     } finally {
       await s.ds.query(`DROP TRIGGER refuse_${shadowId.slice(0, 8)} ON group_members`);
       await s.ds.query(`DROP FUNCTION refuse_${shadowId.slice(0, 8)}()`);

@@ -4,6 +4,7 @@ import { requestMaterialization } from '../../src/temporal/signals.ts';
 import { rowsReferencingEvent, seedAttendees } from '../helpers/seed.ts';
 import { eventually, startStack, type Stack } from '../helpers/stack.ts';
 import { synapseRoom } from '../helpers/synapse.ts';
+import { FAILURE } from '../../src/temporal/failures.ts';
 
 const DAY = 86_400_000;
 let s: Stack;
@@ -83,7 +84,7 @@ describe('event deletion (real dev server, Postgres, Synapse)', () => {
     const started = await s.api('DELETE', `/v1/events/${slug}`, { token: owner.token });
     const op = await finished(started.body.id, owner.token);
     expect(op.status).toBe('failed');
-    expect(op.error.type).toBe('EventDeletionAborted');
+    expect(op.error.type).toBe(FAILURE.eventDeletionAborted);
     expect(await s.ds.query(`SELECT status, capacity, name FROM events WHERE slug = $1`, [slug])).toEqual(before);
     expect((await s.ds.query(`SELECT a.status FROM attendees a JOIN events e ON e.id = a.event_id WHERE e.slug = $1`, [slug]))).toEqual([{ status: 'confirmed' }]);
     expect((await s.api('GET', `/v1/events/${slug}`, { token: owner.token })).body.status).toBe('draft');

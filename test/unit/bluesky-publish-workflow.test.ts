@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ApplicationFailure } from '@temporalio/common';
 import { SIGNALS } from '../../src/temporal/operations.ts';
 import { timeSkippingSuite } from '../helpers/stub-workers.ts';
+import { FAILURE } from '../../src/temporal/failures.ts';
 
 const suite = timeSkippingSuite();
 
@@ -13,7 +14,7 @@ describe('blueskyPublishWorkflow', () => {
       publishEventRecord: async () => {
         calls++;
         if (calls === 1) throw new Error('connect ECONNREFUSED');
-        if (calls === 2) throw ApplicationFailure.create({ type: 'BlueskyRecordChanged', message: 'changed while writing' });
+        if (calls === 2) throw ApplicationFailure.create({ type: FAILURE.blueskyRecordChanged, message: 'changed while writing' });
         return { state: 'published', uri: 'at://did:plc:x/community.lexicon.calendar.event/3k', cid: `cid${calls}` };
       },
     }, async (taskQueue) => {
@@ -32,14 +33,14 @@ describe('blueskyPublishWorkflow', () => {
     await suite.withWorker({
       publishEventRecord: async () => {
         calls++;
-        throw ApplicationFailure.create({ type: 'BlueskySessionRevoked', message: 'revoked', nonRetryable: true });
+        throw ApplicationFailure.create({ type: FAILURE.blueskySessionRevoked, message: 'revoked', nonRetryable: true });
       },
     }, async (taskQueue) => {
       const handle = await suite.env.client.workflow.signalWithStart('blueskyPublishWorkflow', {
         workflowId: `bsky-publish:${randomUUID()}`, taskQueue, args: [{ eventSlug: 'e' }], signal: SIGNALS.publish,
       });
       const err = await handle.result().catch((e) => e);
-      expect(err.cause.cause.type).toBe('BlueskySessionRevoked');
+      expect(err.cause.cause.type).toBe(FAILURE.blueskySessionRevoked);
     });
     expect(calls).toBe(1);
   });

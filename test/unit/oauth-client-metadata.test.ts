@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OAUTH_SCOPE, oauthClientMetadata } from '../../src/activities/bluesky/oauth.ts';
+import { OAUTH_SCOPE, oauthClientMetadata } from '../../src/bluesky/oauth.ts';
 import { loadConfig } from '../../src/config.ts';
 
 describe('OAuth client metadata', () => {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
 import { timeSkippingSuite } from '../helpers/stub-workers.ts';
+import { FAILURE } from '../../src/temporal/failures.ts';
 
 const suite = timeSkippingSuite();
 const run = (taskQueue: string) => suite.env.client.workflow.execute('blueskyUnpublishWorkflow', {
@@ -29,7 +30,7 @@ describe('blueskyUnpublishWorkflow', () => {
   it('fails with BlueskySessionRevoked at once when the user revoked meetflow: it can no longer write there', async () => {
     let calls = 0;
     await suite.withWorker({
-      unpublishRecords: async () => { calls++; throw ApplicationFailure.create({ type: 'BlueskySessionRevoked', message: 'revoked', nonRetryable: true }); },
+      unpublishRecords: async () => { calls++; throw ApplicationFailure.create({ type: FAILURE.blueskySessionRevoked, message: 'revoked', nonRetryable: true }); },
       forgetBlueskySession: async () => { throw new Error('not reached'); },
     }, async (taskQueue) => {
       await expect(run(taskQueue)).rejects.toThrow(/failed/i);

@@ -5,10 +5,10 @@ import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../../config.ts';
 import { EVENT_COLLECTION, eventRecord } from '../../domain/lexicon.ts';
-import { putOwnRecord } from './records.ts';
+import { putOwnRecord } from '../../bluesky/records.ts';
 import { rsvpActivities } from './rsvps.ts';
 import { unpublishActivities } from './unpublish.ts';
-import { agentFor, isSessionRevoked } from './sessions.ts';
+import { agentFor, SessionRevokedError } from '../../bluesky/sessions.ts';
 
 export type PublishResult =
   | { state: 'published'; uri: string; cid: string }
@@ -104,7 +104,7 @@ export function blueskyActivities({ ds, redis, config }: BlueskyDeps) {
       try {
         agent = await agentFor(e.did, { ds, redis, config });
       } catch (err) {
-        if (isSessionRevoked(err)) {
+        if (err instanceof SessionRevokedError) {
           log.warn('Bluesky record left in place: the owner revoked the session', { uri: e.bluesky_uri });
           return 'skipped: session revoked';
         }

@@ -5,8 +5,8 @@ import type { DataSource } from 'typeorm';
 import type { Config } from '../../config.ts';
 import { RSVP_COLLECTION, rsvpRecord } from '../../domain/lexicon.ts';
 import { runBounded } from '../../concurrency.ts';
-import { putOwnRecord } from './records.ts';
-import { agentFor, isSessionRevoked } from './sessions.ts';
+import { putOwnRecord } from '../../bluesky/records.ts';
+import { agentFor, SessionRevokedError } from '../../bluesky/sessions.ts';
 
 /**
  * An RSVP record's rkey is derived from the event record's URI: one record per person and event,
@@ -93,7 +93,7 @@ export function rsvpActivities({ ds, redis, config }: { ds: DataSource; redis: R
           });
           result.deleted++;
         } catch (err) {
-          if (isSessionRevoked(err)) {
+          if (err instanceof SessionRevokedError) {
             log.warn('RSVP record left in place: its author revoked the session', { uri: r.bluesky_uri });
             result.unreachable++;
           } else if (lastAttempt) {

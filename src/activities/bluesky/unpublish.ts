@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../../config.ts';
 import { EVENT_COLLECTION, RSVP_COLLECTION } from '../../domain/lexicon.ts';
-import { agentFor, forgetSession } from './sessions.ts';
+import { agentFor, forgetSession } from '../../bluesky/sessions.ts';
 
 /**
  * Taking a user's publications back off the network when they disconnect and ask for it

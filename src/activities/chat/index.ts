@@ -2,7 +2,8 @@ import { activityInfo, ApplicationFailure, heartbeat, log } from '@temporalio/ac
 import type { DataSource } from 'typeorm';
 import type { Config } from '../../config.ts';
 import type { FollowUpRelay } from '../../follow-ups/outbox.ts';
-import { MatrixError, type MatrixClient } from './matrix-client.ts';
+import { isRejection, type MatrixClient } from '../../matrix/client.ts';
+import { FAILURE } from '../../temporal/failures.ts';
 
 export type ChatTarget = { kind: 'event' | 'group'; slug: string };
 export type EnsureRoomResult = { state: 'ready'; roomId: string } | { state: 'disabled' | 'gone' };
@@ -12,21 +13,9 @@ interface RoomRow { id: string; alias: string; room_id: string | null; status: s
 
 export interface ChatDeps { ds: DataSource; matrix: MatrixClient | null; config: Config; followUps: FollowUpRelay }
 
-/** A homeserver's 4xx (other than a rate limit) will not change on retry. */
-async function classified<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof MatrixError && err.status >= 400 && err.status < 500) {
-      throw ApplicationFailure.create({ type: 'MatrixRejected', message: err.message, nonRetryable: true });
-    }
-    throw err;
-  }
-}
-
 export function chatActivities({ ds, matrix, config, followUps }: ChatDeps) {
   const homeserver = (): MatrixClient => {
-    if (!matrix) throw ApplicationFailure.create({ type: 'ChatNotConfigured', message: 'no Matrix homeserver configured', nonRetryable: true });
+    if (!matrix) throw ApplicationFailure.create({ type: FAILURE.chatNotConfigured, message: 'no Matrix homeserver configured', nonRetryable: true });
     return matrix;
   };
 
@@ -38,7 +27,7 @@ export function chatActivities({ ds, matrix, config, followUps }: ChatDeps) {
 
   async function roomRow(id: string): Promise<RoomRow> {
     const [row] = await ds.query(`SELECT id, alias, room_id, status, notice_sent_at FROM chat_rooms WHERE id = $1`, [id]);
-    if (!row) throw ApplicationFailure.create({ type: 'ChatRoomNotFound', message: `chat room ${id} not found`, nonRetryable: true });
+    if (!row) throw ApplicationFailure.create({ type: FAILURE.chatRoomNotFound, message: `chat room ${id} not found`, nonRetryable: true });
     return row;
   }
 
@@ -70,17 +59,15 @@ export function chatActivities({ ds, matrix, config, followUps }: ChatDeps) {
       const [row] = await ds.query(`SELECT id, room_id, status FROM chat_rooms WHERE ${column} = $1`, [entity.id]);
       if (row.status === 'deleting' || row.status === 'purging' || row.status === 'deleted') return { state: 'gone' };
       const topic = [entity.description?.slice(0, 300), `${config.PUBLIC_BASE_URL}/${t.kind}s/${t.slug}`].filter(Boolean).join(' — ');
-      return classified(async () => {
-        if (row.room_id) {
-          await homeserver().setNameAndTopic(row.room_id, entity.name, topic);
-          return { state: 'ready', roomId: row.room_id };
-        }
-        const roomId = await homeserver().createRoom(alias, entity.name, topic);
-        // Targeted update: never a save of a whole (possibly stale) entity.
-        await ds.query(`UPDATE chat_rooms SET room_id = $2, status = 'active', updated_at = now() WHERE id = $1 AND room_id IS NULL`, [row.id, roomId]);
-        log.info('chat room created', { alias, roomId });
-        return { state: 'ready', roomId };
-      });
+      if (row.room_id) {
+        await homeserver().setNameAndTopic(row.room_id, entity.name, topic);
+        return { state: 'ready', roomId: row.room_id };
+      }
+      const roomId = await homeserver().createRoom(alias, entity.name, topic);
+      // Targeted update: never a save of a whole (possibly stale) entity.
+      await ds.query(`UPDATE chat_rooms SET room_id = $2, status = 'active', updated_at = now() WHERE id = $1 AND room_id IS NULL`, [row.id, roomId]);
+      log.info('chat room created', { alias, roomId });
+      return { state: 'ready', roomId };
     },
 
     /** Invites who should be in the room (confirmed attendees and the host, or group members) and removes the rest. */
@@ -97,18 +84,16 @@ export function chatActivities({ ds, matrix, config, followUps }: ChatDeps) {
         : await ds.query(
           `SELECT u.id, u.slug, u.display_name, u.matrix_user_id FROM users u
              JOIN group_members m ON m.user_id = u.id WHERE m.group_id = $1`, [entity.id]);
-      return classified(async () => {
-        const mx = homeserver();
-        const bot = await mx.whoami();
-        const desired = new Set<string>();
-        for (const user of wanted) desired.add(await matrixUserOf(user));
-        const current = new Set((await mx.members(room.room_id)).filter((m) => m !== bot));
-        let invited = 0;
-        let removed = 0;
-        for (const m of desired) if (!current.has(m)) { await mx.invite(room.room_id, m); invited++; if (invited % 50 === 0) heartbeat(); }
-        for (const m of current) if (!desired.has(m)) { await mx.kick(room.room_id, m, 'no longer attending'); removed++; if (removed % 50 === 0) heartbeat(); }
-        return { invited, removed };
-      });
+      const mx = homeserver();
+      const bot = await mx.whoami();
+      const desired = new Set<string>();
+      for (const user of wanted) desired.add(await matrixUserOf(user));
+      const current = new Set((await mx.members(room.room_id)).filter((m) => m !== bot));
+      let invited = 0;
+      let removed = 0;
+      for (const m of desired) if (!current.has(m)) { await mx.invite(room.room_id, m); invited++; if (invited % 50 === 0) heartbeat(); }
+      for (const m of current) if (!desired.has(m)) { await mx.kick(room.room_id, m, 'no longer attending'); removed++; if (removed % 50 === 0) heartbeat(); }
+      return { invited, removed };
     },
 
     /** Rooms of events that ended before `endedBefore`, in id order after `afterId`. */
@@ -124,25 +109,23 @@ export function chatActivities({ ds, matrix, config, followUps }: ChatDeps) {
     async postRetentionNotice(chatRoomId: string): Promise<void> {
       const row = await closingRoom(chatRoomId);
       if (!row.room_id || row.notice_sent_at || row.status === 'deleted') return;
-      await classified(() => homeserver().sendNotice(row.room_id!, `retention-${chatRoomId}`,
-        'This event has ended and its chat room is being closed. Thanks for taking part!'))
-        .catch((err) => { if (!(err instanceof ApplicationFailure && err.type === 'MatrixRejected')) throw err; }); // room gone: nobody to tell
+      await homeserver().sendNotice(row.room_id, `retention-${chatRoomId}`,
+        'This event has ended and its chat room is being closed. Thanks for taking part!')
+        .catch((err) => { if (!isRejection(err)) throw err; }); // room gone: nobody to tell
       await ds.query(`UPDATE chat_rooms SET notice_sent_at = now() WHERE id = $1`, [chatRoomId]);
     },
 
     async removeChatMembers(chatRoomId: string): Promise<number> {
       const row = await closingRoom(chatRoomId);
       if (!row.room_id || row.status === 'deleted') return 0;
-      return classified(async () => {
-        const mx = homeserver();
-        const bot = await mx.whoami();
-        const members = (await mx.members(row.room_id!)).filter((m) => m !== bot);
-        for (const [i, m] of members.entries()) {
-          await mx.kick(row.room_id!, m, 'chat room closed');
-          if (i % 50 === 49) heartbeat(i + 1);
-        }
-        return members.length;
-      });
+      const mx = homeserver();
+      const bot = await mx.whoami();
+      const members = (await mx.members(row.room_id!)).filter((m) => m !== bot);
+      for (const [i, m] of members.entries()) {
+        await mx.kick(row.room_id!, m, 'chat room closed');
+        if (i % 50 === 49) heartbeat(i + 1);
+      }
+      return members.length;
     },
 
     /** Deletes and purges the room on the homeserver; an unknown or already purged room is success. */
@@ -151,7 +134,7 @@ export function chatActivities({ ds, matrix, config, followUps }: ChatDeps) {
       await ds.query(`UPDATE chat_rooms SET status = 'purging', updated_at = now() WHERE id = $1 AND status <> 'deleted'`, [chatRoomId]);
       const row = await roomRow(chatRoomId);
       if (!row.room_id || row.status === 'deleted') return;
-      await classified(() => homeserver().purgeRoom(row.room_id!, () => heartbeat()));
+      await homeserver().purgeRoom(row.room_id, () => heartbeat());
     },
 
     async markChatRoomDeleted(chatRoomId: string): Promise<void> {

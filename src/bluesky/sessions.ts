@@ -1,9 +1,8 @@
 import { Agent, AtpAgent, type AtpSessionData } from '@atproto/api';
 import { TokenInvalidError, TokenRefreshError, TokenRevokedError } from '@atproto/oauth-client-node';
-import { ApplicationFailure } from '@temporalio/common';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
-import type { Config } from '../../config.ts';
+import type { Config } from '../config.ts';
 import { oauthClient, oauthSessionStore } from './oauth.ts';
 import { sealedStore } from './sealed-store.ts';
 
@@ -49,18 +48,20 @@ const isRevocation = (err: unknown) =>
   err instanceof TokenRevokedError || err instanceof TokenInvalidError || err instanceof TokenRefreshError
   || [400, 401].includes((err as { status?: number }).status ?? 0);
 
-/** The failure agentFor throws for a session that cannot be restored. */
-export const isSessionRevoked = (err: unknown) => err instanceof ApplicationFailure && err.type === 'BlueskySessionRevoked';
+/** What agentFor throws for a session that cannot be restored: no retry can act as this user. */
+export class SessionRevokedError extends Error {
+  constructor(did: string, why: string) { super(`Bluesky session of ${did}: ${why}`); this.name = 'SessionRevokedError'; }
+}
 
 /**
  * An agent acting as `did`, from its stored session. A session that is missing or cannot be
  * resumed (revoked, expired) marks the user's Bluesky connection as disconnected and fails with
- * the non-retryable `BlueskySessionRevoked`; a PDS that cannot be reached is retried.
+ * `SessionRevokedError`; a PDS that cannot be reached is retried.
  */
 export async function agentFor(did: string, deps: { redis: Redis; ds: DataSource; config: Config }): Promise<Agent> {
   const revoked = async (why: string) => {
     await deps.ds.query(`UPDATE users SET bluesky_connected = false, updated_at = now() WHERE did = $1`, [did]);
-    return ApplicationFailure.create({ type: 'BlueskySessionRevoked', message: `Bluesky session of ${did}: ${why}`, nonRetryable: true });
+    return new SessionRevokedError(did, why);
   };
   try {
     const stored = await sessionStore(deps.redis, deps.config).load(did);

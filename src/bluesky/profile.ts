@@ -1,4 +1,4 @@
-import { line } from '../../domain/fields.ts';
+import { line } from '../domain/fields.ts';
 
 const PROFILE_TIMEOUT_MS = 5000;
 const PROFILE_MAX_BYTES = 64 * 1024;

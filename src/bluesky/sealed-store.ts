@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { SessionKey } from '../../config.ts';
+import type { SessionKey } from '../config.ts';
 
 /**
  * A Redis key/value store whose values are encrypted (AES-256-GCM): Bluesky sessions and OAuth

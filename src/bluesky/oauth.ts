@@ -4,7 +4,7 @@ import {
   buildAtprotoLoopbackClientMetadata, NodeOAuthClient, type NodeSavedSession, type NodeSavedState, type RuntimeLock,
 } from '@atproto/oauth-client-node';
 import type { Redis } from 'ioredis';
-import type { Config } from '../../config.ts';
+import type { Config } from '../config.ts';
 import { sealedStore } from './sealed-store.ts';
 
 /** Only what meetflow writes: its two record collections. */

@@ -1,17 +1,21 @@
 import type { Agent } from '@atproto/api';
 import { ComAtprotoRepoPutRecord } from '@atproto/api';
-import { ApplicationFailure } from '@temporalio/activity';
 
 function isRecordNotFound(err: unknown): boolean {
   const e = err as { message?: string; error?: string };
   return /RecordNotFound|Could not locate record/i.test(String(e?.message ?? e?.error ?? err));
 }
 
+/** The record changed between our read and our write: a retry re-reads it. */
+export class RecordChangedError extends Error {
+  constructor(what: string) { super(`${what} changed while writing; re-reading`); this.name = 'RecordChangedError'; }
+}
+
 /**
  * Writes one of meetflow's records at a known rkey (so a retry rewrites the same record). It
  * starts from the record as it is now (`build` keeps fields of other apps) and swaps against its
- * CID: a record that changed in between is a retryable `BlueskyRecordChanged` (the retry
- * re-reads), never a blind overwrite.
+ * CID: a record that changed in between is a `RecordChangedError` (retried: the retry re-reads),
+ * never a blind overwrite.
  */
 export async function putOwnRecord(
   agent: Agent,
@@ -28,7 +32,7 @@ export async function putOwnRecord(
     return { uri: data.uri, cid: data.cid };
   } catch (err) {
     if (err instanceof ComAtprotoRepoPutRecord.InvalidSwapError) {
-      throw ApplicationFailure.create({ type: 'BlueskyRecordChanged', message: `${target.collection}/${target.rkey} changed while writing; re-reading` });
+      throw new RecordChangedError(`${target.collection}/${target.rkey}`);
     }
     throw err;
   }

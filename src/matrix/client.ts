@@ -1,10 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ApplicationFailure } from '@temporalio/common';
 
 /**
  * What meetflow needs from a Matrix homeserver. Every method is idempotent as the server
- * answers it (matrix-notes.md): "already there" and "already gone" are success. Failures are
- * thrown for Temporal to retry; a rate limit carries the server's `retry_after_ms`.
+ * answers it (matrix-notes.md): "already there" and "already gone" are success. Other answers
+ * are thrown as a `MatrixError`; a rate limit carries the server's `retry_after_ms`.
  */
 export interface MatrixClient {
   /** The bot's user id, e.g. `@meetflow-bot:localhost`. */
@@ -27,13 +26,20 @@ export interface MatrixClient {
 export class MatrixError extends Error {
   readonly status: number;
   readonly errcode: string;
-  constructor(status: number, errcode: string, message: string) {
+  /** Set on a rate limit: how long the homeserver asks us to wait. */
+  readonly retryAfterMs?: number;
+  constructor(status: number, errcode: string, message: string, retryAfterMs?: number) {
     super(`Matrix ${status} ${errcode}: ${message}`);
     this.name = 'MatrixError';
     this.status = status;
     this.errcode = errcode;
+    this.retryAfterMs = retryAfterMs;
   }
 }
+
+/** A 4xx other than a rate limit: the homeserver will answer the same on a retry. */
+export const isRejection = (err: unknown) =>
+  err instanceof MatrixError && err.status >= 400 && err.status < 500 && err.retryAfterMs === undefined;
 
 const enc = encodeURIComponent;
 
@@ -60,8 +66,7 @@ export class HttpMatrixClient implements MatrixClient {
     const message = String(json.error ?? res.statusText);
     if (res.status === 429 || errcode === 'M_LIMIT_EXCEEDED') {
       const retryAfterMs = Number(json.retry_after_ms ?? Number(res.headers.get('retry-after') ?? 1) * 1000);
-      // Retryable, after exactly as long as the homeserver asks.
-      throw ApplicationFailure.create({ type: 'MatrixRateLimited', message, nextRetryDelay: Math.max(retryAfterMs, 100) });
+      throw new MatrixError(429, 'M_LIMIT_EXCEEDED', message, Math.max(retryAfterMs, 100));
     }
     throw new MatrixError(res.status, errcode, message);
   }
