@@ -5,8 +5,8 @@ import type { FollowUpRelay } from '../follow-ups/outbox.ts';
 import { afterClaim } from '../follow-ups/rules.ts';
 import { changedRows } from '../db/changed-rows.ts';
 import { FAILURE } from '../temporal/failures.ts';
+import type { ClaimInput } from '../temporal/contracts.ts';
 
-export interface ClaimInput { did: string; shadowId: string; userId: string; handle: string; pdsUrl: string | null }
 
 /** confirmed > waitlisted > maybe > cancelled (issue #9); the earliest waitlist time is kept. */
 const STRENGTH = `array_position(ARRAY['cancelled', 'maybe', 'waitlisted', 'confirmed'], status)`;

@@ -12,19 +12,12 @@ import { recordFollowUps, type FollowUpRelay, type Recorded } from '../follow-up
 import { afterRsvp, publishes, publishNow, rsvpRecord, type FollowUp } from '../follow-ups/rules.ts';
 import { requestIngest } from '../temporal/signals.ts';
 import { rsvpRkey } from './bluesky/rsvps.ts';
+import { deadLetter, type DeadLetter } from '../db/dead-letters.ts';
 
 export type IngestResult =
   | { state: 'created' | 'updated' | 'unchanged'; slug: string }
   | { state: 'skipped'; reason: string }
   | { state: 'parked'; reason: string };
-
-export interface DeadLetter { source: string; uri: string | null; cid?: string | null; collection?: string | null; reason: string; payload?: unknown }
-
-/** What could not be ingested, with why: the pipeline goes on. */
-export async function deadLetter(ds: DataSource, d: DeadLetter): Promise<void> {
-  await ds.query(`INSERT INTO ingestion_dead_letters (source, uri, cid, collection, reason, payload) VALUES ($1, $2, $3, $4, $5, $6)`,
-    [d.source, d.uri, d.cid ?? null, d.collection ?? null, d.reason, d.payload === undefined ? null : JSON.stringify(d.payload)]);
-}
 
 export interface SyncPage { cursor: string | null; uris: string[]; applied: Record<string, number> }
 

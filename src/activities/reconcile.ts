@@ -6,7 +6,7 @@ import type { FollowUpRelay } from '../follow-ups/outbox.ts';
 import { publishes, type FollowUp, type FollowUpType } from '../follow-ups/rules.ts';
 import { lastOccurrence } from '../domain/recurrence.ts';
 import { startOperation } from '../temporal/client.ts';
-import type { OperationType } from '../temporal/operations.ts';
+import type { OperationInput, OperationType } from '../temporal/contracts.ts';
 
 /** What one reconciliation repaired, by kind (each at most `limit`). */
 export interface ReconcileReport {
@@ -55,11 +55,16 @@ const FOLLOW_UP_CHECKS: { type: FollowUpType; report: Exclude<keyof ReconcileRep
        LIMIT $1` },
 ];
 
+/** A table whose tombstones (status `deleting`) the operation of `type` finishes. */
+function tombstones<T extends OperationType>(table: string, type: T, input: (slug: string) => OperationInput<T>) {
+  return { table, type, restart: (temporal: Client, config: Config, slug: string) => startOperation(temporal, config, type, slug, input(slug)) };
+}
+
 /** Tombstones whose deletion may have stopped: the operation that finishes each. */
-const TOMBSTONES: { table: string; type: OperationType; args: (slug: string) => unknown[] }[] = [
-  { table: 'events', type: 'delete-event', args: (slug) => [{ eventSlug: slug }] },
-  { table: 'event_series', type: 'delete-series', args: (slug) => [{ seriesSlug: slug, scope: 'all' }] },
-  { table: 'groups', type: 'delete-group', args: (slug) => [{ groupSlug: slug }] },
+const TOMBSTONES = [
+  tombstones('events', 'delete-event', (slug) => ({ eventSlug: slug })),
+  tombstones('event_series', 'delete-series', (slug) => ({ seriesSlug: slug, scope: 'all' })),
+  tombstones('groups', 'delete-group', (slug) => ({ groupSlug: slug })),
 ];
 
 export function reconcileActivities({ ds, temporal, config, followUps }: { ds: DataSource; temporal: Client; config: Config; followUps: FollowUpRelay }) {
@@ -87,7 +92,7 @@ export function reconcileActivities({ ds, temporal, config, followUps }: { ds: D
         `SELECT slug FROM ${t.table} WHERE status = 'deleting' AND updated_at < now() - make_interval(mins => $2) LIMIT $1`, [limit, staleMinutes]);
       for (const { slug } of rows) {
         const running = await temporal.workflow.getHandle(`${t.type}:${slug}`).describe().then((d) => d.status.name === 'RUNNING', () => false);
-        if (!running) restarted.push(await startOperation(temporal, config, t.type, slug, t.args(slug)));
+        if (!running) restarted.push(await t.restart(temporal, config, slug));
       }
     }
     return restarted;

@@ -29,7 +29,7 @@ export function adminRoutes(deps: AppDeps) {
   }), async (c) => {
     const body = c.req.valid('json') ?? { dryRun: false };
     const op = await operations.start('chat-retention', runKey(body.dryRun ? 'dry-run' : 'run'),
-      [{ retentionDays: body.retentionDays ?? config.CHAT_RETENTION_DAYS, dryRun: body.dryRun }]);
+      { retentionDays: body.retentionDays ?? config.CHAT_RETENTION_DAYS, dryRun: body.dryRun });
     return c.json(op, 202);
   });
 
@@ -49,7 +49,7 @@ export function adminRoutes(deps: AppDeps) {
     responses: { 202: { content: { 'application/json': { schema: OperationSchema } }, description: 'the reconciliation' }, ...errorResponses },
   }), async (c) => {
     const body = c.req.valid('json') ?? {};
-    return c.json(await operations.start('reconcile', runKey('run'), [body]), 202);
+    return c.json(await operations.start('reconcile', runKey('run'), body), 202);
   });
 
   return app;

@@ -11,7 +11,6 @@ import { readProfile } from '../bluesky/profile.ts';
 import { mintToken, readAuth } from './auth.ts';
 import { requireUser } from './access.ts';
 import { operationReader } from './operations.ts';
-import type { claimAccountWorkflow } from '../workflows/claim-account.ts';
 import { requestSync } from '../temporal/signals.ts';
 import type { AppDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
@@ -52,7 +51,7 @@ export function blueskyAuthRoutes({ ds, redis, temporal, config }: AppDeps) {
         `UPDATE users SET claimed_by = $2 WHERE id = $1 AND (claimed_by IS NULL OR claimed_by = $2) RETURNING id`, [holder.id, claimant]);
       if (!marked.length) throw new DomainError('claim_in_progress', `another account is claiming ${identity.did}`);
       const op = await operations.start('claim-account', identity.did,
-        [{ did: identity.did, shadowId: holder.id, userId: claimant, handle: identity.handle, pdsUrl: identity.pds }] satisfies Parameters<typeof claimAccountWorkflow>, claimant);
+        { did: identity.did, shadowId: holder.id, userId: claimant, handle: identity.handle, pdsUrl: identity.pds }, claimant);
       return answer(claimant, [{ id: op.id, type: op.type }]);
     }
     if (callerId && holder && holder.id !== callerId) {

@@ -273,7 +273,7 @@ export function eventsRoutes(deps: RouteDeps) {
     const event = await events.findOneBy({ slug }); // a tombstoned one too: the running deletion is answered
     if (!event) throw notFound('event', slug);
     await requireManager(ds, c.get('auth'), event);
-    return c.json(await operations.start('delete-event', slug, [{ eventSlug: slug }], c.get('auth').sub), 202);
+    return c.json(await operations.start('delete-event', slug, { eventSlug: slug }, c.get('auth').sub), 202);
   });
 
   return app;

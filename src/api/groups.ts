@@ -81,7 +81,7 @@ export function groupsRoutes(deps: RouteDeps) {
     const group = await ds.getRepository(GroupEntity).findOneBy({ slug });
     if (!group) throw notFound('group', slug);
     await requireManager(ds, c.get('auth'), { ownerId: group.ownerId, groupId: group.id, slug });
-    return c.json(await operations.start('delete-group', slug, [{ groupSlug: slug }], c.get('auth').sub), 202);
+    return c.json(await operations.start('delete-group', slug, { groupSlug: slug }, c.get('auth').sub), 202);
   });
 
   return app;

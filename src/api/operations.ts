@@ -1,11 +1,10 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import {
-  ApplicationFailure, TemporalFailure, WorkflowFailedError, WorkflowNotFoundError, type WorkflowExecutionInfo,
-} from '@temporalio/client';
-import { executionInfoFromRaw } from '@temporalio/client/lib/helpers.js';
+import { ApplicationFailure, TemporalFailure, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import { temporal as proto } from '@temporalio/proto';
 import { DomainError, notFound } from '../domain/errors.ts';
-import { OPERATION_TYPES, PROGRESS_QUERY, parseOperationId, type OperationType } from '../temporal/operations.ts';
+import { OPERATION_TYPES, PROGRESS_QUERY, parseOperationId, type OperationInput, type OperationType } from '../temporal/contracts.ts';
 import { startOperation } from '../temporal/client.ts';
 import { ENTITY } from '../temporal/search-attributes.ts';
 import { requireRole, type Auth, type AuthEnv } from './auth.ts';
@@ -53,6 +52,25 @@ const STATUS_FILTER: Record<Operation['status'], string> = {
   terminated: 'Terminated', timed_out: 'TimedOut',
 };
 
+/** What a listing or a description tells of one execution. */
+interface Execution { workflowId: string; status: string; startTime: Date; closeTime?: Date; entityTag?: string; requestedBy?: string }
+
+const decoded = (p: Payload | null | undefined) => (p ? defaultPayloadConverter.fromPayload<unknown>(p) : undefined);
+const dateOf = (ts: { seconds?: { toString(): string } | null; nanos?: number | null } | null | undefined) =>
+  ts ? new Date(Number(ts.seconds?.toString() ?? 0) * 1000 + Math.floor((ts.nanos ?? 0) / 1e6)) : undefined;
+
+/** A row of ListWorkflowExecutions, read with the public proto and payload converter. */
+function fromListing(raw: proto.api.workflow.v1.IWorkflowExecutionInfo): Execution {
+  const status = proto.api.enums.v1.WorkflowExecutionStatus[raw.status ?? 0] ?? '';
+  const tag = decoded(raw.searchAttributes?.indexedFields?.[ENTITY.name]);
+  const requestedBy = decoded(raw.memo?.fields?.requestedBy);
+  return {
+    workflowId: raw.execution?.workflowId ?? '', status: status.replace('WORKFLOW_EXECUTION_STATUS_', ''),
+    startTime: dateOf(raw.startTime) ?? new Date(0), closeTime: dateOf(raw.closeTime),
+    entityTag: typeof tag === 'string' ? tag : undefined, requestedBy: typeof requestedBy === 'string' ? requestedBy : undefined,
+  };
+}
+
 /** The innermost typed failure: the ApplicationFailure an activity or workflow threw. */
 function failureOf(err: unknown): { type: string; message: string } {
   let e: unknown = err instanceof WorkflowFailedError ? err.cause : err;
@@ -69,13 +87,13 @@ export function operationReader({ ds, temporal, config }: Pick<AppDeps, 'ds' | '
   const mayRead = operationAccess(ds);
   const uiBase = `${config.TEMPORAL_UI_URL}/namespaces/${encodeURIComponent(config.TEMPORAL_NAMESPACE)}/workflows`;
 
-  function summary(info: Pick<WorkflowExecutionInfo, 'workflowId' | 'status' | 'startTime' | 'closeTime' | 'typedSearchAttributes'>): Operation | null {
+  function summary(info: Execution): Operation | null {
     const parsed = parseOperationId(info.workflowId);
     if (!parsed) return null;
-    const tagged = info.typedSearchAttributes.get(ENTITY)?.match(/^([^:]+):(.+)$/);
+    const tagged = info.entityTag?.match(/^([^:]+):(.+)$/);
     const entity = tagged ? { kind: tagged[1], slug: tagged[2] } : parsed.entity;
     return {
-      id: info.workflowId, type: parsed.type, status: STATUS[info.status.name] ?? 'running', entity,
+      id: info.workflowId, type: parsed.type, status: STATUS[info.status] ?? 'running', entity,
       startedAt: info.startTime.toISOString(), closedAt: info.closeTime?.toISOString() ?? null,
       progress: null, result: null, error: null,
       links: { self: `/v1/operations/${encodeURIComponent(info.workflowId)}`, temporalUi: `${uiBase}/${encodeURIComponent(info.workflowId)}` },
@@ -92,8 +110,13 @@ export function operationReader({ ds, temporal, config }: Pick<AppDeps, 'ds' | '
       if (err instanceof WorkflowNotFoundError) throw notFound('operation', id);
       throw err;
     }
-    const op = summary(info);
-    if (!op || (viewer && !await mayRead(viewer, op.entity, info.memo?.requestedBy))) throw notFound('operation', id);
+    const memo = info.memo?.requestedBy;
+    const requestedBy = typeof memo === 'string' ? memo : undefined;
+    const op = summary({
+      workflowId: info.workflowId, status: info.status.name, startTime: info.startTime, closeTime: info.closeTime,
+      entityTag: info.typedSearchAttributes.get(ENTITY), requestedBy,
+    });
+    if (!op || (viewer && !await mayRead(viewer, op.entity, requestedBy))) throw notFound('operation', id);
     if (op.status === 'running') {
       op.progress = await temporal.connection
         .withDeadline(Date.now() + QUERY_TIMEOUT_MS, () => handle.query(PROGRESS_QUERY))
@@ -110,8 +133,8 @@ export function operationReader({ ds, temporal, config }: Pick<AppDeps, 'ds' | '
    * Starts `<type>:<slug>`, or joins the one already running (the workflow id is the lock), and
    * answers what api.md calls an operation.
    */
-  async function start(type: OperationType, slug: string, args: unknown[], requestedBy?: string): Promise<Operation> {
-    return describe(await startOperation(temporal, config, type, slug, args, requestedBy));
+  async function start<T extends OperationType>(type: T, slug: string, input: OperationInput<T>, requestedBy?: string): Promise<Operation> {
+    return describe(await startOperation(temporal, config, type, slug, input, requestedBy));
   }
 
   return { describe, summary, start, mayRead };
@@ -162,13 +185,12 @@ export function operationsRoutes(deps: AppDeps) {
     const response = await temporal.connection.withDeadline(Date.now() + LIST_TIMEOUT_MS, () => temporal.workflowService.listWorkflowExecutions({
       namespace: config.TEMPORAL_NAMESPACE, query, pageSize: q.limit, nextPageToken: token,
     }));
-    const infos = await Promise.all(response.executions.map((raw) =>
-      executionInfoFromRaw(raw, temporal.options.loadedDataConverter, raw, config.TEMPORAL_NAMESPACE)));
+    const infos = response.executions.map(fromListing);
     const nextCursor = response.nextPageToken?.length ? pages.seal(Buffer.from(response.nextPageToken), query) : null;
     // Only what the caller may read (a page can be shorter than `limit`; the cursor goes on).
     const readable = await Promise.all(infos.map(async (info) => {
       const op = summary(info);
-      return op && await mayRead(c.get('auth'), op.entity, info.memo?.requestedBy) ? op : null;
+      return op && await mayRead(c.get('auth'), op.entity, info.requestedBy) ? op : null;
     }));
     return c.json({ items: readable.filter((o): o is Operation => o !== null), nextCursor }, 200);
   });

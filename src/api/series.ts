@@ -285,7 +285,7 @@ export function seriesRoutes(deps: RouteDeps) {
     const [s] = await ds.query(`SELECT owner_id, group_id FROM event_series WHERE slug = $1`, [slug]);
     if (!s) throw notFound('series', slug);
     await requireManager(ds, c.get('auth'), { ownerId: s.owner_id, groupId: s.group_id, slug });
-    return c.json(await operations.start('delete-series', slug, [{ seriesSlug: slug, scope }], c.get('auth').sub), 202);
+    return c.json(await operations.start('delete-series', slug, { seriesSlug: slug, scope }, c.get('auth').sub), 202);
   });
 
   return app;

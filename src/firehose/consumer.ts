@@ -3,7 +3,7 @@ import { Firehose, FirehoseHandlerError, FirehoseParseError } from '@atproto/syn
 import type { IdResolver } from '@atproto/identity';
 import type { Client } from '@temporalio/client';
 import type { DataSource } from 'typeorm';
-import { deadLetter } from '../activities/ingest.ts';
+import { deadLetter } from '../db/dead-letters.ts';
 import type { Config } from '../config.ts';
 import { MalformedRecord, opFromRecord, type IngestOp } from '../domain/ingest.ts';
 import { EVENT_COLLECTION, RSVP_COLLECTION } from '../domain/lexicon.ts';

@@ -3,7 +3,7 @@ import { Histogram, type Registry } from 'prom-client';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Config } from '../config.ts';
 import { changedRows } from '../db/changed-rows.ts';
-import { operationId } from '../temporal/operations.ts';
+import { operationId } from '../temporal/contracts.ts';
 import {
   notifySeatsChanged, requestChatSync, requestMaterialization, requestPublish, requestRsvpPublish, requestSeriesPublish, requestSync, requestUnpublish,
 } from '../temporal/signals.ts';

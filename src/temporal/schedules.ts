@@ -1,9 +1,7 @@
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleOptions } from '@temporalio/client';
 import type { Config } from '../config.ts';
-import type { chatRetentionWorkflow } from '../workflows/chat-retention.ts';
-import type { reconcileWorkflow } from '../workflows/reconcile.ts';
 import { ENTITY, OPERATION } from './search-attributes.ts';
-import { OPERATION_TYPES, type OperationType } from './operations.ts';
+import { OPERATION_TYPES, type OperationInput, type OperationType } from './contracts.ts';
 
 export const CHAT_RETENTION_SCHEDULE = 'chat-retention';
 export const RECONCILE_SCHEDULE = 'reconcile';
@@ -16,14 +14,14 @@ export const RECONCILE_SCHEDULE = 'reconcile';
  */
 export async function ensureSchedules(client: Client, config: Config): Promise<void> {
   await ensureSchedule(client, config, CHAT_RETENTION_SCHEDULE, 'chat-retention', config.CHAT_RETENTION_CRON,
-    [{ retentionDays: config.CHAT_RETENTION_DAYS }] satisfies Parameters<typeof chatRetentionWorkflow>,
+    { retentionDays: config.CHAT_RETENTION_DAYS },
     config.CHAT_ENABLED ? null : 'chat is disabled (CHAT_ENABLED)');
   await ensureSchedule(client, config, RECONCILE_SCHEDULE, 'reconcile', config.RECONCILE_CRON,
-    [{}] satisfies Parameters<typeof reconcileWorkflow>, null);
+    {}, null);
 }
 
-async function ensureSchedule(
-  client: Client, config: Config, scheduleId: string, type: OperationType, cron: string, args: unknown[], pausedBecause: string | null,
+async function ensureSchedule<T extends OperationType>(
+  client: Client, config: Config, scheduleId: string, type: T, cron: string, input: OperationInput<T>, pausedBecause: string | null,
 ): Promise<void> {
   const options = {
     scheduleId,
@@ -33,7 +31,7 @@ async function ensureSchedule(
       workflowType: OPERATION_TYPES[type].workflowType,
       workflowId: `${type}:scheduled`,
       taskQueue: config.TEMPORAL_TASK_QUEUE,
-      args,
+      args: [input],
       typedSearchAttributes: [{ key: OPERATION, value: type }, { key: ENTITY, value: `system:${type}` }],
     },
     policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' },

@@ -2,11 +2,11 @@ import { continueAsNew, defineQuery, defineSignal, proxyActivities, setHandler }
 import type { Activities } from '../activities/index.ts';
 import type { PublishResult, SeriesPublishResult } from '../activities/bluesky/index.ts';
 import type { RsvpPublishResult } from '../activities/bluesky/rsvps.ts';
-import { PROGRESS_QUERY, SIGNALS } from '../temporal/operations.ts';
+import { PROGRESS_QUERY, SIGNALS, type OperationInput, type SignalArgs } from '../temporal/contracts.ts';
 import { signalledRounds } from './rounds.ts';
 import { FAILURE } from '../temporal/failures.ts';
 
-export const publishSignal = defineSignal(SIGNALS.publish);
+export const publishSignal = defineSignal<SignalArgs['publish']>(SIGNALS.publish);
 export interface PublishProgress<R = PublishResult> { step: 'waiting' | 'publishing' | 'done'; rounds: number; last: R | null }
 
 const { publishEventRecord, publishSeriesNext, publishRsvpRecord } = proxyActivities<Activities>({
@@ -43,7 +43,7 @@ async function publishRounds<R extends { state: string }>(
  * collide (no locks). Each signal (create, update, on demand) is one publish round against the
  * current row; a revoked session fails the workflow with `BlueskySessionRevoked`.
  */
-export async function blueskyPublishWorkflow(input: { eventSlug: string; idleTimeout?: string; pending?: boolean }): Promise<PublishProgress> {
+export async function blueskyPublishWorkflow(input: OperationInput<'bsky-publish'> & { pending?: boolean }): Promise<PublishProgress> {
   return publishRounds(input, () => publishEventRecord(input.eventSlug),
     (pending) => continueAsNew<typeof blueskyPublishWorkflow>({ ...input, pending }));
 }
@@ -52,7 +52,7 @@ export async function blueskyPublishWorkflow(input: { eventSlug: string; idleTim
  * `bsky-rsvp:<event slug>/<user slug>`: the only writer of one person's RSVP record for one event;
  * each signal makes the record match the attendee row (created, updated, or deleted).
  */
-export async function blueskyRsvpWorkflow(input: { eventSlug: string; userId: string; idleTimeout?: string; pending?: boolean }): Promise<PublishProgress<RsvpPublishResult>> {
+export async function blueskyRsvpWorkflow(input: OperationInput<'bsky-rsvp'> & { pending?: boolean }): Promise<PublishProgress<RsvpPublishResult>> {
   return publishRounds(input, () => publishRsvpRecord({ eventSlug: input.eventSlug, userId: input.userId }),
     (pending) => continueAsNew<typeof blueskyRsvpWorkflow>({ ...input, pending }));
 }
@@ -65,7 +65,7 @@ export interface SeriesPublishProgress { step: 'publishing' | 'waiting for the o
  * signalled) and the next round moves on to the following one. With nothing upcoming it waits
  * for a change up to `idleTimeout`.
  */
-export async function blueskySeriesPublishWorkflow(input: { seriesSlug: string; idleTimeout?: string }): Promise<SeriesPublishProgress> {
+export async function blueskySeriesPublishWorkflow(input: OperationInput<'bsky-publish-series'>): Promise<SeriesPublishProgress> {
   const progress: SeriesPublishProgress = { step: 'publishing', rounds: 0, last: null };
   setHandler(defineQuery<SeriesPublishProgress>(PROGRESS_QUERY), () => progress);
   await signalledRounds({

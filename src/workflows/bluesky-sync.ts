@@ -2,7 +2,7 @@ import { defineQuery, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
 import type { SyncPage } from '../activities/ingest.ts';
 import { EVENT_COLLECTION, RSVP_COLLECTION } from '../domain/lexicon.ts';
-import { PROGRESS_QUERY } from '../temporal/operations.ts';
+import { PROGRESS_QUERY, type OperationInput } from '../temporal/contracts.ts';
 
 const act = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
@@ -24,7 +24,7 @@ export interface SyncProgress {
  * published. For records from elsewhere the PDS wins, for meetflow's own records meetflow wins;
  * ingested events are never published, so nothing ping-pongs.
  */
-export async function blueskySyncWorkflow(input: { did: string }): Promise<SyncProgress> {
+export async function blueskySyncWorkflow(input: OperationInput<'bsky-sync'>): Promise<SyncProgress> {
   const progress: SyncProgress = { step: 'events', pages: 0, fromPds: {}, toPds: {} };
   setHandler(defineQuery<SyncProgress>(PROGRESS_QUERY), () => progress);
   const listed: string[] = [];

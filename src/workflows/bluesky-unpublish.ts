@@ -1,6 +1,6 @@
 import { defineQuery, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
-import { PROGRESS_QUERY } from '../temporal/operations.ts';
+import { PROGRESS_QUERY, type OperationInput } from '../temporal/contracts.ts';
 import { FAILURE } from '../temporal/failures.ts';
 
 const act = proxyActivities<Activities>({
@@ -19,7 +19,7 @@ const BATCH = 50;
  * at a time, then the session is revoked and forgotten. A session the user revoked themselves
  * fails it with `BlueskySessionRevoked`: meetflow can no longer write there.
  */
-export async function blueskyUnpublishWorkflow(input: { did: string }): Promise<UnpublishProgress> {
+export async function blueskyUnpublishWorkflow(input: OperationInput<'bsky-unpublish'>): Promise<UnpublishProgress> {
   const progress: UnpublishProgress = { step: 'deleting records', deleted: 0, revoked: null };
   setHandler(defineQuery<UnpublishProgress>(PROGRESS_QUERY), () => progress);
   for (;;) {

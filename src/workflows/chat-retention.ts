@@ -5,7 +5,7 @@ import {
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities/index.ts';
 import type { ExpiredRoom } from '../activities/chat/index.ts';
-import { operationTags, PROGRESS_QUERY } from '../temporal/operations.ts';
+import { operationTags, PROGRESS_QUERY, type OperationInput } from '../temporal/contracts.ts';
 import { runBounded } from '../concurrency.ts';
 
 const matrixStep = {
@@ -24,7 +24,7 @@ export interface RoomDeletionProgress { step: 'notice' | 'removing members' | 'p
  * deleted and purged through the admin API, the row marked deleted. Every step is idempotent;
  * a room already deleted (by hand or an earlier run) passes through as success.
  */
-export async function chatRoomDeletionWorkflow(input: { chatRoomId: string; notice: boolean }): Promise<RoomDeletionProgress> {
+export async function chatRoomDeletionWorkflow(input: OperationInput<'chat-room-delete'>): Promise<RoomDeletionProgress> {
   const progress: RoomDeletionProgress = { step: 'notice', membersRemoved: 0 };
   setHandler(defineQuery<RoomDeletionProgress>(PROGRESS_QUERY), () => progress);
   if (input.notice) await postRetentionNotice(input.chatRoomId);
@@ -38,9 +38,7 @@ export async function chatRoomDeletionWorkflow(input: { chatRoomId: string; noti
   return progress;
 }
 
-export interface RetentionInput {
-  retentionDays: number;
-  dryRun?: boolean;
+export interface RetentionInput extends OperationInput<'chat-retention'> {
   /** Fixed at the first run so the set of rooms does not move while it works; carried across continue-as-new. */
   endedBefore?: string;
   afterId?: string | null;

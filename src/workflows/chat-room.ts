@@ -1,11 +1,10 @@
 import { continueAsNew, defineQuery, defineSignal, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
-import type { ChatTarget } from '../activities/chat/index.ts';
-import { PROGRESS_QUERY, SIGNALS } from '../temporal/operations.ts';
+import { PROGRESS_QUERY, SIGNALS, type ChatTarget, type OperationInput, type SignalArgs } from '../temporal/contracts.ts';
 import { signalledRounds } from './rounds.ts';
 
 /** Sent after RSVP, membership or detail changes of the room's event or group. */
-export const chatSyncSignal = defineSignal(SIGNALS.chatSync);
+export const chatSyncSignal = defineSignal<SignalArgs['chatSync']>(SIGNALS.chatSync);
 
 export interface ChatRoomProgress {
   step: 'waiting' | 'provisioning' | 'syncing members' | 'done';
@@ -17,7 +16,7 @@ export interface ChatRoomProgress {
 }
 export const chatRoomProgressQuery = defineQuery<ChatRoomProgress>(PROGRESS_QUERY);
 
-export type ChatRoomInput = ChatTarget & { idleTimeout?: string; pending?: boolean; totals?: Pick<ChatRoomProgress, 'rounds' | 'invited' | 'removed'> };
+export type ChatRoomInput = OperationInput<'chat-room'> & { pending?: boolean; totals?: Pick<ChatRoomProgress, 'rounds' | 'invited' | 'removed'> };
 
 const { ensureChatRoom, syncChatMembers } = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',

@@ -1,7 +1,6 @@
 import { ApplicationFailure, CancellationScope, defineQuery, proxyActivities, rootCause, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
-import type { ClaimInput } from '../activities/claim.ts';
-import { PROGRESS_QUERY } from '../temporal/operations.ts';
+import { PROGRESS_QUERY, type OperationInput } from '../temporal/contracts.ts';
 import { FAILURE } from '../temporal/failures.ts';
 
 const steps = proxyActivities<Activities>({
@@ -28,7 +27,7 @@ export interface ClaimProgress {
  * journal and the claim fails with `AccountClaimFailed`, both accounts as they were. Deleting the
  * shadow account is the point of no return, retried until done.
  */
-export async function claimAccountWorkflow(input: ClaimInput): Promise<ClaimProgress> {
+export async function claimAccountWorkflow(input: OperationInput<'claim-account'>): Promise<ClaimProgress> {
   const progress: ClaimProgress = { step: 'transferring ownership', counts: {} };
   setHandler(defineQuery<ClaimProgress>(PROGRESS_QUERY), () => progress);
   let freedSeats: string[] = [];

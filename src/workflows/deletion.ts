@@ -5,7 +5,7 @@ import {
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities/index.ts';
 import type { RsvpRecordsResult } from '../activities/bluesky/rsvps.ts';
-import { operationId, operationTags, PROGRESS_QUERY } from '../temporal/operations.ts';
+import { operationId, operationTags, PROGRESS_QUERY, type OperationInput } from '../temporal/contracts.ts';
 import { runBounded } from '../concurrency.ts';
 import { chatRoomDeletionWorkflow } from './chat-retention.ts';
 import { FAILURE } from '../temporal/failures.ts';
@@ -22,13 +22,7 @@ const batches = proxyActivities<Activities>({
   summary: 'remove attendees in batches',
 });
 
-export interface DeleteEventInput {
-  eventSlug: string;
-  /** Part of deleting its whole series: no exception or template bookkeeping. */
-  inSeriesDeletion?: boolean;
-  batchSize?: number;
-  maxBatchesPerActivity?: number;
-}
+type DeleteEventInput = OperationInput<'delete-event'>;
 export interface DeleteEventProgress {
   step: 'tombstoning' | 'cancelling workflows' | 'deleting Bluesky record' | 'deleting chat room' | 'deleting RSVP records'
     | 'removing attendees' | 'detaching from series'
@@ -169,7 +163,7 @@ function failIfIncomplete(what: string, progress: ParentProgress) {
  * their series link (the template moves to the latest past occurrence if it lay ahead). A series
  * with nothing in the past is deleted whole.
  */
-export async function deleteSeriesWorkflow(input: { seriesSlug: string; scope: 'all' | 'future'; at?: string }): Promise<ParentProgress & { scope: 'all' | 'future' }> {
+export async function deleteSeriesWorkflow(input: OperationInput<'delete-series'>): Promise<ParentProgress & { scope: 'all' | 'future' }> {
   const progress: ParentProgress & { scope: 'all' | 'future' } = {
     step: 'starting', scope: input.scope, childrenTotal: 0, childrenDone: 0, childrenSkipped: 0, failed: [],
   };
@@ -198,7 +192,7 @@ export async function deleteSeriesWorkflow(input: { seriesSlug: string; scope: '
 }
 
 /** `delete-group:<slug>`: its series and events (children), its chat room, members, and the group. */
-export async function deleteGroupWorkflow(input: { groupSlug: string }): Promise<ParentProgress> {
+export async function deleteGroupWorkflow(input: OperationInput<'delete-group'>): Promise<ParentProgress> {
   const progress: ParentProgress = { step: 'tombstoning', childrenTotal: 0, childrenDone: 0, childrenSkipped: 0, failed: [] };
   setHandler(defineQuery<ParentProgress>(PROGRESS_QUERY), () => progress);
   const group = await local.tombstoneContainer({ kind: 'group', slug: input.groupSlug });

@@ -5,23 +5,19 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities/index.ts';
 import type { IngestResult } from '../activities/ingest.ts';
 import type { IngestOp } from '../domain/ingest.ts';
-import { PROGRESS_QUERY, SIGNALS, operationTags } from '../temporal/operations.ts';
+import { PROGRESS_QUERY, SIGNALS, operationTags, type OperationInput, type SignalArgs } from '../temporal/contracts.ts';
 import { deleteEventWorkflow } from './deletion.ts';
 
-export const ingestSignal = defineSignal<[IngestOp]>(SIGNALS.ingest);
+export const ingestSignal = defineSignal<SignalArgs['ingest']>(SIGNALS.ingest);
 
 const act = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
 });
 
-export interface IngestInput {
-  uri: string;
+export interface IngestInput extends OperationInput<'bsky-ingest'> {
   /** Changes not yet applied (a new run after continue-as-new starts with them). */
   queue?: IngestOp[];
-  idleTimeout?: string;
-  /** How long an RSVP waits for its event before it goes to the dead-letter table (ms; default an hour). */
-  parkForMs?: number;
 }
 export interface IngestProgress { step: 'waiting' | 'applying' | 'parked' | 'done'; applied: number; last: IngestResult | { state: 'deleted'; slug: string | null } | null }
 

@@ -1,7 +1,7 @@
 import { defineQuery, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
 import type { ReconcileReport } from '../activities/reconcile.ts';
-import { PROGRESS_QUERY } from '../temporal/operations.ts';
+import { PROGRESS_QUERY, type OperationInput } from '../temporal/contracts.ts';
 
 const { reconcile } = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
@@ -16,7 +16,7 @@ export interface ReconcileProgress { step: 'reconciling' | 'done'; report: Recon
  * the checks in `activities/reconcile.ts`; the result says what was repaired. A run that fails
  * for good is simply the next run's work (at most five attempts, then the schedule tries again).
  */
-export async function reconcileWorkflow(input: { limit?: number; staleMinutes?: number } = {}): Promise<ReconcileReport> {
+export async function reconcileWorkflow(input: OperationInput<'reconcile'> = {}): Promise<ReconcileReport> {
   const progress: ReconcileProgress = { step: 'reconciling', report: null };
   setHandler(defineQuery<ReconcileProgress>(PROGRESS_QUERY), () => progress);
   progress.report = await reconcile({ limit: input.limit ?? 500, staleMinutes: input.staleMinutes ?? 30 });

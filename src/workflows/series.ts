@@ -2,17 +2,12 @@ import {
   allHandlersFinished, condition, continueAsNew, defineQuery, defineSignal, proxyActivities, setHandler, workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
-import { PROGRESS_QUERY, SIGNALS } from '../temporal/operations.ts';
+import { PROGRESS_QUERY, SIGNALS, type OperationInput, type SignalArgs } from '../temporal/contracts.ts';
 
 /** Sent after the series' rule, times, fields or exceptions changed. */
-export const seriesChangedSignal = defineSignal(SIGNALS.seriesChanged);
+export const seriesChangedSignal = defineSignal<SignalArgs['seriesChanged']>(SIGNALS.seriesChanged);
 
-export interface SeriesInput {
-  seriesSlug: string;
-  horizonDays: number;
-  maxOccurrences: number;
-  /** How often the horizon moves forward. */
-  topUpEvery?: string;
+export interface SeriesInput extends OperationInput<'series'> {
   /** Carried across continue-as-new. */
   totals?: SeriesTotals;
 }

@@ -1,18 +1,16 @@
 import { continueAsNew, defineQuery, defineSignal, patched, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
-import { PROGRESS_QUERY, SIGNALS } from '../temporal/operations.ts';
+import { PROGRESS_QUERY, SIGNALS, type OperationInput, type SignalArgs } from '../temporal/contracts.ts';
 import { signalledRounds } from './rounds.ts';
 
 /** Sent whenever seats may have been freed (a cancellation, a raised capacity). */
-export const seatsChangedSignal = defineSignal(SIGNALS.seatsChanged);
+export const seatsChangedSignal = defineSignal<SignalArgs['seatsChanged']>(SIGNALS.seatsChanged);
 
 export interface WaitlistProgress { step: 'waiting' | 'promoting' | 'done'; rounds: number; promoted: number }
 export const progressQuery = defineQuery<WaitlistProgress>(PROGRESS_QUERY);
 
-export interface WaitlistInput {
-  eventSlug: string;
-  /** How long the workflow waits for the next change before it completes. */
-  idleTimeout?: string;
+/** `idleTimeout`: how long the workflow waits for the next change before it completes. */
+export interface WaitlistInput extends OperationInput<'waitlist'> {
   /** Carried across continue-as-new. */
   promoted?: number;
   rounds?: number;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { operationTags } from '../../src/temporal/operations.ts';
+import { operationTags } from '../../src/temporal/contracts.ts';
 import { requestMaterialization } from '../../src/temporal/signals.ts';
 import { rowsReferencingEvent, seedAttendees } from '../helpers/seed.ts';
 import { eventually, startStack, type Stack } from '../helpers/stack.ts';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { notifySeatsChanged } from '../../src/temporal/signals.ts';
-import { operationTags } from '../../src/temporal/operations.ts';
+import { operationTags } from '../../src/temporal/contracts.ts';
 import { seedAttendees } from '../helpers/seed.ts';
 import { eventually, startStack, type Stack } from '../helpers/stack.ts';
 import { spawnWorker } from '../helpers/worker-process.ts';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { SIGNALS } from '../../src/temporal/operations.ts';
+import { SIGNALS } from '../../src/temporal/contracts.ts';
 import type { ExpiredRoom } from '../../src/activities/chat/index.ts';
 import { devServerStubWorker, timeSkippingSuite } from '../helpers/stub-workers.ts';
 

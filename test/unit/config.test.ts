@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { makeSlug } from '../../src/domain/slug.ts';
 import { isTimeZone } from '../../src/domain/time.ts';
-import { parseOperationId, operationId } from '../../src/temporal/operations.ts';
+import { parseOperationId, operationId } from '../../src/temporal/contracts.ts';
 
 describe('configuration', () => {
   it('has documented defaults for the dev stack', () => {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { MaterializeResult } from '../../src/activities/series.ts';
-import { SIGNALS } from '../../src/temporal/operations.ts';
+import { SIGNALS } from '../../src/temporal/contracts.ts';
 import { timeSkippingSuite } from '../helpers/stub-workers.ts';
 
 const suite = timeSkippingSuite();

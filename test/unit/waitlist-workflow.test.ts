@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { WorkflowFailedError } from '@temporalio/client';
-import { SIGNALS } from '../../src/temporal/operations.ts';
+import { SIGNALS } from '../../src/temporal/contracts.ts';
 import type { Activities } from '../../src/activities/index.ts';
 import { timeSkippingSuite } from '../helpers/stub-workers.ts';
 

@@ -3,9 +3,9 @@ import type { DataSource } from 'typeorm';
 import type { Config } from '../../config.ts';
 import type { FollowUpRelay } from '../../follow-ups/outbox.ts';
 import { isRejection, type MatrixClient } from '../../matrix/client.ts';
+import type { ChatTarget } from '../../temporal/contracts.ts';
 import { FAILURE } from '../../temporal/failures.ts';
 
-export type ChatTarget = { kind: 'event' | 'group'; slug: string };
 export type EnsureRoomResult = { state: 'ready'; roomId: string } | { state: 'disabled' | 'gone' };
 export interface ExpiredRoom { id: string; alias: string; roomId: string | null }
 
