@@ -13,6 +13,8 @@ import { afterRsvp, publishes, publishNow, rsvpRecord, type FollowUp } from '../
 import { requestIngest } from '../temporal/signals.ts';
 import { rsvpRkey } from './bluesky/rsvps.ts';
 import { deadLetter, type DeadLetter } from '../db/dead-letters.ts';
+import { ensureShadowUser, userIdByDid } from '../db/users.ts';
+import { insertNetworkEvent, lockNetworkEvent, updateNetworkEvent, type NetworkEvent } from '../db/events.ts';
 
 export type IngestResult =
   | { state: 'created' | 'updated' | 'unchanged'; slug: string }
@@ -27,16 +29,11 @@ export function ingestActivities({ ds, temporal, config, followUps }: { ds: Data
    * email), created once (DID unique) with the handle and PDS its DID document names.
    */
   async function userFor(did: string, handle: string | null): Promise<string> {
-    const [known] = await ds.query(`SELECT id FROM users WHERE did = $1`, [did]);
-    if (known) return known.id;
+    const known = await userIdByDid(ds, did);
+    if (known) return known;
     const identity = await idResolver(config).did.resolveAtprotoData(did).catch(() => null);
     const name = identity?.handle ?? handle ?? did;
-    await ds.query(
-      `INSERT INTO users (slug, display_name, handle, did, pds_url, provider, is_shadow_account)
-       VALUES ($1, $2, $3, $4, $5, 'bluesky', true) ON CONFLICT (did) DO NOTHING`,
-      [makeSlug(name), name, identity?.handle ?? handle, did, identity?.pds ?? null]);
-    const [user] = await ds.query(`SELECT id FROM users WHERE did = $1`, [did]);
-    return user.id;
+    return ensureShadowUser(ds, { slug: makeSlug(name), name, handle: identity?.handle ?? handle, did, pdsUrl: identity?.pds ?? null });
   }
 
   /** A record claimed for someone whose repo does not hold it: refused and kept for operators. */
@@ -59,32 +56,22 @@ export function ingestActivities({ ds, temporal, config, followUps }: { ds: Data
     const [own] = await ds.query(`SELECT slug FROM events WHERE bluesky_uri = $1`, [e.sourceId]);
     if (own) return { state: 'skipped', reason: `meetflow's own record of ${own.slug}` };
     const ownerId = await userFor(e.creator.did, e.creator.handle);
-    const rkey = e.sourceId.split('/').pop()!;
-    const fields = [e.name, e.description, new Date(e.startAt), new Date(e.endAt), e.timeZone, e.location, e.onlineUrl, e.status, e.sourceCid, e.sourceUrl, e.country];
+    const row: NetworkEvent = {
+      sourceId: e.sourceId, sourceCid: e.sourceCid, sourceUrl: e.sourceUrl, did: e.creator.did, rkey: e.sourceId.split('/').pop()!,
+      name: e.name, description: e.description, startAt: new Date(e.startAt), endAt: new Date(e.endAt), timeZone: e.timeZone,
+      location: e.location, onlineUrl: e.onlineUrl, country: e.country, status: e.status,
+    };
     return ds.transaction(async (m) => {
-      const [found] = await m.query(
-        `SELECT id, slug, source_id, source_cid FROM events
-          WHERE (source_type = 'bluesky' AND source_id = $1)
-             OR (source_did = $3 AND (($2::text IS NOT NULL AND source_url = $2) OR source_rkey = $4))
-          ORDER BY (source_id = $1) DESC NULLS LAST LIMIT 1 FOR UPDATE`, [e.sourceId, e.sourceUrl, e.creator.did, rkey]);
+      const found = await lockNetworkEvent(m, row);
       if (found && found.source_id === e.sourceId && e.sourceCid && found.source_cid === e.sourceCid) return { state: 'unchanged', slug: found.slug };
       if (found) {
-        await m.query(
-          `UPDATE events SET name = $2, description = $3, start_at = $4, end_at = $5, time_zone = $6, location = $7, online_url = $8,
-                  status = CASE WHEN status = 'deleting' THEN status ELSE $9 END, source_cid = $10, source_url = COALESCE($11, source_url),
-                  country = $12, source_type = 'bluesky', source_id = $13, source_did = $14, source_rkey = $15, updated_at = now()
-            WHERE id = $1`, [found.id, ...fields, e.sourceId, e.creator.did, rkey]);
+        await updateNetworkEvent(m, found.id, row);
         return { state: 'updated', slug: found.slug };
       }
-      const [row] = await m.query(
-        `INSERT INTO events (name, description, start_at, end_at, time_zone, location, online_url, status, source_cid, source_url,
-                             country, slug, owner_id, source_type, source_id, source_did, source_rkey)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'bluesky', $14, $15, $16)
-         ON CONFLICT (source_type, source_id) DO NOTHING RETURNING slug`,
-        [...fields, makeSlug(e.name), ownerId, e.sourceId, e.creator.did, rkey]);
-      if (!row) throw new Error(`event ${e.sourceId} was inserted concurrently; retrying`);
-      log.info('event ingested', { uri: e.sourceId, slug: row.slug });
-      return { state: 'created', slug: row.slug };
+      const slug = await insertNetworkEvent(m, row, makeSlug(e.name), ownerId);
+      if (!slug) throw new Error(`event ${e.sourceId} was inserted concurrently; retrying`);
+      log.info('event ingested', { uri: e.sourceId, slug });
+      return { state: 'created', slug };
     });
   }
 

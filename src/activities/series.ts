@@ -5,7 +5,10 @@ import { occurrenceSlug } from '../domain/series.ts';
 import type { FollowUpRelay } from '../follow-ups/outbox.ts';
 import { recordFollowUps, type Recorded } from '../follow-ups/outbox.ts';
 import { afterOccurrencesChanged } from '../follow-ups/rules.ts';
-import { changedRows } from '../db/changed-rows.ts';
+import {
+  cancelOccurrences, deleteEmptyOccurrences, exceptedStarts, followTemplate, insertOccurrences, lockSeriesToMaterialize,
+  managedOccurrences, setMaterializedUntil, templateOf,
+} from '../db/occurrences.ts';
 import { FAILURE } from '../temporal/failures.ts';
 
 export interface MaterializeInput { seriesSlug: string; now: string; horizonDays: number; maxOccurrences: number }
@@ -14,10 +17,6 @@ export type MaterializeResult =
   | { state: 'active'; created: number; updated: number; cancelled: number; deleted: number; materializedUntil: string; ended: boolean };
 
 const DAY_MS = 86_400_000;
-
-/** Fields every occurrence takes from the template event (occurrence zero). */
-const TEMPLATE_FIELDS = ['name', 'description', 'time_zone', 'visibility', 'owner_id', 'group_id', 'capacity', 'chat_enabled',
-  'location', 'online_url', 'country', 'publish_to_bluesky'] as const;
 
 export function seriesActivities({ ds, followUps }: { ds: DataSource; followUps: FollowUpRelay }) {
 
@@ -33,76 +32,32 @@ export function seriesActivities({ ds, followUps }: { ds: DataSource; followUps:
     async materializeSeries(input: MaterializeInput): Promise<MaterializeResult> {
       let recorded: Recorded[] = [];
       const result = await ds.transaction(async (m) => {
-        const [series] = await m.query(
-          `SELECT slug, rrule, dtstart, duration_minutes, time_zone, template_event_id, status
-             FROM event_series WHERE slug = $1 FOR UPDATE`, [input.seriesSlug]);
+        const series = await lockSeriesToMaterialize(m, input.seriesSlug);
         if (!series || series.status === 'deleting') return { state: 'gone' as const };
-        const [template] = await m.query(`SELECT * FROM events WHERE id = $1`, [series.template_event_id]);
+        const template = await templateOf(m, series.template_event_id);
         if (!template) {
           throw ApplicationFailure.create({ type: FAILURE.seriesTemplateMissing, message: `series ${series.slug} has no template event`, nonRetryable: true });
         }
         const now = new Date(input.now);
         const spec = { rrule: series.rrule, dtstart: series.dtstart, timeZone: series.time_zone };
         const horizon = new Date(now.getTime() + input.horizonDays * DAY_MS);
-        const excepted = new Set((await m.query(`SELECT original_start FROM series_exceptions WHERE series_slug = $1`, [series.slug]))
-          .map((r: { original_start: Date }) => r.original_start.getTime()));
+        const excepted = await exceptedStarts(m, series.slug);
         const wanted = occurrences(spec, { from: now, to: horizon, limit: input.maxOccurrences })
           .filter((start) => !excepted.has(start.getTime()) && start.getTime() !== template.original_start.getTime());
         const wantedMs = new Set(wanted.map((d) => d.getTime()));
 
-        // Future occurrences that are ours to manage: not the template, not an exception.
-        const existing: { id: string; original_start: Date; attendees: number }[] = await m.query(
-          `SELECT e.id, e.original_start,
-                  (SELECT count(*)::int FROM attendees a WHERE a.event_id = e.id AND a.status <> 'cancelled') AS attendees
-             FROM events e
-            WHERE e.series_slug = $1 AND e.original_start >= $2 AND e.id <> $3 AND e.status <> 'deleting'
-              AND NOT EXISTS (SELECT 1 FROM series_exceptions x WHERE x.series_slug = e.series_slug AND x.original_start = e.original_start)`,
-          [series.slug, now, template.id]);
+        const existing = await managedOccurrences(m, series.slug, now, template.id);
         const stale = existing.filter((e) => !wantedMs.has(e.original_start.getTime()));
         const kept = existing.filter((e) => wantedMs.has(e.original_start.getTime())).map((e) => e.id);
-
-        const withPeople = stale.filter((e) => e.attendees > 0).map((e) => e.id);
-        const cancelled = withPeople.length
-          ? (await changedRows(m, `UPDATE events SET status = 'cancelled', updated_at = now() WHERE id = ANY($1::uuid[]) AND status <> 'cancelled' RETURNING id`, [withPeople])).length
-          : 0;
-        const empty = stale.filter((e) => e.attendees === 0).map((e) => e.id);
-        const deleted = empty.length
-          ? (await changedRows(m,
-            `WITH gone AS (SELECT e.id FROM events e WHERE e.id = ANY($1::uuid[])
-                  AND NOT EXISTS (SELECT 1 FROM attendees a WHERE a.event_id = e.id)
-                  AND NOT EXISTS (SELECT 1 FROM chat_rooms c WHERE c.event_id = e.id)),
-                  roles AS (DELETE FROM event_roles WHERE event_id IN (SELECT id FROM gone))
-             DELETE FROM events WHERE id IN (SELECT id FROM gone) RETURNING id`, [empty])).length
-          : 0;
-
-        // Unmodified occurrences follow the template (targeted columns only, and only where they differ).
-        const sets = TEMPLATE_FIELDS.map((f) => `${f} = t.${f}`).join(', ');
-        const differs = TEMPLATE_FIELDS.map((f) => `e.${f} IS DISTINCT FROM t.${f}`).join(' OR ');
-        const updated = kept.length
-          ? (await changedRows(m,
-            `UPDATE events e SET ${sets}, start_at = e.original_start, end_at = e.original_start + $3 * interval '1 minute',
-                    status = CASE WHEN e.status = 'cancelled' THEN t.status ELSE e.status END, updated_at = now()
-               FROM events t WHERE t.id = $2 AND e.id = ANY($1::uuid[])
-                AND (${differs} OR e.start_at <> e.original_start OR e.end_at <> e.original_start + $3 * interval '1 minute'
-                     OR (e.status = 'cancelled' AND t.status <> 'cancelled'))
-             RETURNING e.id`, [kept, template.id, series.duration_minutes])).length
-          : 0;
-
-        const created = wanted.length
-          ? (await m.query(
-            `INSERT INTO events (slug, series_slug, original_start, start_at, end_at, status, ${TEMPLATE_FIELDS.join(', ')})
-             SELECT o.slug, $1, o.start, o.start, o.start + $4 * interval '1 minute', CASE WHEN t.status = 'draft' THEN 'draft' ELSE 'published' END,
-                    ${TEMPLATE_FIELDS.map((f) => `t.${f}`).join(', ')}
-               FROM unnest($2::text[], $3::timestamptz[]) AS o(slug, start), events t
-              WHERE t.id = $5
-             ON CONFLICT (series_slug, original_start) DO NOTHING RETURNING id`,
-            [series.slug, wanted.map((d) => occurrenceSlug(series.slug, d, series.time_zone)), wanted, series.duration_minutes, template.id]))
-            .length
-          : 0;
+        const cancelled = await cancelOccurrences(m, stale.filter((e) => e.attendees > 0).map((e) => e.id));
+        const deleted = await deleteEmptyOccurrences(m, stale.filter((e) => e.attendees === 0).map((e) => e.id));
+        const updated = await followTemplate(m, kept, template.id, series.duration_minutes);
+        const created = await insertOccurrences(m, series.slug,
+          wanted.map((start) => ({ slug: occurrenceSlug(series.slug, start, series.time_zone), start })), template.id, series.duration_minutes);
 
         const last = lastOccurrence(spec);
         const until = last && last < horizon ? last : horizon;
-        await m.query(`UPDATE event_series SET materialized_until = $2, updated_at = now() WHERE slug = $1`, [series.slug, until]);
+        await setMaterializedUntil(m, series.slug, until);
         if (created || updated || cancelled || deleted) {
           log.info('series materialized', { series: series.slug, created, updated, cancelled, deleted });
           // Recorded with the change: a retry after a crash finds nothing changed, and the wake-up still comes.

@@ -1,6 +1,8 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import { UserEntity, type User } from '../db/entities/user.ts';
+import type { User } from '../db/entities/user.ts';
+import { userById } from '../db/users.ts';
 import type { Event } from '../db/entities/event.ts';
+import { eventBySlug } from '../db/events.ts';
 import { DomainError, notFound } from '../domain/errors.ts';
 import type { Auth } from './auth.ts';
 
@@ -8,7 +10,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The caller's user row; a token whose subject is no user is not a valid caller. */
 export async function requireUser(ds: DataSource, auth: Auth): Promise<User> {
-  const user = UUID.test(auth.sub) ? await ds.getRepository(UserEntity).findOneBy({ id: auth.sub }) : null;
+  const user = UUID.test(auth.sub) ? await userById(ds, auth.sub) : null;
   if (!user) throw new DomainError('unauthorized', 'token subject is not a known user');
   return user;
 }
@@ -42,4 +44,24 @@ export async function groupForNewItem(ds: DataSource, user: User, groupSlug: str
   const [member] = await ds.query(`SELECT 1 FROM group_members WHERE group_id = $1 AND user_id = $2`, [group.id, user.id]);
   if (!member) throw new DomainError('forbidden', `only members of ${groupSlug} may add to it`);
   return group.id;
+}
+
+/** A live event (not tombstoned): deleting events have disappeared from reads. */
+export async function findLiveEvent(q: DataSource | EntityManager, slug: string): Promise<Event> {
+  const event = await eventBySlug(q, slug);
+  if (!event || event.status === 'deleting') throw notFound('event', slug);
+  return event;
+}
+
+/** A live event the caller may see: a draft only for its managers (for anyone else it does not exist). */
+export async function findVisibleEvent(ds: DataSource, slug: string, auth: Auth): Promise<Event> {
+  const event = await findLiveEvent(ds, slug);
+  await hideDraft(ds, slug, auth, event);
+  return event;
+}
+
+/** `not_found` when the event is a draft the caller does not manage; anything else passes. */
+export async function hideDraft(ds: DataSource, slug: string, auth: Auth, known?: Pick<Event, 'status' | 'ownerId' | 'groupId'>): Promise<void> {
+  const event = known ?? await eventBySlug(ds, slug);
+  if (event?.status === 'draft' && !await isManager(ds, auth, event)) throw notFound('event', slug);
 }

@@ -1,26 +1,16 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import { rsvp, type Registration, type RsvpIntent, type RsvpResult } from '../domain/rsvp.ts';
-import { recordFollowUps, type FollowUpOperation, type Recorded } from '../follow-ups/outbox.ts';
+import { rsvp, type Registration, type RsvpIntent } from '../domain/rsvp.ts';
+import { recordFollowUps, type Recorded } from '../follow-ups/outbox.ts';
 import { afterRsvp } from '../follow-ups/rules.ts';
 import type { User } from '../db/entities/user.ts';
-import { isManager, requireUser } from './access.ts';
+import { findVisibleEvent, hideDraft, isManager, requireUser } from './access.ts';
 import type { AuthEnv } from './auth.ts';
 import type { RouteDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
-import { findVisibleEvent, hideDraft } from './events.ts';
-import { cursor, followUpOperations, roleName, SlugParam, text } from './fields.ts';
+import { rsvpAnswer } from './answers.ts';
+import { RsvpAnswer } from './schemas.ts';
+import { cursor, roleName, SlugParam, text } from './fields.ts';
 import { PG_TIMESTAMP, readKey, writeKey } from './keyset.ts';
-
-export const RsvpAnswer = z.object({
-  status: z.enum(['confirmed', 'waitlisted', 'maybe', 'cancelled']),
-  role: z.string().nullable().openapi({ description: 'the registration\'s role, on an event that declares roles' }),
-  waitlistPosition: z.number().int().optional(),
-  operations: followUpOperations,
-}).openapi('RsvpAnswer');
-
-/** The answer to a change of someone's registration, whoever made it. */
-export const rsvpAnswer = (r: RsvpResult, operations: FollowUpOperation[]) =>
-  ({ status: r.status, role: r.role, ...(r.waitlistPosition ? { waitlistPosition: r.waitlistPosition } : {}), operations });
 
 const Attendee = z.object({
   user: z.object({ slug: z.string(), displayName: z.string() }),

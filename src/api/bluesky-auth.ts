@@ -14,9 +14,9 @@ import { operationReader } from './operations.ts';
 import { requestSync } from '../temporal/signals.ts';
 import type { AppDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
-import { UserSchema, toUserJson } from './users.ts';
-import { UserEntity } from '../db/entities/user.ts';
-import { changedRows } from '../db/changed-rows.ts';
+import { toUserJson } from './answers.ts';
+import { UserSchema } from './schemas.ts';
+import { applyProfile, linkBluesky, markClaimed, upsertBlueskyUser, userById } from '../db/users.ts';
 
 /** What meetflow keeps in the OAuth state (server-side): the browser's nonce and the signed-in caller. */
 interface OAuthAppState { nonce?: string; callerId?: string | null }
@@ -38,7 +38,7 @@ export function blueskyAuthRoutes({ ds, redis, temporal, config }: AppDeps) {
 
   const operations = operationReader({ ds, temporal, config });
   const answer = async (userId: string, ops: { id: string; type: string }[] = []) => {
-    const row = await ds.getRepository(UserEntity).findOneByOrFail({ id: userId });
+    const row = (await userById(ds, userId))!;
     return { token: await mintToken(config, { sub: row.id }, 24 * 3600), user: toUserJson(row), operations: ops };
   };
 
@@ -47,9 +47,7 @@ export function blueskyAuthRoutes({ ds, redis, temporal, config }: AppDeps) {
     if (holder?.is_shadow_account && (callerId || holder.claimed_by)) {
       // A shadow account becomes the caller's (or is being claimed right now: that claim is the answer).
       const claimant = callerId ?? holder.claimed_by;
-      const marked = await changedRows(ds,
-        `UPDATE users SET claimed_by = $2 WHERE id = $1 AND (claimed_by IS NULL OR claimed_by = $2) RETURNING id`, [holder.id, claimant]);
-      if (!marked.length) throw new DomainError('claim_in_progress', `another account is claiming ${identity.did}`);
+      if (!await markClaimed(ds, holder.id, claimant)) throw new DomainError('claim_in_progress', `another account is claiming ${identity.did}`);
       const op = await operations.start('claim-account', identity.did,
         { did: identity.did, shadowId: holder.id, userId: claimant, handle: identity.handle, pdsUrl: identity.pds }, claimant);
       return answer(claimant, [{ id: op.id, type: op.type }]);
@@ -59,33 +57,19 @@ export function blueskyAuthRoutes({ ds, redis, temporal, config }: AppDeps) {
     }
     const sync = async () => [{ id: await requestSync(temporal, config, identity.did), type: 'bsky-sync' }];
     if (callerId) {
-      await ds.query(
-        `UPDATE users SET did = $2, handle = COALESCE(handle, $3), pds_url = $4, bluesky_connected = true, updated_at = now() WHERE id = $1`,
-        [callerId, identity.did, identity.handle, identity.pds]);
+      await linkBluesky(ds, callerId, identity);
       await refreshProfile(callerId, identity);
       return answer(callerId, await sync());
     }
-    const [user] = await ds.query(
-      `INSERT INTO users (slug, display_name, handle, did, pds_url, provider, bluesky_connected)
-       VALUES ($1, $2, $2, $3, $4, 'bluesky', true)
-       ON CONFLICT (did) DO UPDATE SET handle = EXCLUDED.handle, pds_url = EXCLUDED.pds_url, bluesky_connected = true,
-              is_shadow_account = false, updated_at = now()
-       RETURNING id`, [makeSlug(identity.handle), identity.handle, identity.did, identity.pds]);
-    await refreshProfile(user.id, identity);
-    return answer(user.id, await sync());
+    const userId = await upsertBlueskyUser(ds, { slug: makeSlug(identity.handle), handle: identity.handle, did: identity.did, pdsUrl: identity.pds });
+    await refreshProfile(userId, identity);
+    return answer(userId, await sync());
   }
 
-  /**
-   * The Bluesky profile's name and avatar, at every login: an account that came from Bluesky takes
-   * both; a meetflow account that linked Bluesky keeps its own name and takes an avatar if it has none.
-   */
+  /** The Bluesky profile's name and avatar, at every login (applyProfile says which wins). */
   async function refreshProfile(userId: string, identity: { did: string; pds: string }) {
     const profile = await readProfile(identity.pds, identity.did);
-    if (!profile) return;
-    await ds.query(
-      `UPDATE users SET display_name = CASE WHEN provider = 'bluesky' THEN coalesce($2, display_name) ELSE display_name END,
-              avatar_url = CASE WHEN provider = 'bluesky' THEN $3 ELSE coalesce(avatar_url, $3) END, updated_at = now()
-        WHERE id = $1`, [userId, profile.displayName, profile.avatarUrl]);
+    if (profile) await applyProfile(ds, userId, profile);
   }
 
   /** A signed-in caller (optional on the login routes): must be a known user. */

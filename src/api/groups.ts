@@ -9,7 +9,8 @@ import { errorResponses, validationHook } from './errors.ts';
 import { commitCreated } from './created.ts';
 import { idempotent } from './idempotency.ts';
 import { requireManager, requireUser } from './access.ts';
-import { OperationSchema, operationReader } from './operations.ts';
+import { operationReader } from './operations.ts';
+import { OperationSchema } from './schemas.ts';
 import { afterGroupCreated } from '../follow-ups/rules.ts';
 
 export const GroupSchema = z.object({

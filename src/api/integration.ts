@@ -4,7 +4,8 @@ import { requestIngest } from '../temporal/signals.ts';
 import { requireRole, type AuthEnv } from './auth.ts';
 import type { AppDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
-import { OperationSchema, operationReader } from './operations.ts';
+import { operationReader } from './operations.ts';
+import { OperationSchema } from './schemas.ts';
 
 /**
  * Ingestion for other services (service role): the same `bsky-ingest:<AT-URI>` workflow the

@@ -12,6 +12,7 @@ import { cursor, operationId } from './fields.ts';
 import { operationAccess } from './operation-access.ts';
 import type { AppDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
+import { OperationSchema, type Operation } from './schemas.ts';
 
 const QUERY_TIMEOUT_MS = 2000;
 const LIST_TIMEOUT_MS = 10_000;
@@ -28,20 +29,6 @@ function pageCursors(secret: string) {
     },
   };
 }
-
-export const OperationSchema = z.object({
-  id: z.string().openapi({ example: 'waitlist:summer-picnic-k3x9qa' }),
-  type: z.string(),
-  status: z.enum(['running', 'completed', 'failed', 'cancelled', 'terminated', 'timed_out']),
-  entity: z.object({ kind: z.string(), slug: z.string() }),
-  startedAt: z.string(),
-  closedAt: z.string().nullable(),
-  progress: z.unknown().nullable(),
-  result: z.unknown().nullable(),
-  error: z.object({ type: z.string(), message: z.string() }).nullable(),
-  links: z.object({ self: z.string(), temporalUi: z.string() }),
-}).openapi('Operation');
-export type Operation = z.infer<typeof OperationSchema>;
 
 const STATUS: Record<string, Operation['status']> = {
   RUNNING: 'running', CONTINUED_AS_NEW: 'running', COMPLETED: 'completed', FAILED: 'failed',

@@ -9,8 +9,9 @@ import { requireManager } from './access.ts';
 import type { Auth, AuthEnv } from './auth.ts';
 import type { RouteDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
-import { findVisibleEvent, toEventJsons, EventSchema } from './events.ts';
-import { RsvpAnswer, rsvpAnswer } from './attendees.ts';
+import { findVisibleEvent } from './access.ts';
+import { rsvpAnswer, toEventJsons } from './answers.ts';
+import { EventSchema, RsvpAnswer } from './schemas.ts';
 import { roleName, slug } from './fields.ts';
 
 const PersonParam = z.object({ slug, user: slug.openapi({ description: 'the person\'s user slug' }) });

@@ -10,11 +10,13 @@ import { groupForNewItem, requireManager, requireUser } from './access.ts';
 import type { Auth, AuthEnv } from './auth.ts';
 import type { RouteDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
-import { editable, eventColumns, setClause } from './events.ts';
+import { eventColumns, setClause } from '../db/events.ts';
+import { editable } from './schemas.ts';
 import { datetime, followUpOperations, patchOf, slug, SlugParam } from './fields.ts';
 import { commitCreated } from './created.ts';
 import { idempotent } from './idempotency.ts';
-import { OperationSchema, operationReader } from './operations.ts';
+import { operationReader } from './operations.ts';
+import { OperationSchema } from './schemas.ts';
 
 const SeriesSchema = z.object({
   slug: z.string(), name: z.string(), description: z.string().nullable(), rrule: z.string(),

@@ -1,28 +1,21 @@
 import { email, followUpOperations, handle, name, patchOf, SlugParam } from './fields.ts';
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import { UserEntity, type User } from '../db/entities/user.ts';
+import type { User } from '../db/entities/user.ts';
 import { DomainError, notFound } from '../domain/errors.ts';
 import { forgetSession } from '../bluesky/sessions.ts';
 import { recordFollowUps } from '../follow-ups/outbox.ts';
 import { afterDisconnect, afterPreferencesChanged } from '../follow-ups/rules.ts';
 import { requestSync } from '../temporal/signals.ts';
 import { requireUser } from './access.ts';
-import { OperationSchema, operationReader } from './operations.ts';
+import { operationReader } from './operations.ts';
+import { OperationSchema, UserSchema } from './schemas.ts';
+import { toUserJson } from './answers.ts';
 import { makeSlug } from '../domain/slug.ts';
 import { requireRole, type AuthEnv } from './auth.ts';
 import type { RouteDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
 import { idempotent, keepAnswer } from './idempotency.ts';
-
-export const UserSchema = z.object({
-  id: z.string().uuid(), slug: z.string(), displayName: z.string(), handle: z.string().nullable(),
-  did: z.string().nullable(), avatarUrl: z.string().nullable(), isShadowAccount: z.boolean(), createdAt: z.string(),
-}).openapi('User');
-
-export const toUserJson = (u: User) => ({
-  id: u.id, slug: u.slug, displayName: u.displayName, handle: u.handle, did: u.did, avatarUrl: u.avatarUrl,
-  isShadowAccount: u.isShadowAccount, createdAt: u.createdAt.toISOString(),
-});
+import { disconnectBluesky, insertLocalUser, updateSettings, userBySlug } from '../db/users.ts';
 
 /** The caller's own account: what others see, and their private settings. */
 const MeSchema = UserSchema.extend({
@@ -35,7 +28,6 @@ const toMeJson = (u: User) => ({ ...toUserJson(u), email: u.email, blueskyConnec
 export function usersRoutes(deps: RouteDeps) {
   const { ds } = deps;
   const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
-  const users = ds.getRepository(UserEntity);
 
   app.openapi(createRoute({
     method: 'post', path: '/v1/users', tags: ['users'], security: [{ bearer: [] }],
@@ -55,11 +47,10 @@ export function usersRoutes(deps: RouteDeps) {
   }), async (c) => {
     const body = c.req.valid('json');
     const answer = await ds.transaction(async (m) => {
-      const repo = m.getRepository(UserEntity);
-      const json = toUserJson(await repo.save(repo.create({
+      const json = toUserJson(await insertLocalUser(m, {
         slug: makeSlug(body.handle ?? body.displayName), email: body.email ?? null,
         displayName: body.displayName, handle: body.handle ?? null,
-      })));
+      }));
       await keepAnswer(c, m, 201, json);
       return json;
     });
@@ -72,7 +63,7 @@ export function usersRoutes(deps: RouteDeps) {
     responses: { 200: { content: { 'application/json': { schema: UserSchema } }, description: 'the user' }, ...errorResponses },
   }), async (c) => {
     const { slug } = c.req.valid('param');
-    const user = await users.findOneBy({ slug });
+    const user = await userBySlug(ds, slug);
     if (!user) throw notFound('user', slug);
     return c.json(toUserJson(user), 200);
   });
@@ -91,12 +82,8 @@ export function usersRoutes(deps: RouteDeps) {
     const p = c.req.valid('json');
     const me = await requireUser(ds, c.get('auth'));
     const { after, recorded } = await ds.transaction(async (m) => {
-      const [before] = await m.query(`SELECT bluesky_auto_publish FROM users WHERE id = $1 FOR UPDATE`, [me.id]);
-      await m.query(
-        `UPDATE users SET display_name = coalesce($2, display_name), bluesky_auto_publish = coalesce($3, bluesky_auto_publish), updated_at = now() WHERE id = $1`,
-        [me.id, p.displayName ?? null, p.blueskyAutoPublish ?? null]);
-      const row = (await m.getRepository(UserEntity).findOneBy({ id: me.id }))!;
-      return { after: row, recorded: await recordFollowUps(m, afterPreferencesChanged({ blueskyAutoPublish: before.bluesky_auto_publish }, row)) };
+      const { before, after } = await updateSettings(m, me.id, p);
+      return { after, recorded: await recordFollowUps(m, afterPreferencesChanged(before, after)) };
     });
     return c.json({ ...toMeJson(after), operations: await deps.followUps.deliver(recorded) }, 200);
   });
@@ -120,7 +107,7 @@ export function usersRoutes(deps: RouteDeps) {
     // Publishing stops first (every publisher checks the connection), then the session goes:
     // at once, or after the records, by the operation recorded with the disconnection.
     const recorded = await ds.transaction(async (m) => {
-      await m.query(`UPDATE users SET bluesky_connected = false, updated_at = now() WHERE id = $1`, [me.id]);
+      await disconnectBluesky(m, { id: me.id });
       return recordFollowUps(m, afterDisconnect(me.did!, deleteRecords));
     });
     if (deleteRecords) return c.json({ connected: false as const, revoked: null, operations: await deps.followUps.deliver(recorded) }, 200);

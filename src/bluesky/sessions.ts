@@ -5,6 +5,7 @@ import type { DataSource } from 'typeorm';
 import type { Config } from '../config.ts';
 import { oauthClient, oauthSessionStore } from './oauth.ts';
 import { sealedStore } from './sealed-store.ts';
+import { disconnectBluesky } from '../db/users.ts';
 
 /**
  * A user's Bluesky session, one per DID, in Redis (shared by API and worker, encrypted): an app
@@ -60,7 +61,7 @@ export class SessionRevokedError extends Error {
  */
 export async function agentFor(did: string, deps: { redis: Redis; ds: DataSource; config: Config }): Promise<Agent> {
   const revoked = async (why: string) => {
-    await deps.ds.query(`UPDATE users SET bluesky_connected = false, updated_at = now() WHERE did = $1`, [did]);
+    await disconnectBluesky(deps.ds, { did });
     return new SessionRevokedError(did, why);
   };
   try {

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent, AtpAgent } from '@atproto/api';
 import { TID } from '@atproto/common-web';
-import { ApplicationFailure } from '@temporalio/common';
 import { putOwnRecord, RecordChangedError } from '../../src/bluesky/records.ts';
 import type { TestNetworkNoAppView } from '@atproto/dev-env';
 import { EVENT_COLLECTION, RSVP_COLLECTION } from '../../src/domain/lexicon.ts';

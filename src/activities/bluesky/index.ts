@@ -6,6 +6,7 @@ import type { DataSource } from 'typeorm';
 import type { Config } from '../../config.ts';
 import { EVENT_COLLECTION, eventRecord } from '../../domain/lexicon.ts';
 import { putOwnRecord } from '../../bluesky/records.ts';
+import { recordKeyOf, setEventRecord } from '../../db/events.ts';
 import { rsvpActivities } from './rsvps.ts';
 import { unpublishActivities } from './unpublish.ts';
 import { agentFor, SessionRevokedError } from '../../bluesky/sessions.ts';
@@ -42,17 +43,12 @@ export function blueskyActivities({ ds, redis, config }: BlueskyDeps) {
    * the first write, so a retry rewrites the same record; only the record columns are updated.
    */
   async function writeEventRecord(agent: Agent, e: Record<string, any>): Promise<{ uri: string; cid: string }> {
-    if (!e.bluesky_rkey) {
-      await ds.query(`UPDATE events SET bluesky_rkey = $2 WHERE id = $1 AND bluesky_rkey IS NULL`, [e.id, TID.nextStr()]);
-    }
-    const [{ bluesky_rkey: rkey }] = await ds.query(`SELECT bluesky_rkey FROM events WHERE id = $1`, [e.id]);
+    const rkey = e.bluesky_rkey ?? await recordKeyOf(ds, e.id, TID.nextStr());
     const written = await putOwnRecord(agent, { repo: e.owner_did, collection: EVENT_COLLECTION, rkey }, (stored) => eventRecord({
       slug: e.slug, name: e.name, description: e.description, startAt: e.start_at, endAt: e.end_at, createdAt: e.created_at,
       status: e.status, location: e.location, country: e.country, onlineUrl: e.online_url, seriesSlug: e.series_slug,
     }, config.PUBLIC_BASE_URL, stored));
-    await ds.query(
-      `UPDATE events SET bluesky_uri = $2, bluesky_cid = $3, bluesky_published_at = now(), updated_at = now() WHERE id = $1`,
-      [e.id, written.uri, written.cid]);
+    await setEventRecord(ds, e.id, written);
     log.info('event published to Bluesky', { slug: e.slug, uri: written.uri });
     return written;
   }
@@ -111,7 +107,7 @@ export function blueskyActivities({ ds, redis, config }: BlueskyDeps) {
         throw err;
       }
       await agent.com.atproto.repo.deleteRecord({ repo: e.did, collection: EVENT_COLLECTION, rkey: e.bluesky_rkey });
-      await ds.query(`UPDATE events SET bluesky_uri = NULL, bluesky_cid = NULL, updated_at = now() WHERE id = $1`, [eventId]);
+      await setEventRecord(ds, eventId, null);
       return 'deleted';
     },
 

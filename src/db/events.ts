@@ -1,0 +1,186 @@
+import type { DataSource, EntityManager } from 'typeorm';
+import { changedRows } from './changed-rows.ts';
+import { EventEntity, type Event } from './entities/event.ts';
+
+/** The `events` table: every statement that writes it, and the reads the API and activities share. */
+type Q = DataSource | EntityManager;
+
+/** The fields an organizer edits, by API name, and their columns. */
+export const EVENT_COLUMNS = {
+  name: 'name', description: 'description', startAt: 'start_at', endAt: 'end_at', timeZone: 'time_zone',
+  capacity: 'capacity', chatEnabled: 'chat_enabled', publishToBluesky: 'publish_to_bluesky',
+  location: 'location', onlineUrl: 'online_url', country: 'country', status: 'status',
+} as const;
+export type EditableField = keyof typeof EVENT_COLUMNS;
+
+/**
+ * API field names to `events` columns, for targeted updates. Instants become Dates: Postgres
+ * refuses some offsets RFC 3339 allows (e.g. +19:26), JavaScript reads them all.
+ */
+export function eventColumns(fields: Partial<Record<EditableField, unknown>>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(fields).map(([k, v]) =>
+    [EVENT_COLUMNS[k as EditableField], (k === 'startAt' || k === 'endAt') && typeof v === 'string' ? new Date(v) : v]));
+}
+
+/**
+ * `col = $2, other = $3` for the given columns (undefined ones left out), to follow `$1`: only
+ * what changes is written, never a save of a stale whole entity.
+ */
+export function setClause(columns: Record<string, unknown>): { sql: string; values: unknown[] } {
+  const entries = Object.entries(columns).filter(([, v]) => v !== undefined);
+  return { sql: entries.map(([k], i) => `${k} = $${i + 2}`).join(', '), values: entries.map(([, v]) => v) };
+}
+
+export interface EventFilter {
+  from: Date; to?: Date; groupSlug?: string; ownerSlug?: string;
+  /** Drafts only of this user (theirs, or their groups' as owner or admin); undefined: every draft. */
+  draftsOf?: string;
+  limit: number;
+}
+
+/** Live events by start time. */
+export function listEvents(q: Q, f: EventFilter): Promise<Event[]> {
+  const qb = q.getRepository(EventEntity).createQueryBuilder('e').where(`e.status <> 'deleting'`)
+    .andWhere('e.start_at >= :from', { from: f.from })
+    .orderBy('e.start_at', 'ASC').addOrderBy('e.slug', 'ASC').limit(f.limit);
+  if (f.to) qb.andWhere('e.start_at < :to', { to: f.to });
+  if (f.groupSlug) qb.andWhere('e.group_id = (SELECT id FROM groups WHERE slug = :g)', { g: f.groupSlug });
+  if (f.ownerSlug) qb.andWhere('e.owner_id = (SELECT id FROM users WHERE slug = :owner)', { owner: f.ownerSlug });
+  if (f.draftsOf !== undefined) {
+    qb.andWhere(`(e.status <> 'draft' OR e.owner_id::text = :me OR EXISTS (SELECT 1 FROM group_members gm
+      WHERE gm.group_id = e.group_id AND gm.user_id::text = :me AND gm.role IN ('owner', 'admin')))`, { me: f.draftsOf });
+  }
+  return qb.getMany();
+}
+
+/** The event with this slug, a tombstoned one too. */
+export const eventBySlug = (q: Q, slug: string): Promise<Event | null> => q.getRepository(EventEntity).findOneBy({ slug });
+
+export async function insertEvent(m: EntityManager, fields: Omit<Partial<Event>, 'id'>): Promise<Event> {
+  const repo = m.getRepository(EventEntity);
+  return repo.save(repo.create(fields));
+}
+
+/**
+ * Writes `columns` of a live event (a tombstoned one is left alone); answers the row after, or
+ * null when there is none. `forgetSourceCid`: an ingested event edited here, so the next change
+ * of its record applies again.
+ */
+export async function updateLiveEvent(m: EntityManager, slug: string, columns: Record<string, unknown>, forgetSourceCid = false): Promise<Event | null> {
+  const set = setClause(columns);
+  const rows = await changedRows(m,
+    `UPDATE events SET ${set.sql}${forgetSourceCid ? ', source_cid = NULL' : ''}, updated_at = now()
+      WHERE slug = $1 AND status <> 'deleting' RETURNING id`, [slug, ...set.values]);
+  return rows.length ? m.getRepository(EventEntity).findOneByOrFail({ slug }) : null;
+}
+
+/** Writes `columns` of the event with this id (nothing when there are none). */
+export async function updateEventById(m: Q, id: string, columns: Record<string, unknown>): Promise<void> {
+  const set = setClause(columns);
+  if (set.values.length) await m.query(`UPDATE events SET ${set.sql}, updated_at = now() WHERE id = $1`, [id, ...set.values]);
+}
+
+/** The event's record key, chosen once (a retry writes the same record). */
+export async function recordKeyOf(q: Q, eventId: string, fresh: string): Promise<string> {
+  await q.query(`UPDATE events SET bluesky_rkey = $2 WHERE id = $1 AND bluesky_rkey IS NULL`, [eventId, fresh]);
+  const [{ bluesky_rkey: rkey }] = await q.query(`SELECT bluesky_rkey FROM events WHERE id = $1`, [eventId]);
+  return rkey;
+}
+
+/** The event's record on its owner's PDS: written (uri and cid) or gone (null). */
+export async function setEventRecord(q: Q, eventId: string, record: { uri: string; cid: string } | null): Promise<void> {
+  if (record) {
+    await q.query(`UPDATE events SET bluesky_uri = $2, bluesky_cid = $3, bluesky_published_at = now(), updated_at = now() WHERE id = $1`,
+      [eventId, record.uri, record.cid]);
+  } else {
+    await q.query(`UPDATE events SET bluesky_uri = NULL, bluesky_cid = NULL, updated_at = now() WHERE id = $1`, [eventId]);
+  }
+}
+
+/** The tombstone a cascade deletion sets first (the status before it is kept for an undo). */
+export async function tombstoneEventRow(q: Q, slug: string) {
+  const [event] = await changedRows<{ id: string; series_slug: string | null; original_start: Date | null; bluesky_uri: string | null }>(q,
+    `UPDATE events SET status_before_delete = coalesce(status_before_delete, status), status = 'deleting', updated_at = now()
+      WHERE slug = $1 RETURNING id, series_slug, original_start, bluesky_uri`, [slug]);
+  return event ?? null;
+}
+
+/** Undoes the tombstone; answers the event's id, or null when it was not tombstoned. */
+export async function restoreEventRow(m: EntityManager, slug: string): Promise<string | null> {
+  const [event] = await changedRows<{ id: string }>(m,
+    `UPDATE events SET status = coalesce(status_before_delete, status), status_before_delete = NULL, updated_at = now()
+      WHERE slug = $1 AND status = 'deleting' RETURNING id`, [slug]);
+  return event?.id ?? null;
+}
+
+/** An event from the network, as ingest applies it. */
+export interface NetworkEvent {
+  sourceId: string; sourceCid: string | null; sourceUrl: string | null; did: string; rkey: string;
+  name: string; description: string | null; startAt: Date; endAt: Date; timeZone: string;
+  location: string | null; onlineUrl: string | null; country: string | null; status: string;
+}
+
+/**
+ * Finds the row of a record from the network, locked: by source id (AT-URI), then source URL,
+ * then the author's rkey, among that author's ingested events only.
+ */
+export async function lockNetworkEvent(m: EntityManager, e: Pick<NetworkEvent, 'sourceId' | 'sourceUrl' | 'did' | 'rkey'>) {
+  const [found] = await m.query(
+    `SELECT id, slug, source_id, source_cid FROM events
+      WHERE (source_type = 'bluesky' AND source_id = $1)
+         OR (source_did = $3 AND (($2::text IS NOT NULL AND source_url = $2) OR source_rkey = $4))
+      ORDER BY (source_id = $1) DESC NULLS LAST LIMIT 1 FOR UPDATE`, [e.sourceId, e.sourceUrl, e.did, e.rkey]);
+  return found as { id: string; slug: string; source_id: string | null; source_cid: string | null } | undefined;
+}
+
+const networkFields = (e: NetworkEvent) =>
+  [e.name, e.description, e.startAt, e.endAt, e.timeZone, e.location, e.onlineUrl, e.status, e.sourceCid, e.sourceUrl, e.country];
+
+/** The record's fields over the row's (a tombstone stays one). */
+export async function updateNetworkEvent(m: EntityManager, id: string, e: NetworkEvent): Promise<void> {
+  await m.query(
+    `UPDATE events SET name = $2, description = $3, start_at = $4, end_at = $5, time_zone = $6, location = $7, online_url = $8,
+            status = CASE WHEN status = 'deleting' THEN status ELSE $9 END, source_cid = $10, source_url = COALESCE($11, source_url),
+            country = $12, source_type = 'bluesky', source_id = $13, source_did = $14, source_rkey = $15, updated_at = now()
+      WHERE id = $1`, [id, ...networkFields(e), e.sourceId, e.did, e.rkey]);
+}
+
+/** A new row for a record from the network; null when another writer inserted it meanwhile. */
+export async function insertNetworkEvent(m: EntityManager, e: NetworkEvent, slug: string, ownerId: string): Promise<string | null> {
+  const [row] = await m.query(
+    `INSERT INTO events (name, description, start_at, end_at, time_zone, location, online_url, status, source_cid, source_url,
+                         country, slug, owner_id, source_type, source_id, source_did, source_rkey)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'bluesky', $14, $15, $16)
+     ON CONFLICT (source_type, source_id) DO NOTHING RETURNING slug`,
+    [...networkFields(e), slug, ownerId, e.sourceId, e.did, e.rkey]);
+  return row?.slug ?? null;
+}
+
+/** The event's own rows last (its roles, then the event; exceptions let go by their FK). */
+export async function deleteEventRows(m: EntityManager, eventId: string): Promise<void> {
+  await m.query(`DELETE FROM event_roles WHERE event_id = $1`, [eventId]);
+  await m.query(`DELETE FROM events WHERE id = $1`, [eventId]);
+}
+
+/** The next page of event slugs of a series (from a time on) or of a group (its single events). */
+export async function eventSlugsPage(q: Q, scope: { seriesSlug: string; from?: string } | { groupId: string }, afterSlug: string | null, limit: number): Promise<string[]> {
+  const rows = 'seriesSlug' in scope
+    ? await q.query(
+      `SELECT slug FROM events WHERE series_slug = $1 AND ($2::timestamptz IS NULL OR start_at >= $2)
+          AND ($3::text IS NULL OR slug > $3) ORDER BY slug LIMIT $4`,
+      [scope.seriesSlug, scope.from ?? null, afterSlug, limit])
+    : await q.query(
+      `SELECT slug FROM events WHERE group_id = $1 AND series_slug IS NULL AND ($2::text IS NULL OR slug > $2) ORDER BY slug LIMIT $3`,
+      [scope.groupId, afterSlug, limit]);
+  return rows.map((r: { slug: string }) => r.slug);
+}
+
+export async function eventCountInGroup(q: Q, groupId: string): Promise<number> {
+  const [left] = await q.query(`SELECT count(*)::int AS n FROM events WHERE group_id = $1`, [groupId]);
+  return left.n;
+}
+
+export async function eventStart(q: Q, eventId: string): Promise<Date | null> {
+  const [e] = await q.query(`SELECT start_at FROM events WHERE id = $1`, [eventId]);
+  return e?.start_at ?? null;
+}
