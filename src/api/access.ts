@@ -1,6 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { User } from '../db/entities/user.ts';
 import { userById } from '../db/users.ts';
+import { activeGroupId, isGroupManager, isMember } from '../db/groups.ts';
 import type { Event } from '../db/entities/event.ts';
 import { eventBySlug } from '../db/events.ts';
 import { DomainError, notFound } from '../domain/errors.ts';
@@ -27,23 +28,16 @@ export async function requireManager(q: DataSource | EntityManager, auth: Auth, 
 
 export async function isManager(q: DataSource | EntityManager, auth: Auth, thing: Pick<Event, 'ownerId' | 'groupId'>): Promise<boolean> {
   if (auth.role === 'admin' || auth.sub === thing.ownerId) return true;
-  if (thing.groupId) {
-    const [row] = await q.query(
-      `SELECT 1 FROM group_members WHERE group_id = $1 AND user_id = $2 AND role IN ('owner', 'admin')`,
-      [thing.groupId, auth.sub]);
-    if (row) return true;
-  }
-  return false;
+  return thing.groupId !== null && await isGroupManager(q, thing.groupId, auth.sub);
 }
 
 /** The id of the group a new event or series goes into; only its members may add to it. */
 export async function groupForNewItem(ds: DataSource, user: User, groupSlug: string | undefined): Promise<string | null> {
   if (!groupSlug) return null;
-  const [group] = await ds.query(`SELECT id FROM groups WHERE slug = $1 AND status = 'active'`, [groupSlug]);
-  if (!group) throw notFound('group', groupSlug);
-  const [member] = await ds.query(`SELECT 1 FROM group_members WHERE group_id = $1 AND user_id = $2`, [group.id, user.id]);
-  if (!member) throw new DomainError('forbidden', `only members of ${groupSlug} may add to it`);
-  return group.id;
+  const groupId = await activeGroupId(ds, groupSlug);
+  if (!groupId) throw notFound('group', groupSlug);
+  if (!await isMember(ds, groupId, user.id)) throw new DomainError('forbidden', `only members of ${groupSlug} may add to it`);
+  return groupId;
 }
 
 /** A live event (not tombstoned): deleting events have disappeared from reads. */

@@ -1,7 +1,8 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Event } from '../db/entities/event.ts';
 import type { User } from '../db/entities/user.ts';
-import { attendeeCounts, roleCounts, type AttendeeCounts, type RsvpResult } from '../domain/rsvp.ts';
+import { attendeeCounts, roleCounts, type AttendeeCounts } from '../db/attendees.ts';
+import type { RsvpResult } from '../domain/rsvp.ts';
 import type { FollowUpOperation } from '../follow-ups/outbox.ts';
 
 // The JSON the API answers for rows that more than one route file returns (shapes in schemas.ts).

@@ -1,6 +1,6 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { DomainError, notFound } from '../domain/errors.ts';
-import { eventRoles } from '../domain/rsvp.ts';
+import { eventRoles } from '../db/event-roles.ts';
 import { makeSlug } from '../domain/slug.ts';
 import { eventBySlug, eventColumns, insertEvent, listEvents, updateLiveEvent, type EventFilter } from '../db/events.ts';
 import { recordOccurrenceChange } from '../db/series.ts';

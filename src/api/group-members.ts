@@ -1,6 +1,8 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { EntityManager } from 'typeorm';
-import { UserEntity, type User } from '../db/entities/user.ts';
+import type { User } from '../db/entities/user.ts';
+import { activeGroupId, isMember, membersPage } from '../db/groups.ts';
+import { userBySlug } from '../db/users.ts';
 import { DomainError, notFound } from '../domain/errors.ts';
 import { end, isGroupAdmin, join, lockGroup, setRole, type Actor, type LockedGroup, type MembershipChange } from '../domain/membership.ts';
 import { recordFollowUps, type Recorded } from '../follow-ups/outbox.ts';
@@ -33,8 +35,8 @@ export function groupMembersRoutes({ ds, config, followUps }: RouteDeps) {
   const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
   const answer = { content: { 'application/json': { schema: MembershipAnswer } } };
 
-  async function userBySlug(userSlug: string): Promise<User> {
-    const user = await ds.getRepository(UserEntity).findOneBy({ slug: userSlug });
+  async function person(userSlug: string): Promise<User> {
+    const user = await userBySlug(ds, userSlug);
     if (!user) throw notFound('user', userSlug);
     return user;
   }
@@ -91,7 +93,7 @@ export function groupMembersRoutes({ ds, config, followUps }: RouteDeps) {
   }), async (c) => {
     const { slug: groupSlug, user } = c.req.valid('param');
     const { role } = c.req.valid('json');
-    return c.json(await change(groupSlug, await userBySlug(user), (m, g, id) => setRole(m, g, actorOf(c.get('auth')), id, role)), 200);
+    return c.json(await change(groupSlug, await person(user), (m, g, id) => setRole(m, g, actorOf(c.get('auth')), id, role)), 200);
   });
 
   app.openapi(createRoute({
@@ -101,7 +103,7 @@ export function groupMembersRoutes({ ds, config, followUps }: RouteDeps) {
     responses: { 200: { ...answer, description: 'the membership, now none' }, ...errorResponses },
   }), async (c) => {
     const { slug: groupSlug, user } = c.req.valid('param');
-    return c.json(await change(groupSlug, await userBySlug(user), (m, g, id) => end(m, g, actorOf(c.get('auth')), id)), 200);
+    return c.json(await change(groupSlug, await person(user), (m, g, id) => end(m, g, actorOf(c.get('auth')), id)), 200);
   });
 
   app.openapi(createRoute({
@@ -122,22 +124,15 @@ export function groupMembersRoutes({ ds, config, followUps }: RouteDeps) {
   }), async (c) => {
     const { slug: groupSlug } = c.req.valid('param');
     const { status, limit, cursor: token } = c.req.valid('query');
-    const [group] = await ds.query(`SELECT id FROM groups WHERE slug = $1 AND status = 'active'`, [groupSlug]);
-    if (!group) throw notFound('group', groupSlug);
+    const groupId = await activeGroupId(ds, groupSlug);
+    if (!groupId) throw notFound('group', groupSlug);
     const actor = actorOf(c.get('auth'));
     const allowed = status === 'requested'
-      ? await isGroupAdmin(ds.manager, group.id, actor)
-      : actor.platformAdmin || (await ds.query(`SELECT 1 FROM group_members WHERE group_id = $1 AND user_id::text = $2`, [group.id, actor.userId])).length > 0;
+      ? await isGroupAdmin(ds.manager, groupId, actor)
+      : actor.platformAdmin || await isMember(ds, groupId, actor.userId);
     if (!allowed) throw new DomainError('forbidden', status === 'requested' ? `only an owner or admin of ${groupSlug} sees its requests` : `only members of ${groupSlug} see its members`);
-    const after = token ? readKey(token, ['int', PG_TIMESTAMP, UUID]) : null;
-    const source = status === 'requested'
-      ? `SELECT user_id, NULL::text AS role, 0 AS rank, created_at FROM group_join_requests WHERE group_id = $1`
-      : `SELECT user_id, role, array_position(ARRAY['owner', 'admin', 'member'], role) AS rank, created_at FROM group_members WHERE group_id = $1`;
-    const rows: { id: string; slug: string; display_name: string; role: z.infer<typeof Role> | null; rank: number; since: Date; key: string }[] = await ds.query(
-      `SELECT u.id, u.slug, u.display_name, s.role, s.rank, s.created_at AS since, s.created_at::text AS key FROM (${source}) s JOIN users u ON u.id = s.user_id
-        WHERE $2::int IS NULL OR (s.rank, s.created_at, s.user_id) > ($2::int, $3::timestamptz, $4::uuid)
-        ORDER BY s.rank, s.created_at, s.user_id LIMIT $5`,
-      [group.id, after?.[0] ?? null, after?.[1] ?? null, after?.[2] ?? null, limit + 1]);
+    const after = token ? readKey(token, ['int', PG_TIMESTAMP, UUID]) as [number, string, string] : null;
+    const rows = await membersPage(ds, groupId, status, after, limit + 1);
     const page = rows.slice(0, limit);
     const last = page.at(-1);
     return c.json({

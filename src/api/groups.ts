@@ -1,6 +1,7 @@
 import { followUpOperations, name, SlugParam, text } from './fields.ts';
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import { GroupEntity, GroupMemberEntity, type Group } from '../db/entities/group.ts';
+import type { Group } from '../db/entities/group.ts';
+import { groupBySlug, insertGroup } from '../db/groups.ts';
 import { notFound } from '../domain/errors.ts';
 import { makeSlug } from '../domain/slug.ts';
 import type { AuthEnv } from './auth.ts';
@@ -50,11 +51,10 @@ export function groupsRoutes(deps: RouteDeps) {
     const body = c.req.valid('json');
     const owner = await requireUser(ds, c.get('auth'));
     const { recorded, answer } = await ds.transaction(async (m) => {
-      const g = await m.getRepository(GroupEntity).save(m.getRepository(GroupEntity).create({
+      const g = await insertGroup(m, {
         slug: makeSlug(body.name), name: body.name, description: body.description ?? null,
         ownerId: owner.id, chatEnabled: body.chatEnabled, joining: body.joining,
-      }));
-      await m.getRepository(GroupMemberEntity).insert({ groupId: g.id, userId: owner.id, role: 'owner' });
+      });
       return commitCreated(c, m, toGroupJson(g), afterGroupCreated(config, g));
     });
     return c.json({ ...answer, operations: await followUps.deliver(recorded) }, 201);
@@ -66,8 +66,8 @@ export function groupsRoutes(deps: RouteDeps) {
     responses: { 200: { content: { 'application/json': { schema: GroupSchema } }, description: 'the group' }, ...errorResponses },
   }), async (c) => {
     const { slug } = c.req.valid('param');
-    const group = await ds.getRepository(GroupEntity).findOneBy({ slug, status: 'active' });
-    if (!group) throw notFound('group', slug);
+    const group = await groupBySlug(ds, slug);
+    if (group?.status !== 'active') throw notFound('group', slug);
     return c.json(toGroupJson(group), 200);
   });
 
@@ -79,7 +79,7 @@ export function groupsRoutes(deps: RouteDeps) {
     responses: { 202: { content: { 'application/json': { schema: OperationSchema } }, description: 'the deletion' }, ...errorResponses },
   }), async (c) => {
     const { slug } = c.req.valid('param');
-    const group = await ds.getRepository(GroupEntity).findOneBy({ slug });
+    const group = await groupBySlug(ds, slug);
     if (!group) throw notFound('group', slug);
     await requireManager(ds, c.get('auth'), { ownerId: group.ownerId, groupId: group.id, slug });
     return c.json(await operations.start('delete-group', slug, { groupSlug: slug }, c.get('auth').sub), 202);

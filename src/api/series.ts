@@ -10,7 +10,11 @@ import { groupForNewItem, requireManager, requireUser } from './access.ts';
 import type { Auth, AuthEnv } from './auth.ts';
 import type { RouteDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
-import { eventColumns, setClause } from '../db/events.ts';
+import { eventColumns, eventStart, updateEventById } from '../db/events.ts';
+import {
+  insertOccurrenceFromTemplate, insertSeries, liveSeries, occurrenceAt, occurrencesBetween, seriesOwnership, updateSeriesRow,
+  upsertException, type SeriesRow,
+} from '../db/series.ts';
 import { editable } from './schemas.ts';
 import { datetime, followUpOperations, patchOf, slug, SlugParam } from './fields.ts';
 import { commitCreated } from './created.ts';
@@ -53,17 +57,8 @@ const PatchOccurrence = patchOf({
   capacity: editable.capacity, location: editable.location, onlineUrl: editable.onlineUrl, country: editable.country,
 });
 
-interface SeriesRow {
-  id: string; slug: string; name: string; description: string | null; rrule: string; dtstart: Date;
-  duration_minutes: number; time_zone: string; template_event_id: string; owner_id: string; group_id: string | null;
-  status: string; materialized_until: Date | null; template_slug: string; template_original_start: Date;
-}
-
 async function loadSeries(q: DataSource | EntityManager, slug: string, lock = false): Promise<SeriesRow> {
-  const [row] = await q.query(
-    `SELECT s.*, t.slug AS template_slug, t.original_start AS template_original_start
-       FROM event_series s JOIN events t ON t.id = s.template_event_id
-      WHERE s.slug = $1 AND s.status <> 'deleting' ${lock ? 'FOR UPDATE OF s' : ''}`, [slug]);
+  const row = await liveSeries(q, slug, lock);
   if (!row) throw notFound('series', slug);
   return row;
 }
@@ -112,17 +107,14 @@ export function seriesRoutes(deps: RouteDeps) {
     const start = new Date(b.startAt);
     // The series, its template, its follow-ups and the kept answer commit together.
     const { recorded, answer } = await ds.transaction(async (m) => {
-      await m.query(
-        `INSERT INTO event_series (slug, name, description, rrule, dtstart, duration_minutes, time_zone, owner_id, group_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-        [slug, b.name, b.description ?? null, b.rrule.replace(/^RRULE:/i, ''), start, minutes, b.timeZone, owner.id, groupId]);
-      const [template] = await m.query(
-        `INSERT INTO events (slug, name, description, start_at, end_at, time_zone, owner_id, group_id, series_slug, original_start,
-                             capacity, chat_enabled, publish_to_bluesky, location, online_url, country)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $4, $10, $11, $12, $13, $14, $15) RETURNING id`,
-        [occurrenceSlug(slug, start, b.timeZone), b.name, b.description ?? null, start, new Date(b.endAt), b.timeZone, owner.id,
-          groupId, slug, b.capacity ?? null, b.chatEnabled ?? false, b.publishToBluesky ?? null, b.location ?? null, b.onlineUrl ?? null, b.country ?? null]);
-      await m.query(`UPDATE event_series SET template_event_id = $2 WHERE slug = $1`, [slug, template.id]);
+      await insertSeries(m, {
+        slug, rrule: b.rrule.replace(/^RRULE:/i, ''), dtstart: start, durationMinutes: minutes, timeZone: b.timeZone, ownerId: owner.id, groupId,
+        template: {
+          slug: occurrenceSlug(slug, start, b.timeZone), name: b.name, description: b.description ?? null, endAt: new Date(b.endAt),
+          capacity: b.capacity ?? null, chatEnabled: b.chatEnabled ?? false, publishToBluesky: b.publishToBluesky ?? null,
+          location: b.location ?? null, onlineUrl: b.onlineUrl ?? null, country: b.country ?? null,
+        },
+      });
       return commitCreated(c, m, toJson(await loadSeries(m, slug)), await afterSeriesChanged(m, slug));
     });
     return c.json({ ...answer, operations: await followUps.deliver(recorded) }, 201);
@@ -153,20 +145,18 @@ export function seriesRoutes(deps: RouteDeps) {
       const dtstart = p.startAt ? new Date(p.startAt) : s.dtstart;
       const minutes = p.startAt || p.endAt
         ? durationMinutes(dtstart, p.endAt ?? new Date(dtstart.getTime() + s.duration_minutes * 60_000)) : undefined;
-      const seriesSet = setClause({
+      await updateSeriesRow(m, slug, {
         rrule: p.rrule?.replace(/^RRULE:/i, ''), dtstart: p.startAt ? dtstart : undefined, duration_minutes: minutes,
         time_zone: p.timeZone, name: p.name, description: p.description,
       });
-      if (seriesSet.values.length) await m.query(`UPDATE event_series SET ${seriesSet.sql}, updated_at = now() WHERE slug = $1`, [slug, ...seriesSet.values]);
       // The template carries the fields every occurrence copies; it moves in time only while it is ahead.
       const { rrule: _r, startAt: _s, endAt: _e, ...fields } = p;
       const columns = eventColumns(fields);
-      const [template] = await m.query(`SELECT start_at FROM events WHERE id = $1`, [s.template_event_id]);
-      if ((p.startAt || p.endAt) && template.start_at > new Date()) {
+      const templateStart = await eventStart(m, s.template_event_id);
+      if ((p.startAt || p.endAt) && templateStart && templateStart > new Date()) {
         Object.assign(columns, { start_at: dtstart, original_start: dtstart, end_at: new Date(dtstart.getTime() + (minutes ?? s.duration_minutes) * 60_000) });
       }
-      const eventSet = setClause(columns);
-      if (eventSet.values.length) await m.query(`UPDATE events SET ${eventSet.sql}, updated_at = now() WHERE id = $1`, [s.template_event_id, ...eventSet.values]);
+      await updateEventById(m, s.template_event_id, columns);
       return recordFollowUps(m, await afterSeriesChanged(m, slug));
     });
     const operations = await followUps.deliver(recorded);
@@ -200,17 +190,9 @@ export function seriesRoutes(deps: RouteDeps) {
       if (!isTemplate && !isOccurrence(spec, at)) throw notFound('occurrence', originalStart);
 
       const { status: _st, ...overrides } = p;
-      let [event] = await m.query(`SELECT id, slug, start_at, end_at FROM events WHERE series_slug = $1 AND original_start = $2`, [slug, at]);
-      if (!event && kind === 'modified') {
-        // Beyond the horizon: materialize this one occurrence now, from the template.
-        [event] = await m.query(
-          `INSERT INTO events (slug, series_slug, original_start, start_at, end_at, name, description, time_zone, visibility, owner_id,
-                               group_id, capacity, chat_enabled, location, online_url, country, publish_to_bluesky)
-           SELECT $3, $1, $2::timestamptz, $2::timestamptz, $2::timestamptz + $4 * interval '1 minute', name, description, time_zone, visibility, owner_id,
-                  group_id, capacity, chat_enabled, location, online_url, country, publish_to_bluesky FROM events WHERE id = $5
-           RETURNING id, slug, start_at, end_at`,
-          [slug, at, occurrenceSlug(slug, at, s.time_zone), s.duration_minutes, s.template_event_id]);
-      }
+      let event = await occurrenceAt(m, slug, at);
+      // Beyond the horizon: materialize this one occurrence now, from the template.
+      if (!event && kind === 'modified') event = await insertOccurrenceFromTemplate(m, s, at, occurrenceSlug(slug, at, s.time_zone));
       if (event) {
         const start = p.startAt ? new Date(p.startAt) : event.start_at;
         const end = p.endAt ? new Date(p.endAt) : p.startAt ? new Date(start.getTime() + (event.end_at.getTime() - event.start_at.getTime())) : event.end_at;
@@ -218,17 +200,11 @@ export function seriesRoutes(deps: RouteDeps) {
         const columns = eventColumns(overrides);
         if (p.startAt || p.endAt) Object.assign(columns, { start_at: start, end_at: end });
         if (kind === 'cancelled') columns.status = 'cancelled';
-        const set = setClause(columns);
-        await m.query(`UPDATE events SET ${set.sql}, updated_at = now() WHERE id = $1`, [event.id, ...set.values]);
+        await updateEventById(m, event.id, columns);
       }
-      await m.query(
-        `INSERT INTO series_exceptions (series_slug, original_start, kind, event_id, overrides) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (series_slug, original_start) DO UPDATE
-           SET kind = EXCLUDED.kind, event_id = coalesce(EXCLUDED.event_id, series_exceptions.event_id),
-               overrides = series_exceptions.overrides || EXCLUDED.overrides, updated_at = now()`,
-        [slug, at, kind, event?.id ?? null, JSON.stringify(overrides)]);
+      await upsertException(m, { seriesSlug: slug, originalStart: at, kind, eventId: event?.id ?? null, overrides });
       // The series' record may show this occurrence: its publisher looks again.
-      return { eventSlug: (event?.slug as string | undefined) ?? null, recorded: await recordFollowUps(m, await afterOccurrencesChanged(m, slug)) };
+      return { eventSlug: event?.slug ?? null, recorded: await recordFollowUps(m, await afterOccurrencesChanged(m, slug)) };
     });
     return c.json({ originalStart: at.toISOString(), kind, eventSlug, operations: await followUps.deliver(recorded) }, 200);
   });
@@ -252,12 +228,9 @@ export function seriesRoutes(deps: RouteDeps) {
       throw new DomainError('validation_failed', `the window is at most 5 years, within ${EARLIEST.getUTCFullYear()}..${LATEST.getUTCFullYear() - 1}; page with from/to`);
     }
     const spec = { rrule: s.rrule, dtstart: s.dtstart, timeZone: s.time_zone };
-    const events: { slug: string; original_start: Date; start_at: Date; end_at: Date; status: string; id: string }[] = await ds.query(
-      `SELECT id, slug, original_start, start_at, end_at, status FROM events
-        WHERE series_slug = $1 AND original_start >= $2 AND original_start < $3 AND status <> 'deleting'`, [slug, from, to]);
-    const exceptions = new Map<number, 'modified' | 'cancelled' | 'deleted'>((await ds.query(
-      `SELECT original_start, kind FROM series_exceptions WHERE series_slug = $1 AND original_start >= $2 AND original_start < $3`, [slug, from, to]))
-      .map((x: { original_start: Date; kind: 'modified' | 'cancelled' | 'deleted' }) => [x.original_start.getTime(), x.kind]));
+    const found = await occurrencesBetween(ds, slug, from, to);
+    const events = found.events;
+    const exceptions = new Map(found.exceptions.map((x) => [x.original_start.getTime(), x.kind]));
     const byStart = new Map(events.map((e) => [e.original_start.getTime(), e]));
     const starts = new Set([...occurrences(spec, { from, to, limit: q.limit }).map((d) => d.getTime()), ...byStart.keys()]);
     const durationMs = s.duration_minutes * 60_000;
@@ -284,9 +257,9 @@ export function seriesRoutes(deps: RouteDeps) {
   }), async (c) => {
     const { slug } = c.req.valid('param');
     const { scope } = c.req.valid('query');
-    const [s] = await ds.query(`SELECT owner_id, group_id FROM event_series WHERE slug = $1`, [slug]);
+    const s = await seriesOwnership(ds, slug);
     if (!s) throw notFound('series', slug);
-    await requireManager(ds, c.get('auth'), { ownerId: s.owner_id, groupId: s.group_id, slug });
+    await requireManager(ds, c.get('auth'), { ...s, slug });
     return c.json(await operations.start('delete-series', slug, { seriesSlug: slug, scope }, c.get('auth').sub), 202);
   });
 

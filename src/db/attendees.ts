@@ -1,4 +1,6 @@
 import type { DataSource, EntityManager } from 'typeorm';
+import type { AttendeeStatus } from './entities/attendee.ts';
+import type { Role } from './event-roles.ts';
 
 /** The `attendees` table (registrations for events). */
 type Q = DataSource | EntityManager;
@@ -20,4 +22,146 @@ export async function deleteAttendeeBatch(q: Q, eventId: string, batchSize: numb
      SELECT count(*)::int AS n FROM gone`,
     [eventId, batchSize]);
   return n;
+}
+
+/** The locked event row, with the roles it declares (in order), read in the same statement. */
+export interface SeatedEvent { id: string; capacity: number | null; status: string; chat_enabled: boolean; roles: Role[] }
+
+/** Locks the event row; every change of confirmed seats for an event goes through this lock. */
+export async function lockEventSeats(m: EntityManager, slug: string): Promise<SeatedEvent | undefined> {
+  const [event] = await m.query(
+    `SELECT id, capacity, status, chat_enabled,
+            (SELECT coalesce(json_agg(json_build_object('name', r.name, 'capacity', r.capacity) ORDER BY r.position), '[]')
+               FROM event_roles r WHERE r.event_id = events.id) AS roles
+       FROM events WHERE slug = $1 FOR UPDATE`, [slug]);
+  return event;
+}
+
+export interface RegistrationRow { status: AttendeeStatus; registration_role: string | null; notes: string | null; special_requirements: string | null }
+
+export async function registrationOf(m: EntityManager, eventId: string, userId: string): Promise<RegistrationRow | undefined> {
+  const [row] = await m.query(
+    `SELECT status, registration_role, notes, special_requirements FROM attendees WHERE event_id = $1 AND user_id = $2`, [eventId, userId]);
+  return row;
+}
+
+/** Seats taken in a bucket (a role, or the event when `role` is null) by others: confirmed and waiting people. */
+export async function seatsTakenByOthers(m: EntityManager, eventId: string, role: string | null, userId: string): Promise<number> {
+  const [taken] = await m.query(
+    `SELECT count(*)::int AS n FROM attendees WHERE event_id = $1 AND registration_role IS NOT DISTINCT FROM $2
+        AND status IN ('confirmed', 'waitlisted') AND user_id <> $3`, [eventId, role, userId]);
+  return taken.n;
+}
+
+/** The person's place in their bucket's waitlist, from 1. */
+export async function waitlistPosition(m: EntityManager, eventId: string, userId: string): Promise<number> {
+  const [row] = await m.query(
+    `SELECT count(*)::int AS ahead FROM attendees w, attendees me
+      WHERE me.event_id = $1 AND me.user_id = $2 AND w.event_id = $1 AND w.status = 'waitlisted'
+        AND w.registration_role IS NOT DISTINCT FROM me.registration_role
+        AND (w.waitlisted_at, w.id) < (me.waitlisted_at, me.id)`, [eventId, userId]);
+  return row.ahead + 1;
+}
+
+/**
+ * Writes a registration. Arrival order on the waitlist is `clock_timestamp()` (not the
+ * transaction's start); `requeue` false keeps the place of someone already waiting.
+ */
+export async function upsertRegistration(m: EntityManager, r: {
+  eventId: string; userId: string; status: AttendeeStatus; role: string | null; notes: string | null; specialRequirements: string | null; requeue: boolean;
+}): Promise<void> {
+  await m.query(
+    `INSERT INTO attendees (event_id, user_id, status, waitlisted_at, registration_role, notes, special_requirements)
+     VALUES ($1, $2, $3, CASE WHEN $3 = 'waitlisted' THEN clock_timestamp() END, $4, $5, $6)
+     ON CONFLICT (event_id, user_id) DO UPDATE
+       SET status = EXCLUDED.status, registration_role = EXCLUDED.registration_role, notes = EXCLUDED.notes,
+           special_requirements = EXCLUDED.special_requirements, updated_at = now(),
+           waitlisted_at = CASE WHEN $7 THEN EXCLUDED.waitlisted_at ELSE attendees.waitlisted_at END`,
+    [r.eventId, r.userId, r.status, r.role, r.notes, r.specialRequirements, r.requeue]);
+}
+
+/** A registration moves to another role, with its new status (waiting ones join the back of the queue). */
+export async function setRegistrationRole(m: EntityManager, eventId: string, userId: string, role: string | null, status: AttendeeStatus): Promise<void> {
+  await m.query(
+    `UPDATE attendees SET registration_role = $3, status = $4, waitlisted_at = CASE WHEN $4 = 'waitlisted' THEN clock_timestamp() END, updated_at = now()
+      WHERE event_id = $1 AND user_id = $2`, [eventId, userId, role, status]);
+}
+
+/**
+ * Confirms waitlisted people, earliest first, while there are free seats: per role on an event
+ * that declares roles, else for the event (capacity `eventCapacity`). Derives everything from
+ * the rows; the caller holds the event lock. Answers who was promoted, in arrival order.
+ */
+export async function promoteWaitlisted(m: EntityManager, eventId: string, eventCapacity: number | null): Promise<{ id: string; user_id: string }[]> {
+  await m.query(`SELECT 1 FROM attendees WHERE event_id = $1 AND status = 'waitlisted' FOR UPDATE`, [eventId]);
+  return m.query(
+    `WITH buckets AS (
+       SELECT name, capacity FROM event_roles WHERE event_id = $1
+       UNION ALL SELECT NULL, $2::int WHERE NOT EXISTS (SELECT 1 FROM event_roles WHERE event_id = $1)),
+     free AS (
+       SELECT b.name, b.capacity, b.capacity - (SELECT count(*) FROM attendees a
+                WHERE a.event_id = $1 AND a.status = 'confirmed' AND a.registration_role IS NOT DISTINCT FROM b.name) AS seats
+         FROM buckets b),
+     ranked AS (
+       SELECT id, waitlisted_at, registration_role,
+              row_number() OVER (PARTITION BY registration_role ORDER BY waitlisted_at, id) AS n
+         FROM attendees WHERE event_id = $1 AND status = 'waitlisted'),
+     picked AS (
+       SELECT r.id, r.waitlisted_at FROM ranked r JOIN free f ON f.name IS NOT DISTINCT FROM r.registration_role
+        WHERE f.capacity IS NULL OR r.n <= f.seats),
+     promoted AS (
+       UPDATE attendees a SET status = 'confirmed', waitlisted_at = NULL, updated_at = now()
+         FROM picked WHERE a.id = picked.id
+       RETURNING a.id, a.user_id, picked.waitlisted_at)
+     SELECT id, user_id FROM promoted ORDER BY waitlisted_at, id`, [eventId, eventCapacity]);
+}
+
+export interface AttendeeCounts { confirmed: number; waitlisted: number; maybe: number }
+
+/** Counts computed from the attendee rows (index attendees_event_status_idx), for many events at once. */
+export async function attendeeCounts(q: Q, eventIds: string[]): Promise<Map<string, AttendeeCounts>> {
+  const counts = new Map<string, AttendeeCounts>(eventIds.map((id) => [id, { confirmed: 0, waitlisted: 0, maybe: 0 }]));
+  if (eventIds.length === 0) return counts;
+  const rows = await q.query(
+    `SELECT event_id, status, count(*)::int AS n FROM attendees
+      WHERE event_id = ANY($1::uuid[]) AND status <> 'cancelled' GROUP BY event_id, status`, [eventIds]);
+  for (const r of rows as { event_id: string; status: keyof AttendeeCounts; n: number }[]) {
+    counts.get(r.event_id)![r.status] = r.n;
+  }
+  return counts;
+}
+
+export interface RoleCounts { name: string; capacity: number | null; attendeeCounts: AttendeeCounts }
+
+/** The roles each event declares, in order, with counts computed from the attendee rows. */
+export async function roleCounts(q: Q, eventIds: string[]): Promise<Map<string, RoleCounts[]>> {
+  const out = new Map<string, RoleCounts[]>(eventIds.map((id) => [id, []]));
+  if (eventIds.length === 0) return out;
+  const rows: { event_id: string; name: string; capacity: number | null; confirmed: number; waitlisted: number; maybe: number }[] = await q.query(
+    `SELECT r.event_id, r.name, r.capacity,
+            count(a.id) FILTER (WHERE a.status = 'confirmed')::int AS confirmed,
+            count(a.id) FILTER (WHERE a.status = 'waitlisted')::int AS waitlisted,
+            count(a.id) FILTER (WHERE a.status = 'maybe')::int AS maybe
+       FROM event_roles r LEFT JOIN attendees a ON a.event_id = r.event_id AND a.registration_role = r.name
+      WHERE r.event_id = ANY($1::uuid[]) GROUP BY r.event_id, r.name, r.capacity, r.position ORDER BY r.event_id, r.position`, [eventIds]);
+  for (const r of rows) {
+    out.get(r.event_id)!.push({ name: r.name, capacity: r.capacity, attendeeCounts: { confirmed: r.confirmed, waitlisted: r.waitlisted, maybe: r.maybe } });
+  }
+  return out;
+}
+
+/** A role some live registration of the event holds that is not among `names`, if any. */
+export async function roleInUseOutside(m: EntityManager, eventId: string, names: string[]): Promise<string | null> {
+  const [inUse] = await m.query(
+    `SELECT registration_role AS name FROM attendees WHERE event_id = $1 AND status <> 'cancelled'
+        AND registration_role IS NOT NULL AND NOT registration_role = ANY($2::text[]) LIMIT 1`, [eventId, names]);
+  return inUse?.name ?? null;
+}
+
+/** Registrations without one of `names` as their role (made before roles existed, or cancelled ones of a role that goes) join `role`. */
+export async function assignRoleOutside(m: EntityManager, eventId: string, role: string | null, names: string[]): Promise<void> {
+  await m.query(
+    `UPDATE attendees SET registration_role = $2 WHERE event_id = $1
+        AND (registration_role IS NULL OR NOT registration_role = ANY($3::text[]))
+        AND registration_role IS DISTINCT FROM $2`, [eventId, role, names]);
 }

@@ -53,6 +53,12 @@ export function listEvents(q: Q, f: EventFilter): Promise<Event[]> {
   return qb.getMany();
 }
 
+/** Locks the event row (seat decisions and role changes of one event happen one at a time); undefined when it is gone. */
+export async function lockEvent(m: EntityManager, slug: string): Promise<{ id: string; capacity: number | null; status: string } | undefined> {
+  const [event] = await m.query(`SELECT id, capacity, status FROM events WHERE slug = $1 FOR UPDATE`, [slug]);
+  return event;
+}
+
 /** The event with this slug, a tombstoned one too. */
 export const eventBySlug = (q: Q, slug: string): Promise<Event | null> => q.getRepository(EventEntity).findOneBy({ slug });
 

@@ -1,4 +1,8 @@
 import type { EntityManager } from 'typeorm';
+import {
+  deleteJoinRequest, deleteMember, insertJoinRequest, insertMember, joinRequestRow, lockActiveGroup, memberRow, nameAnOwner, ownerCount,
+  setMemberRole, type GroupRole, type LockedGroup,
+} from '../db/groups.ts';
 import { DomainError, notFound } from './errors.ts';
 
 /**
@@ -7,9 +11,8 @@ import { DomainError, notFound } from './errors.ts';
  * other) are decided one after the other and a group never loses its last owner. `groups.owner_id`
  * always names one of the current owners (the earliest), since permissions read it.
  */
-export type GroupRole = 'owner' | 'admin' | 'member';
+export type { GroupRole, LockedGroup };
 export interface Membership { role: GroupRole | null; status: 'active' | 'requested' | 'none'; since: Date | null }
-export interface LockedGroup { id: string; slug: string; joining: 'open' | 'approval'; chatEnabled: boolean }
 /** Who acts: a user, who may be a platform admin (acts as an owner of every group). */
 export interface Actor { userId: string; platformAdmin: boolean }
 
@@ -18,16 +21,15 @@ const NONE: Membership = { role: null, status: 'none', since: null };
 export interface MembershipChange { before: Membership; after: Membership }
 
 export async function lockGroup(m: EntityManager, slug: string): Promise<LockedGroup> {
-  const [g] = await m.query(
-    `SELECT id, slug, joining, chat_enabled AS "chatEnabled" FROM groups WHERE slug = $1 AND status = 'active' FOR UPDATE`, [slug]);
+  const g = await lockActiveGroup(m, slug);
   if (!g) throw notFound('group', slug);
   return g;
 }
 
 export async function membershipOf(m: EntityManager, groupId: string, userId: string): Promise<Membership> {
-  const [member] = await m.query(`SELECT role, created_at FROM group_members WHERE group_id = $1 AND user_id = $2`, [groupId, userId]);
+  const member = await memberRow(m, groupId, userId);
   if (member) return { role: member.role, status: 'active', since: member.created_at };
-  const [request] = await m.query(`SELECT created_at FROM group_join_requests WHERE group_id = $1 AND user_id = $2`, [groupId, userId]);
+  const request = await joinRequestRow(m, groupId, userId);
   return request ? { role: null, status: 'requested', since: request.created_at } : NONE;
 }
 
@@ -36,9 +38,9 @@ export async function join(m: EntityManager, group: LockedGroup, userId: string)
   const before = await membershipOf(m, group.id, userId);
   if (before.status !== 'none') return { before, after: before };
   if (group.joining === 'approval') {
-    await m.query(`INSERT INTO group_join_requests (group_id, user_id) VALUES ($1, $2)`, [group.id, userId]);
+    await insertJoinRequest(m, group.id, userId);
   } else {
-    await m.query(`INSERT INTO group_members (group_id, user_id, role) VALUES ($1, $2, 'member')`, [group.id, userId]);
+    await insertMember(m, group.id, userId, 'member');
   }
   return { before, after: await membershipOf(m, group.id, userId) };
 }
@@ -49,12 +51,12 @@ export async function setRole(m: EntityManager, group: LockedGroup, actor: Actor
   if (target.status === 'none') throw new DomainError('not_found', 'this user is neither a member of the group nor asking to join it');
   await authorize(m, group, actor, target.role === 'owner' || role === 'owner');
   if (target.status === 'requested') {
-    await m.query(`DELETE FROM group_join_requests WHERE group_id = $1 AND user_id = $2`, [group.id, targetId]);
-    await m.query(`INSERT INTO group_members (group_id, user_id, role) VALUES ($1, $2, $3)`, [group.id, targetId, role]);
+    await deleteJoinRequest(m, group.id, targetId);
+    await insertMember(m, group.id, targetId, role);
   } else if (target.role !== role) {
     if (target.role === 'owner') await keepAnOwner(m, group);
-    await m.query(`UPDATE group_members SET role = $3 WHERE group_id = $1 AND user_id = $2`, [group.id, targetId, role]);
-    await nameAnOwner(m, group);
+    await setMemberRole(m, group.id, targetId, role);
+    await nameAnOwner(m, group.id);
   } else {
     return { before: target, after: target };
   }
@@ -70,19 +72,19 @@ export async function end(m: EntityManager, group: LockedGroup, actor: Actor, ta
   if (actor.userId !== targetId) await authorize(m, group, actor, target.role === 'owner');
   if (target.status === 'none') return { before: target, after: target };
   if (target.status === 'requested') {
-    await m.query(`DELETE FROM group_join_requests WHERE group_id = $1 AND user_id = $2`, [group.id, targetId]);
+    await deleteJoinRequest(m, group.id, targetId);
     return { before: target, after: NONE };
   }
   if (target.role === 'owner') await keepAnOwner(m, group);
-  await m.query(`DELETE FROM group_members WHERE group_id = $1 AND user_id = $2`, [group.id, targetId]);
-  await nameAnOwner(m, group);
+  await deleteMember(m, group.id, targetId);
+  await nameAnOwner(m, group.id);
   return { before: target, after: NONE };
 }
 
 /** May the actor manage this group's members (`owners`: changes that touch the owner role)? */
 export async function isGroupAdmin(m: EntityManager, groupId: string, actor: Actor, owners = false): Promise<boolean> {
   if (actor.platformAdmin) return true;
-  const [me] = await m.query(`SELECT role FROM group_members WHERE group_id = $1 AND user_id::text = $2`, [groupId, actor.userId]);
+  const me = await memberRow(m, groupId, actor.userId);
   return me?.role === 'owner' || (!owners && me?.role === 'admin');
 }
 
@@ -95,16 +97,7 @@ async function authorize(m: EntityManager, group: LockedGroup, actor: Actor, own
 
 /** Called before an owner stops being one (under the group lock). */
 async function keepAnOwner(m: EntityManager, group: LockedGroup): Promise<void> {
-  const [owners] = await m.query(`SELECT count(*)::int AS n FROM group_members WHERE group_id = $1 AND role = 'owner'`, [group.id]);
-  if (owners.n <= 1) {
+  if (await ownerCount(m, group.id) <= 1) {
     throw new DomainError('last_owner', `${group.slug} must keep an owner: make someone else owner first`);
   }
-}
-
-async function nameAnOwner(m: EntityManager, group: LockedGroup): Promise<void> {
-  await m.query(
-    `UPDATE groups g SET owner_id = o.user_id, updated_at = now()
-       FROM (SELECT user_id FROM group_members WHERE group_id = $1 AND role = 'owner' ORDER BY created_at, user_id LIMIT 1) o
-      WHERE g.id = $1 AND g.owner_id IS DISTINCT FROM o.user_id
-        AND NOT EXISTS (SELECT 1 FROM group_members WHERE group_id = $1 AND user_id = g.owner_id AND role = 'owner')`, [group.id]);
 }

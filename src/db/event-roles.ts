@@ -1,0 +1,30 @@
+import type { DataSource, EntityManager } from 'typeorm';
+
+/** The `event_roles` table: the roles an event declares, each with its capacity, in order. */
+type Q = DataSource | EntityManager;
+
+export interface Role { name: string; capacity: number | null }
+
+export const eventRoles = (q: Q, eventId: string): Promise<Role[]> =>
+  q.query(`SELECT name, capacity FROM event_roles WHERE event_id = $1 ORDER BY position`, [eventId]);
+
+/**
+ * Upserts `roles` in this order (the ones not named stay until `dropRolesExcept`); answers whether
+ * a seat may have become free: a new role, an unlimited one, or a raised capacity.
+ */
+export async function upsertRoles(m: EntityManager, eventId: string, roles: Role[]): Promise<boolean> {
+  const [{ raised }] = await m.query(
+    `WITH old AS (SELECT name, capacity FROM event_roles WHERE event_id = $1),
+          upserted AS (
+            INSERT INTO event_roles (event_id, name, capacity, position)
+            SELECT $1, r.name, r.capacity, r.position FROM unnest($2::text[], $3::int[]) WITH ORDINALITY AS r(name, capacity, position)
+            ON CONFLICT (event_id, name) DO UPDATE SET capacity = EXCLUDED.capacity, position = EXCLUDED.position RETURNING name, capacity)
+     SELECT EXISTS (SELECT 1 FROM upserted u LEFT JOIN old o ON o.name = u.name
+                     WHERE o.name IS NULL OR u.capacity IS NULL OR (o.capacity IS NOT NULL AND u.capacity > o.capacity)) AS raised`,
+    [eventId, roles.map((r) => r.name), roles.map((r) => r.capacity)]);
+  return raised;
+}
+
+export async function dropRolesExcept(m: EntityManager, eventId: string, names: string[]): Promise<void> {
+  await m.query(`DELETE FROM event_roles WHERE event_id = $1 AND NOT name = ANY($2::text[])`, [eventId, names]);
+}
