@@ -9,12 +9,16 @@ import { rsvp } from '../domain/rsvp.ts';
 import { makeSlug } from '../domain/slug.ts';
 import { assertFetchable, idResolver } from '../identity.ts';
 import { recordFollowUps, type FollowUpRelay, type Recorded } from '../follow-ups/outbox.ts';
-import { afterRsvp, publishes, publishNow, rsvpRecord, type FollowUp } from '../follow-ups/rules.ts';
+import { afterRsvp, publishNow, rsvpRecord, type FollowUp } from '../follow-ups/rules.ts';
 import { requestIngest } from '../temporal/signals.ts';
 import { rsvpRkey } from './bluesky/rsvps.ts';
 import { deadLetter, type DeadLetter } from '../db/dead-letters.ts';
-import { ensureShadowUser, userIdByDid } from '../db/users.ts';
-import { insertNetworkEvent, lockNetworkEvent, updateNetworkEvent, type NetworkEvent } from '../db/events.ts';
+import { rsvpFromRecord, rsvpPublishedAs, rsvpSourceOf, rsvpsMissingFrom, setRsvpSource } from '../db/attendees.ts';
+import {
+  eventIngestedFrom, eventOfRecord, eventPublishedAs, insertNetworkEvent, lockNetworkEvent, publishableEventsOf, updateNetworkEvent,
+  type NetworkEvent,
+} from '../db/events.ts';
+import { connectedUserByDid, ensureShadowUser, userByDid, userIdByDid } from '../db/users.ts';
 
 export type IngestResult =
   | { state: 'created' | 'updated' | 'unchanged'; slug: string }
@@ -53,7 +57,7 @@ export function ingestActivities({ ds, temporal, config, followUps }: { ds: Data
     if (repoOf(e.sourceId) !== e.creator.did) return notTheAuthors(e.sourceId, e.creator.did, e);
     // Ours: its link back to meetflow (there before the row knows the record's URI), or the URI.
     if (e.sourceUrl?.startsWith(`${config.PUBLIC_BASE_URL}/events/`)) return { state: 'skipped', reason: 'meetflow\'s own record' };
-    const [own] = await ds.query(`SELECT slug FROM events WHERE bluesky_uri = $1`, [e.sourceId]);
+    const own = await eventPublishedAs(ds, e.sourceId);
     if (own) return { state: 'skipped', reason: `meetflow's own record of ${own.slug}` };
     const ownerId = await userFor(e.creator.did, e.creator.handle);
     const row: NetworkEvent = {
@@ -84,19 +88,17 @@ export function ingestActivities({ ds, temporal, config, followUps }: { ds: Data
     if (repoOf(r.sourceId) !== r.userDid) return notTheAuthors(r.sourceId, r.userDid, r);
     // Ours: meetflow's rkey for this subject (known before the row stores the record's URI).
     if (r.sourceId.endsWith(`/${rsvpRkey(r.eventSourceId)}`)) return { state: 'skipped', reason: 'meetflow\'s own RSVP record' };
-    const [event] = await ds.query(
-      `SELECT id, slug FROM events WHERE (source_type = 'bluesky' AND source_id = $1) OR bluesky_uri = $1`, [r.eventSourceId]);
+    const event = await eventOfRecord(ds, r.eventSourceId);
     if (!event) return { state: 'parked', reason: `event ${r.eventSourceId} has not arrived` };
     const userId = await userFor(r.userDid, r.userHandle);
-    const [existing] = await ds.query(`SELECT source_id, source_cid FROM attendees WHERE event_id = $1 AND user_id = $2`, [event.id, userId]);
+    const existing = await rsvpSourceOf(ds, event.id, userId);
     if (existing?.source_id === r.sourceId && r.sourceCid && existing.source_cid === r.sourceCid) return { state: 'unchanged', slug: event.slug };
     // The attendance, its source and its follow-ups commit together: a retry after a crash finds
     // it all done (and the relay delivers what was recorded).
     let recorded: Recorded[] = [];
     try {
       await rsvp(ds, event.slug, userId, r.status, async (m, result) => {
-        await m.query(`UPDATE attendees SET source_id = $3, source_cid = $4 WHERE event_id = $1 AND user_id = $2`,
-          [event.id, userId, r.sourceId, r.sourceCid]);
+        await setRsvpSource(m, event.id, userId, r.sourceId, r.sourceCid);
         recorded = await recordFollowUps(m, await afterRsvp(m, config, event.slug, result));
       });
     } catch (err) {
@@ -114,14 +116,12 @@ export function ingestActivities({ ds, temporal, config, followUps }: { ds: Data
 
     /** The ingested event with this source id, if any (for deletions). */
     async findIngestedEvent(sourceId: string): Promise<string | null> {
-      const [e] = await ds.query(`SELECT slug FROM events WHERE source_type = 'bluesky' AND source_id = $1`, [sourceId]);
-      return e?.slug ?? null;
+      return eventIngestedFrom(ds, sourceId);
     },
 
     /** An RSVP record deleted on the network: the person is no longer going. */
     async ingestRsvpDelete(sourceId: string): Promise<IngestResult> {
-      const [a] = await ds.query(
-        `SELECT e.slug, a.user_id FROM attendees a JOIN events e ON e.id = a.event_id WHERE a.source_id = $1`, [sourceId]);
+      const a = await rsvpFromRecord(ds, sourceId);
       if (!a) return { state: 'skipped', reason: 'no such RSVP' };
       let recorded: Recorded[] = [];
       const result = await rsvp(ds, a.slug, a.user_id, 'notgoing', async (m, r) => { recorded = await recordFollowUps(m, await afterRsvp(m, config, a.slug, r)); })
@@ -142,10 +142,10 @@ export function ingestActivities({ ds, temporal, config, followUps }: { ds: Data
      * every other record is ingested (the PDS wins). Parked RSVPs go to their ingest workflow.
      */
     async syncRecordsPage(input: { did: string; collection: string; cursor: string | null }): Promise<SyncPage> {
-      const [user] = await ds.query(`SELECT id, slug, pds_url FROM users WHERE did = $1`, [input.did]);
-      if (!user?.pds_url) return { cursor: null, uris: [], applied: {} };
-      await assertFetchable(user.pds_url, config);
-      const { data } = await new AtpAgent({ service: user.pds_url }).com.atproto.repo.listRecords({
+      const user = await userByDid(ds, input.did);
+      if (!user?.pdsUrl) return { cursor: null, uris: [], applied: {} };
+      await assertFetchable(user.pdsUrl, config);
+      const { data } = await new AtpAgent({ service: user.pdsUrl }).com.atproto.repo.listRecords({
         repo: input.did, collection: input.collection, limit: 100, cursor: input.cursor ?? undefined,
       });
       const applied: Record<string, number> = {};
@@ -155,14 +155,13 @@ export function ingestActivities({ ds, temporal, config, followUps }: { ds: Data
       if (records.length < data.records.length) applied.foreign = data.records.length - records.length;
       const republish: FollowUp[] = [];
       for (const rec of records) {
-        const [ownEvent] = await ds.query(`SELECT slug, series_slug AS "seriesSlug", bluesky_cid FROM events WHERE bluesky_uri = $1`, [rec.uri]);
+        const ownEvent = await eventPublishedAs(ds, rec.uri);
         if (ownEvent) {
           if (ownEvent.bluesky_cid === rec.cid) count('unchanged');
           else { republish.push(publishNow(ownEvent)); count('republished'); }
           continue;
         }
-        const [ownRsvp] = await ds.query(
-          `SELECT e.slug, a.bluesky_cid FROM attendees a JOIN events e ON e.id = a.event_id WHERE a.bluesky_uri = $1`, [rec.uri]);
+        const ownRsvp = await rsvpPublishedAs(ds, rec.uri);
         if (ownRsvp) {
           if (ownRsvp.bluesky_cid === rec.cid) count('unchanged');
           else { republish.push(rsvpRecord(ownRsvp.slug, user)); count('republished'); }
@@ -193,14 +192,10 @@ export function ingestActivities({ ds, temporal, config, followUps }: { ds: Data
      * workflows. Ingested events are never published (loop prevention).
      */
     async publishMissing(input: { did: string; listed: string[] }): Promise<Record<string, number>> {
-      const [user] = await ds.query(
-        `SELECT id, slug, bluesky_auto_publish FROM users WHERE did = $1 AND bluesky_connected AND NOT is_shadow_account`, [input.did]);
+      const user = await connectedUserByDid(ds, input.did);
       if (!user) return {};
       const listed = new Set(input.listed);
-      const events: { id: string; slug: string; series_slug: string | null; bluesky_uri: string | null }[] = await ds.query(
-        `SELECT e.id, e.slug, e.series_slug, e.bluesky_uri FROM events e JOIN users u ON u.id = e.owner_id
-          WHERE e.owner_id = $1 AND e.source_type IS NULL AND e.visibility = 'public' AND e.status IN ('published', 'cancelled')
-            AND ${publishes('e', 'u')} AND (e.series_slug IS NULL OR e.end_at > now())`, [user.id]);
+      const events = await publishableEventsOf(ds, user.id);
       const out = { events: 0, series: 0, rsvps: 0 };
       const series = new Set<string>();
       const publish: FollowUp[] = [];
@@ -211,10 +206,7 @@ export function ingestActivities({ ds, temporal, config, followUps }: { ds: Data
         else { publish.push(publishNow({ slug: e.slug, seriesSlug: null })); out.events++; }
       }
       for (const slug of series) { publish.push({ type: 'bsky-publish-series', slug }); out.series++; }
-      const rsvps: { slug: string }[] = await ds.query(
-        `SELECT e.slug, a.bluesky_uri FROM attendees a JOIN events e ON e.id = a.event_id
-          WHERE a.user_id = $1 AND a.source_id IS NULL AND (e.bluesky_uri IS NOT NULL OR e.source_type = 'bluesky')
-            AND $2 AND (a.bluesky_uri IS NULL OR NOT a.bluesky_uri = ANY($3))`, [user.id, user.bluesky_auto_publish, input.listed]);
+      const rsvps = await rsvpsMissingFrom(ds, user.id, user.bluesky_auto_publish, input.listed);
       for (const r of rsvps) { publish.push(rsvpRecord(r.slug, user)); out.rsvps++; }
       await followUps.now(publish);
       return out;

@@ -3,7 +3,8 @@ import { log } from '@temporalio/activity';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../config.ts';
 import type { FollowUpRelay } from '../follow-ups/outbox.ts';
-import { publishes, type FollowUp, type FollowUpType } from '../follow-ups/rules.ts';
+import { type FollowUp, type FollowUpType } from '../follow-ups/rules.ts';
+import { divergent, seriesShortOfHorizon, staleTombstones, type DIVERGENCE } from '../db/divergence.ts';
 import { lastOccurrence } from '../domain/recurrence.ts';
 import { startOperation } from '../temporal/client.ts';
 import type { OperationInput, OperationType } from '../temporal/contracts.ts';
@@ -14,49 +15,17 @@ export interface ReconcileReport {
   deletions: number; examples: string[];
 }
 
-/**
- * Divergence that slipped through anyway (a follow-up lost before the outbox existed, an operator's
- * terminate, a bug), each as a query for the rows that show it and the follow-up that repairs it.
- * Repairs are the ordinary wake-ups, harmless when the workflow is already on it.
- */
-const FOLLOW_UP_CHECKS: { type: FollowUpType; report: Exclude<keyof ReconcileReport, 'materializers' | 'deletions' | 'examples'>; sql: string; chat?: true; kind?: 'group' }[] = [
-  { // a free seat while people wait
-    type: 'waitlist', report: 'waitlists', sql: `
-      SELECT e.slug FROM events e
-       WHERE e.status = 'published' AND e.capacity IS NOT NULL
-         AND EXISTS (SELECT 1 FROM attendees a WHERE a.event_id = e.id AND a.status = 'waitlisted')
-         AND (SELECT count(*) FROM attendees a WHERE a.event_id = e.id AND a.status = 'confirmed') < e.capacity
-       LIMIT $1` },
-  { // a chat-enabled event that has not ended, without its room
-    type: 'chat-room', report: 'chatRooms', chat: true, sql: `
-      SELECT e.slug FROM events e
-       WHERE e.chat_enabled AND e.status = 'published' AND e.end_at > now()
-         AND NOT EXISTS (SELECT 1 FROM chat_rooms c WHERE c.event_id = e.id AND c.status = 'active')
-       LIMIT $1` },
-  { // a chat-enabled group without its room
-    type: 'chat-room', report: 'chatRooms', chat: true, kind: 'group', sql: `
-      SELECT g.slug FROM groups g
-       WHERE g.chat_enabled AND g.status = 'active'
-         AND NOT EXISTS (SELECT 1 FROM chat_rooms c WHERE c.group_id = g.id AND c.status = 'active')
-       LIMIT $1` },
-  { // a publishable single event without its record
-    type: 'bsky-publish', report: 'publications', sql: `
-      SELECT e.slug FROM events e JOIN users u ON u.id = e.owner_id
-       WHERE ${publishes('e', 'u')}
-         AND e.source_type IS NULL AND e.series_slug IS NULL AND e.visibility = 'public'
-         AND e.status = 'published' AND e.bluesky_uri IS NULL AND e.end_at > now()
-       LIMIT $1` },
-  { // a publishing series with an upcoming occurrence and no record for any upcoming one
-    type: 'bsky-publish-series', report: 'seriesPublications', sql: `
-      SELECT s.slug FROM event_series s JOIN events t ON t.id = s.template_event_id JOIN users u ON u.id = s.owner_id
-       WHERE s.status = 'active' AND ${publishes('t', 'u')}
-         AND EXISTS (SELECT 1 FROM events e WHERE e.series_slug = s.slug AND e.status = 'published' AND e.end_at > now())
-         AND NOT EXISTS (SELECT 1 FROM events e WHERE e.series_slug = s.slug AND e.bluesky_uri IS NOT NULL AND e.end_at > now())
-       LIMIT $1` },
+/** Each divergence, with the follow-up that repairs it. Repairs are the ordinary wake-ups, harmless when the workflow is already on it. */
+const FOLLOW_UP_CHECKS: { check: keyof typeof DIVERGENCE; type: FollowUpType; report: Exclude<keyof ReconcileReport, 'materializers' | 'deletions' | 'examples'>; chat?: true; kind?: 'group' }[] = [
+  { check: 'waitlists', type: 'waitlist', report: 'waitlists' },
+  { check: 'eventRooms', type: 'chat-room', report: 'chatRooms', chat: true },
+  { check: 'groupRooms', type: 'chat-room', report: 'chatRooms', chat: true, kind: 'group' },
+  { check: 'publications', type: 'bsky-publish', report: 'publications' },
+  { check: 'seriesPublications', type: 'bsky-publish-series', report: 'seriesPublications' },
 ];
 
 /** A table whose tombstones (status `deleting`) the operation of `type` finishes. */
-function tombstones<T extends OperationType>(table: string, type: T, input: (slug: string) => OperationInput<T>) {
+function tombstones<T extends OperationType>(table: 'events' | 'event_series' | 'groups', type: T, input: (slug: string) => OperationInput<T>) {
   return { table, type, restart: (temporal: Client, config: Config, slug: string) => startOperation(temporal, config, type, slug, input(slug)) };
 }
 
@@ -73,10 +42,7 @@ export function reconcileActivities({ ds, temporal, config, followUps }: { ds: D
    * whose rule has occurrences beyond it: their materializer is not running.
    */
   async function seriesBehind(limit: number): Promise<string[]> {
-    const rows: { slug: string; rrule: string; dtstart: Date; time_zone: string; materialized_until: Date | null }[] = await ds.query(
-      `SELECT slug, rrule, dtstart, time_zone, materialized_until FROM event_series
-        WHERE status = 'active' AND (materialized_until IS NULL OR materialized_until < now() + make_interval(days => $2))
-        ORDER BY materialized_until NULLS FIRST LIMIT $1`, [limit, Math.max(0, config.SERIES_HORIZON_DAYS - 2)]);
+    const rows = await seriesShortOfHorizon(ds, Math.max(0, config.SERIES_HORIZON_DAYS - 2), limit);
     return rows.filter((s) => {
       if (!s.materialized_until) return true;
       const last = lastOccurrence({ rrule: s.rrule, dtstart: s.dtstart, timeZone: s.time_zone });
@@ -88,9 +54,7 @@ export function reconcileActivities({ ds, temporal, config, followUps }: { ds: D
   async function restartDeletions(limit: number, staleMinutes: number): Promise<string[]> {
     const restarted: string[] = [];
     for (const t of TOMBSTONES) {
-      const rows: { slug: string }[] = await ds.query(
-        `SELECT slug FROM ${t.table} WHERE status = 'deleting' AND updated_at < now() - make_interval(mins => $2) LIMIT $1`, [limit, staleMinutes]);
-      for (const { slug } of rows) {
+      for (const slug of await staleTombstones(ds, t.table, staleMinutes, limit)) {
         const running = await temporal.workflow.getHandle(`${t.type}:${slug}`).describe().then((d) => d.status.name === 'RUNNING', () => false);
         if (!running) restarted.push(await t.restart(temporal, config, slug));
       }
@@ -108,9 +72,9 @@ export function reconcileActivities({ ds, temporal, config, followUps }: { ds: D
       const repairs: FollowUp[] = [];
       for (const check of FOLLOW_UP_CHECKS) {
         if (check.chat && !config.CHAT_ENABLED) continue;
-        const rows: { slug: string }[] = await ds.query(check.sql, [input.limit]);
-        for (const { slug } of rows) repairs.push({ type: check.type, slug, ...(check.kind ? { detail: { kind: check.kind } } : {}) });
-        report[check.report] += rows.length;
+        const slugs = await divergent(ds, check.check, input.limit);
+        for (const slug of slugs) repairs.push({ type: check.type, slug, ...(check.kind ? { detail: { kind: check.kind } } : {}) });
+        report[check.report] += slugs.length;
       }
       const behind = await seriesBehind(input.limit);
       repairs.push(...behind.map((slug): FollowUp => ({ type: 'series', slug })));

@@ -1,6 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Event } from '../db/entities/event.ts';
 import type { User } from '../db/entities/user.ts';
+import { groupSlugs } from '../db/groups.ts';
 import { attendeeCounts, roleCounts, type AttendeeCounts } from '../db/attendees.ts';
 import type { RsvpResult } from '../domain/rsvp.ts';
 import type { FollowUpOperation } from '../follow-ups/outbox.ts';
@@ -12,9 +13,8 @@ export async function toEventJsons(ds: DataSource | EntityManager, events: Event
   const roles = await roleCounts(ds, events.map((e) => e.id));
   const groupIds = [...new Set(events.map((e) => e.groupId).filter((g): g is string => !!g))];
   const groups = groupIds.length
-    ? new Map((await ds.query(`SELECT id, slug FROM groups WHERE id = ANY($1::uuid[])`, [groupIds]))
-      .map((g: { id: string; slug: string }) => [g.id, g.slug]))
-    : new Map();
+    ? await groupSlugs(ds, groupIds)
+    : new Map<string, string>();
   return events.map((e) => ({
     slug: e.slug, name: e.name, description: e.description,
     startAt: e.startAt.toISOString(), endAt: e.endAt.toISOString(), timeZone: e.timeZone,

@@ -2,6 +2,7 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { rsvp, type Registration, type RsvpIntent } from '../domain/rsvp.ts';
 import { recordFollowUps, type Recorded } from '../follow-ups/outbox.ts';
 import { afterRsvp } from '../follow-ups/rules.ts';
+import { attendeesPage } from '../db/attendees.ts';
 import type { User } from '../db/entities/user.ts';
 import { findVisibleEvent, hideDraft, isManager, requireUser } from './access.ts';
 import type { AuthEnv } from './auth.ts';
@@ -82,23 +83,7 @@ export function attendeesRoutes({ ds, config, followUps }: RouteDeps) {
     const manager = await isManager(ds, c.get('auth'), event);
     const { limit, cursor } = c.req.valid('query');
     const after = cursor ? readKey(cursor, ['int', PG_TIMESTAMP, /^\d{1,19}$/]) : null;
-    // Keyset pagination over (status rank, waitlist time, id); positions count the whole waitlist.
-    const rows: {
-      id: string; user_id: string; slug: string; display_name: string; status: 'confirmed' | 'waitlisted' | 'maybe'; since: Date; pos: number | null;
-      rank: number; w: string; registration_role: string | null; notes: string | null; special_requirements: string | null;
-    }[] =
-      await ds.query(
-        `WITH ranked AS (
-           SELECT a.id, a.user_id, u.slug, u.display_name, a.status, a.updated_at AS since, a.registration_role, a.notes, a.special_requirements,
-                  array_position(ARRAY['confirmed', 'waitlisted', 'maybe'], a.status) AS rank,
-                  coalesce(a.waitlisted_at, to_timestamp(0))::text AS w,
-                  CASE WHEN a.status = 'waitlisted'
-                    THEN row_number() OVER (PARTITION BY a.status, a.registration_role ORDER BY a.waitlisted_at, a.id) END::int AS pos
-             FROM attendees a JOIN users u ON u.id = a.user_id
-            WHERE a.event_id = $1 AND a.status <> 'cancelled')
-         SELECT * FROM ranked WHERE $2::int IS NULL OR (rank, w::timestamptz, id) > ($2::int, $3::timestamptz, $4::bigint)
-          ORDER BY rank, w::timestamptz, id LIMIT $5`,
-        [event.id, after?.[0] ?? null, after?.[1] ?? null, after?.[2] ?? null, limit + 1]);
+    const rows = await attendeesPage(ds, event.id, after as [number, string, string] | null, limit + 1);
     const page = rows.slice(0, limit);
     const last = page.at(-1);
     return c.json({

@@ -16,7 +16,7 @@ import type { AppDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
 import { toUserJson } from './answers.ts';
 import { UserSchema } from './schemas.ts';
-import { applyProfile, linkBluesky, markClaimed, upsertBlueskyUser, userById } from '../db/users.ts';
+import { applyProfile, linkBluesky, markClaimed, upsertBlueskyUser, userByDid, userById } from '../db/users.ts';
 
 /** What meetflow keeps in the OAuth state (server-side): the browser's nonce and the signed-in caller. */
 interface OAuthAppState { nonce?: string; callerId?: string | null }
@@ -43,10 +43,10 @@ export function blueskyAuthRoutes({ ds, redis, temporal, config }: AppDeps) {
   };
 
   async function linkUser(identity: { did: string; handle: string; pds: string }, callerId: string | null) {
-    const [holder] = await ds.query(`SELECT id, is_shadow_account, claimed_by FROM users WHERE did = $1`, [identity.did]);
-    if (holder?.is_shadow_account && (callerId || holder.claimed_by)) {
+    const holder = await userByDid(ds, identity.did);
+    if (holder?.isShadowAccount && (callerId || holder.claimedBy)) {
       // A shadow account becomes the caller's (or is being claimed right now: that claim is the answer).
-      const claimant = callerId ?? holder.claimed_by;
+      const claimant = (callerId ?? holder.claimedBy)!;
       if (!await markClaimed(ds, holder.id, claimant)) throw new DomainError('claim_in_progress', `another account is claiming ${identity.did}`);
       const op = await operations.start('claim-account', identity.did,
         { did: identity.did, shadowId: holder.id, userId: claimant, handle: identity.handle, pdsUrl: identity.pds }, claimant);

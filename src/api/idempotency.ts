@@ -4,6 +4,7 @@ import { createMiddleware } from 'hono/factory';
 import type { DataSource, EntityManager } from 'typeorm';
 import { DomainError } from '../domain/errors.ts';
 import type { AuthEnv } from './auth.ts';
+import { keepAnswerRow, keptAnswer, replaceAnswerBody, type KeptAnswer } from '../db/idempotency-keys.ts';
 
 /**
  * `Idempotency-Key` on creating POSTs, kept in Postgres (`idempotency_keys`) for 24 h per caller,
@@ -35,10 +36,8 @@ export function idempotent(ds: DataSource) {
     if (!KEY.test(key)) throw new DomainError('validation_failed', 'Idempotency-Key must be 1 to 200 printable ASCII characters');
     const scope = `${c.get('auth').sub}:${c.req.method}:${c.req.path}`;
     const hash = createHash('sha256').update(await c.req.text()).digest('base64url');
-    const find = async () => (await ds.query(
-      `SELECT request_hash, status, body FROM idempotency_keys WHERE scope = $1 AND key = $2 AND created_at > now() - interval '24 hours'`,
-      [scope, key]))[0] as { request_hash: string; status: number; body: unknown } | undefined;
-    const replay = (kept: NonNullable<Awaited<ReturnType<typeof find>>>) => {
+    const find = () => keptAnswer(ds, scope, key);
+    const replay = (kept: KeptAnswer) => {
       if (kept.request_hash !== hash) {
         throw new DomainError('idempotency_key_reused', 'this Idempotency-Key was used for a different request');
       }
@@ -49,25 +48,14 @@ export function idempotent(ds: DataSource) {
     if (kept) return replay(kept);
     keepers.set(c.req.raw, async (m, status, body) => {
       // An expired key may be reused; a live one (committed by a concurrent duplicate) may not.
-      const [row] = await m.query(
-        `INSERT INTO idempotency_keys (scope, key, request_hash, status, body) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (scope, key) DO UPDATE SET request_hash = EXCLUDED.request_hash, status = EXCLUDED.status, body = EXCLUDED.body, created_at = now()
-           WHERE idempotency_keys.created_at <= now() - interval '24 hours'
-         RETURNING 1`, [scope, key, hash, status, JSON.stringify(body)]);
-      if (!row) throw new KeyTaken();
+      if (!await keepAnswerRow(m, scope, key, hash, status, body)) throw new KeyTaken();
     });
     await next();
     if (c.error instanceof KeyTaken) {
       const first = await find();
       if (first) c.res = replay(first);
     } else if (c.res.status < 300 && c.res.headers.get('content-type')?.includes('json')) {
-      await ds.query(`UPDATE idempotency_keys SET body = $3 WHERE scope = $1 AND key = $2`,
-        [scope, key, JSON.stringify(await c.res.clone().json())]).catch(() => undefined); // the kept answer still holds
+      await replaceAnswerBody(ds, scope, key, await c.res.clone().json()).catch(() => undefined); // the kept answer still holds
     }
   });
-}
-
-/** Forgets keys older than 24 h (the API runs it hourly). */
-export async function purgeExpiredKeys(ds: DataSource): Promise<void> {
-  await ds.query(`DELETE FROM idempotency_keys WHERE created_at <= now() - interval '24 hours'`);
 }

@@ -7,7 +7,7 @@ import { createDataSource } from '../db/data-source.ts';
 import { createRedis } from '../redis.ts';
 import { createTemporalClient } from '../temporal/client.ts';
 import { createApp } from './app.ts';
-import { purgeExpiredKeys } from './idempotency.ts';
+import { purgeExpiredKeys } from '../db/idempotency-keys.ts';
 
 const config = loadConfig();
 const ds = await createDataSource(config).initialize();

@@ -1,4 +1,8 @@
 import type { DataSource } from 'typeorm';
+import { eventBySlug } from '../db/events.ts';
+import { groupBySlug } from '../db/groups.ts';
+import { seriesOwnership } from '../db/series.ts';
+import { userByDid, userBySlug } from '../db/users.ts';
 import { repoOf } from '../domain/ingest.ts';
 import { isManager } from './access.ts';
 import type { Auth } from './auth.ts';
@@ -10,28 +14,29 @@ import type { Auth } from './auth.ts';
  * ingested record. Everyone else is told it does not exist.
  */
 export function operationAccess(ds: DataSource) {
-  const one = async (sql: string, params: unknown[]) => (await ds.query(sql, params))[0] as Record<string, string | null> | undefined;
-  const managed = (row: Record<string, string | null> | undefined, auth: Auth) =>
-    row ? isManager(ds, auth, { ownerId: row.owner_id!, groupId: row.group_id }) : false;
+  const managed = (thing: { ownerId: string; groupId: string | null } | null, auth: Auth) => (thing ? isManager(ds, auth, thing) : false);
+  const isUser = (user: { id: string; claimedBy?: string | null } | null, auth: Auth, orClaimant = false) =>
+    user !== null && (user.id === auth.sub || (orClaimant && user.claimedBy === auth.sub));
 
   return async function mayRead(auth: Auth, entity: { kind: string; slug: string }, requestedBy?: unknown): Promise<boolean> {
     if (auth.role === 'admin' || auth.role === 'service' || requestedBy === auth.sub) return true;
     const { kind, slug } = entity;
     switch (kind) {
       case 'event':
-        return managed(await one(`SELECT owner_id, group_id FROM events WHERE slug = $1`, [slug]), auth);
+        return managed(await eventBySlug(ds, slug), auth);
       case 'series':
-        return managed(await one(`SELECT owner_id, group_id FROM event_series WHERE slug = $1`, [slug]), auth);
-      case 'group':
-        return managed(await one(`SELECT owner_id, id AS group_id FROM groups WHERE slug = $1`, [slug]), auth);
+        return managed(await seriesOwnership(ds, slug), auth);
+      case 'group': {
+        const group = await groupBySlug(ds, slug);
+        return managed(group && { ownerId: group.ownerId, groupId: group.id }, auth);
+      }
       case 'did':
-        return Boolean(await one(`SELECT 1 FROM users WHERE did = $1 AND (id::text = $2 OR claimed_by::text = $2)`, [slug, auth.sub]));
+        return isUser(await userByDid(ds, slug), auth, true);
       case 'record':
-        return Boolean(await one(`SELECT 1 FROM users WHERE did = $1 AND id::text = $2`, [repoOf(slug), auth.sub]));
+        return isUser(await userByDid(ds, repoOf(slug)), auth);
       case 'attendee': {
         const [eventSlug, userSlug] = slug.split('/');
-        if (await one(`SELECT 1 FROM users WHERE slug = $1 AND id::text = $2`, [userSlug, auth.sub])) return true;
-        return managed(await one(`SELECT owner_id, group_id FROM events WHERE slug = $1`, [eventSlug]), auth);
+        return isUser(await userBySlug(ds, userSlug ?? ''), auth) || managed(await eventBySlug(ds, eventSlug), auth);
       }
       default:
         return false;

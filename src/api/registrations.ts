@@ -13,6 +13,7 @@ import { findVisibleEvent } from './access.ts';
 import { rsvpAnswer, toEventJsons } from './answers.ts';
 import { EventSchema, RsvpAnswer } from './schemas.ts';
 import { roleName, slug } from './fields.ts';
+import { userBySlug } from '../db/users.ts';
 
 const PersonParam = z.object({ slug, user: slug.openapi({ description: 'the person\'s user slug' }) });
 
@@ -30,9 +31,9 @@ export function registrationsRoutes({ ds, config, followUps }: RouteDeps) {
     return event;
   }
   const userId = async (userSlug: string) => {
-    const [u] = await ds.query(`SELECT id FROM users WHERE slug = $1`, [userSlug]);
+    const u = await userBySlug(ds, userSlug);
     if (!u) throw notFound('user', userSlug);
-    return u.id as string;
+    return u.id;
   };
   /** A change to someone's registration made by a manager: no record is written in that person's repo. */
   async function answer(eventSlug: string, change: (record: (m: EntityManager, r: RsvpResult) => Promise<void>) => Promise<RsvpResult>) {

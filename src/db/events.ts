@@ -5,6 +5,13 @@ import { EventEntity, type Event } from './entities/event.ts';
 /** The `events` table: every statement that writes it, and the reads the API and activities share. */
 type Q = DataSource | EntityManager;
 
+/**
+ * The publication rule, as SQL over an event (or series template) row `e` and its owner `u`: the
+ * owner is connected, and the event's own choice (true, or false to opt out) or else the owner's
+ * auto-publish preference says yes. Every place that decides publication uses this one.
+ */
+export const publishes = (e: string, u: string) => `(${u}.bluesky_connected AND coalesce(${e}.publish_to_bluesky, ${u}.bluesky_auto_publish))`;
+
 /** The fields an organizer edits, by API name, and their columns. */
 export const EVENT_COLUMNS = {
   name: 'name', description: 'description', startAt: 'start_at', endAt: 'end_at', timeZone: 'time_zone',
@@ -189,4 +196,63 @@ export async function eventCountInGroup(q: Q, groupId: string): Promise<number> 
 export async function eventStart(q: Q, eventId: string): Promise<Date | null> {
   const [e] = await q.query(`SELECT start_at FROM events WHERE id = $1`, [eventId]);
   return e?.start_at ?? null;
+}
+
+/** The event a record on the network names: one ingested from it, or one meetflow published there. */
+export async function eventOfRecord(q: Q, uri: string): Promise<{ id: string; slug: string } | undefined> {
+  const [event] = await q.query(`SELECT id, slug FROM events WHERE (source_type = 'bluesky' AND source_id = $1) OR bluesky_uri = $1`, [uri]);
+  return event;
+}
+
+/** The event meetflow published as this record, if any. */
+export async function eventPublishedAs(q: Q, uri: string): Promise<{ slug: string; seriesSlug: string | null; bluesky_cid: string | null } | undefined> {
+  const [event] = await q.query(`SELECT slug, series_slug AS "seriesSlug", bluesky_cid FROM events WHERE bluesky_uri = $1`, [uri]);
+  return event;
+}
+
+/** The slug of the event ingested from this record, if any. */
+export async function eventIngestedFrom(q: Q, sourceId: string): Promise<string | null> {
+  const [e] = await q.query(`SELECT slug FROM events WHERE source_type = 'bluesky' AND source_id = $1`, [sourceId]);
+  return e?.slug ?? null;
+}
+
+/** The user's own events that their publication rule puts on the network (published or cancelled, public, not ingested). */
+export function publishableEventsOf(q: Q, userId: string): Promise<{ id: string; slug: string; series_slug: string | null; bluesky_uri: string | null }[]> {
+  return q.query(
+    `SELECT e.id, e.slug, e.series_slug, e.bluesky_uri FROM events e JOIN users u ON u.id = e.owner_id
+      WHERE e.owner_id = $1 AND e.source_type IS NULL AND e.visibility = 'public' AND e.status IN ('published', 'cancelled')
+        AND ${publishes('e', 'u')} AND (e.series_slug IS NULL OR e.end_at > now())`, [userId]);
+}
+
+/** An event row with its owner's DID and connection, as the publisher reads it. */
+export type EventToPublish = Record<string, any> & { id: string; slug: string; owner_did: string | null; bluesky_connected: boolean };
+const EVENT_TO_PUBLISH = `SELECT e.*, u.did AS owner_did, u.bluesky_connected FROM events e JOIN users u ON u.id = e.owner_id`;
+
+export async function eventToPublish(q: Q, slug: string): Promise<EventToPublish | undefined> {
+  const [e] = await q.query(`${EVENT_TO_PUBLISH} WHERE e.slug = $1`, [slug]);
+  return e;
+}
+
+/** A series' live occurrences that end after `asOf`, by start. */
+export function upcomingOccurrencesToPublish(q: Q, seriesSlug: string, asOf: string): Promise<EventToPublish[]> {
+  return q.query(`${EVENT_TO_PUBLISH} WHERE e.series_slug = $1 AND e.end_at > $2 AND e.status <> 'deleting' ORDER BY e.start_at`, [seriesSlug, asOf]);
+}
+
+/** The event's record on its owner's PDS, if it has one. */
+export async function eventRecordOf(q: Q, eventId: string): Promise<{ bluesky_rkey: string; bluesky_uri: string | null; did: string | null } | undefined> {
+  const [e] = await q.query(`SELECT e.bluesky_rkey, e.bluesky_uri, u.did FROM events e JOIN users u ON u.id = e.owner_id WHERE e.id = $1`, [eventId]);
+  return e;
+}
+
+/** Does the publication rule say yes for an event of this owner with this choice (publish_to_bluesky)? */
+export async function rulePublishes(q: Q, ownerId: string, choice: boolean | null): Promise<boolean> {
+  const [rule] = await q.query(
+    `SELECT ${publishes('e', 'u')} AS yes FROM users u, (SELECT $2::boolean AS publish_to_bluesky) e WHERE u.id = $1`, [ownerId, choice]);
+  return rule?.yes === true;
+}
+
+/** Is the event on the network: published by meetflow, or ingested from a record? */
+export async function isOnNetwork(q: Q, slug: string): Promise<boolean> {
+  const [row] = await q.query(`SELECT 1 FROM events WHERE slug = $1 AND (bluesky_uri IS NOT NULL OR source_type = 'bluesky')`, [slug]);
+  return row !== undefined;
 }

@@ -117,3 +117,9 @@ export async function isGroupManager(q: Q, groupId: string, userId: string): Pro
   const member = await memberRow(q, groupId, userId);
   return member?.role === 'owner' || member?.role === 'admin';
 }
+
+/** Slugs of groups by id. */
+export async function groupSlugs(q: Q, ids: string[]): Promise<Map<string, string>> {
+  const rows: { id: string; slug: string }[] = await q.query(`SELECT id, slug FROM groups WHERE id = ANY($1::uuid[])`, [ids]);
+  return new Map(rows.map((g) => [g.id, g.slug]));
+}

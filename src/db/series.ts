@@ -175,3 +175,17 @@ export async function lastOccurrenceBefore(m: EntityManager, slug: string, at: s
     `SELECT id FROM events WHERE series_slug = $1 AND start_at < $2 AND status <> 'deleting' ORDER BY start_at DESC LIMIT 1`, [slug, at]);
   return past?.id ?? null;
 }
+
+export async function seriesStatus(q: Q, slug: string): Promise<string | null> {
+  const [series] = await q.query(`SELECT status FROM event_series WHERE slug = $1`, [slug]);
+  return series?.status ?? null;
+}
+
+/** The fields of a series' template that decide what follows a change (publication, chat). */
+export async function templateOfSeries(q: Q, slug: string) {
+  const [template] = await q.query(
+    `SELECT t.slug, t.owner_id AS "ownerId", t.series_slug AS "seriesSlug", t.source_type AS "sourceType",
+            t.publish_to_bluesky AS "publishToBluesky", t.chat_enabled AS "chatEnabled"
+       FROM event_series s JOIN events t ON t.id = s.template_event_id WHERE s.slug = $1`, [slug]);
+  return template as { slug: string; ownerId: string; seriesSlug: string | null; sourceType: string | null; publishToBluesky: boolean | null; chatEnabled: boolean } | undefined;
+}

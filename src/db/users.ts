@@ -6,6 +6,7 @@ import { UserEntity, type User } from './entities/user.ts';
 type Q = DataSource | EntityManager;
 
 export const userById = (q: Q, id: string): Promise<User | null> => q.getRepository(UserEntity).findOneBy({ id });
+export const userByDid = (q: Q, did: string): Promise<User | null> => q.getRepository(UserEntity).findOneBy({ did });
 export const userBySlug = (q: Q, slug: string): Promise<User | null> => q.getRepository(UserEntity).findOneBy({ slug });
 
 export async function userIdByDid(q: Q, did: string): Promise<string | null> {
@@ -85,4 +86,22 @@ export async function disconnectBluesky(q: Q, by: { id: string } | { did: string
 /** The user's account on the homeserver, once. */
 export async function setMatrixUserId(q: Q, userId: string, mxid: string): Promise<void> {
   await q.query(`UPDATE users SET matrix_user_id = $2 WHERE id = $1 AND matrix_user_id IS NULL`, [userId, mxid]);
+}
+
+/** The user a sync runs for: connected, not a shadow account. */
+export async function connectedUserByDid(q: Q, did: string): Promise<{ id: string; slug: string; bluesky_auto_publish: boolean } | undefined> {
+  const [user] = await q.query(
+    `SELECT id, slug, bluesky_auto_publish FROM users WHERE did = $1 AND bluesky_connected AND NOT is_shadow_account`, [did]);
+  return user;
+}
+
+/** Up to `limit` of the records meetflow wrote in the user's repo: their events', then their RSVPs'. */
+export function publishedRecordsOf(q: Q, did: string, limit: number): Promise<{ kind: 'events' | 'attendees'; id: string; rkey: string }[]> {
+  return q.query(
+    `(SELECT 'events' AS kind, e.id::text, e.bluesky_rkey AS rkey FROM events e JOIN users u ON u.id = e.owner_id
+       WHERE u.did = $1 AND e.bluesky_uri IS NOT NULL AND e.source_type IS NULL LIMIT $2)
+     UNION ALL
+     (SELECT 'attendees', a.id::text, a.bluesky_rkey FROM attendees a JOIN users u ON u.id = a.user_id
+       WHERE u.did = $1 AND a.bluesky_uri IS NOT NULL AND a.source_id IS NULL LIMIT $2)
+     LIMIT $2`, [did, limit]);
 }

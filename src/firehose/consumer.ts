@@ -4,6 +4,7 @@ import type { IdResolver } from '@atproto/identity';
 import type { Client } from '@temporalio/client';
 import type { DataSource } from 'typeorm';
 import { deadLetter } from '../db/dead-letters.ts';
+import { savedCursor, saveCursor } from '../db/firehose-cursors.ts';
 import type { Config } from '../config.ts';
 import { MalformedRecord, opFromRecord, type IngestOp } from '../domain/ingest.ts';
 import { EVENT_COLLECTION, RSVP_COLLECTION } from '../domain/lexicon.ts';
@@ -48,16 +49,14 @@ function isPassing(err: unknown): boolean {
  */
 export async function startFirehoseConsumer(deps: { ds: DataSource; temporal: Client; config: Config }, service = deps.config.FIREHOSE_SERVICE) {
   const { ds, temporal, config } = deps;
-  const [saved] = await ds.query(`SELECT cursor FROM firehose_cursors WHERE service = $1`, [service]);
+  const startCursor = await savedCursor(ds, service);
   let firehose: Firehose | null = null;
   let switching: Promise<void> = Promise.resolve();
   const runner = new DurableRunner({
-    startCursor: saved ? Number(saved.cursor) : undefined,
+    startCursor,
     maxInFlight: config.FIREHOSE_MAX_IN_FLIGHT,
     setCursor: async (cursor) => {
-      await ds.query(
-        `INSERT INTO firehose_cursors (service, cursor) VALUES ($1, $2)
-         ON CONFLICT (service) DO UPDATE SET cursor = GREATEST(firehose_cursors.cursor, EXCLUDED.cursor), updated_at = now()`, [service, cursor]);
+      await saveCursor(ds, service, cursor);
       stats.cursor = cursor;
     },
     onFull: () => { stats.paused++; switching = switching.then(() => firehose?.destroy()).then(() => { firehose = null; }); },

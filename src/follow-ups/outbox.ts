@@ -2,12 +2,12 @@ import type { Client } from '@temporalio/client';
 import { Histogram, type Registry } from 'prom-client';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Config } from '../config.ts';
-import { changedRows } from '../db/changed-rows.ts';
 import { operationId } from '../temporal/contracts.ts';
 import {
   notifySeatsChanged, requestChatSync, requestMaterialization, requestPublish, requestRsvpPublish, requestSeriesPublish, requestSync, requestUnpublish,
 } from '../temporal/signals.ts';
 import type { FollowUp, FollowUpType } from './rules.ts';
+import { backOff, deleteFollowUp, insertFollowUps, leaseDue, makeDue, makeFailedDue } from '../db/follow-ups.ts';
 
 /**
  * The transactional outbox (`follow_ups`): a change records the follow-ups it sets in motion in
@@ -30,12 +30,9 @@ export type Recorded = FollowUp & { id: string; recordedAt: number };
  */
 export async function recordFollowUps(m: EntityManager, items: FollowUp[]): Promise<Recorded[]> {
   if (!items.length) return [];
-  const rows: { id: string }[] = await m.query(
-    `INSERT INTO follow_ups (type, slug, detail, attempts, next_attempt_at)
-     SELECT t, s, d, 1, now() + make_interval(secs => $4) FROM unnest($1::text[], $2::text[], $3::jsonb[]) AS u(t, s, d) RETURNING id`,
-    [items.map((i) => i.type), items.map((i) => i.slug), items.map((i) => JSON.stringify(i.detail ?? {})), LEASE_S]);
+  const ids = await insertFollowUps(m, items, LEASE_S);
   const recordedAt = Date.now();
-  return rows.map((r, i) => ({ ...items[i], id: String(r.id), recordedAt }));
+  return ids.map((id, i) => ({ ...items[i], id, recordedAt }));
 }
 
 /** The operations these follow-ups run as, all pending (for an answer written before delivery). */
@@ -80,33 +77,28 @@ export function followUpRelay({ ds, temporal, config, registry }: { ds: DataSour
   async function deliver(given?: Recorded[]): Promise<FollowUpOperation[]> {
     if (given && !given.length) return [];
     if (given && Date.now() < unreachableUntil) {
-      await ds.query(`UPDATE follow_ups SET next_attempt_at = now() WHERE id = ANY($1::bigint[])`, [given.map((f) => f.id)]);
+      await makeDue(ds, given.map((f) => f.id));
       return pendingOperations(given);
     }
-    const rows = given ?? (await changedRows<FollowUp & { id: string; age: number }>(ds,
-      `UPDATE follow_ups SET attempts = attempts + 1, next_attempt_at = now() + make_interval(secs => $1)
-        WHERE id IN (SELECT id FROM follow_ups WHERE next_attempt_at <= now() ORDER BY id LIMIT ${BATCH} FOR UPDATE SKIP LOCKED)
-        RETURNING id, type, slug, detail, extract(epoch FROM clock_timestamp() - created_at)::float8 AS age`, [LEASE_S]))
+    const rows = given ?? (await leaseDue(ds, BATCH, LEASE_S) as (FollowUp & { id: string; age: number })[])
       .sort((a, b) => Number(a.id) - Number(b.id)) // in the order they were recorded
       .map((f) => ({ ...f, recordedAt: Date.now() - f.age * 1000 }));
     return Promise.all(rows.map(async (f) => {
       const op = { id: operationId(f.type, f.slug), type: f.type };
       try {
         await send(f);
-        await ds.query(`DELETE FROM follow_ups WHERE id = $1`, [f.id]);
+        await deleteFollowUp(ds, f.id);
         lag.observe({ type: f.type }, (Date.now() - f.recordedAt) / 1000);
         if (recovering) {
           // Temporal answers again: what backed off during the outage (up to 5 min) is due now, not later.
           recovering = false;
-          await ds.query(`UPDATE follow_ups SET next_attempt_at = now() WHERE last_error IS NOT NULL AND next_attempt_at > now()`);
+          await makeFailedDue(ds);
         }
         return op;
       } catch (err) {
         unreachableUntil = Date.now() + BACK_OFF_MS;
         recovering = true;
-        await ds.query(
-          `UPDATE follow_ups SET last_error = $2, next_attempt_at = now() + make_interval(secs => least(power(2, attempts - 1), 300))
-            WHERE id = $1`, [f.id, (err as Error).message.slice(0, 500)]).catch(() => undefined);
+        await backOff(ds, f.id, (err as Error).message).catch(() => undefined);
         return { ...op, pending: true as const };
       }
     }));

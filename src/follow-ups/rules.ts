@@ -1,6 +1,8 @@
 import type { EntityManager } from 'typeorm';
 import type { Config } from '../config.ts';
 import type { RsvpResult } from '../domain/rsvp.ts';
+import { isOnNetwork, rulePublishes } from '../db/events.ts';
+import { templateOfSeries } from '../db/series.ts';
 
 /**
  * What each change sets in motion: the one place these rules live. Each answers follow-ups for
@@ -14,23 +16,15 @@ export interface FollowUp { type: FollowUpType; slug: string; detail?: { kind?: 
 type ChatConfig = Pick<Config, 'CHAT_ENABLED'>;
 interface EventLike { slug: string; ownerId: string; seriesSlug: string | null; sourceType: string | null; publishToBluesky: boolean | null; chatEnabled: boolean }
 
-/**
- * The publication rule, as SQL over an event (or series template) row `e` and its owner `u`: the
- * owner is connected, and the event's own choice (true, or false to opt out) or else the owner's
- * auto-publish preference says yes. Every place that decides publication uses this one.
- */
-export const publishes = (e: string, u: string) => `(${u}.bluesky_connected AND coalesce(${e}.publish_to_bluesky, ${u}.bluesky_auto_publish))`;
 
 /**
- * Publishing follows an event when the rule above says so, through its own publisher or its
- * series' (which shows the next occurrence only). An event from the network is never published back.
+ * Publishing follows an event when the publication rule says so (`publishes`, src/db/events.ts),
+ * through its own publisher or its series' (which shows the next occurrence only). An event from
+ * the network is never published back.
  */
 export async function publishing(m: EntityManager, event: EventLike): Promise<FollowUp[]> {
   if (event.sourceType) return [];
-  const [rule] = await m.query(
-    `SELECT ${publishes('e', 'u')} AS yes FROM users u, (SELECT $2::boolean AS publish_to_bluesky) e WHERE u.id = $1`,
-    [event.ownerId, event.publishToBluesky]);
-  return rule?.yes ? [publishNow(event)] : [];
+  return await rulePublishes(m, event.ownerId, event.publishToBluesky) ? [publishNow(event)] : [];
 }
 
 /** The publisher of this event, asked to publish now (whatever the owner's preferences). */
@@ -66,10 +60,7 @@ export async function afterSeriesChanged(m: EntityManager, seriesSlug: string): 
 
 /** Occurrences changed: the series' publisher looks at its next one again, if the owner publishes. */
 export async function afterOccurrencesChanged(m: EntityManager, seriesSlug: string): Promise<FollowUp[]> {
-  const [template] = await m.query(
-    `SELECT t.slug, t.owner_id AS "ownerId", t.series_slug AS "seriesSlug", t.source_type AS "sourceType",
-            t.publish_to_bluesky AS "publishToBluesky", t.chat_enabled AS "chatEnabled"
-       FROM event_series s JOIN events t ON t.id = s.template_event_id WHERE s.slug = $1`, [seriesSlug]);
+  const template = await templateOfSeries(m, seriesSlug);
   return template ? publishing(m, template) : [];
 }
 
@@ -106,9 +97,7 @@ export async function afterRsvp(
   if (result.seatFreed) out.push({ type: 'waitlist', slug: eventSlug });
   if (result.changed && result.chatEnabled && config.CHAT_ENABLED) out.push({ type: 'chat-room', slug: eventSlug });
   if (result.changed && user?.blueskyConnected && user.blueskyAutoPublish) {
-    const [onNetwork] = await m.query(
-      `SELECT 1 FROM events WHERE slug = $1 AND (bluesky_uri IS NOT NULL OR source_type = 'bluesky')`, [eventSlug]);
-    if (onNetwork) out.push(rsvpRecord(eventSlug, user));
+    if (await isOnNetwork(m, eventSlug)) out.push(rsvpRecord(eventSlug, user));
   }
   return out;
 }

@@ -6,7 +6,8 @@ import type { DataSource } from 'typeorm';
 import type { Config } from '../../config.ts';
 import { EVENT_COLLECTION, eventRecord } from '../../domain/lexicon.ts';
 import { putOwnRecord } from '../../bluesky/records.ts';
-import { recordKeyOf, setEventRecord } from '../../db/events.ts';
+import { eventRecordOf, eventToPublish, recordKeyOf, setEventRecord, upcomingOccurrencesToPublish, type EventToPublish } from '../../db/events.ts';
+import { seriesStatus } from '../../db/series.ts';
 import { rsvpActivities } from './rsvps.ts';
 import { unpublishActivities } from './unpublish.ts';
 import { agentFor, SessionRevokedError } from '../../bluesky/sessions.ts';
@@ -27,10 +28,8 @@ export interface SeriesPublishResult {
 
 export interface BlueskyDeps { ds: DataSource; redis: Redis; config: Config }
 
-const EVENT_ROW = `SELECT e.*, u.did AS owner_did, u.bluesky_connected FROM events e JOIN users u ON u.id = e.owner_id`;
-
 /** Why this event is not published at all, or null. Events from the network are never published back. */
-function notPublishable(e: Record<string, unknown>): string | null {
+function notPublishable(e: EventToPublish): string | null {
   if (e.source_type) return 'ingested from the network';
   if (!e.owner_did || !e.bluesky_connected) return 'owner has no Bluesky connection';
   if (e.visibility !== 'public' || e.status === 'draft') return 'only public, published or cancelled events';
@@ -42,9 +41,9 @@ export function blueskyActivities({ ds, redis, config }: BlueskyDeps) {
    * Creates or updates the event's record on its owner's PDS. The rkey (a TID) is saved before
    * the first write, so a retry rewrites the same record; only the record columns are updated.
    */
-  async function writeEventRecord(agent: Agent, e: Record<string, any>): Promise<{ uri: string; cid: string }> {
+  async function writeEventRecord(agent: Agent, e: EventToPublish): Promise<{ uri: string; cid: string }> {
     const rkey = e.bluesky_rkey ?? await recordKeyOf(ds, e.id, TID.nextStr());
-    const written = await putOwnRecord(agent, { repo: e.owner_did, collection: EVENT_COLLECTION, rkey }, (stored) => eventRecord({
+    const written = await putOwnRecord(agent, { repo: e.owner_did!, collection: EVENT_COLLECTION, rkey }, (stored) => eventRecord({
       slug: e.slug, name: e.name, description: e.description, startAt: e.start_at, endAt: e.end_at, createdAt: e.created_at,
       status: e.status, location: e.location, country: e.country, onlineUrl: e.online_url, seriesSlug: e.series_slug,
     }, config.PUBLIC_BASE_URL, stored));
@@ -59,11 +58,11 @@ export function blueskyActivities({ ds, redis, config }: BlueskyDeps) {
      * series' workflow (only the next one is published); here it is only kept up to date.
      */
     async publishEventRecord(slug: string): Promise<PublishResult> {
-      const [e] = await ds.query(`${EVENT_ROW} WHERE e.slug = $1`, [slug]);
+      const e = await eventToPublish(ds, slug);
       if (!e || e.status === 'deleting') return { state: 'gone' };
       const reason = notPublishable(e) ?? (e.series_slug && !e.bluesky_rkey ? 'series occurrences are published by their series, next first' : null);
       if (reason) return { state: 'skipped', reason };
-      const written = await writeEventRecord(await agentFor(e.owner_did, { ds, redis, config }), e);
+      const written = await writeEventRecord(await agentFor(e.owner_did!, { ds, redis, config }), e);
       return { state: 'published', ...written };
     },
 
@@ -74,16 +73,14 @@ export function blueskyActivities({ ds, redis, config }: BlueskyDeps) {
      * they are what people RSVPed to.
      */
     async publishSeriesNext(input: { seriesSlug: string; asOf: string }): Promise<SeriesPublishResult> {
-      const [series] = await ds.query(`SELECT status FROM event_series WHERE slug = $1`, [input.seriesSlug]);
-      if (!series || series.status === 'deleting') return { state: 'gone', published: [], nextEndsAt: null };
-      const upcoming: Record<string, any>[] = await ds.query(
-        `${EVENT_ROW} WHERE e.series_slug = $1 AND e.end_at > $2 AND e.status <> 'deleting' ORDER BY e.start_at`,
-        [input.seriesSlug, input.asOf]);
+      const status = await seriesStatus(ds, input.seriesSlug);
+      if (!status || status === 'deleting') return { state: 'gone', published: [], nextEndsAt: null };
+      const upcoming = await upcomingOccurrencesToPublish(ds, input.seriesSlug, input.asOf);
       const next = upcoming.find((e) => e.status === 'published');
       const targets = upcoming.filter((e) => e === next || e.bluesky_rkey);
       const reason = next ? notPublishable(next) : 'no upcoming occurrence';
       if (reason) return { state: 'skipped', reason, published: [], nextEndsAt: next?.end_at.toISOString() ?? null };
-      const agent = await agentFor(next!.owner_did, { ds, redis, config });
+      const agent = await agentFor(next!.owner_did!, { ds, redis, config });
       for (const e of targets) await writeEventRecord(agent, e);
       return { state: 'published', published: targets.map((e) => e.slug), nextEndsAt: next!.end_at.toISOString() };
     },
@@ -93,8 +90,7 @@ export function blueskyActivities({ ds, redis, config }: BlueskyDeps) {
      * owner's session is revoked cannot be reached by meetflow any more: recorded and skipped.
      */
     async deleteEventRecord(eventId: string): Promise<'deleted' | 'none' | 'skipped: session revoked'> {
-      const [e] = await ds.query(
-        `SELECT e.bluesky_rkey, e.bluesky_uri, u.did FROM events e JOIN users u ON u.id = e.owner_id WHERE e.id = $1`, [eventId]);
+      const e = await eventRecordOf(ds, eventId);
       if (!e?.bluesky_uri || !e.did) return 'none';
       let agent;
       try {

@@ -6,6 +6,7 @@ import type { Config } from '../../config.ts';
 import { RSVP_COLLECTION, rsvpRecord } from '../../domain/lexicon.ts';
 import { runBounded } from '../../concurrency.ts';
 import { putOwnRecord } from '../../bluesky/records.ts';
+import { rsvpRecordsOfEvent, rsvpToPublish, setRsvpRecord } from '../../db/attendees.ts';
 import { agentFor, SessionRevokedError } from '../../bluesky/sessions.ts';
 
 /**
@@ -44,29 +45,21 @@ export function rsvpActivities({ ds, redis, config }: { ds: DataSource; redis: R
      * ingested from. RSVPs that came from the network are never published back.
      */
     async publishRsvpRecord(input: { eventSlug: string; userId: string }): Promise<RsvpPublishResult> {
-      const [row] = await ds.query(
-        `SELECT e.id AS event_id, e.status AS event_status, u.did, u.bluesky_connected,
-                COALESCE(e.bluesky_uri, CASE WHEN e.source_type = 'bluesky' THEN e.source_id END) AS subject_uri,
-                COALESCE(e.bluesky_cid, CASE WHEN e.source_type = 'bluesky' THEN e.source_cid END) AS subject_cid,
-                a.id AS attendee_id, a.status, a.source_id, a.created_at
-           FROM events e CROSS JOIN users u
-           LEFT JOIN attendees a ON a.event_id = e.id AND a.user_id = u.id
-          WHERE e.slug = $1 AND u.id = $2`, [input.eventSlug, input.userId]);
+      const row = await rsvpToPublish(ds, input.eventSlug, input.userId);
       if (!row || row.event_status === 'deleting') return { state: 'gone' };
       if (!row.did || !row.bluesky_connected) return { state: 'skipped', reason: 'no Bluesky connection' };
       if (!row.subject_uri || !row.subject_cid) return { state: 'skipped', reason: 'the event has no Bluesky record' };
       if (row.source_id) return { state: 'skipped', reason: 'ingested from the network' };
 
       const agent = await agentFor(row.did, { ds, redis, config });
-      const target = { repo: row.did as string, collection: RSVP_COLLECTION, rkey: rsvpRkey(row.subject_uri) };
+      const target = { repo: row.did, collection: RSVP_COLLECTION, rkey: rsvpRkey(row.subject_uri) };
       if (!row.attendee_id) {
         await agent.com.atproto.repo.deleteRecord(target);
         return { state: 'deleted' };
       }
       const written = await putOwnRecord(agent, target,
-        (stored) => rsvpRecord({ uri: row.subject_uri, cid: row.subject_cid }, row.status, row.created_at, stored));
-      await ds.query(`UPDATE attendees SET bluesky_uri = $2, bluesky_cid = $3, bluesky_rkey = $4 WHERE id = $1`,
-        [row.attendee_id, written.uri, written.cid, target.rkey]);
+        (stored) => rsvpRecord({ uri: row.subject_uri!, cid: row.subject_cid! }, row.status, row.created_at, stored));
+      await setRsvpRecord(ds, row.attendee_id, { ...written, rkey: target.rkey });
       return { state: 'published', ...written, status: row.status };
     },
 
@@ -79,9 +72,7 @@ export function rsvpActivities({ ds, redis, config }: { ds: DataSource; redis: R
      * is past its point of no return.
      */
     async deleteRsvpRecords(eventId: string): Promise<RsvpRecordsResult> {
-      const rows: { id: string; did: string; bluesky_rkey: string; bluesky_uri: string }[] = await ds.query(
-        `SELECT a.id, u.did, a.bluesky_rkey, a.bluesky_uri FROM attendees a JOIN users u ON u.id = a.user_id
-          WHERE a.event_id = $1 AND a.bluesky_uri IS NOT NULL`, [eventId]);
+      const rows = await rsvpRecordsOfEvent(ds, eventId);
       const result: RsvpRecordsResult = { deleted: 0, unreachable: 0, failed: 0, failedUris: [] };
       const failures: { uri: string; reason: string }[] = [];
       const lastAttempt = activityInfo().attempt >= RECIPIENT_ATTEMPTS;
@@ -105,7 +96,7 @@ export function rsvpActivities({ ds, redis, config }: { ds: DataSource; redis: R
             return; // kept for the next attempt
           }
         }
-        await ds.query(`UPDATE attendees SET bluesky_uri = NULL, bluesky_cid = NULL, bluesky_rkey = NULL WHERE id = $1`, [r.id]);
+        await setRsvpRecord(ds, r.id, null);
       });
       if (failures.length) {
         throw ApplicationFailure.retryable(

@@ -4,6 +4,9 @@ import type { DataSource } from 'typeorm';
 import type { Config } from '../../config.ts';
 import { EVENT_COLLECTION, RSVP_COLLECTION } from '../../domain/lexicon.ts';
 import { agentFor, forgetSession } from '../../bluesky/sessions.ts';
+import { setRsvpRecord } from '../../db/attendees.ts';
+import { setEventRecord } from '../../db/events.ts';
+import { publishedRecordsOf } from '../../db/users.ts';
 
 /**
  * Taking a user's publications back off the network when they disconnect and ask for it
@@ -17,19 +20,13 @@ export function unpublishActivities({ ds, redis, config }: { ds: DataSource; red
      * that is already gone succeeds, so a retry after a crash repeats nothing harmful.
      */
     async unpublishRecords(input: { did: string; limit: number }): Promise<{ deleted: number; done: boolean }> {
-      const rows: { kind: 'events' | 'attendees'; id: string; rkey: string }[] = await ds.query(
-        `(SELECT 'events' AS kind, e.id::text, e.bluesky_rkey AS rkey FROM events e JOIN users u ON u.id = e.owner_id
-           WHERE u.did = $1 AND e.bluesky_uri IS NOT NULL AND e.source_type IS NULL LIMIT $2)
-         UNION ALL
-         (SELECT 'attendees', a.id::text, a.bluesky_rkey FROM attendees a JOIN users u ON u.id = a.user_id
-           WHERE u.did = $1 AND a.bluesky_uri IS NOT NULL AND a.source_id IS NULL LIMIT $2)
-         LIMIT $2`, [input.did, input.limit]);
+      const rows = await publishedRecordsOf(ds, input.did, input.limit);
       if (!rows.length) return { deleted: 0, done: true };
       const agent = await agentFor(input.did, { ds, redis, config });
       for (const [i, r] of rows.entries()) {
         const collection = r.kind === 'events' ? EVENT_COLLECTION : RSVP_COLLECTION;
         await agent.com.atproto.repo.deleteRecord({ repo: input.did, collection, rkey: r.rkey });
-        await ds.query(`UPDATE ${r.kind} SET bluesky_uri = NULL, bluesky_cid = NULL, updated_at = now() WHERE id = $1`, [r.id]);
+        await (r.kind === 'events' ? setEventRecord(ds, r.id, null) : setRsvpRecord(ds, r.id, null));
         heartbeat(i + 1);
       }
       return { deleted: rows.length, done: rows.length < input.limit };

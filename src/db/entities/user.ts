@@ -13,6 +13,8 @@ export interface User {
   avatarUrl: string | null;
   provider: 'local' | 'bluesky';
   isShadowAccount: boolean;
+  /** A shadow account whose claim is running: the claimant (one at a time). */
+  claimedBy: string | null;
   blueskyConnected: boolean;
   blueskyAutoPublish: boolean;
   createdAt: Date;
@@ -34,6 +36,7 @@ export const UserEntity = new EntitySchema<User>({
     avatarUrl: { type: 'text', name: 'avatar_url', nullable: true },
     provider: { type: 'text', default: 'local' },
     isShadowAccount: { type: 'boolean', name: 'is_shadow_account', default: false },
+    claimedBy: { type: 'uuid', name: 'claimed_by', nullable: true },
     blueskyConnected: { type: 'boolean', name: 'bluesky_connected', default: false },
     blueskyAutoPublish: { type: 'boolean', name: 'bluesky_auto_publish', default: true },
     createdAt: { type: 'timestamptz', name: 'created_at', createDate: true },

@@ -1,0 +1,15 @@
+import type { DataSource } from 'typeorm';
+
+/** The `firehose_cursors` table: how far the consumer has handed off each relay's stream. */
+
+export async function savedCursor(ds: DataSource, service: string): Promise<number | undefined> {
+  const [saved] = await ds.query(`SELECT cursor FROM firehose_cursors WHERE service = $1`, [service]);
+  return saved ? Number(saved.cursor) : undefined;
+}
+
+/** Moves the cursor forward (never back: an older save arriving late changes nothing). */
+export async function saveCursor(ds: DataSource, service: string, cursor: number): Promise<void> {
+  await ds.query(
+    `INSERT INTO firehose_cursors (service, cursor) VALUES ($1, $2)
+     ON CONFLICT (service) DO UPDATE SET cursor = GREATEST(firehose_cursors.cursor, EXCLUDED.cursor), updated_at = now()`, [service, cursor]);
+}
