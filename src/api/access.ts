@@ -4,6 +4,7 @@ import { userById } from '../db/users.ts';
 import { activeGroupId, isGroupManager, isMember } from '../db/groups.ts';
 import type { Event } from '../db/entities/event.ts';
 import { eventBySlug } from '../db/events.ts';
+import { liveSeries, type SeriesRow } from '../db/series.ts';
 import { DomainError, notFound } from '../domain/errors.ts';
 import type { Auth } from './auth.ts';
 
@@ -58,4 +59,18 @@ export async function findVisibleEvent(ds: DataSource, slug: string, auth: Auth)
 export async function hideDraft(ds: DataSource, slug: string, auth: Auth, known?: Pick<Event, 'status' | 'ownerId' | 'groupId'>): Promise<void> {
   const event = known ?? await eventBySlug(ds, slug);
   if (event?.status === 'draft' && !await isManager(ds, auth, event)) throw notFound('event', slug);
+}
+
+/** A live series, or `not_found`; `lock` takes its row lock. */
+export async function loadSeries(q: DataSource | EntityManager, slug: string, lock = false): Promise<SeriesRow> {
+  const row = await liveSeries(q, slug, lock);
+  if (!row) throw notFound('series', slug);
+  return row;
+}
+
+/** A live series the caller manages. */
+export async function authorizeSeries(ds: DataSource, slug: string, auth: Auth): Promise<SeriesRow> {
+  const s = await loadSeries(ds, slug);
+  await requireManager(ds, auth, { ownerId: s.owner_id, groupId: s.group_id, slug });
+  return s;
 }

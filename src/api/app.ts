@@ -16,6 +16,7 @@ import { healthRoutes } from './health.ts';
 import { createMetrics } from './metrics.ts';
 import { operationsRoutes } from './operations.ts';
 import { seriesRoutes } from './series.ts';
+import { occurrenceRoutes } from './series-occurrences.ts';
 import { usersRoutes } from './users.ts';
 import { integrationRoutes } from './integration.ts';
 
@@ -58,7 +59,7 @@ export function createApp(services: AppDeps) {
 
   app.route('/', blueskyAuthRoutes(deps)); // before the JWT check: it is how a token is obtained
   app.use('/v1/*', async (c, next) => (c.req.path.startsWith('/v1/auth/') ? next() : jwt(c, next)));
-  for (const routes of [usersRoutes, groupsRoutes, groupMembersRoutes, eventsRoutes, seriesRoutes, attendeesRoutes, registrationsRoutes, operationsRoutes, adminRoutes, integrationRoutes]) {
+  for (const routes of [usersRoutes, groupsRoutes, groupMembersRoutes, eventsRoutes, seriesRoutes, occurrenceRoutes, attendeesRoutes, registrationsRoutes, operationsRoutes, adminRoutes, integrationRoutes]) {
     app.route('/', routes(deps));
   }
 

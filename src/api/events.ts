@@ -1,4 +1,5 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import type { DataSource } from 'typeorm';
 import { DomainError, notFound } from '../domain/errors.ts';
 import { eventRoles } from '../db/event-roles.ts';
 import { makeSlug } from '../domain/slug.ts';
@@ -11,7 +12,7 @@ import { afterEventChanged, afterEventCreated, publishNow } from '../follow-ups/
 import { findVisibleEvent, groupForNewItem, requireManager, requireUser } from './access.ts';
 import { toEventJsons } from './answers.ts';
 import type { Auth, AuthEnv } from './auth.ts';
-import type { RouteDeps } from './deps.ts';
+import type { RouteApp, RouteDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
 import { commitCreated } from './created.ts';
 import { idempotent } from './idempotency.ts';
@@ -28,12 +29,37 @@ const CreateEvent = z.object({
 }).strict().refine((e) => Date.parse(e.endAt) >= Date.parse(e.startAt), { message: 'endAt must not be before startAt', path: ['endAt'] });
 const PatchEvent = patchOf(editable);
 
-export function eventsRoutes(deps: RouteDeps) {
-  const { ds, config, followUps } = deps;
-  const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
-  const Slug = SlugParam;
-  const one = { content: { 'application/json': { schema: EventSchema } } };
+const Slug = SlugParam;
 
+const one = { content: { 'application/json': { schema: EventSchema } } };
+
+const ListQuery = z.object({
+  from: datetime.optional(), to: datetime.optional(), groupSlug: slug.optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+});
+
+const list = { 200: { content: { 'application/json': { schema: z.object({ items: z.array(EventSchema) }) } }, description: 'events by start time' }, ...errorResponses };
+
+/** Events by start time, as the caller may see them (drafts only for their managers). */
+async function eventsFor(ds: DataSource, auth: Auth, q: z.infer<typeof ListQuery>, ownerSlug?: string) {
+  const filter: EventFilter = {
+    from: q.from ? new Date(q.from) : new Date(0), to: q.to ? new Date(q.to) : undefined, groupSlug: q.groupSlug, ownerSlug,
+    draftsOf: auth.role === 'admin' ? undefined : auth.sub, limit: q.limit,
+  };
+  return { items: await toEventJsons(ds, await listEvents(ds, filter)) };
+}
+
+type Ctx = RouteDeps & { operations: ReturnType<typeof operationReader> };
+
+export function eventsRoutes(deps: RouteDeps) {
+  const app: RouteApp = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
+  const ctx: Ctx = { ...deps, operations: operationReader(deps) };
+  for (const route of [createEvent, listAllEvents, listUserEvents, getEvent, patchEvent, publishEventNow, deleteEvent]) route(app, ctx);
+  return app;
+}
+
+function createEvent(app: RouteApp, ctx: Ctx): void {
+  const { ds, config, followUps } = ctx;
   app.openapi(createRoute({
     method: 'post', path: '/v1/events', tags: ['events'], security: [{ bearer: [] }],
     middleware: [idempotent(ds)] as const,
@@ -57,28 +83,20 @@ export function eventsRoutes(deps: RouteDeps) {
     });
     return c.json({ ...answer, operations: await followUps.deliver(recorded) }, 201);
   });
+}
 
-  const ListQuery = z.object({
-    from: datetime.optional(), to: datetime.optional(), groupSlug: slug.optional(),
-    limit: z.coerce.number().int().min(1).max(200).default(50),
-  });
-  const list = { 200: { content: { 'application/json': { schema: z.object({ items: z.array(EventSchema) }) } }, description: 'events by start time' }, ...errorResponses };
-  /** Events by start time, as the caller may see them (drafts only for their managers). */
-  async function eventsFor(auth: Auth, q: z.infer<typeof ListQuery>, ownerSlug?: string) {
-    const filter: EventFilter = {
-      from: q.from ? new Date(q.from) : new Date(0), to: q.to ? new Date(q.to) : undefined, groupSlug: q.groupSlug, ownerSlug,
-      draftsOf: auth.role === 'admin' ? undefined : auth.sub, limit: q.limit,
-    };
-    return { items: await toEventJsons(ds, await listEvents(ds, filter)) };
-  }
-
+function listAllEvents(app: RouteApp, ctx: Ctx): void {
+  const { ds } = ctx;
   app.openapi(createRoute({
     method: 'get', path: '/v1/events', tags: ['events'], security: [{ bearer: [] }],
     summary: 'upcoming events with computed attendee counts',
     request: { query: ListQuery },
     responses: list,
-  }), async (c) => c.json(await eventsFor(c.get('auth'), c.req.valid('query')), 200));
+  }), async (c) => c.json(await eventsFor(ds, c.get('auth'), c.req.valid('query')), 200));
+}
 
+function listUserEvents(app: RouteApp, ctx: Ctx): void {
+  const { ds } = ctx;
   app.openapi(createRoute({
     method: 'get', path: '/v1/users/{slug}/events', tags: ['events', 'users'], security: [{ bearer: [] }],
     summary: 'the events a user hosts, by start time (their drafts only for them and their managers)',
@@ -87,9 +105,12 @@ export function eventsRoutes(deps: RouteDeps) {
   }), async (c) => {
     const { slug: ownerSlug } = c.req.valid('param');
     if (!await userBySlug(ds, ownerSlug)) throw notFound('user', ownerSlug);
-    return c.json(await eventsFor(c.get('auth'), c.req.valid('query'), ownerSlug), 200);
+    return c.json(await eventsFor(ds, c.get('auth'), c.req.valid('query'), ownerSlug), 200);
   });
+}
 
+function getEvent(app: RouteApp, ctx: Ctx): void {
+  const { ds } = ctx;
   app.openapi(createRoute({
     method: 'get', path: '/v1/events/{slug}', tags: ['events'], security: [{ bearer: [] }],
     request: { params: Slug },
@@ -98,7 +119,10 @@ export function eventsRoutes(deps: RouteDeps) {
     const [json] = await toEventJsons(ds, [await findVisibleEvent(ds, c.req.valid('param').slug, c.get('auth'))]);
     return c.json(json, 200);
   });
+}
 
+function patchEvent(app: RouteApp, ctx: Ctx): void {
+  const { ds, config, followUps } = ctx;
   app.openapi(createRoute({
     method: 'patch', path: '/v1/events/{slug}', tags: ['events'], security: [{ bearer: [] }],
     summary: 'change fields (targeted column update); a raised capacity promotes from the waitlist',
@@ -131,8 +155,10 @@ export function eventsRoutes(deps: RouteDeps) {
     const [json] = await toEventJsons(ds, [after]);
     return c.json({ ...json, operations }, 200);
   });
+}
 
-  const operations = operationReader(deps);
+function publishEventNow(app: RouteApp, ctx: Ctx): void {
+  const { ds, followUps, operations } = ctx;
   app.openapi(createRoute({
     method: 'post', path: '/v1/events/{slug}/bluesky', tags: ['events'], security: [{ bearer: [] }],
     summary: 'publish or update the event on its owner\'s PDS now (bsky-publish:<slug>; a series occurrence: bsky-publish-series:<series>)',
@@ -144,7 +170,10 @@ export function eventsRoutes(deps: RouteDeps) {
     const [published] = await followUps.now([publishNow(event)]);
     return c.json(await operations.describe(published.id), 202);
   });
+}
 
+function deleteEvent(app: RouteApp, ctx: Ctx): void {
+  const { ds, operations } = ctx;
   app.openapi(createRoute({
     method: 'delete', path: '/v1/events/{slug}', tags: ['events'], security: [{ bearer: [] }],
     summary: 'cascade deletion as the workflow delete-event:<slug>; a repeat while it runs answers the same operation',
@@ -157,6 +186,4 @@ export function eventsRoutes(deps: RouteDeps) {
     await requireManager(ds, c.get('auth'), event);
     return c.json(await operations.start('delete-event', slug, { eventSlug: slug }, c.get('auth').sub), 202);
   });
-
-  return app;
 }

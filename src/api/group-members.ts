@@ -1,5 +1,5 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import type { EntityManager } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import type { User } from '../db/entities/user.ts';
 import { activeGroupId, isMember, membersPage } from '../db/groups.ts';
 import { userBySlug } from '../db/users.ts';
@@ -9,7 +9,7 @@ import { recordFollowUps, type Recorded } from '../follow-ups/outbox.ts';
 import { afterMembershipChanged } from '../follow-ups/rules.ts';
 import { requireUser } from './access.ts';
 import type { Auth, AuthEnv } from './auth.ts';
-import type { RouteDeps } from './deps.ts';
+import type { RouteApp, RouteDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
 import { cursor, followUpOperations, slug } from './fields.ts';
 import { PG_TIMESTAMP, readKey, writeKey } from './keyset.ts';
@@ -31,37 +31,46 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const actorOf = (auth: Auth): Actor => ({ userId: auth.sub, platformAdmin: auth.role === 'admin' });
 
-export function groupMembersRoutes({ ds, config, followUps }: RouteDeps) {
-  const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
-  const answer = { content: { 'application/json': { schema: MembershipAnswer } } };
+const answer = { content: { 'application/json': { schema: MembershipAnswer } } };
 
-  async function person(userSlug: string): Promise<User> {
-    const user = await userBySlug(ds, userSlug);
-    if (!user) throw notFound('user', userSlug);
-    return user;
-  }
+async function person(ds: DataSource, userSlug: string): Promise<User> {
+  const user = await userBySlug(ds, userSlug);
+  if (!user) throw notFound('user', userSlug);
+  return user;
+}
 
-  /**
-   * One membership change under the group's lock; a change of who is in the group records its
-   * room's follow-up in the same transaction, delivered after the commit.
-   */
-  async function change(groupSlug: string, user: User,
-    act: (m: EntityManager, g: LockedGroup, userId: string) => Promise<MembershipChange>) {
-    let recorded: Recorded[] = [];
-    const after = await ds.transaction(async (m) => {
-      const group = await lockGroup(m, groupSlug);
-      const r = await act(m, group, user.id);
-      if ((r.before.status === 'active') !== (r.after.status === 'active')) {
-        recorded = await recordFollowUps(m, afterMembershipChanged(config, group));
-      }
-      return r.after;
-    });
-    return {
-      user: { slug: user.slug, displayName: user.displayName }, role: after.role, status: after.status,
-      since: after.since?.toISOString() ?? null, operations: await followUps.deliver(recorded),
-    };
-  }
+/**
+ * One membership change under the group's lock; a change of who is in the group records its
+ * room's follow-up in the same transaction, delivered after the commit.
+ */
+async function change({ ds, config, followUps }: RouteDeps, groupSlug: string, user: User,
+  act: (m: EntityManager, g: LockedGroup, userId: string) => Promise<MembershipChange>) {
+  let recorded: Recorded[] = [];
+  const after = await ds.transaction(async (m) => {
+    const group = await lockGroup(m, groupSlug);
+    const r = await act(m, group, user.id);
+    if ((r.before.status === 'active') !== (r.after.status === 'active')) {
+      recorded = await recordFollowUps(m, afterMembershipChanged(config, group));
+    }
+    return r.after;
+  });
+  return {
+    user: { slug: user.slug, displayName: user.displayName }, role: after.role, status: after.status,
+    since: after.since?.toISOString() ?? null, operations: await followUps.deliver(recorded),
+  };
+}
 
+type Ctx = RouteDeps;
+
+export function groupMembersRoutes(deps: RouteDeps) {
+  const app: RouteApp = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
+  const ctx: Ctx = deps;
+  for (const route of [joinGroup, leaveGroup, setMemberRole, removeMember, listMembers]) route(app, ctx);
+  return app;
+}
+
+function joinGroup(app: RouteApp, ctx: Ctx): void {
+  const { ds } = ctx;
   app.openapi(createRoute({
     method: 'post', path: '/v1/groups/{slug}/members', tags: ['groups'], security: [{ bearer: [] }],
     summary: 'join the group as the caller (an open group), or ask to join it (one that needs approval); repeating it changes nothing',
@@ -69,9 +78,12 @@ export function groupMembersRoutes({ ds, config, followUps }: RouteDeps) {
     responses: { 200: { ...answer, description: 'the caller\'s membership' }, ...errorResponses },
   }), async (c) => {
     const me = await requireUser(ds, c.get('auth'));
-    return c.json(await change(c.req.valid('param').slug, me, (m, g, id) => join(m, g, id)), 200);
+    return c.json(await change(ctx, c.req.valid('param').slug, me, (m, g, id) => join(m, g, id)), 200);
   });
+}
 
+function leaveGroup(app: RouteApp, ctx: Ctx): void {
+  const { ds } = ctx;
   app.openapi(createRoute({
     method: 'delete', path: '/v1/groups/{slug}/members/me', tags: ['groups'], security: [{ bearer: [] }],
     summary: 'leave the group (or withdraw a request); the last owner cannot leave (409 `last_owner`)',
@@ -79,9 +91,12 @@ export function groupMembersRoutes({ ds, config, followUps }: RouteDeps) {
     responses: { 200: { ...answer, description: 'the caller\'s membership, now none' }, ...errorResponses },
   }), async (c) => {
     const me = await requireUser(ds, c.get('auth'));
-    return c.json(await change(c.req.valid('param').slug, me, (m, g, id) => end(m, g, actorOf(c.get('auth')), id)), 200);
+    return c.json(await change(ctx, c.req.valid('param').slug, me, (m, g, id) => end(m, g, actorOf(c.get('auth')), id)), 200);
   });
+}
 
+function setMemberRole(app: RouteApp, ctx: Ctx): void {
+  const { ds } = ctx;
   app.openapi(createRoute({
     method: 'put', path: '/v1/groups/{slug}/members/{user}', tags: ['groups'], security: [{ bearer: [] }],
     summary: 'set a member\'s role, or approve a request with it (owners and admins; the owner role only by an owner; the last owner keeps it)',
@@ -93,9 +108,12 @@ export function groupMembersRoutes({ ds, config, followUps }: RouteDeps) {
   }), async (c) => {
     const { slug: groupSlug, user } = c.req.valid('param');
     const { role } = c.req.valid('json');
-    return c.json(await change(groupSlug, await person(user), (m, g, id) => setRole(m, g, actorOf(c.get('auth')), id, role)), 200);
+    return c.json(await change(ctx, groupSlug, await person(ds, user), (m, g, id) => setRole(m, g, actorOf(c.get('auth')), id, role)), 200);
   });
+}
 
+function removeMember(app: RouteApp, ctx: Ctx): void {
+  const { ds } = ctx;
   app.openapi(createRoute({
     method: 'delete', path: '/v1/groups/{slug}/members/{user}', tags: ['groups'], security: [{ bearer: [] }],
     summary: 'remove a member or decline a request (owners and admins; an owner only by an owner; never the last owner)',
@@ -103,9 +121,12 @@ export function groupMembersRoutes({ ds, config, followUps }: RouteDeps) {
     responses: { 200: { ...answer, description: 'the membership, now none' }, ...errorResponses },
   }), async (c) => {
     const { slug: groupSlug, user } = c.req.valid('param');
-    return c.json(await change(groupSlug, await person(user), (m, g, id) => end(m, g, actorOf(c.get('auth')), id)), 200);
+    return c.json(await change(ctx, groupSlug, await person(ds, user), (m, g, id) => end(m, g, actorOf(c.get('auth')), id)), 200);
   });
+}
 
+function listMembers(app: RouteApp, ctx: Ctx): void {
+  const { ds } = ctx;
   app.openapi(createRoute({
     method: 'get', path: '/v1/groups/{slug}/members', tags: ['groups'], security: [{ bearer: [] }],
     summary: 'the group\'s members (owners, admins, then members, oldest first), for its members; `status=requested`: the requests waiting, for its admins',
@@ -140,6 +161,4 @@ export function groupMembersRoutes({ ds, config, followUps }: RouteDeps) {
       nextCursor: rows.length > limit && last ? writeKey([last.rank, last.key, last.id]) : null,
     }, 200);
   });
-
-  return app;
 }

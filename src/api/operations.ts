@@ -2,7 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { ApplicationFailure, TemporalFailure, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
-import { temporal as proto } from '@temporalio/proto';
+import protos, { type temporal } from '@temporalio/proto';
 import { DomainError, notFound } from '../domain/errors.ts';
 import { OPERATION_TYPES, PROGRESS_QUERY, parseOperationId, type OperationInput, type OperationType } from '../temporal/contracts.ts';
 import { startOperation } from '../temporal/client.ts';
@@ -47,8 +47,9 @@ const dateOf = (ts: { seconds?: { toString(): string } | null; nanos?: number | 
   ts ? new Date(Number(ts.seconds?.toString() ?? 0) * 1000 + Math.floor((ts.nanos ?? 0) / 1e6)) : undefined;
 
 /** A row of ListWorkflowExecutions, read with the public proto and payload converter. */
-function fromListing(raw: proto.api.workflow.v1.IWorkflowExecutionInfo): Execution {
-  const status = proto.api.enums.v1.WorkflowExecutionStatus[raw.status ?? 0] ?? '';
+function fromListing(raw: temporal.api.workflow.v1.IWorkflowExecutionInfo): Execution {
+  // @temporalio/proto is CommonJS: its namespaces come through the default export under Node's ESM.
+  const status = protos.temporal.api.enums.v1.WorkflowExecutionStatus[raw.status ?? 0] ?? '';
   const tag = decoded(raw.searchAttributes?.indexedFields?.[ENTITY.name]);
   const requestedBy = decoded(raw.memo?.fields?.requestedBy);
   return {

@@ -12,7 +12,7 @@ import { OperationSchema, UserSchema } from './schemas.ts';
 import { toUserJson } from './answers.ts';
 import { makeSlug } from '../domain/slug.ts';
 import { requireRole, type AuthEnv } from './auth.ts';
-import type { RouteDeps } from './deps.ts';
+import type { RouteApp, RouteDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
 import { idempotent, keepAnswer } from './idempotency.ts';
 import { disconnectBluesky, insertLocalUser, updateSettings, userBySlug } from '../db/users.ts';
@@ -25,10 +25,17 @@ const MeSchema = UserSchema.extend({
 }).openapi('Me');
 const toMeJson = (u: User) => ({ ...toUserJson(u), email: u.email, blueskyConnected: u.blueskyConnected, blueskyAutoPublish: u.blueskyAutoPublish });
 
-export function usersRoutes(deps: RouteDeps) {
-  const { ds } = deps;
-  const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
+type Ctx = RouteDeps & { operations: ReturnType<typeof operationReader> };
 
+export function usersRoutes(deps: RouteDeps) {
+  const app: RouteApp = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
+  const ctx: Ctx = { ...deps, operations: operationReader(deps) };
+  for (const route of [createUser, getUser, getMe, patchMe, disconnectMe, syncMe]) route(app, ctx);
+  return app;
+}
+
+function createUser(app: RouteApp, ctx: Ctx): void {
+  const { ds } = ctx;
   app.openapi(createRoute({
     method: 'post', path: '/v1/users', tags: ['users'], security: [{ bearer: [] }],
     summary: 'create a local user (service role)',
@@ -56,7 +63,10 @@ export function usersRoutes(deps: RouteDeps) {
     });
     return c.json(answer, 201);
   });
+}
 
+function getUser(app: RouteApp, ctx: Ctx): void {
+  const { ds } = ctx;
   app.openapi(createRoute({
     method: 'get', path: '/v1/users/{slug}', tags: ['users'], security: [{ bearer: [] }],
     request: { params: SlugParam },
@@ -67,12 +77,18 @@ export function usersRoutes(deps: RouteDeps) {
     if (!user) throw notFound('user', slug);
     return c.json(toUserJson(user), 200);
   });
+}
 
+function getMe(app: RouteApp, ctx: Ctx): void {
+  const { ds } = ctx;
   app.openapi(createRoute({
     method: 'get', path: '/v1/me', tags: ['users'], security: [{ bearer: [] }],
     responses: { 200: { content: { 'application/json': { schema: MeSchema } }, description: 'the caller' }, ...errorResponses },
   }), async (c) => c.json(toMeJson(await requireUser(ds, c.get('auth'))), 200));
+}
 
+function patchMe(app: RouteApp, ctx: Ctx): void {
+  const { ds, followUps } = ctx;
   app.openapi(createRoute({
     method: 'patch', path: '/v1/me', tags: ['users'], security: [{ bearer: [] }],
     summary: 'change the caller\'s display name or auto-publish preference (turning it on publishes what is missing: bsky-sync)',
@@ -85,9 +101,12 @@ export function usersRoutes(deps: RouteDeps) {
       const { before, after } = await updateSettings(m, me.id, p);
       return { after, recorded: await recordFollowUps(m, afterPreferencesChanged(before, after)) };
     });
-    return c.json({ ...toMeJson(after), operations: await deps.followUps.deliver(recorded) }, 200);
+    return c.json({ ...toMeJson(after), operations: await followUps.deliver(recorded) }, 200);
   });
+}
 
+function disconnectMe(app: RouteApp, ctx: Ctx): void {
+  const { ds, followUps } = ctx;
   app.openapi(createRoute({
     method: 'delete', path: '/v1/me/bluesky', tags: ['users'], security: [{ bearer: [] }],
     summary: 'disconnect Bluesky: publishing stops, the session is revoked at the PDS where it answers and forgotten here; records already published stay, unless `deleteRecords=true` (then bsky-unpublish:<did> deletes them first)',
@@ -110,12 +129,14 @@ export function usersRoutes(deps: RouteDeps) {
       await disconnectBluesky(m, { id: me.id });
       return recordFollowUps(m, afterDisconnect(me.did!, deleteRecords));
     });
-    if (deleteRecords) return c.json({ connected: false as const, revoked: null, operations: await deps.followUps.deliver(recorded) }, 200);
-    const { revoked } = await forgetSession(me.did, deps);
+    if (deleteRecords) return c.json({ connected: false as const, revoked: null, operations: await followUps.deliver(recorded) }, 200);
+    const { revoked } = await forgetSession(me.did, ctx);
     return c.json({ connected: false as const, revoked, operations: [] }, 200);
   });
+}
 
-  const operations = operationReader(deps);
+function syncMe(app: RouteApp, ctx: Ctx): void {
+  const { ds, temporal, config, operations } = ctx;
   app.openapi(createRoute({
     method: 'post', path: '/v1/me/bluesky/sync', tags: ['users'], security: [{ bearer: [] }],
     summary: 'reconcile the caller\'s calendar records on their PDS with meetflow, both ways (bsky-sync:<did>)',
@@ -123,8 +144,6 @@ export function usersRoutes(deps: RouteDeps) {
   }), async (c) => {
     const user = await requireUser(ds, c.get('auth'));
     if (!user.did || !user.blueskyConnected) throw new DomainError('bluesky_not_connected', 'log in with Bluesky first');
-    return c.json(await operations.describe(await requestSync(deps.temporal, deps.config, user.did)), 202);
+    return c.json(await operations.describe(await requestSync(temporal, config, user.did)), 202);
   });
-
-  return app;
 }

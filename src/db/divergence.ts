@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { publishes } from './events.ts';
+import { publishes } from './event-records.ts';
 
 /**
  * The read-only queries of reconciliation: rows out of step with the workflows that should act on

@@ -1,7 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type { Config } from '../config.ts';
 import type { RsvpResult } from '../domain/rsvp.ts';
-import { isOnNetwork, rulePublishes } from '../db/events.ts';
+import { isOnNetwork, rulePublishes } from '../db/event-records.ts';
 import { templateOfSeries } from '../db/series.ts';
 
 /**

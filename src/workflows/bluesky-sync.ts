@@ -1,6 +1,6 @@
 import { defineQuery, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
-import type { SyncPage } from '../activities/ingest.ts';
+import type { SyncPage } from '../activities/ingest/index.ts';
 import { EVENT_COLLECTION, RSVP_COLLECTION } from '../domain/lexicon.ts';
 import { PROGRESS_QUERY, type OperationInput } from '../temporal/contracts.ts';
 

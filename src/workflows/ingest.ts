@@ -3,7 +3,7 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities/index.ts';
-import type { IngestResult } from '../activities/ingest.ts';
+import type { IngestResult } from '../activities/ingest/index.ts';
 import type { IngestOp } from '../domain/ingest.ts';
 import { PROGRESS_QUERY, SIGNALS, operationTags, type OperationInput, type SignalArgs } from '../temporal/contracts.ts';
 import { deleteEventWorkflow } from './deletion.ts';

@@ -6,7 +6,7 @@ import type { DataSource } from 'typeorm';
 import type { Config } from '../../config.ts';
 import { EVENT_COLLECTION, eventRecord } from '../../domain/lexicon.ts';
 import { putOwnRecord } from '../../bluesky/records.ts';
-import { eventRecordOf, eventToPublish, recordKeyOf, setEventRecord, upcomingOccurrencesToPublish, type EventToPublish } from '../../db/events.ts';
+import { eventRecordOf, eventToPublish, recordKeyOf, setEventRecord, upcomingOccurrencesToPublish, type EventToPublish } from '../../db/event-records.ts';
 import { seriesStatus } from '../../db/series.ts';
 import { rsvpActivities } from './rsvps.ts';
 import { unpublishActivities } from './unpublish.ts';

@@ -6,7 +6,7 @@ import type { Config } from '../../config.ts';
 import { RSVP_COLLECTION, rsvpRecord } from '../../domain/lexicon.ts';
 import { runBounded } from '../../concurrency.ts';
 import { putOwnRecord } from '../../bluesky/records.ts';
-import { rsvpRecordsOfEvent, rsvpToPublish, setRsvpRecord } from '../../db/attendees.ts';
+import { rsvpRecordsOfEvent, rsvpToPublish, setRsvpRecord } from '../../db/rsvp-records.ts';
 import { agentFor, SessionRevokedError } from '../../bluesky/sessions.ts';
 
 /**

@@ -4,8 +4,8 @@ import type { DataSource } from 'typeorm';
 import type { Config } from '../../config.ts';
 import { EVENT_COLLECTION, RSVP_COLLECTION } from '../../domain/lexicon.ts';
 import { agentFor, forgetSession } from '../../bluesky/sessions.ts';
-import { setRsvpRecord } from '../../db/attendees.ts';
-import { setEventRecord } from '../../db/events.ts';
+import { setRsvpRecord } from '../../db/rsvp-records.ts';
+import { setEventRecord } from '../../db/event-records.ts';
 import { publishedRecordsOf } from '../../db/users.ts';
 
 /**

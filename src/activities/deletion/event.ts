@@ -1,18 +1,13 @@
-import { activityInfo, ApplicationFailure, heartbeat, log } from '@temporalio/activity';
+import { activityInfo, heartbeat, log } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { DataSource } from 'typeorm';
-import type { Config } from '../config.ts';
-import { attendeeCount, deleteAttendeeBatch } from '../db/attendees.ts';
-import { deleteRoomRow, liveRoomOf, reopenEventRoom } from '../db/chat-rooms.ts';
-import { deleteEventRows, eventCountInGroup, eventSlugsPage, eventStart, restoreEventRow, tombstoneEventRow } from '../db/events.ts';
-import { deleteGroupRows, groupIdBySlug, tombstoneGroup } from '../db/groups.ts';
-import {
-  deleteSeriesRows, endRule, lastOccurrenceBefore, lockSeriesRule, markOccurrenceDeleted, moveTemplate, nearestOtherOccurrence,
-  releaseTemplate, seriesOfGroup, tombstoneSeries,
-} from '../db/series.ts';
-import { recordFollowUps, type FollowUpRelay, type Recorded } from '../follow-ups/outbox.ts';
-import { afterRoomReopened } from '../follow-ups/rules.ts';
-import { FAILURE } from '../temporal/failures.ts';
+import type { Config } from '../../config.ts';
+import { attendeeCount, deleteAttendeeBatch } from '../../db/attendees.ts';
+import { deleteRoomRow, liveRoomOf, reopenEventRoom } from '../../db/chat-rooms.ts';
+import { deleteEventRows, restoreEventRow, tombstoneEventRow } from '../../db/events.ts';
+import { lockSeriesRule, markOccurrenceDeleted, moveTemplate, nearestOtherOccurrence, releaseTemplate, tombstoneSeries } from '../../db/series.ts';
+import { recordFollowUps, type FollowUpRelay, type Recorded } from '../../follow-ups/outbox.ts';
+import { afterRoomReopened } from '../../follow-ups/rules.ts';
 
 export interface TombstonedEvent {
   eventId: string;
@@ -33,7 +28,8 @@ export type DeletionScope =
   | { kind: 'series'; seriesSlug: string; from?: string }
   | { kind: 'group'; groupId: string };
 
-export function deletionActivities({ ds, temporal, config, followUps }: DeletionDeps) {
+/** The steps of deleting one event: tombstone (or undo it), stop its operations, empty it, let its series go, delete its rows. */
+export function eventDeletionActivities({ ds, temporal, config, followUps }: DeletionDeps) {
   return {
     /**
      * Tombstones the event (status `deleting`: gone from reads, no new RSVPs), remembering its
@@ -130,63 +126,6 @@ export function deletionActivities({ ds, temporal, config, followUps }: Deletion
         await deleteEventRows(m, eventId);
       });
       log.info('event deleted', { eventId, attempt: activityInfo().attempt });
-    },
-
-    /** Marks a series or group as being deleted: no more materialization, no new events in it. */
-    async tombstoneContainer(scope: { kind: 'series'; slug: string } | { kind: 'group'; slug: string }): Promise<{ id: string } | null> {
-      const id = scope.kind === 'series' ? await tombstoneSeries(ds, scope.slug) : await tombstoneGroup(ds, scope.slug);
-      return id ? { id } : null;
-    },
-
-    /** The next page of event slugs to delete in a series (from a time on) or a group. */
-    async listEventsToDelete(input: { scope: DeletionScope; afterSlug: string | null; limit: number }): Promise<string[]> {
-      return eventSlugsPage(ds, input.scope, input.afterSlug, input.limit);
-    },
-
-    async listGroupSeries(groupId: string): Promise<string[]> {
-      return seriesOfGroup(ds, groupId);
-    },
-
-    /**
-     * Ends a series at `at` for `scope=future`: the rule gets UNTIL just before `at`, so nothing
-     * from then on is materialized again. Returns false when nothing of the series lies before
-     * `at` (then the whole series goes).
-     */
-    async endSeriesBefore(input: { seriesSlug: string; at: string }): Promise<boolean> {
-      return ds.transaction(async (m) => {
-        const s = await lockSeriesRule(m, input.seriesSlug);
-        if (!s) return false;
-        const past = await lastOccurrenceBefore(m, input.seriesSlug, input.at);
-        if (!past) return false;
-        const until = new Date(new Date(input.at).getTime() - 1000).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-        const rule = s.rrule.split(';').filter((p: string) => !/^(UNTIL|COUNT)=/i.test(p)).concat(`UNTIL=${until}`).join(';');
-        // The template must stay: if it lies ahead, the latest past occurrence takes its role.
-        const templateStart = s.template_event_id ? await eventStart(m, s.template_event_id) : null;
-        const templateId = templateStart && templateStart < new Date(input.at) ? s.template_event_id! : past;
-        await endRule(m, input.seriesSlug, rule, templateId);
-        return true;
-      });
-    },
-
-    /** The container row last (its events are gone by now). */
-    async deleteContainerRow(scope: { kind: 'series' | 'group'; slug: string }): Promise<void> {
-      await ds.transaction(async (m) => {
-        if (scope.kind === 'series') {
-          await deleteSeriesRows(m, scope.slug);
-          return;
-        }
-        const groupId = await groupIdBySlug(m, scope.slug);
-        if (!groupId) return;
-        const left = await eventCountInGroup(m, groupId);
-        if (left > 0) throw ApplicationFailure.create({ type: FAILURE.groupNotEmpty, message: `group ${scope.slug} still has ${left} events` });
-        await deleteRoomRow(m, { kind: 'group', id: groupId });
-        await deleteGroupRows(m, groupId);
-      });
-    },
-
-    /** A group's chat room row to close, if it has a live one. */
-    async groupChatRoom(groupId: string): Promise<{ id: string; alias: string } | null> {
-      return liveRoomOf(ds, { kind: 'group', id: groupId });
     },
   };
 }

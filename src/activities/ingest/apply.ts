@@ -1,33 +1,29 @@
-import { AtpAgent } from '@atproto/api';
 import { log } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { DataSource } from 'typeorm';
-import type { Config } from '../config.ts';
-import { MalformedRecord, opFromRecord, repoOf, type ExternalEvent, type ExternalRsvp } from '../domain/ingest.ts';
-import { DomainError } from '../domain/errors.ts';
-import { rsvp } from '../domain/rsvp.ts';
-import { makeSlug } from '../domain/slug.ts';
-import { assertFetchable, idResolver } from '../identity.ts';
-import { recordFollowUps, type FollowUpRelay, type Recorded } from '../follow-ups/outbox.ts';
-import { afterRsvp, publishNow, rsvpRecord, type FollowUp } from '../follow-ups/rules.ts';
-import { requestIngest } from '../temporal/signals.ts';
-import { rsvpRkey } from './bluesky/rsvps.ts';
-import { deadLetter, type DeadLetter } from '../db/dead-letters.ts';
-import { rsvpFromRecord, rsvpPublishedAs, rsvpSourceOf, rsvpsMissingFrom, setRsvpSource } from '../db/attendees.ts';
-import {
-  eventIngestedFrom, eventOfRecord, eventPublishedAs, insertNetworkEvent, lockNetworkEvent, publishableEventsOf, updateNetworkEvent,
-  type NetworkEvent,
-} from '../db/events.ts';
-import { connectedUserByDid, ensureShadowUser, userByDid, userIdByDid } from '../db/users.ts';
+import type { Config } from '../../config.ts';
+import { repoOf, type ExternalEvent, type ExternalRsvp } from '../../domain/ingest.ts';
+import { DomainError } from '../../domain/errors.ts';
+import { rsvp } from '../../domain/rsvp.ts';
+import { makeSlug } from '../../domain/slug.ts';
+import { idResolver } from '../../identity.ts';
+import { recordFollowUps, type FollowUpRelay, type Recorded } from '../../follow-ups/outbox.ts';
+import { afterRsvp } from '../../follow-ups/rules.ts';
+import { rsvpRkey } from '../bluesky/rsvps.ts';
+import { deadLetter, type DeadLetter } from '../../db/dead-letters.ts';
+import { rsvpFromRecord, rsvpSourceOf, setRsvpSource } from '../../db/rsvp-records.ts';
+import { eventIngestedFrom, eventOfRecord, eventPublishedAs, insertNetworkEvent, lockNetworkEvent, updateNetworkEvent, type NetworkEvent } from '../../db/event-records.ts';
+import { ensureShadowUser, userIdByDid } from '../../db/users.ts';
 
 export type IngestResult =
   | { state: 'created' | 'updated' | 'unchanged'; slug: string }
   | { state: 'skipped'; reason: string }
   | { state: 'parked'; reason: string };
 
-export interface SyncPage { cursor: string | null; uris: string[]; applied: Record<string, number> }
+export interface IngestDeps { ds: DataSource; temporal: Client; config: Config; followUps: FollowUpRelay }
 
-export function ingestActivities({ ds, temporal, config, followUps }: { ds: DataSource; temporal: Client; config: Config; followUps: FollowUpRelay }) {
+/** Applying one record from the network (an event or an RSVP, created, changed or deleted) to the rows. */
+export function applyActivities({ ds, config, followUps }: IngestDeps) {
   /**
    * The meetflow user of a DID: the real user with it, or a shadow account (handle as name, no
    * email), created once (DID unique) with the handle and PDS its DID document names.
@@ -135,81 +131,5 @@ export function ingestActivities({ ds, temporal, config, followUps }: { ds: Data
     },
 
     deadLetter: (input: DeadLetter) => deadLetter(ds, input),
-
-    /**
-     * One page of a user's records of one collection on their PDS (a public listing), each
-     * reconciled: meetflow's own records that differ from meetflow are rewritten (meetflow wins),
-     * every other record is ingested (the PDS wins). Parked RSVPs go to their ingest workflow.
-     */
-    async syncRecordsPage(input: { did: string; collection: string; cursor: string | null }): Promise<SyncPage> {
-      const user = await userByDid(ds, input.did);
-      if (!user?.pdsUrl) return { cursor: null, uris: [], applied: {} };
-      await assertFetchable(user.pdsUrl, config);
-      const { data } = await new AtpAgent({ service: user.pdsUrl }).com.atproto.repo.listRecords({
-        repo: input.did, collection: input.collection, limit: 100, cursor: input.cursor ?? undefined,
-      });
-      const applied: Record<string, number> = {};
-      const count = (what: string) => { applied[what] = (applied[what] ?? 0) + 1; };
-      // A PDS answers for its users' repos only: a record of anyone else's repo is not this user's to sync.
-      const records = data.records.filter((rec) => repoOf(rec.uri) === input.did);
-      if (records.length < data.records.length) applied.foreign = data.records.length - records.length;
-      const republish: FollowUp[] = [];
-      for (const rec of records) {
-        const ownEvent = await eventPublishedAs(ds, rec.uri);
-        if (ownEvent) {
-          if (ownEvent.bluesky_cid === rec.cid) count('unchanged');
-          else { republish.push(publishNow(ownEvent)); count('republished'); }
-          continue;
-        }
-        const ownRsvp = await rsvpPublishedAs(ds, rec.uri);
-        if (ownRsvp) {
-          if (ownRsvp.bluesky_cid === rec.cid) count('unchanged');
-          else { republish.push(rsvpRecord(ownRsvp.slug, user)); count('republished'); }
-          continue;
-        }
-        let op;
-        try {
-          op = opFromRecord({ uri: rec.uri, collection: input.collection, did: input.did, cid: rec.cid, record: rec.value });
-        } catch (err) {
-          if (!(err instanceof MalformedRecord)) throw err;
-          await deadLetter(ds, { source: 'sync', uri: rec.uri, cid: rec.cid, collection: input.collection, reason: err.message, payload: rec.value });
-          count('dead-lettered');
-          continue;
-        }
-        const result = op.kind === 'event' ? await ingestEvent(op.event) : op.kind === 'rsvp' ? await ingestRsvp(op.rsvp) : null;
-        if (result?.state === 'parked') {
-          await requestIngest(temporal, config, rec.uri, op);
-        }
-        count(result?.state ?? 'skipped');
-      }
-      await followUps.now(republish);
-      return { cursor: data.cursor ?? null, uris: records.map((r) => r.uri), applied };
-    },
-
-    /**
-     * The other direction: the user's meetflow events and RSVPs that should be on their PDS and
-     * are not (never published, or the record was deleted there) are published by their
-     * workflows. Ingested events are never published (loop prevention).
-     */
-    async publishMissing(input: { did: string; listed: string[] }): Promise<Record<string, number>> {
-      const user = await connectedUserByDid(ds, input.did);
-      if (!user) return {};
-      const listed = new Set(input.listed);
-      const events = await publishableEventsOf(ds, user.id);
-      const out = { events: 0, series: 0, rsvps: 0 };
-      const series = new Set<string>();
-      const publish: FollowUp[] = [];
-      // A record missing from the listing is written again at its rkey (same URI): the row keeps
-      // its URI meanwhile, so an RSVP or a publication racing this sync never sees it unpublished.
-      for (const e of events.filter((x) => !x.bluesky_uri || !listed.has(x.bluesky_uri))) {
-        if (e.series_slug) series.add(e.series_slug);
-        else { publish.push(publishNow({ slug: e.slug, seriesSlug: null })); out.events++; }
-      }
-      for (const slug of series) { publish.push({ type: 'bsky-publish-series', slug }); out.series++; }
-      const rsvps = await rsvpsMissingFrom(ds, user.id, user.bluesky_auto_publish, input.listed);
-      for (const r of rsvps) { publish.push(rsvpRecord(r.slug, user)); out.rsvps++; }
-      await followUps.now(publish);
-      return out;
-    },
   };
 }
