@@ -1,6 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { changedRows } from './changed-rows.ts';
-import type { ClaimInput } from '../temporal/contracts.ts';
 
 /**
  * An account claim merges a shadow account into the user who proved its DID: the statements of
@@ -9,6 +8,9 @@ import type { ClaimInput } from '../temporal/contracts.ts';
  * because each is only correct with its journal entry.
  */
 type Q = DataSource | EntityManager;
+
+/** A claim: the DID proven, its shadow account and the user it merges into (with the identity's handle and PDS). */
+export interface ClaimInput { did: string; shadowId: string; userId: string; handle: string; pdsUrl: string | null }
 
 /** confirmed > waitlisted > maybe > cancelled (issue #9); the earliest waitlist time is kept. */
 const STRENGTH = `array_position(ARRAY['cancelled', 'maybe', 'waitlisted', 'confirmed'], status)`;

@@ -1,3 +1,4 @@
+import type { ClaimInput } from '../db/account-claims.ts';
 import type { IngestOp } from '../domain/ingest.ts';
 import { ENTITY, OPERATION } from './search-attributes.ts';
 
@@ -40,7 +41,7 @@ export const OPERATION_TYPES = {
 export type OperationType = keyof typeof OPERATION_TYPES;
 
 export type ChatTarget = { kind: 'event' | 'group'; slug: string };
-export interface ClaimInput { did: string; shadowId: string; userId: string; handle: string; pdsUrl: string | null }
+export type { ClaimInput };
 
 /**
  * What a caller gives each workflow. A workflow's own parameter may add optional fields it

@@ -8,6 +8,8 @@ export const FAILURE = {
   blueskySessionRevoked: 'BlueskySessionRevoked',
   /** A record changed between read and write (swapRecord); retried after a re-read. */
   blueskyRecordChanged: 'BlueskyRecordChanged',
+  /** Some RSVP records of a deleted event could not be deleted yet (their PDS failed); retried for those. */
+  rsvpRecordsPending: 'RsvpRecordsPending',
   /** The homeserver refused a request with a 4xx other than a rate limit. */
   matrixRejected: 'MatrixRejected',
   /** The homeserver asks us to slow down; retried after exactly the delay it asks for. */

@@ -6,6 +6,7 @@ import type { Config } from '../../config.ts';
 import { RSVP_COLLECTION, rsvpRecord } from '../../domain/lexicon.ts';
 import { runBounded } from '../../concurrency.ts';
 import { putOwnRecord } from '../../bluesky/records.ts';
+import { FAILURE } from '../../temporal/failures.ts';
 import { rsvpRecordsOfEvent, rsvpToPublish, setRsvpRecord } from '../../db/rsvp-records.ts';
 import { agentFor, SessionRevokedError } from '../../bluesky/sessions.ts';
 
@@ -100,7 +101,7 @@ export function rsvpActivities({ ds, redis, config }: { ds: DataSource; redis: R
       });
       if (failures.length) {
         throw ApplicationFailure.retryable(
-          `${failures.length} RSVP record(s) could not be deleted yet, e.g. ${failures[0].uri}: ${failures[0].reason}`, 'RsvpRecordsPending');
+          `${failures.length} RSVP record(s) could not be deleted yet, e.g. ${failures[0].uri}: ${failures[0].reason}`, FAILURE.rsvpRecordsPending);
       }
       return result;
     },
