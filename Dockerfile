@@ -6,7 +6,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
-COPY scripts/token.ts ./scripts/token.ts
+COPY scripts/token.ts scripts/matrix-bot.ts ./scripts/
 # Prebuilt workflow bundle: workers start fast and forbidden imports fail the build.
 RUN node src/worker/bundle.ts /app/dist/workflow-bundle.js
 ENV WORKFLOW_BUNDLE_PATH=/app/dist/workflow-bundle.js

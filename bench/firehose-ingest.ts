@@ -18,7 +18,7 @@ const N = Number(process.env.BENCH_INGEST_N ?? 300);
 const net = await TestNetworkNoAppView.create({});
 const config = { ...loadConfig(), BLUESKY_PLC_URL: net.plc.url };
 const ds = await createDataSource(config).initialize();
-const temporal = new Client({ connection: await Connection.connect({ address: config.TEMPORAL_ADDRESS }), namespace: config.TEMPORAL_NAMESPACE });
+const temporal = new Client({ connection: await Connection.connect(config.TEMPORAL_CONNECTION), namespace: config.TEMPORAL_NAMESPACE });
 const service = net.pds.url.replace(/^http/, 'ws');
 
 const AUTHORS = 10;

@@ -95,6 +95,7 @@ start_throwaway_services() {
   export TEMPORAL_ADDRESS="127.0.0.1:$temporal"
   # shellcheck disable=SC2046  # prints MATRIX_HOMESERVER_URL=… MATRIX_ACCESS_TOKEN=…
   export $(bash scripts/synapse.sh start "$RUN/synapse" "$synapse")
+  export MATRIX_HOMESERVER_CONFIG="$RUN/synapse/homeserver.yaml" # for the bot registration test
 }
 
 stop_throwaway_services() {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A real Synapse homeserver on loopback (SQLite), with an admin bot whose rate limits are lifted.
 #   scripts/synapse.sh start DIR PORT   generate config once, start, wait for /health, register the
-#                                       bot once; prints `MATRIX_HOMESERVER_URL=… MATRIX_ACCESS_TOKEN=…`
+#                                       bot once (scripts/matrix-bot.ts); prints `MATRIX_HOMESERVER_URL=… MATRIX_ACCESS_TOKEN=…`
 #   scripts/synapse.sh stop DIR         stop it (the data stays for the next start)
 set -euo pipefail
 cmd=$1 dir=$2
@@ -54,22 +54,5 @@ url="http://127.0.0.1:$port"
 for _ in $(seq 300); do curl -sf "$url/health" >/dev/null && break; sleep 0.1; done
 curl -sf "$url/health" >/dev/null || { echo "synapse did not start; see $dir/homeserver.log" >&2; exit 1; }
 
-if [ ! -s "$dir/bot.token" ]; then
-  # Shared-secret registration of the admin bot (no prompt), then lift its rate limits.
-  "$PY" - "$dir/homeserver.yaml" "$url" "$dir/bot.token" <<'PYEOF'
-import hashlib, hmac, json, sys, urllib.request, yaml
-cfg, url, out = sys.argv[1:]
-secret = yaml.safe_load(open(cfg))['registration_shared_secret'].encode()
-def call(method, path, body=None, token=None):
-    req = urllib.request.Request(url + path, method=method, data=json.dumps(body).encode() if body is not None else None,
-                                 headers={'Content-Type': 'application/json', **({'Authorization': f'Bearer {token}'} if token else {})})
-    return json.load(urllib.request.urlopen(req))
-nonce = call('GET', '/_synapse/admin/v1/register')['nonce']
-mac = hmac.new(secret, b'\0'.join([nonce.encode(), b'meetflow-bot', b'bot-password-local-only', b'admin']), hashlib.sha1).hexdigest()
-token = call('POST', '/_synapse/admin/v1/register', {'nonce': nonce, 'username': 'meetflow-bot',
-             'password': 'bot-password-local-only', 'admin': True, 'mac': mac})['access_token']
-call('POST', '/_synapse/admin/v1/users/@meetflow-bot:localhost/override_ratelimit', {'messages_per_second': 0, 'burst_count': 0}, token)
-open(out, 'w').write(token)
-PYEOF
-fi
+node "$ROOT/scripts/matrix-bot.ts" "$url" "$dir/homeserver.yaml" "$dir/bot.token" >&2
 echo "MATRIX_HOMESERVER_URL=$url MATRIX_ACCESS_TOKEN=$(cat "$dir/bot.token")"

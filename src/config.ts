@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { loadClientConnectConfig } from '@temporalio/envconfig';
+import type { NativeConnectionOptions } from '@temporalio/worker';
 
 /**
  * All configuration comes from environment variables, validated once at start. Defaults match
@@ -20,8 +23,8 @@ const schema = z.object({
   RATE_LIMIT_ANON_PER_MIN: z.coerce.number().int().min(0).default(60),
   RATE_LIMIT_WRITES_PER_MIN: z.coerce.number().int().min(0).default(600),
   REDIS_URL: z.string().default('redis://127.0.0.1:56379'),
-  TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
-  TEMPORAL_NAMESPACE: z.string().default('default'),
+  // TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS*, TEMPORAL_PROFILE and
+  // TEMPORAL_CONFIG_FILE are Temporal's standard client configuration (@temporalio/envconfig).
   TEMPORAL_TASK_QUEUE: z.string().default('meetflow'),
   TEMPORAL_UI_URL: z.string().default('http://127.0.0.1:8233'),
   AUTH_JWT_SECRET: z.string().min(16).optional(),
@@ -35,8 +38,14 @@ const schema = z.object({
   WORKER_METRICS_HOST: z.string().default('127.0.0.1'),
   WORKER_HEALTH_PORT: z.coerce.number().int().positive().optional(),
   WORKFLOW_BUNDLE_PATH: z.string().optional(),
+  /** Worker tuning; unset: the SDK's defaults. */
+  WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().positive().optional(),
+  WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(2).optional(),
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).optional(),
   MATRIX_HOMESERVER_URL: z.string().url().optional(),
   MATRIX_ACCESS_TOKEN: z.string().optional(),
+  /** A file holding the token instead (the compose stack's bot registration writes one). */
+  MATRIX_ACCESS_TOKEN_FILE: z.string().optional(),
   CHAT_ENABLED: z.enum(['true', 'false']).optional(),
   CHAT_RETENTION_DAYS: z.coerce.number().int().min(0).default(30),
   CHAT_RETENTION_CRON: z.string().default('0 3 * * *'),
@@ -46,6 +55,9 @@ const schema = z.object({
   BLUESKY_SERVICE: z.string().url().default('https://bsky.social'),
   BLUESKY_PLC_URL: z.string().url().default('https://plc.directory'),
   FIREHOSE_SERVICE: z.string().url().default('wss://bsky.network'),
+  /** The consumer's /health/live, /health/ready and /metrics. */
+  FIREHOSE_HEALTH_PORT: z.coerce.number().int().positive().optional(),
+  FIREHOSE_HEALTH_HOST: z.string().default('127.0.0.1'),
   FIREHOSE_MAX_IN_FLIGHT: z.coerce.number().int().min(10).max(1_000_000).default(2000),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
@@ -59,7 +71,12 @@ export type Config = Omit<z.infer<typeof schema>, 'AUTH_JWT_SECRET' | 'PUBLIC_BA
   SESSION_ENCRYPTION_KEYS: SessionKey[];
   /** Whether outbound calls to PDSes may reach loopback/private addresses (never in production). */
   ALLOW_PRIVATE_NETWORK_FETCH: boolean;
+  TEMPORAL_ADDRESS: string;
+  TEMPORAL_NAMESPACE: string;
+  /** How to reach Temporal: address, TLS, API key, gRPC metadata (for the client and the worker alike). */
+  TEMPORAL_CONNECTION: TemporalConnection;
 };
+export type TemporalConnection = Pick<NativeConnectionOptions, 'address' | 'tls' | 'apiKey' | 'metadata'> & { address: string };
 export interface SessionKey { id: string; key: Buffer }
 
 // Known development values: only ever used by a loopback development stack.
@@ -82,6 +99,35 @@ function parseSessionKeys(text: string): SessionKey[] {
   return keys;
 }
 
+function readSecretFile(name: string, path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8').trim();
+  } catch (err) {
+    throw new Error(`invalid configuration: ${name} ${path} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  if (!text) throw new Error(`invalid configuration: ${name} ${path} is empty`);
+  return text;
+}
+
+/**
+ * Temporal's standard client configuration: environment variables over a TOML profile
+ * (TEMPORAL_CONFIG_FILE, TEMPORAL_PROFILE), over the dev stack's defaults. An API key turns TLS on.
+ */
+function temporalConnection(env: NodeJS.ProcessEnv): { connectionOptions: TemporalConnection; namespace: string } {
+  let loaded;
+  try {
+    loaded = loadClientConnectConfig({ overrideEnvVars: Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined)) });
+  } catch (err) {
+    throw new Error(`invalid configuration: Temporal client configuration: ${(err as Error).message}`);
+  }
+  const { connectionOptions: o, namespace } = loaded;
+  return {
+    connectionOptions: { address: o.address ?? '127.0.0.1:7233', tls: o.tls, apiKey: o.apiKey, metadata: o.metadata },
+    namespace: namespace ?? 'default',
+  };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
@@ -98,12 +144,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!devStack && (!c.SESSION_ENCRYPTION_KEYS || c.SESSION_ENCRYPTION_KEYS === DEV_SESSION_KEY)) {
     throw new Error('invalid configuration: SESSION_ENCRYPTION_KEYS is required (and not the development one) outside a loopback development stack');
   }
+  const matrixToken = c.MATRIX_ACCESS_TOKEN ?? (c.MATRIX_ACCESS_TOKEN_FILE ? readSecretFile('MATRIX_ACCESS_TOKEN_FILE', c.MATRIX_ACCESS_TOKEN_FILE) : undefined);
   const chatEnabled = c.CHAT_ENABLED ? c.CHAT_ENABLED === 'true' : Boolean(c.MATRIX_HOMESERVER_URL);
-  if (chatEnabled && (!c.MATRIX_HOMESERVER_URL || !c.MATRIX_ACCESS_TOKEN)) {
-    throw new Error('invalid configuration: CHAT_ENABLED needs MATRIX_HOMESERVER_URL and MATRIX_ACCESS_TOKEN');
+  if (chatEnabled && (!c.MATRIX_HOMESERVER_URL || !matrixToken)) {
+    throw new Error('invalid configuration: CHAT_ENABLED needs MATRIX_HOMESERVER_URL and MATRIX_ACCESS_TOKEN (or MATRIX_ACCESS_TOKEN_FILE)');
   }
+  const temporal = temporalConnection(env);
   return {
     ...c,
+    TEMPORAL_ADDRESS: temporal.connectionOptions.address,
+    TEMPORAL_NAMESPACE: temporal.namespace,
+    TEMPORAL_CONNECTION: temporal.connectionOptions,
+    MATRIX_ACCESS_TOKEN: matrixToken,
     CHAT_ENABLED: chatEnabled,
     AUTH_JWT_SECRET: c.AUTH_JWT_SECRET ?? DEV_SECRET,
     PUBLIC_BASE_URL: publicBaseUrl,

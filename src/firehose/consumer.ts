@@ -10,7 +10,9 @@ import { MalformedRecord, opFromRecord, type IngestOp } from '../domain/ingest.t
 import { EVENT_COLLECTION, RSVP_COLLECTION } from '../domain/lexicon.ts';
 import { idResolver } from '../identity.ts';
 import { requestIngest } from '../temporal/signals.ts';
+import { consumerMetrics } from './metrics.ts';
 import { DurableRunner } from './runner.ts';
+import type { Registry } from 'prom-client';
 
 export interface ConsumerStats {
   handedOff: number; deadLettered: number; cursor: number | undefined;
@@ -47,7 +49,7 @@ function isPassing(err: unknown): boolean {
  * valid event or RSVP, goes to the dead-letter table and the stream goes on. At most
  * FIREHOSE_MAX_IN_FLIGHT events are held: beyond that, reading stops until the backlog halves.
  */
-export async function startFirehoseConsumer(deps: { ds: DataSource; temporal: Client; config: Config }, service = deps.config.FIREHOSE_SERVICE) {
+export async function startFirehoseConsumer(deps: { ds: DataSource; temporal: Client; config: Config; registry?: Registry }, service = deps.config.FIREHOSE_SERVICE) {
   const { ds, temporal, config } = deps;
   const startCursor = await savedCursor(ds, service);
   let firehose: Firehose | null = null;
@@ -58,14 +60,19 @@ export async function startFirehoseConsumer(deps: { ds: DataSource; temporal: Cl
     setCursor: async (cursor) => {
       await saveCursor(ds, service, cursor);
       stats.cursor = cursor;
+      cursorMovedAt = Date.now();
     },
-    onFull: () => { stats.paused++; switching = switching.then(() => firehose?.destroy()).then(() => { firehose = null; }); },
+    onFull: () => { stats.paused++; metrics.paused(); switching = switching.then(() => firehose?.destroy()).then(() => { firehose = null; }); },
     onRoom: () => { switching = switching.then(() => { if (!stopped && !firehose) firehose = subscribe(); }); },
-    onRetry: (seq, delay) => { stats.retried++; console.warn(`firehose: event ${seq} failed for a passing reason; again in ${delay} ms`); },
+    onRetry: (seq, delay) => { stats.retried++; metrics.retried(); console.warn(`firehose: event ${seq} failed for a passing reason; again in ${delay} ms`); },
   });
   const stats: ConsumerStats = {
     handedOff: 0, deadLettered: 0, retried: 0, paused: 0, cursor: runner.getCursor(), inFlight: () => runner.inFlight,
   };
+  let cursorMovedAt = Date.now();
+  const metrics = consumerMetrics(deps.registry, {
+    cursor: () => runner.getCursor(), latestSeen: () => runner.latestSeen, inFlight: () => runner.inFlight, cursorMovedAt: () => cursorMovedAt,
+  });
   let stopped = false;
 
   // The key lookups of commit verification, with a passing failure marked as such (so the commit
@@ -88,11 +95,13 @@ export async function startFirehoseConsumer(deps: { ds: DataSource; temporal: Cl
       if (!(err instanceof MalformedRecord)) throw err;
       await deadLetter(ds, { source: 'firehose', uri: change.uri, cid: change.cid, collection: change.collection, reason: err.message, payload: jsonSafe(change.record) });
       stats.deadLettered++;
+      metrics.deadLettered();
       return;
     }
     // Durable once it returns; a failure (or no answer within 10 s) is retried.
     await temporal.connection.withDeadline(Date.now() + 10_000, () => requestIngest(temporal, config, change.uri, op));
     stats.handedOff++;
+    metrics.handedOff();
   }
 
   function onError(err: Error) {
@@ -104,7 +113,7 @@ export async function startFirehoseConsumer(deps: { ds: DataSource; temporal: Cl
         if (seq !== null) runner.retryLater(seq);
       } else {
         const letter = deadLetter(ds, { source: 'firehose', uri: null, reason: `unverifiable or unparseable commit: ${(err.cause as Error)?.message ?? err.message}`, payload: null })
-          .then(() => { stats.deadLettered++; });
+          .then(() => { stats.deadLettered++; metrics.deadLettered(); });
         if (seq !== null) runner.alsoAwait(seq, letter); else letter.catch(() => undefined);
       }
     }

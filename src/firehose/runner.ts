@@ -7,6 +7,7 @@
  */
 export class DurableRunner {
   private cursor: number | undefined;
+  private seen: number | undefined;
   /** Tracked sequence numbers in arrival order; done ones leave from the front, moving the cursor. */
   private readonly order: { seq: number; done: boolean }[] = [];
   private readonly tracked = new Set<number>();
@@ -27,6 +28,8 @@ export class DurableRunner {
   }
 
   getCursor(): number | undefined { return this.cursor; }
+  /** The highest sequence number the stream has delivered (the cursor trails it by the backlog). */
+  get latestSeen(): number | undefined { return this.seen; }
   get inFlight(): number { return this.tracked.size; }
 
   /** Marks this event's current attempt as failed for a passing reason: it runs again. */
@@ -39,6 +42,7 @@ export class DurableRunner {
 
   async trackEvent(did: string, seq: number, handler: () => Promise<void>): Promise<void> {
     // Redelivered after a resume: already done (at or before the cursor) or still being handled.
+    if (this.seen === undefined || seq > this.seen) this.seen = seq;
     if (this.stopped || (this.cursor !== undefined && seq <= this.cursor) || this.tracked.has(seq)) return;
     const item = { seq, done: false };
     this.order.push(item);

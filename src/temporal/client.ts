@@ -6,7 +6,7 @@ import {
 
 /** Lazy: the API starts (and reports not-ready) while Temporal is still coming up. */
 export function createTemporalClient(config: Config): Client {
-  return new Client({ connection: Connection.lazy({ address: config.TEMPORAL_ADDRESS }), namespace: config.TEMPORAL_NAMESPACE });
+  return new Client({ connection: Connection.lazy(config.TEMPORAL_CONNECTION), namespace: config.TEMPORAL_NAMESPACE });
 }
 
 /** The options every meetflow operation starts with: id, queue, search attributes, UI summary. */

@@ -11,7 +11,7 @@ import { createDataSource } from '../db/data-source.ts';
 import { createRedis } from '../redis.ts';
 import { followUpRelay } from '../follow-ups/outbox.ts';
 import { ensureSchedules } from '../temporal/schedules.ts';
-import { workerHealth } from './health.ts';
+import { serveHealth } from '../process-health.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createWorker } from './worker.ts';
 import { waitFor as waitForIt } from '../wait-for.ts';
@@ -29,7 +29,10 @@ let worker: Worker | null = null;
 const stop = () => { stopping = true; worker?.shutdown(); };
 process.once('SIGTERM', stop);
 process.once('SIGINT', stop);
-if (config.WORKER_HEALTH_PORT) workerHealth(config.WORKER_HEALTH_PORT, config.WORKER_METRICS_HOST, () => worker?.getState() === 'RUNNING');
+if (config.WORKER_HEALTH_PORT) {
+  const polling = () => worker?.getState() === 'RUNNING';
+  serveHealth({ port: config.WORKER_HEALTH_PORT, host: config.WORKER_METRICS_HOST, ready: polling, details: () => ({ polling: polling() }) });
+}
 
 const waitFor = <T>(what: string, step: () => Promise<T>) => waitForIt('worker', what, step, () => stopping);
 
@@ -40,8 +43,8 @@ try {
   while (ds && !stopping) {
     const deps = ds;
     const connected = await waitFor('Temporal', async () => {
-      const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
-      const temporal = new Client({ connection: await Connection.connect({ address: config.TEMPORAL_ADDRESS }), namespace: config.TEMPORAL_NAMESPACE });
+      const connection = await NativeConnection.connect(config.TEMPORAL_CONNECTION);
+      const temporal = new Client({ connection: await Connection.connect(config.TEMPORAL_CONNECTION), namespace: config.TEMPORAL_NAMESPACE });
       try {
         await ensureSchedules(temporal, config);
         return { connection, temporal, worker: await createWorker(connection, { ds: deps, redis, config, temporal, matrix: createMatrixClient(config) }) };

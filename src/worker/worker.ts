@@ -24,6 +24,9 @@ export async function createWorker(
       ? { workflowBundle: { codePath: config.WORKFLOW_BUNDLE_PATH } }
       : { workflowsPath }),
     activities: createActivities(deps),
+    maxConcurrentActivityTaskExecutions: config.WORKER_MAX_CONCURRENT_ACTIVITIES,
+    maxConcurrentWorkflowTaskExecutions: config.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+    maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
     interceptors: { activity: [() => ({ inbound: failuresAtTheBoundary })] },
     // Let running activities finish on SIGTERM instead of cancelling them at once (default 0).
     shutdownGraceTime: (overrides.shutdownGraceTime ?? config.WORKER_SHUTDOWN_GRACE) as '30s',

@@ -6,7 +6,7 @@ import { loadConfig } from '../../src/config.ts';
 
 const taskQueue = process.argv[2];
 const config = loadConfig();
-const client = new Client({ connection: await Connection.connect({ address: config.TEMPORAL_ADDRESS }), namespace: config.TEMPORAL_NAMESPACE });
+const client = new Client({ connection: await Connection.connect(config.TEMPORAL_CONNECTION), namespace: config.TEMPORAL_NAMESPACE });
 const problems: string[] = [];
 for await (const wf of client.workflow.list({ query: `TaskQueue = '${taskQueue}'` })) {
   if (wf.status.name === 'FAILED' || wf.status.name === 'TIMED_OUT') problems.push(`${wf.workflowId}: ${wf.status.name}`);

@@ -50,10 +50,10 @@ export async function startStack(env: Record<string, string> = {}) {
   });
   const ds = await createDataSource(config).initialize();
   const redis = createRedis(config.REDIS_URL);
-  const temporal = new Client({ connection: await Connection.connect({ address: config.TEMPORAL_ADDRESS }), namespace: config.TEMPORAL_NAMESPACE });
+  const temporal = new Client({ connection: await Connection.connect(config.TEMPORAL_CONNECTION), namespace: config.TEMPORAL_NAMESPACE });
   const { app, followUps } = createApp({ ds, redis, temporal, config });
   const matrix = createMatrixClient(config);
-  const workerConnection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const workerConnection = await NativeConnection.connect(config.TEMPORAL_CONNECTION);
 
   let worker: Worker | null = null;
   let running: Promise<void> | null = null;

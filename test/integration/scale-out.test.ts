@@ -9,6 +9,7 @@ import { pdsAccount, testNetwork } from '../helpers/pds.ts';
 import { seedAttendees } from '../helpers/seed.ts';
 import { eventually, startStack, type Stack } from '../helpers/stack.ts';
 import { spawnWorker } from '../helpers/worker-process.ts';
+import { freePort } from '../../scripts/free-ports.ts';
 
 // Scale-out: two API processes, three worker processes and the firehose consumer, all real
 // processes on one Temporal, one Postgres, one task queue. Requests alternate between the APIs;
@@ -19,6 +20,7 @@ let s: Stack;
 let apis: Awaited<ReturnType<typeof spawnApi>>[] = [];
 let workers: Awaited<ReturnType<typeof spawnWorker>>[] = [];
 let consumer: ReturnType<typeof spawn> | null = null;
+let consumerHealth = '';
 beforeAll(async () => {
   net = await testNetwork();
   s = await startStack({ BLUESKY_SERVICE: net.pds.url, BLUESKY_PLC_URL: net.plc.url });
@@ -27,8 +29,13 @@ beforeAll(async () => {
   // From the start of this fresh PDS's stream: nothing is missed however late the consumer connects.
   const firehose = net.pds.url.replace(/^http/, 'ws');
   await s.ds.query(`INSERT INTO firehose_cursors (service, cursor) VALUES ($1, 0)`, [firehose]);
+  const healthPort = await freePort();
+  consumerHealth = `http://127.0.0.1:${healthPort}`;
   consumer = spawn(process.execPath, ['src/firehose/main.ts'], {
-    env: { ...process.env, TEMPORAL_TASK_QUEUE: s.config.TEMPORAL_TASK_QUEUE, BLUESKY_PLC_URL: net.plc.url, FIREHOSE_SERVICE: firehose },
+    env: {
+      ...process.env, TEMPORAL_TASK_QUEUE: s.config.TEMPORAL_TASK_QUEUE, BLUESKY_PLC_URL: net.plc.url, FIREHOSE_SERVICE: firehose,
+      FIREHOSE_HEALTH_PORT: String(healthPort),
+    },
     stdio: 'ignore',
   });
 }, 180_000);
@@ -97,5 +104,16 @@ describe('two APIs, three workers and the consumer on one Temporal', () => {
     const [{ n, distinct }] = await s.ds.query(
       `SELECT count(*)::int AS n, count(DISTINCT source_id)::int AS distinct FROM events WHERE source_did = $1`, [author.session!.did]);
     expect({ n, distinct }).toEqual({ n: 30, distinct: 30 });
+
+    // The consumer says so on its health endpoint: ready, with what it handed off and how far behind it is.
+    expect((await fetch(`${consumerHealth}/health/ready`)).status).toBe(200);
+    const metrics = await eventually(async () => {
+      const text = await (await fetch(`${consumerHealth}/metrics`)).text();
+      const handedOff = Number(text.match(/^meetflow_firehose_records_total\{outcome="handed_off"\} (\d+)/m)?.[1] ?? 0);
+      return handedOff >= 30 && text;
+    }, { timeoutMs: 30_000 });
+    expect(metrics).toMatch(/^meetflow_firehose_lag_events \d+/m);
+    expect(metrics).toMatch(/^meetflow_firehose_cursor [1-9]\d*/m);
+    expect(metrics).toMatch(/^meetflow_firehose_cursor_age_seconds [\d.]+/m);
   });
 });

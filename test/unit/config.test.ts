@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { makeSlug } from '../../src/domain/slug.ts';
@@ -12,6 +15,27 @@ describe('configuration', () => {
     expect(c.WORKER_SHUTDOWN_GRACE).toBe('30s');
     expect(c.PUBLIC_BASE_URL).toBe('http://127.0.0.1:3000');
   });
+  it('reaches Temporal by its standard client configuration: environment over a TOML profile over the defaults', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'envconfig-'));
+    const file = join(dir, 'temporal.toml');
+    writeFileSync(file, '[profile.cloud]\naddress = "ns.acct.tmprl.cloud:7233"\nnamespace = "ns.acct"\napi_key = "key-from-file"\n');
+    const cloud = loadConfig({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'cloud' });
+    expect(cloud.TEMPORAL_ADDRESS).toBe('ns.acct.tmprl.cloud:7233');
+    expect(cloud.TEMPORAL_NAMESPACE).toBe('ns.acct');
+    expect(cloud.TEMPORAL_CONNECTION).toMatchObject({ address: 'ns.acct.tmprl.cloud:7233', apiKey: 'key-from-file', tls: true }); // an API key turns TLS on
+    const env = loadConfig({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'cloud', TEMPORAL_ADDRESS: 'other:7233', TEMPORAL_API_KEY: 'key-from-env' });
+    expect(env.TEMPORAL_CONNECTION).toMatchObject({ address: 'other:7233', apiKey: 'key-from-env' });
+    expect(loadConfig({}).TEMPORAL_CONNECTION).toEqual({ address: '127.0.0.1:7233', tls: undefined, apiKey: undefined, metadata: undefined });
+    expect(() => loadConfig({ TEMPORAL_TLS: 'true', TEMPORAL_TLS_SERVER_CA_CERT_PATH: join(dir, 'missing.pem') })).toThrow(/Temporal client configuration/);
+  });
+
+  it('reads the Matrix token from MATRIX_ACCESS_TOKEN_FILE, and names the file it cannot read', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'token-'));
+    writeFileSync(join(dir, 'token'), 'syt_from_file\n');
+    expect(loadConfig({ MATRIX_HOMESERVER_URL: 'http://127.0.0.1:8008', MATRIX_ACCESS_TOKEN_FILE: join(dir, 'token') }).MATRIX_ACCESS_TOKEN).toBe('syt_from_file');
+    expect(() => loadConfig({ MATRIX_HOMESERVER_URL: 'http://127.0.0.1:8008', MATRIX_ACCESS_TOKEN_FILE: join(dir, 'none') })).toThrow(/MATRIX_ACCESS_TOKEN_FILE .*none cannot be read/);
+  });
+
   it('rejects bad values with the variable named, and a missing secret in production', () => {
     expect(() => loadConfig({ PORT: 'abc' })).toThrow(/PORT/);
     expect(() => loadConfig({ AUTH_JWT_SECRET: 'short' })).toThrow(/AUTH_JWT_SECRET/);
