@@ -39,7 +39,7 @@ extra_passed=0 extra_failed=0
 if [ -n "$FUZZ_PID" ]; then
   if wait "$FUZZ_PID"; then extra_passed=$((extra_passed + 1)); echo "[contract] Schemathesis: no failure"
   else extra_failed=$((extra_failed + 1)); status=1; cat "$TEST_LOG_DIR/contract.out" >&2; fi
-  if node scripts/check-invariants.ts; then extra_passed=$((extra_passed + 1)); else extra_failed=$((extra_failed + 1)); status=1; fi
+  if node src/ops/main.ts invariants; then extra_passed=$((extra_passed + 1)); else extra_failed=$((extra_failed + 1)); status=1; fi
 fi
 # A plain closing line any CI can read, from vitest's own JSON report and the checks above.
 node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));

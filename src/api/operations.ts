@@ -71,8 +71,12 @@ function failureOf(err: unknown): { type: string; message: string } {
  * Reads operations (workflows) through the Temporal client: status, progress, result, error.
  * With a viewer, an operation they may not read is `not_found` (its existence is not told).
  */
+export interface ListQuery { type?: string; entity?: string; status?: Operation['status']; limit: number; cursor?: string }
+const ENTITY_FILTER = /^[a-z]+:[a-z0-9-]+$/;
+
 export function operationReader({ ds, temporal, config }: Pick<AppDeps, 'ds' | 'temporal' | 'config'>) {
   const mayRead = operationAccess(ds);
+  const pages = pageCursors(config.AUTH_JWT_SECRET);
   const uiBase = `${config.TEMPORAL_UI_URL}/namespaces/${encodeURIComponent(config.TEMPORAL_NAMESPACE)}/workflows`;
 
   function summary(info: Execution): Operation | null {
@@ -125,14 +129,42 @@ export function operationReader({ ds, temporal, config }: Pick<AppDeps, 'ds' | '
     return describe(await startOperation(temporal, config, type, slug, input, requestedBy));
   }
 
-  return { describe, summary, start, mayRead };
+  /**
+   * A page of operations from Temporal visibility, newest first; with a viewer, only those they may
+   * read (a page can then be shorter than `limit`; the cursor goes on). Cursors are signed.
+   */
+  async function list(q: ListQuery, viewer?: Auth): Promise<{ items: Operation[]; nextCursor: string | null }> {
+    // Values are quoted safely: each filter is an enum or matches a strict pattern (ENTITY_FILTER).
+    if (q.type && !(q.type in OPERATION_TYPES)) throw new DomainError('validation_failed', `no operation type ${q.type}`);
+    if (q.entity && !ENTITY_FILTER.test(q.entity)) throw new DomainError('validation_failed', 'entity must be kind:slug');
+    const clauses = [
+      q.type && `MeetflowOperation = '${q.type}'`,
+      q.entity && `MeetflowEntity = '${q.entity}'`,
+      q.status && `ExecutionStatus = '${STATUS_FILTER[q.status]}'`,
+    ].filter(Boolean);
+    const query = clauses.join(' AND ');
+    // Only page tokens this reader handed out (signed, for this query) reach Temporal: a forged one
+    // makes its visibility store fail in ways the client retries for a long time.
+    const token = q.cursor ? pages.open(q.cursor, query) : undefined;
+    if (q.cursor && !token) throw new DomainError('validation_failed', 'cursor is not valid');
+    const response = await temporal.connection.withDeadline(Date.now() + LIST_TIMEOUT_MS, () => temporal.workflowService.listWorkflowExecutions({
+      namespace: config.TEMPORAL_NAMESPACE, query, pageSize: q.limit, nextPageToken: token,
+    }));
+    const nextCursor = response.nextPageToken?.length ? pages.seal(Buffer.from(response.nextPageToken), query) : null;
+    const readable = await Promise.all(response.executions.map(fromListing).map(async (info) => {
+      const op = summary(info);
+      return op && (!viewer || await mayRead(viewer, op.entity, info.requestedBy)) ? op : null;
+    }));
+    return { items: readable.filter((o): o is Operation => o !== null), nextCursor };
+  }
+
+  return { describe, summary, start, list, mayRead };
 }
 
 export function operationsRoutes(deps: AppDeps) {
-  const { temporal, config } = deps;
+  const { temporal } = deps;
   const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
-  const { describe, summary, mayRead } = operationReader(deps);
-  const pages = pageCursors(config.AUTH_JWT_SECRET);
+  const { describe, list } = operationReader(deps);
 
   const Id = z.object({ id: operationId });
 
@@ -147,7 +179,7 @@ export function operationsRoutes(deps: AppDeps) {
     request: {
       query: z.object({
         type: z.enum(Object.keys(OPERATION_TYPES) as [string, ...string[]]).optional(),
-        entity: z.string().regex(/^[a-z]+:[a-z0-9-]+$/, 'kind:slug').optional(),
+        entity: z.string().regex(ENTITY_FILTER, 'kind:slug').optional(),
         status: z.enum(Object.keys(STATUS_FILTER) as [Operation['status'], ...Operation['status'][]]).optional(),
         limit: z.coerce.number().int().min(1).max(100).default(20),
         cursor: cursor.optional(),
@@ -158,29 +190,7 @@ export function operationsRoutes(deps: AppDeps) {
       ...errorResponses,
     },
   }), async (c) => {
-    const q = c.req.valid('query');
-    // Values are quoted safely: each filter is an enum or matches a strict pattern.
-    const clauses = [
-      q.type && `MeetflowOperation = '${q.type}'`,
-      q.entity && `MeetflowEntity = '${q.entity}'`,
-      q.status && `ExecutionStatus = '${STATUS_FILTER[q.status]}'`,
-    ].filter(Boolean);
-    const query = clauses.join(' AND ');
-    // Only page tokens this API handed out (signed, for this query) reach Temporal: a forged one
-    // makes its visibility store fail in ways the client retries for a long time.
-    const token = q.cursor ? pages.open(q.cursor, query) : undefined;
-    if (q.cursor && !token) throw new DomainError('validation_failed', 'cursor is not valid');
-    const response = await temporal.connection.withDeadline(Date.now() + LIST_TIMEOUT_MS, () => temporal.workflowService.listWorkflowExecutions({
-      namespace: config.TEMPORAL_NAMESPACE, query, pageSize: q.limit, nextPageToken: token,
-    }));
-    const infos = response.executions.map(fromListing);
-    const nextCursor = response.nextPageToken?.length ? pages.seal(Buffer.from(response.nextPageToken), query) : null;
-    // Only what the caller may read (a page can be shorter than `limit`; the cursor goes on).
-    const readable = await Promise.all(infos.map(async (info) => {
-      const op = summary(info);
-      return op && await mayRead(c.get('auth'), op.entity, info.requestedBy) ? op : null;
-    }));
-    return c.json({ items: readable.filter((o): o is Operation => o !== null), nextCursor }, 200);
+    return c.json(await list(c.req.valid('query'), c.get('auth')), 200);
   });
 
   app.openapi(createRoute({

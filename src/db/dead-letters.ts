@@ -1,9 +1,35 @@
 import type { DataSource } from 'typeorm';
+import { changedRows } from './changed-rows.ts';
 
+/** The `ingestion_dead_letters` table: what could not be ingested, with why, kept for operators. */
 export interface DeadLetter { source: string; uri: string | null; cid?: string | null; collection?: string | null; reason: string; payload?: unknown }
+export interface DeadLetterRow { id: string; source: string; uri: string | null; cid: string | null; collection: string | null; reason: string; payload: unknown; created_at: Date }
 
-/** What could not be ingested, with why, kept for operators: the pipeline goes on. */
+/** Keeps one; the pipeline goes on. */
 export async function deadLetter(ds: DataSource, d: DeadLetter): Promise<void> {
   await ds.query(`INSERT INTO ingestion_dead_letters (source, uri, cid, collection, reason, payload) VALUES ($1, $2, $3, $4, $5, $6)`,
     [d.source, d.uri, d.cid ?? null, d.collection ?? null, d.reason, d.payload === undefined ? null : JSON.stringify(d.payload)]);
+}
+
+/** Newest first, after the id `before` (paging), optionally of one source. */
+export function deadLetters(ds: DataSource, q: { source?: string; before?: string; limit: number }): Promise<DeadLetterRow[]> {
+  return ds.query(
+    `SELECT id::text, source, uri, cid, collection, reason, payload, created_at FROM ingestion_dead_letters
+      WHERE ($1::text IS NULL OR source = $1) AND ($2::bigint IS NULL OR id < $2) ORDER BY id DESC LIMIT $3`,
+    [q.source ?? null, q.before ?? null, q.limit]);
+}
+
+export async function deadLetterById(ds: DataSource, id: string): Promise<DeadLetterRow | undefined> {
+  const [row] = await ds.query(`SELECT id::text, source, uri, cid, collection, reason, payload, created_at FROM ingestion_dead_letters WHERE id = $1`, [id]);
+  return row;
+}
+
+/** Removes it once handled again; false when it was gone already. */
+export async function removeDeadLetter(ds: DataSource, id: string): Promise<boolean> {
+  return (await changedRows(ds, `DELETE FROM ingestion_dead_letters WHERE id = $1 RETURNING id`, [id])).length > 0;
+}
+
+/** A retry that failed again: the new reason. */
+export async function setDeadLetterReason(ds: DataSource, id: string, reason: string): Promise<void> {
+  await ds.query(`UPDATE ingestion_dead_letters SET reason = $2 WHERE id = $1`, [id, reason]);
 }

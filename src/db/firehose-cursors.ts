@@ -13,3 +13,15 @@ export async function saveCursor(ds: DataSource, service: string, cursor: number
     `INSERT INTO firehose_cursors (service, cursor) VALUES ($1, $2)
      ON CONFLICT (service) DO UPDATE SET cursor = GREATEST(firehose_cursors.cursor, EXCLUDED.cursor), updated_at = now()`, [service, cursor]);
 }
+
+/** Every service's cursor, for operators. */
+export function cursors(ds: DataSource): Promise<{ service: string; cursor: string; updated_at: Date }[]> {
+  return ds.query(`SELECT service, cursor::text, updated_at FROM firehose_cursors ORDER BY service`);
+}
+
+/** Sets the cursor to `cursor`, back or forth (an operator's move: the consumer must be stopped). */
+export async function moveCursor(ds: DataSource, service: string, cursor: number): Promise<void> {
+  await ds.query(
+    `INSERT INTO firehose_cursors (service, cursor) VALUES ($1, $2)
+     ON CONFLICT (service) DO UPDATE SET cursor = EXCLUDED.cursor, updated_at = now()`, [service, cursor]);
+}
