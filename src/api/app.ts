@@ -1,5 +1,4 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { swaggerUI } from '@hono/swagger-ui';
 import { adminRoutes } from './admin.ts';
 import { attendeesRoutes } from './attendees.ts';
 import { blueskyAuthRoutes } from './bluesky-auth.ts';
@@ -19,6 +18,8 @@ import { seriesRoutes } from './series.ts';
 import { occurrenceRoutes } from './series-occurrences.ts';
 import { usersRoutes } from './users.ts';
 import { integrationRoutes } from './integration.ts';
+import { docsRoutes } from './docs.ts';
+import { applyConventions, locationOnAccepted } from './conventions.ts';
 
 /**
  * The methods routed for a path (middleware registered for all methods left out). A path with a
@@ -59,12 +60,14 @@ export function createApp(services: AppDeps) {
 
   app.route('/', blueskyAuthRoutes(deps)); // before the JWT check: it is how a token is obtained
   app.use('/v1/*', async (c, next) => (c.req.path.startsWith('/v1/auth/') ? next() : jwt(c, next)));
+  app.use('/v1/*', locationOnAccepted);
   for (const routes of [usersRoutes, groupsRoutes, groupMembersRoutes, eventsRoutes, seriesRoutes, occurrenceRoutes, attendeesRoutes, registrationsRoutes, operationsRoutes, adminRoutes, integrationRoutes]) {
     app.route('/', routes(deps));
   }
 
+  applyConventions(app);
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
   app.doc31('/openapi.json', { openapi: '3.1.0', info: { title: 'meetflow', version: '1' } });
-  app.get('/docs', swaggerUI({ url: '/openapi.json' }));
+  docsRoutes(app);
   return { app, followUps };
 }

@@ -6,7 +6,8 @@ import { makeSlug } from '../domain/slug.ts';
 import { eventBySlug, eventColumns, insertEvent, listEvents, updateLiveEvent, type EventFilter } from '../db/events.ts';
 import { recordOccurrenceChange } from '../db/series.ts';
 import { userBySlug } from '../db/users.ts';
-import { datetime, patchOf, slug, SlugParam } from './fields.ts';
+import { cursor, datetime, patchOf, slug, SlugParam } from './fields.ts';
+import { readKey, writeKey } from './keyset.ts';
 import { recordFollowUps } from '../follow-ups/outbox.ts';
 import { afterEventChanged, afterEventCreated, publishNow } from '../follow-ups/rules.ts';
 import { findVisibleEvent, groupForNewItem, requireManager, requireUser } from './access.ts';
@@ -36,17 +37,31 @@ const one = { content: { 'application/json': { schema: EventSchema } } };
 const ListQuery = z.object({
   from: datetime.optional(), to: datetime.optional(), groupSlug: slug.optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: cursor.optional(),
 });
 
-const list = { 200: { content: { 'application/json': { schema: z.object({ items: z.array(EventSchema) }) } }, description: 'events by start time' }, ...errorResponses };
+const list = {
+  200: { content: { 'application/json': { schema: z.object({ items: z.array(EventSchema), nextCursor: z.string().nullable() }) } }, description: 'events by start time' },
+  ...errorResponses,
+};
+/** Keys of event pages: (start, slug). Starts are written from JavaScript Dates: milliseconds are exact. */
+const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+const SLUG = /^[a-z0-9-]{1,200}$/;
 
 /** Events by start time, as the caller may see them (drafts only for their managers). */
 async function eventsFor(ds: DataSource, auth: Auth, q: z.infer<typeof ListQuery>, ownerSlug?: string) {
   const filter: EventFilter = {
     from: q.from ? new Date(q.from) : new Date(0), to: q.to ? new Date(q.to) : undefined, groupSlug: q.groupSlug, ownerSlug,
-    draftsOf: auth.role === 'admin' ? undefined : auth.sub, limit: q.limit,
+    draftsOf: auth.role === 'admin' ? undefined : auth.sub, limit: q.limit + 1,
   };
-  return { items: await toEventJsons(ds, await listEvents(ds, filter)) };
+  if (q.cursor) {
+    const [startAt, after] = readKey(q.cursor, [ISO, SLUG]) as [string, string];
+    filter.after = { startAt: new Date(startAt), slug: after };
+  }
+  const rows = await listEvents(ds, filter);
+  const page = rows.slice(0, q.limit);
+  const last = page.at(-1);
+  return { items: await toEventJsons(ds, page), nextCursor: rows.length > q.limit && last ? writeKey([last.startAt.toISOString(), last.slug]) : null };
 }
 
 type Ctx = RouteDeps & { operations: ReturnType<typeof operationReader> };

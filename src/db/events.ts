@@ -35,6 +35,8 @@ export interface EventFilter {
   from: Date; to?: Date; groupSlug?: string; ownerSlug?: string;
   /** Drafts only of this user (theirs, or their groups' as owner or admin); undefined: every draft. */
   draftsOf?: string;
+  /** Keyset paging: after this (start, slug). */
+  after?: { startAt: Date; slug: string };
   limit: number;
 }
 
@@ -44,6 +46,7 @@ export function listEvents(q: Q, f: EventFilter): Promise<Event[]> {
     .andWhere('e.start_at >= :from', { from: f.from })
     .orderBy('e.start_at', 'ASC').addOrderBy('e.slug', 'ASC').limit(f.limit);
   if (f.to) qb.andWhere('e.start_at < :to', { to: f.to });
+  if (f.after) qb.andWhere('(e.start_at, e.slug) > (:afterStart, :afterSlug)', { afterStart: f.after.startAt, afterSlug: f.after.slug });
   if (f.groupSlug) qb.andWhere('e.group_id = (SELECT id FROM groups WHERE slug = :g)', { g: f.groupSlug });
   if (f.ownerSlug) qb.andWhere('e.owner_id = (SELECT id FROM users WHERE slug = :owner)', { owner: f.ownerSlug });
   if (f.draftsOf !== undefined) {

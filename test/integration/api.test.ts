@@ -30,6 +30,16 @@ describe('API conventions', () => {
     const docs = await s.api('GET', '/docs');
     expect(docs.status).toBe(200);
     expect(docs.body).toContain('swagger');
+    // Offline: the page loads its assets from meetflow itself, never from a CDN, and they are served.
+    const assets = [...String(docs.body).matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]);
+    expect(assets.length).toBeGreaterThanOrEqual(2);
+    for (const url of assets) {
+      expect(url, url).toMatch(/^\/docs\/assets\//);
+      const asset = await s.api('GET', url);
+      expect(asset.status, url).toBe(200);
+      expect(String(asset.body).length, url).toBeGreaterThan(10_000);
+    }
+    expect((await s.api('GET', '/docs/assets/swagger-ui-dist/package.json')).status).toBe(404); // only the two files
   });
 
   it('rejects missing, forged, expired and wrong-role tokens with the error shape', async () => {
@@ -51,7 +61,9 @@ describe('API conventions', () => {
 
   it('bad input is a 400 with machine-readable details and writes nothing', async () => {
     const u = await s.user();
-    const before = Number((await s.ds.query(`SELECT count(*) FROM events`))[0].count);
+    // This user's events only: other test files write events meanwhile.
+    const mine = async () => Number((await s.ds.query(`SELECT count(*) FROM events WHERE owner_id = $1`, [u.id]))[0].count);
+    const before = await mine();
     const bad = await s.api('POST', '/v1/events', {
       token: u.token, body: { name: 'x', startAt: '2027-01-02T10:00:00Z', endAt: '2027-01-01T10:00:00Z', timeZone: 'Nowhere/Atlantis', capacity: -1 },
     });
@@ -61,7 +73,7 @@ describe('API conventions', () => {
     const notJson = await s.app.request('/v1/events', { method: 'POST', headers: { Authorization: `Bearer ${u.token}`, 'Content-Type': 'application/json' }, body: '{oops' });
     expect(notJson.status).toBe(400);
     expect(((await notJson.json()) as { error: { code: string } }).error.code).toBeTypeOf('string');
-    expect(Number((await s.ds.query(`SELECT count(*) FROM events`))[0].count)).toBe(before);
+    expect(await mine()).toBe(before);
   });
 
   it('a token whose subject is no user cannot create things', async () => {
@@ -167,5 +179,48 @@ describe('operations (API -> Temporal dev server -> worker -> activity -> Postgr
     expect((await s.api('GET', '/v1/operations/other:thing', { token: u.token })).status).toBe(404);
     expect((await s.api('GET', '/v1/operations/something-else', { token: u.token })).status).toBe(400); // not an operation id at all
     expect((await s.api('GET', '/v1/operations?entity=DROP TABLE', { token: u.token })).status).toBe(400);
+  });
+});
+
+describe('conventions for clients', () => {
+  it('every operation has a unique operationId; every 202 documents Location and sends it', async () => {
+    const doc = (await s.api('GET', '/openapi.json')).body;
+    const ops = Object.entries(doc.paths as Record<string, Record<string, { operationId?: string; responses: Record<string, { headers?: object }> }>>)
+      .flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => ({ path, method, ...op })));
+    expect(ops.length).toBeGreaterThan(30);
+    expect(ops.filter((o) => !o.operationId)).toEqual([]);
+    expect(new Set(ops.map((o) => o.operationId)).size).toBe(ops.length);
+    for (const o of ops.filter((x) => x.responses['202'])) expect(o.responses['202'].headers, `${o.method} ${o.path}`).toHaveProperty('Location');
+
+    const owner = await s.user();
+    const { slug } = (await s.api('POST', '/v1/events', { token: owner.token, body: {
+      name: 'Followed', startAt: '2027-09-01T18:00:00Z', endAt: '2027-09-01T20:00:00Z', timeZone: 'UTC',
+    } })).body;
+    const res = await s.app.request(`/v1/events/${slug}`, { method: 'DELETE', headers: { Authorization: `Bearer ${owner.token}` } });
+    expect(res.status).toBe(202);
+    const op = await res.json() as { links: { self: string } };
+    expect(res.headers.get('Location')).toBe(op.links.self);
+  });
+
+  it('pages through events with a cursor: every event once, in start order', async () => {
+    const owner = await s.user();
+    const at = (i: number) => new Date(Date.UTC(2031, 0, 1, 10, 0, 0) + Math.floor(i / 2) * 3600_000).toISOString(); // pairs share a start
+    for (let i = 0; i < 7; i++) {
+      expect((await s.api('POST', '/v1/events', { token: owner.token, body: {
+        name: `Paged ${i}`, startAt: at(i), endAt: '2031-02-01T00:00:00Z', timeZone: 'UTC',
+      } })).status).toBe(201);
+    }
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    const mySlug = (await s.api('GET', '/v1/me', { token: owner.token })).body.slug;
+    do {
+      const page: { items: { name: string }[]; nextCursor: string | null } =
+        (await s.api('GET', `/v1/users/${mySlug}/events?limit=3&from=2031-01-01T00:00:00Z${cursor ? `&cursor=${cursor}` : ''}`, { token: owner.token })).body;
+      seen.push(...page.items.map((e) => e.name));
+      cursor = page.nextCursor;
+    } while (cursor);
+    expect(seen.sort()).toEqual(Array.from({ length: 7 }, (_, i) => `Paged ${i}`).sort());
+    expect(new Set(seen).size).toBe(7);
+    expect((await s.api('GET', '/v1/events?cursor=bm90LW91cnM', { token: owner.token })).body.error.code).toBe('validation_failed');
   });
 });

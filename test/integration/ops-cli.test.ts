@@ -7,7 +7,8 @@ import { eventually, startStack, type Stack } from '../helpers/stack.ts';
 
 // `npm run ops`: the operator's CLI, as a process against the test services and a worker.
 let s: Stack;
-beforeAll(async () => { s = await startStack(); }, 120_000);
+// The DIDs here are made up: identity lookups go to a closed port and fail at once (a shadow account by DID).
+beforeAll(async () => { s = await startStack({ BLUESKY_PLC_URL: 'http://127.0.0.1:9' }); }, 120_000);
 afterAll(async () => { await s?.close(); });
 
 const ops = (...args: string[]) => {
