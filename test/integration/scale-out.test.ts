@@ -9,7 +9,8 @@ import { pdsAccount, testNetwork } from '../helpers/pds.ts';
 import { seedAttendees } from '../helpers/seed.ts';
 import { eventually, startStack, type Stack } from '../helpers/stack.ts';
 import { spawnWorker } from '../helpers/worker-process.ts';
-import { freePort } from '../../scripts/free-ports.ts';
+import { freePort, freePorts } from '../../scripts/free-ports.ts';
+import { readFileSync } from 'node:fs';
 
 // Scale-out: two API processes, three worker processes and the firehose consumer, all real
 // processes on one Temporal, one Postgres, one task queue. Requests alternate between the APIs;
@@ -21,10 +22,13 @@ let apis: Awaited<ReturnType<typeof spawnApi>>[] = [];
 let workers: Awaited<ReturnType<typeof spawnWorker>>[] = [];
 let consumer: ReturnType<typeof spawn> | null = null;
 let consumerHealth = '';
+let workerMetrics = '';
 beforeAll(async () => {
   net = await testNetwork();
   s = await startStack({ BLUESKY_SERVICE: net.pds.url, BLUESKY_PLC_URL: net.plc.url });
-  workers = await Promise.all([0, 1, 2].map(() => spawnWorker(s)));
+  const [metricsPort, workerHealthPort] = await freePorts(2);
+  workerMetrics = `http://127.0.0.1:${metricsPort}/metrics`;
+  workers = await Promise.all([0, 1, 2].map((i) => spawnWorker(s, i ? {} : { WORKER_METRICS_PORT: String(metricsPort), WORKER_HEALTH_PORT: String(workerHealthPort) })));
   apis = await Promise.all([0, 1].map(() => spawnApi(s, { BLUESKY_SERVICE: net.pds.url, BLUESKY_PLC_URL: net.plc.url })));
   // From the start of this fresh PDS's stream: nothing is missed however late the consumer connects.
   const firehose = net.pds.url.replace(/^http/, 'ws');
@@ -115,5 +119,21 @@ describe('two APIs, three workers and the consumer on one Temporal', () => {
     expect(metrics).toMatch(/^meetflow_firehose_lag_events \d+/m);
     expect(metrics).toMatch(/^meetflow_firehose_cursor [1-9]\d*/m);
     expect(metrics).toMatch(/^meetflow_firehose_cursor_age_seconds [\d.]+/m);
+  });
+
+  it('the Grafana dashboard (deploy/grafana/meetflow.json) charts only metrics these processes expose', async () => {
+    const scraped = [
+      await (await fetch(workerMetrics)).text(), // the worker's SDK metrics (per workflow and activity type)
+      await (await fetch(`${apis[0].base}/metrics`)).text(),
+      await (await fetch(`${consumerHealth}/metrics`)).text(),
+    ].join('\n');
+    const dashboard = JSON.parse(readFileSync('deploy/grafana/meetflow.json', 'utf8')) as { panels: { targets: { expr: string }[] }[] };
+    const names = new Set(dashboard.panels.flatMap((p) => p.targets.flatMap((t) => t.expr.match(/\b(meetflow|temporal)_[a-z_]+/g) ?? [])));
+    expect(names.size).toBeGreaterThan(10);
+    const exposed = (name: string) => new RegExp(`^${name}[{ ]`, 'm').test(scraped);
+    // Failure counters have no sample until something fails: they follow the naming the others prove.
+    const unproven = [...names].filter((n) => !exposed(n));
+    expect(unproven.filter((n) => !/_failed$/.test(n)), 'charted but not exposed').toEqual([]);
+    expect(exposed('temporal_workflow_completed')).toBe(true); // counters carry no _total suffix here
   });
 });
