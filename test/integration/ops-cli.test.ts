@@ -8,7 +8,10 @@ import { eventually, startStack, type Stack } from '../helpers/stack.ts';
 // `npm run ops`: the operator's CLI, as a process against the test services and a worker.
 let s: Stack;
 // The DIDs here are made up: identity lookups go to a closed port and fail at once (a shadow account by DID).
-beforeAll(async () => { s = await startStack({ BLUESKY_PLC_URL: 'http://127.0.0.1:9' }); }, 120_000);
+beforeAll(async () => {
+  s = await startStack({ BLUESKY_PLC_URL: 'http://127.0.0.1:9' });
+  await s.startWorker();
+}, 120_000);
 afterAll(async () => { await s?.close(); });
 
 const ops = (...args: string[]) => {
@@ -39,7 +42,8 @@ describe('the operator CLI', () => {
     const retried = ops('dead-letters', 'retry', good, '--json');
     expect(retried.status, retried.err).toBe(0);
     expect(retried.json()).toEqual({ id: good, outcome: 'handed-off', operation: `bsky-ingest:${uri}` });
-    await eventually(async () => (await s.ds.query(`SELECT 1 FROM events WHERE source_id = $1`, [uri])).length === 1, { timeoutMs: 60_000 });
+    await eventually(async () => (await s.ds.query(`SELECT 1 FROM events WHERE source_id = $1`, [uri])).length === 1, { timeoutMs: 60_000 })
+      .catch(async (err) => { throw new Error(`${err.message}; ${JSON.stringify(await s.whereIs(`bsky-ingest:${uri}`))}`); });
     expect(await s.ds.query(`SELECT 1 FROM ingestion_dead_letters WHERE id = $1`, [good])).toEqual([]);
 
     const still = ops('dead-letters', 'retry', bad, '--json').json();
