@@ -22,6 +22,8 @@ export CHAT_RETENTION_CRON='0 0 1 1 *' RECONCILE_CRON='0 0 1 1 *'
 # The workers' own log lines (retry warnings of deliberate outages) go here, not into the report.
 export TEST_LOG_DIR="$PWD/test-results"
 rm -rf "$TEST_LOG_DIR"; mkdir -p "$TEST_LOG_DIR"
+# The in-process API and relay log here too (JSON lines); processes a test spawns log to their stdout.
+export LOG_FILE="$TEST_LOG_DIR/app.log"
 
 npx tsc --noEmit
 npm run --silent lint # floating and misused promises (eslint.config.js)

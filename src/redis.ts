@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { log } from './logger.ts';
 
 export function createRedis(url: string): Redis {
   // Fail commands fast while disconnected instead of queueing them forever.
@@ -6,11 +7,11 @@ export function createRedis(url: string): Redis {
   // ioredis reconnects by itself; say so once per outage, not once per attempt.
   let down = false;
   redis.on('error', (err: Error) => {
-    if (!down) console.warn(`redis: ${err.message}; reconnecting`);
+    if (!down) log.warn({ reason: err.message }, 'redis unavailable; reconnecting');
     down = true;
   });
   redis.on('ready', () => {
-    if (down) console.warn('redis: connected again');
+    if (down) log.warn('redis connected again');
     down = false;
   });
   return redis;

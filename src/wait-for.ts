@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { log } from './logger.ts';
 
 /**
  * Retries `step` with backoff (1 s doubling to 30 s) until it succeeds, or answers null once
@@ -10,7 +11,7 @@ export async function waitFor<T>(who: string, what: string, step: () => Promise<
     try {
       return await step();
     } catch (err) {
-      console.warn(`${who}: ${what} unavailable (${(err as Error).message.split('\n')[0]}); retrying in ${delay / 1000} s`);
+      log.warn({ who, dependency: what, reason: (err as Error).message.split('\n')[0], retryInS: delay / 1000 }, `${what} unavailable; retrying`);
       await sleep(delay);
     }
   }

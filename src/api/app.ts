@@ -20,6 +20,7 @@ import { usersRoutes } from './users.ts';
 import { integrationRoutes } from './integration.ts';
 import { docsRoutes } from './docs.ts';
 import { applyConventions, locationOnAccepted } from './conventions.ts';
+import { requestIds } from './request-id.ts';
 
 /**
  * The methods routed for a path (middleware registered for all methods left out). A path with a
@@ -43,6 +44,7 @@ export function createApp(services: AppDeps) {
   const followUps = followUpRelay({ ...services, registry: metrics.registry });
   const deps: RouteDeps = { ...services, followUps };
 
+  app.use('*', requestIds);
   app.use('*', metrics.middleware);
   app.use('*', limitBody(deps.config));
   app.use('*', refuseControlCharacters);

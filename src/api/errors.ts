@@ -3,6 +3,7 @@ import { HTTPException } from 'hono/http-exception';
 import { QueryFailedError } from 'typeorm';
 import { z } from '@hono/zod-openapi';
 import { DomainError, ERROR_CODES, type ErrorKind } from '../domain/errors.ts';
+import { log } from '../logger.ts';
 
 export const ErrorSchema = z.object({
   error: z.object({
@@ -108,6 +109,6 @@ export function onError(err: Error, c: Context) {
   }
   const down = databaseUnavailable(err);
   if (down) return c.json(errorBody(down.code, down.message), 503, { 'Retry-After': '1' });
-  console.error('unhandled error', c.req.method, loggable(c.req.path), err);
+  log.error({ err, method: c.req.method, path: loggable(c.req.path) }, 'unhandled error');
   return c.json(errorBody('internal', 'internal error'), 500);
 }

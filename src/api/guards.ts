@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../config.ts';
 import { readAuth } from './auth.ts';
 import { errorBody, loggable } from './errors.ts';
+import { log } from '../logger.ts';
 
 /** Bodies over API_BODY_LIMIT_BYTES are refused with 413 before they are read whole. */
 export function limitBody(config: Config): MiddlewareHandler {
@@ -65,7 +66,7 @@ export function rateLimits(redis: Redis, config: Config): MiddlewareHandler {
     try {
       [[, count]] = await redis.multi().incr(key).expire(key, WINDOW_S * 2).exec() as [[null, number], unknown];
     } catch (err) {
-      console.warn('rate limit not applied (Redis unavailable):', loggable((err as Error).message));
+      log.warn({ reason: loggable((err as Error).message) }, 'rate limit not applied (Redis unavailable)');
       return next();
     }
     const reset = (window + 1) * WINDOW_S - Math.floor(Date.now() / 1000);

@@ -8,26 +8,28 @@ import { createRedis } from '../redis.ts';
 import { createTemporalClient } from '../temporal/client.ts';
 import { createApp } from './app.ts';
 import { purgeExpiredKeys } from '../db/idempotency-keys.ts';
+import { log } from '../logger.ts';
 
 const config = loadConfig();
+log.setBindings({ service: 'api' });
 const ds = await createDataSource(config).initialize();
 const redis = createRedis(config.REDIS_URL);
 const temporal = createTemporalClient(config);
 const { app, followUps } = createApp({ ds, redis, temporal, config });
 const stopRelay = followUps.start(); // follow-ups recorded while Temporal was away
-const purge = setInterval(() => { purgeExpiredKeys(ds).catch((err: Error) => console.warn('idempotency keys:', err.message)); }, 3_600_000);
+const purge = setInterval(() => { purgeExpiredKeys(ds).catch((err: Error) => log.warn({ err }, 'purging idempotency keys failed')); }, 3_600_000);
 
 const server = serve({ fetch: app.fetch, port: config.PORT, hostname: '0.0.0.0' }, (info) => {
-  console.log(`api listening on http://127.0.0.1:${info.port} (docs: /docs)`);
+  log.info({ port: info.port }, `api listening on http://127.0.0.1:${info.port} (docs: /docs)`);
 });
 
 let stopping = false;
 async function shutdown(signal: string) {
   if (stopping) return;
   stopping = true;
-  console.log(`api: ${signal}, draining`);
+  log.info({ signal }, 'api draining');
   // A hard deadline: a request that never finishes must not keep the process alive.
-  setTimeout(() => { console.error('api: drain deadline passed, exiting'); process.exit(1); }, config.API_SHUTDOWN_TIMEOUT_MS).unref();
+  setTimeout(() => { log.error('api drain deadline passed, exiting'); process.exit(1); }, config.API_SHUTDOWN_TIMEOUT_MS).unref();
   await new Promise<void>((resolve) => server.close(() => resolve()));
   clearInterval(purge);
   await stopRelay();

@@ -6,6 +6,7 @@ import type { Config } from '../config.ts';
 import { oauthClient, oauthSessionStore } from './oauth.ts';
 import { sealedStore } from './sealed-store.ts';
 import { disconnectBluesky } from '../db/users.ts';
+import { log } from '../logger.ts';
 
 /**
  * A user's Bluesky session, one per DID, in Redis (shared by API and worker, encrypted): an app
@@ -37,7 +38,7 @@ export function newAgent(service: string, redis: Redis, config: Config): AtpAgen
     service,
     persistSession: (evt, session) => {
       // The hook cannot wait; a failed save (Redis away) is said, and the next refresh saves again.
-      if (session && evt === 'update') store.save(service, session).catch((err: Error) => console.warn(`Bluesky session of ${session.did} not saved: ${err.message}`));
+      if (session && evt === 'update') store.save(service, session).catch((err: Error) => log.warn({ did: session.did, reason: err.message }, 'Bluesky session not saved'));
     },
   });
 }

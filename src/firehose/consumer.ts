@@ -13,6 +13,7 @@ import { requestIngest } from '../temporal/signals.ts';
 import { consumerMetrics } from './metrics.ts';
 import { DurableRunner } from './runner.ts';
 import type { Registry } from 'prom-client';
+import { log } from '../logger.ts';
 
 export interface ConsumerStats {
   handedOff: number; deadLettered: number; cursor: number | undefined;
@@ -64,7 +65,7 @@ export async function startFirehoseConsumer(deps: { ds: DataSource; temporal: Cl
     },
     onFull: () => { stats.paused++; metrics.paused(); switching = switching.then(() => firehose?.destroy()).then(() => { firehose = null; }); },
     onRoom: () => { switching = switching.then(() => { if (!stopped && !firehose) firehose = subscribe(); }); },
-    onRetry: (seq, delay) => { stats.retried++; metrics.retried(); console.warn(`firehose: event ${seq} failed for a passing reason; again in ${delay} ms`); },
+    onRetry: (seq, delay) => { stats.retried++; metrics.retried(); log.warn({ seq, delayMs: delay }, 'firehose: event failed for a passing reason; retrying'); },
   });
   const stats: ConsumerStats = {
     handedOff: 0, deadLettered: 0, retried: 0, paused: 0, cursor: runner.getCursor(), inFlight: () => runner.inFlight,
@@ -117,7 +118,7 @@ export async function startFirehoseConsumer(deps: { ds: DataSource; temporal: Cl
         if (seq !== null) runner.alsoAwait(seq, letter); else letter.catch(() => undefined);
       }
     }
-    console.error(`firehose: ${err.message}${err.cause ? `: ${(err.cause as Error).message}` : ''}`);
+    log.error({ reason: err.message, cause: (err.cause as Error | undefined)?.message }, 'firehose error');
   }
 
   function subscribe(): Firehose {

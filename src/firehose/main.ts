@@ -9,8 +9,10 @@ import { createDataSource } from '../db/data-source.ts';
 import { createTemporalClient } from '../temporal/client.ts';
 import { waitFor } from '../wait-for.ts';
 import { startFirehoseConsumer } from './consumer.ts';
+import { log } from '../logger.ts';
 
 const config = loadConfig();
+log.setBindings({ service: 'firehose' });
 let stopping = false;
 const temporal = createTemporalClient(config); // lazy: connects (and reconnects) on use
 // Live at once; ready once the consumer reads (not while it waits for Postgres).
@@ -23,14 +25,14 @@ if (config.FIREHOSE_HEALTH_PORT) {
 const ds = await waitFor('firehose', 'Postgres', () => createDataSource(config).initialize(), () => stopping);
 const consumer = ds && await waitFor('firehose', 'Postgres', () => startFirehoseConsumer({ ds, temporal, config, registry }), () => stopping);
 reading = Boolean(consumer);
-if (consumer) console.log(`firehose consumer reading ${config.FIREHOSE_SERVICE} from cursor ${consumer.stats.cursor ?? 'now'}`);
+if (consumer) log.info({ source: config.FIREHOSE_SERVICE, cursor: consumer.stats.cursor ?? null }, `firehose consumer reading ${config.FIREHOSE_SERVICE} from cursor ${consumer.stats.cursor ?? 'now'}`);
 
 const stop = async () => {
   stopping = true;
   await consumer?.stop();
   if (consumer) {
     const { cursor, handedOff, deadLettered, retried } = consumer.stats;
-    console.log(`firehose consumer stopped at cursor ${cursor}: ${handedOff} handed off, ${deadLettered} dead-lettered, ${retried} retried`);
+    log.info({ cursor, handedOff, deadLettered, retried }, 'firehose consumer stopped');
   }
   await temporal.connection.close().catch(() => undefined);
   await ds?.destroy();

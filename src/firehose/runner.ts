@@ -1,3 +1,4 @@
+import { log } from '../logger.ts';
 /**
  * The consumer's runner (in place of @atproto/sync's MemoryRunner, which marks an event done
  * whether or not its handling worked): events of one repo run in order, repos in parallel; an
@@ -78,7 +79,7 @@ export class DurableRunner {
     this.cursor = latest;
     // A failed save is not fatal: the next completion saves a later cursor (a restart meanwhile
     // replays a little more, applied once).
-    await this.opts.setCursor(latest).catch((err: Error) => console.error(`firehose: saving the cursor failed: ${err.message}`));
+    await this.opts.setCursor(latest).catch((err: Error) => log.error({ err }, 'firehose: saving the cursor failed'));
   }
 
   /** Stops retrying; handling in flight ends on its own. The cursor stays where it was. */

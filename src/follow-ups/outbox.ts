@@ -8,6 +8,7 @@ import {
 } from '../temporal/signals.ts';
 import type { FollowUp, FollowUpType } from './rules.ts';
 import { backOff, deleteFollowUp, insertFollowUps, leaseDue, makeDue, makeFailedDue } from '../db/follow-ups.ts';
+import { log } from '../logger.ts';
 
 /**
  * The transactional outbox (`follow_ups`): a change records the follow-ups it sets in motion in
@@ -115,7 +116,7 @@ export function followUpRelay({ ds, temporal, config, registry }: { ds: DataSour
     let current: Promise<unknown> = Promise.resolve();
     const timer = setInterval(() => {
       if (!running || !ds.isInitialized) return;
-      current = current.then(() => deliver()).catch((err: Error) => console.warn('follow-up relay:', err.message));
+      current = current.then(() => deliver()).catch((err: Error) => log.warn({ err }, 'follow-up relay pass failed'));
     }, 1000);
     return async () => { running = false; clearInterval(timer); await current; };
   }

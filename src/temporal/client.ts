@@ -1,12 +1,16 @@
 import { Client, Connection, WorkflowIdConflictPolicy } from '@temporalio/client';
 import type { Config } from '../config.ts';
+import { requestIdClientInterceptor } from './request-id-interceptors.ts';
 import {
   OPERATION_TYPES, operationTags, type OperationInput, type OperationType, type SignalArgs, type SignalOf, type WakeableType,
 } from './contracts.ts';
 
 /** Lazy: the API starts (and reports not-ready) while Temporal is still coming up. */
 export function createTemporalClient(config: Config): Client {
-  return new Client({ connection: Connection.lazy(config.TEMPORAL_CONNECTION), namespace: config.TEMPORAL_NAMESPACE });
+  return new Client({
+    connection: Connection.lazy(config.TEMPORAL_CONNECTION), namespace: config.TEMPORAL_NAMESPACE,
+    interceptors: { workflow: [requestIdClientInterceptor] },
+  });
 }
 
 /** The options every meetflow operation starts with: id, queue, search attributes, UI summary. */

@@ -3,7 +3,7 @@
 // Dependencies that are down (at start, or lost later) are waited for with backoff: the worker
 // says so, reports not-ready on WORKER_HEALTH_PORT, and never exits for it.
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { makeTelemetryFilterString, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import type { DataSource } from 'typeorm';
 import { createMatrixClient } from '../matrix/create-client.ts';
 import { loadConfig } from '../config.ts';
@@ -11,16 +11,22 @@ import { createDataSource } from '../db/data-source.ts';
 import { createRedis } from '../redis.ts';
 import { followUpRelay } from '../follow-ups/outbox.ts';
 import { ensureSchedules } from '../temporal/schedules.ts';
+import { requestIdClientInterceptor } from '../temporal/request-id-interceptors.ts';
 import { serveHealth } from '../process-health.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createWorker } from './worker.ts';
 import { waitFor as waitForIt } from '../wait-for.ts';
+import { log, temporalLogger } from '../logger.ts';
 
 const config = loadConfig();
+log.setBindings({ service: 'worker' });
 Runtime.install({
-  telemetryOptions: config.WORKER_METRICS_PORT
-    ? { metrics: { prometheus: { bindAddress: `${config.WORKER_METRICS_HOST}:${config.WORKER_METRICS_PORT}` } } }
-    : undefined,
+  logger: temporalLogger(),
+  telemetryOptions: {
+    // Core's own lines (warnings and worse) go through the same logger.
+    logging: { forward: {}, filter: makeTelemetryFilterString({ core: 'WARN', other: 'WARN' }) },
+    ...(config.WORKER_METRICS_PORT ? { metrics: { prometheus: { bindAddress: `${config.WORKER_METRICS_HOST}:${config.WORKER_METRICS_PORT}` } } } : {}),
+  },
   shutdownSignals: [], // handled below: a worker still waiting for Temporal must stop too
 });
 
@@ -44,7 +50,10 @@ try {
     const deps = ds;
     const connected = await waitFor('Temporal', async () => {
       const connection = await NativeConnection.connect(config.TEMPORAL_CONNECTION);
-      const temporal = new Client({ connection: await Connection.connect(config.TEMPORAL_CONNECTION), namespace: config.TEMPORAL_NAMESPACE });
+      const temporal = new Client({
+        connection: await Connection.connect(config.TEMPORAL_CONNECTION), namespace: config.TEMPORAL_NAMESPACE,
+        interceptors: { workflow: [requestIdClientInterceptor] },
+      });
       try {
         await ensureSchedules(temporal, config);
         return { connection, temporal, worker: await createWorker(connection, { ds: deps, redis, config, temporal, matrix: createMatrixClient(config) }) };
@@ -58,11 +67,11 @@ try {
     worker = connected.worker;
     if (stopping) worker.shutdown();
     const stopRelay = followUpRelay({ ds: deps, temporal: connected.temporal, config }).start();
-    console.log(`worker polling task queue ${config.TEMPORAL_TASK_QUEUE} on ${config.TEMPORAL_ADDRESS}`);
+    log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, address: config.TEMPORAL_ADDRESS }, `worker polling task queue ${config.TEMPORAL_TASK_QUEUE}`);
     try {
       await worker.run();
     } catch (err) {
-      console.error(`worker: stopped polling (${(err as Error).message.split('\n')[0]}); starting again`);
+      log.error({ reason: (err as Error).message.split('\n')[0] }, 'worker stopped polling; starting again');
       await sleep(1000);
     } finally {
       await stopRelay();
@@ -71,7 +80,7 @@ try {
       await connected.temporal.connection.close().catch(() => undefined);
     }
   }
-  console.log('worker stopped');
+  log.info('worker stopped');
 } finally {
   await ds?.destroy();
   redis.disconnect();

@@ -3,8 +3,11 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import type { Config } from '../config.ts';
 import { createActivities, type ActivityDeps } from '../activities/index.ts';
 import { failuresAtTheBoundary } from './activity-failures.ts';
+import { activityRequestId } from './activity-request-id.ts';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+/** Workflow interceptors, bundled with the workflows (`bundleWorkflowCode({ workflowInterceptorModules })`). */
+export const workflowInterceptorModules = [fileURLToPath(new URL('../workflows/request-id.ts', import.meta.url))];
 
 /**
  * The meetflow worker: every workflow and activity on one task queue. Production loads the
@@ -27,7 +30,11 @@ export async function createWorker(
     maxConcurrentActivityTaskExecutions: config.WORKER_MAX_CONCURRENT_ACTIVITIES,
     maxConcurrentWorkflowTaskExecutions: config.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
     maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
-    interceptors: { activity: [() => ({ inbound: failuresAtTheBoundary })] },
+    interceptors: {
+      activity: [() => ({ inbound: failuresAtTheBoundary }), activityRequestId],
+      // A prebuilt bundle carries them already (npm run bundle).
+      ...(config.WORKFLOW_BUNDLE_PATH ? {} : { workflowModules: workflowInterceptorModules }),
+    },
     // Let running activities finish on SIGTERM instead of cancelling them at once (default 0).
     shutdownGraceTime: (overrides.shutdownGraceTime ?? config.WORKER_SHUTDOWN_GRACE) as '30s',
   });

@@ -7,7 +7,7 @@ import { freePort } from '../../scripts/free-ports.ts';
 export async function spawnApi(s: Stack, env: Record<string, string> = {}) {
   const port = await freePort();
   const child = spawn(process.execPath, ['src/api/main.ts'], {
-    env: { ...process.env, TEMPORAL_TASK_QUEUE: s.config.TEMPORAL_TASK_QUEUE, PORT: String(port), ...env },
+    env: { ...process.env, LOG_FILE: '', TEMPORAL_TASK_QUEUE: s.config.TEMPORAL_TASK_QUEUE, PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const log = { text: '' };

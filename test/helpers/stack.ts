@@ -6,12 +6,13 @@ import { inspect } from 'node:util';
 import { writeFile } from 'node:fs/promises';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, makeTelemetryFilterString, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { requestIdClientInterceptor } from '../../src/temporal/request-id-interceptors.ts';
 import { createApp } from '../../src/api/app.ts';
 import { mintToken, type Role } from '../../src/api/auth.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createDataSource } from '../../src/db/data-source.ts';
 import { createRedis } from '../../src/redis.ts';
-import { createWorker, workflowsPath } from '../../src/worker/worker.ts';
+import { createWorker, workflowInterceptorModules, workflowsPath } from '../../src/worker/worker.ts';
 import { createMatrixClient } from '../../src/matrix/create-client.ts';
 
 /**
@@ -44,13 +45,16 @@ export async function startStack(env: Record<string, string> = {}) {
   quietRuntime();
   const taskQueue = `test-${randomUUID()}`;
   const bundlePath = join(tmpdir(), `meetflow-bundle-${taskQueue}.js`);
-  await writeFile(bundlePath, (await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') })).code);
+  await writeFile(bundlePath, (await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, logger: new DefaultLogger('WARN') })).code);
   const config = loadConfig({
     ...process.env, TEMPORAL_TASK_QUEUE: taskQueue, WORKER_SHUTDOWN_GRACE: '5s', WORKFLOW_BUNDLE_PATH: bundlePath, ...env,
   });
   const ds = await createDataSource(config).initialize();
   const redis = createRedis(config.REDIS_URL);
-  const temporal = new Client({ connection: await Connection.connect(config.TEMPORAL_CONNECTION), namespace: config.TEMPORAL_NAMESPACE });
+  const temporal = new Client({
+    connection: await Connection.connect(config.TEMPORAL_CONNECTION), namespace: config.TEMPORAL_NAMESPACE,
+    interceptors: { workflow: [requestIdClientInterceptor] },
+  });
   const { app, followUps } = createApp({ ds, redis, temporal, config });
   const matrix = createMatrixClient(config);
   const workerConnection = await NativeConnection.connect(config.TEMPORAL_CONNECTION);

@@ -6,7 +6,7 @@ import { eventually, type Stack } from './stack.ts';
 export async function spawnWorker(s: Stack, env: Record<string, string> = {}) {
   const child = spawn(process.execPath, ['src/worker/main.ts'], {
     env: {
-      ...process.env, TEMPORAL_TASK_QUEUE: s.config.TEMPORAL_TASK_QUEUE, WORKFLOW_BUNDLE_PATH: s.config.WORKFLOW_BUNDLE_PATH,
+      ...process.env, LOG_FILE: '', TEMPORAL_TASK_QUEUE: s.config.TEMPORAL_TASK_QUEUE, WORKFLOW_BUNDLE_PATH: s.config.WORKFLOW_BUNDLE_PATH,
       WORKER_SHUTDOWN_GRACE: '20s', BLUESKY_SERVICE: s.config.BLUESKY_SERVICE, BLUESKY_PLC_URL: s.config.BLUESKY_PLC_URL, ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sign } from 'hono/jwt';
@@ -222,5 +223,39 @@ describe('conventions for clients', () => {
     expect(seen.sort()).toEqual(Array.from({ length: 7 }, (_, i) => `Paged ${i}`).sort());
     expect(new Set(seen).size).toBe(7);
     expect((await s.api('GET', '/v1/events?cursor=bm90LW91cnM', { token: owner.token })).body.error.code).toBe('validation_failed');
+  });
+});
+
+describe('request ids', () => {
+  it('echoes a sane X-Request-Id, makes one otherwise, and carries it into the workflow and its activities', { timeout: 60_000 }, async () => {
+    const given = await s.app.request('/health/live', { headers: { 'X-Request-Id': 'req-from-the-edge.42' } });
+    expect(given.headers.get('X-Request-Id')).toBe('req-from-the-edge.42');
+    expect((await s.app.request('/health/live')).headers.get('X-Request-Id')).toMatch(/^[0-9a-f-]{36}$/);
+    const forged = await s.app.request('/health/live', { headers: { 'X-Request-Id': 'two words\u0000' } });
+    expect(forged.headers.get('X-Request-Id')).toMatch(/^[0-9a-f-]{36}$/); // not echoed into headers and logs
+
+    const owner = await s.user();
+    const { slug } = (await s.api('POST', '/v1/events', { token: owner.token, body: {
+      name: 'Traced', startAt: '2027-10-01T18:00:00Z', endAt: '2027-10-01T20:00:00Z', timeZone: 'UTC',
+    } })).body;
+    const requestId = `req-${randomUUID()}`;
+    const deleted = await s.api('DELETE', `/v1/events/${slug}`, { token: owner.token, headers: { 'X-Request-Id': requestId } });
+    expect(deleted.status).toBe(202);
+    await s.finished(deleted.body.id, owner.token);
+    const history = await s.temporal.workflow.getHandle(deleted.body.id).fetchHistory();
+    const headerOf = (fields: Record<string, { data?: Uint8Array | null }> | null | undefined) => {
+      const data = fields?.['meetflow-request-id']?.data;
+      return data ? JSON.parse(Buffer.from(data).toString()) : undefined;
+    };
+    const started = history.events?.find((e) => e.workflowExecutionStartedEventAttributes)!;
+    expect(headerOf(started.workflowExecutionStartedEventAttributes!.header?.fields)).toBe(requestId);
+    const scheduled = history.events?.filter((e) => e.activityTaskScheduledEventAttributes) ?? [];
+    expect(scheduled.length).toBeGreaterThan(2);
+    for (const e of scheduled) expect(headerOf(e.activityTaskScheduledEventAttributes!.header?.fields)).toBe(requestId);
+    // The request's own log line carries it (in-process logs go to LOG_FILE under npm test).
+    if (process.env.LOG_FILE) {
+      const lines = readFileSync(process.env.LOG_FILE, 'utf8').split('\n').filter((l) => l.includes(requestId)).map((l) => JSON.parse(l));
+      expect(lines).toContainEqual(expect.objectContaining({ requestId, msg: 'request', method: 'DELETE', status: 202 }));
+    }
   });
 });

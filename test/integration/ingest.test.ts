@@ -222,7 +222,7 @@ describe('ingestion from the network', () => {
     consumer = null;
     const spawnConsumer = async () => {
       const child = spawn(process.execPath, ['src/firehose/main.ts'], {
-        env: { ...process.env, TEMPORAL_TASK_QUEUE: s.config.TEMPORAL_TASK_QUEUE, BLUESKY_PLC_URL: net.plc.url, FIREHOSE_SERVICE: firehose },
+        env: { ...process.env, LOG_FILE: '', TEMPORAL_TASK_QUEUE: s.config.TEMPORAL_TASK_QUEUE, BLUESKY_PLC_URL: net.plc.url, FIREHOSE_SERVICE: firehose },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let log = '';

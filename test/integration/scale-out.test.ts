@@ -37,7 +37,7 @@ beforeAll(async () => {
   consumerHealth = `http://127.0.0.1:${healthPort}`;
   consumer = spawn(process.execPath, ['src/firehose/main.ts'], {
     env: {
-      ...process.env, TEMPORAL_TASK_QUEUE: s.config.TEMPORAL_TASK_QUEUE, BLUESKY_PLC_URL: net.plc.url, FIREHOSE_SERVICE: firehose,
+      ...process.env, LOG_FILE: '', TEMPORAL_TASK_QUEUE: s.config.TEMPORAL_TASK_QUEUE, BLUESKY_PLC_URL: net.plc.url, FIREHOSE_SERVICE: firehose,
       FIREHOSE_HEALTH_PORT: String(healthPort),
     },
     stdio: 'ignore',

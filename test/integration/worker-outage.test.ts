@@ -16,7 +16,7 @@ describe('a worker whose Temporal is unreachable', () => {
     const healthPort = await freePort();
     const child = spawn(process.execPath, ['src/worker/main.ts'], {
       env: {
-        ...process.env, TEMPORAL_ADDRESS: `127.0.0.1:${door.port}`, TEMPORAL_TASK_QUEUE: s.config.TEMPORAL_TASK_QUEUE,
+        ...process.env, LOG_FILE: '', TEMPORAL_ADDRESS: `127.0.0.1:${door.port}`, TEMPORAL_TASK_QUEUE: s.config.TEMPORAL_TASK_QUEUE,
         WORKFLOW_BUNDLE_PATH: s.config.WORKFLOW_BUNDLE_PATH, WORKER_HEALTH_PORT: `${healthPort}`, WORKER_SHUTDOWN_GRACE: '5s',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
