@@ -22,13 +22,14 @@ let apis: Awaited<ReturnType<typeof spawnApi>>[] = [];
 let workers: Awaited<ReturnType<typeof spawnWorker>>[] = [];
 let consumer: ReturnType<typeof spawn> | null = null;
 let consumerHealth = '';
-let workerMetrics = '';
+let workerMetrics: string[] = [];
 beforeAll(async () => {
   net = await testNetwork();
   s = await startStack({ BLUESKY_SERVICE: net.pds.url, BLUESKY_PLC_URL: net.plc.url });
-  const [metricsPort, workerHealthPort] = await freePorts(2);
-  workerMetrics = `http://127.0.0.1:${metricsPort}/metrics`;
-  workers = await Promise.all([0, 1, 2].map((i) => spawnWorker(s, i ? {} : { WORKER_METRICS_PORT: String(metricsPort), WORKER_HEALTH_PORT: String(workerHealthPort) })));
+  // Each worker exposes its SDK metrics: workflows land on whichever polls.
+  const metricsPorts = await freePorts(3);
+  workerMetrics = metricsPorts.map((p) => `http://127.0.0.1:${p}/metrics`);
+  workers = await Promise.all(metricsPorts.map((port) => spawnWorker(s, { WORKER_METRICS_PORT: String(port) })));
   apis = await Promise.all([0, 1].map(() => spawnApi(s, { BLUESKY_SERVICE: net.pds.url, BLUESKY_PLC_URL: net.plc.url })));
   // From the start of this fresh PDS's stream: nothing is missed however late the consumer connects.
   const firehose = net.pds.url.replace(/^http/, 'ws');
@@ -123,7 +124,7 @@ describe('two APIs, three workers and the consumer on one Temporal', () => {
 
   it('the Grafana dashboard (deploy/grafana/meetflow.json) charts only metrics these processes expose', async () => {
     const scraped = [
-      await (await fetch(workerMetrics)).text(), // the worker's SDK metrics (per workflow and activity type)
+      ...await Promise.all(workerMetrics.map(async (url) => (await fetch(url)).text())), // SDK metrics per workflow and activity type
       await (await fetch(`${apis[0].base}/metrics`)).text(),
       await (await fetch(`${consumerHealth}/metrics`)).text(),
     ].join('\n');
@@ -133,7 +134,8 @@ describe('two APIs, three workers and the consumer on one Temporal', () => {
     const exposed = (name: string) => new RegExp(`^${name}[{ ]`, 'm').test(scraped);
     // Failure counters have no sample until something fails: they follow the naming the others prove.
     const unproven = [...names].filter((n) => !exposed(n));
-    expect(unproven.filter((n) => !/_failed$/.test(n)), 'charted but not exposed').toEqual([]);
+    const seen = [...new Set(scraped.match(/^temporal_[a-z_]+/gm))].join(' ');
+    expect(unproven.filter((n) => !/_failed$/.test(n)), `charted but not exposed; the SDK exposes: ${seen}`).toEqual([]);
     expect(exposed('temporal_workflow_completed')).toBe(true); // counters carry no _total suffix here
   });
 });
