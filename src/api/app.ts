@@ -21,6 +21,7 @@ import { integrationRoutes } from './integration.ts';
 import { docsRoutes } from './docs.ts';
 import { applyConventions, locationOnAccepted } from './conventions.ts';
 import { requestIds } from './request-id.ts';
+import { traceRequests } from '../tracing.ts';
 
 /**
  * The methods routed for a path (middleware registered for all methods left out). A path with a
@@ -44,6 +45,7 @@ export function createApp(services: AppDeps) {
   const followUps = followUpRelay({ ...services, registry: metrics.registry });
   const deps: RouteDeps = { ...services, followUps };
 
+  app.use('*', traceRequests);
   app.use('*', requestIds);
   app.use('*', metrics.middleware);
   app.use('*', limitBody(deps.config));

@@ -9,7 +9,9 @@ import { createTemporalClient } from '../temporal/client.ts';
 import { createApp } from './app.ts';
 import { purgeExpiredKeys } from '../db/idempotency-keys.ts';
 import { log } from '../logger.ts';
+import { setupTracing } from '../tracing.ts';
 
+setupTracing('meetflow-api');
 const config = loadConfig();
 log.setBindings({ service: 'api' });
 const ds = await createDataSource(config).initialize();

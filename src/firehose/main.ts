@@ -10,7 +10,9 @@ import { createTemporalClient } from '../temporal/client.ts';
 import { waitFor } from '../wait-for.ts';
 import { startFirehoseConsumer } from './consumer.ts';
 import { log } from '../logger.ts';
+import { setupTracing } from '../tracing.ts';
 
+setupTracing('meetflow-firehose');
 const config = loadConfig();
 log.setBindings({ service: 'firehose' });
 let stopping = false;

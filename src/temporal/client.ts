@@ -1,6 +1,6 @@
 import { Client, Connection, WorkflowIdConflictPolicy } from '@temporalio/client';
 import type { Config } from '../config.ts';
-import { requestIdClientInterceptor } from './request-id-interceptors.ts';
+import { clientInterceptors } from './request-id-interceptors.ts';
 import {
   OPERATION_TYPES, operationTags, type OperationInput, type OperationType, type SignalArgs, type SignalOf, type WakeableType,
 } from './contracts.ts';
@@ -9,7 +9,7 @@ import {
 export function createTemporalClient(config: Config): Client {
   return new Client({
     connection: Connection.lazy(config.TEMPORAL_CONNECTION), namespace: config.TEMPORAL_NAMESPACE,
-    interceptors: { workflow: [requestIdClientInterceptor] },
+    interceptors: { workflow: clientInterceptors() },
   });
 }
 

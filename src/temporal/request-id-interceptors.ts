@@ -1,4 +1,5 @@
 import type { WorkflowClientInterceptor } from '@temporalio/client';
+import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
 import { requestContext } from '../logger.ts';
 import { withRequestId } from './request-id.ts';
 
@@ -10,3 +11,6 @@ export const requestIdClientInterceptor: WorkflowClientInterceptor = {
   signalWithStart: (input, next) => next({ ...input, headers: withRequestId(input.headers, fromContext()) }),
   signal: (input, next) => next({ ...input, headers: withRequestId(input.headers, fromContext()) }),
 };
+
+/** What every meetflow client sends with its calls: the request id, and the trace context (OpenTelemetry). */
+export const clientInterceptors = (): WorkflowClientInterceptor[] => [requestIdClientInterceptor, new OpenTelemetryWorkflowClientInterceptor()];

@@ -11,13 +11,15 @@ import { createDataSource } from '../db/data-source.ts';
 import { createRedis } from '../redis.ts';
 import { followUpRelay } from '../follow-ups/outbox.ts';
 import { ensureSchedules } from '../temporal/schedules.ts';
-import { requestIdClientInterceptor } from '../temporal/request-id-interceptors.ts';
+import { clientInterceptors } from '../temporal/request-id-interceptors.ts';
+import { setupTracing } from '../tracing.ts';
 import { serveHealth } from '../process-health.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createWorker } from './worker.ts';
 import { waitFor as waitForIt } from '../wait-for.ts';
 import { log, temporalLogger } from '../logger.ts';
 
+setupTracing('meetflow-worker');
 const config = loadConfig();
 log.setBindings({ service: 'worker' });
 Runtime.install({
@@ -52,7 +54,7 @@ try {
       const connection = await NativeConnection.connect(config.TEMPORAL_CONNECTION);
       const temporal = new Client({
         connection: await Connection.connect(config.TEMPORAL_CONNECTION), namespace: config.TEMPORAL_NAMESPACE,
-        interceptors: { workflow: [requestIdClientInterceptor] },
+        interceptors: { workflow: clientInterceptors() },
       });
       try {
         await ensureSchedules(temporal, config);

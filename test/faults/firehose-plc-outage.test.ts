@@ -1,4 +1,3 @@
-import { appendFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { TID } from '@atproto/common-web';
 import type { TestNetworkNoAppView } from '@atproto/dev-env';
@@ -6,7 +5,7 @@ import { EVENT_COLLECTION } from '../../src/domain/lexicon.ts';
 import { startFirehoseConsumer } from '../../src/firehose/consumer.ts';
 import { Door } from '../helpers/door.ts';
 import { pdsAccount, startPdsStack } from '../helpers/pds.ts';
-import { eventually, WORKER_LOG, type Stack } from '../helpers/stack.ts';
+import { eventually, type Stack } from '../helpers/stack.ts';
 
 // The consumer verifies every commit against its author's key from the PLC directory. With the
 // PLC unreachable (a TCP door in front of the local one, shut) nothing can be verified: those
@@ -16,8 +15,6 @@ let s: Stack;
 let door: Door;
 let consumer: Awaited<ReturnType<typeof startFirehoseConsumer>> | null = null;
 beforeAll(async () => {
-  // The consumer's retry warnings during the deliberate outage go to the worker log, not the report.
-  for (const level of ['warn', 'error'] as const) vi.spyOn(console, level).mockImplementation((...args) => appendFileSync(WORKER_LOG, `${args.join(' ')}\n`));
   ({ net, s } = await startPdsStack((n) => ({ FIREHOSE_SERVICE: n.pds.url.replace(/^http/, 'ws') })));
   door = await Door.create(new URL(net.plc.url).host.replace('localhost', '127.0.0.1'));
   consumer = await startFirehoseConsumer({ ...s, config: { ...s.config, BLUESKY_PLC_URL: `http://127.0.0.1:${door.port}` } });

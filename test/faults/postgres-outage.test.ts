@@ -1,15 +1,13 @@
-import { appendFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { doorFor, type Door } from '../helpers/door.ts';
 import { rowsReferencingEvent, seedAttendees } from '../helpers/seed.ts';
-import { eventually, startStack, WORKER_LOG, type Stack } from '../helpers/stack.ts';
+import { eventually, startStack, type Stack } from '../helpers/stack.ts';
 
 // Postgres restarted under a running deletion, as this stack's API and worker see it: a TCP door
 // in front of the real server cuts every connection and refuses new ones for a while, then opens.
 let door: Door;
 let s: Stack;
 beforeAll(async () => {
-  vi.spyOn(console, 'warn').mockImplementation((...args) => appendFileSync(WORKER_LOG, `${args.join(' ')}\n`));
   const postgres = await doorFor('DATABASE_URL');
   door = postgres.door;
   s = await startStack(postgres.env);

@@ -1,11 +1,10 @@
-import { appendFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { AtpAgent } from '@atproto/api';
 import type { TestNetworkNoAppView } from '@atproto/dev-env';
 import { EVENT_COLLECTION } from '../../src/domain/lexicon.ts';
 import { doorFor, type Door } from '../helpers/door.ts';
 import { appPasswordLogin, pdsAccount, startPdsStack } from '../helpers/pds.ts';
-import { eventually, WORKER_LOG, type Stack } from '../helpers/stack.ts';
+import { eventually, type Stack } from '../helpers/stack.ts';
 
 // Redis holds rate-limit counters and Bluesky sessions. With it cut off (a TCP door in front of
 // the real one, shut) for this stack's API and worker: what needs no session goes on, what needs
@@ -15,8 +14,6 @@ let s: Stack;
 let door: Door;
 let alice: AtpAgent;
 beforeAll(async () => {
-  // The rate limiter's fail-open warnings during the deliberate outage go to the worker log.
-  vi.spyOn(console, 'warn').mockImplementation((...args) => appendFileSync(WORKER_LOG, `${args.join(' ')}\n`));
   const redis = await doorFor('REDIS_URL');
   door = redis.door;
   ({ net, s } = await startPdsStack(() => redis.env));

@@ -6,7 +6,7 @@ import { inspect } from 'node:util';
 import { writeFile } from 'node:fs/promises';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, makeTelemetryFilterString, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
-import { requestIdClientInterceptor } from '../../src/temporal/request-id-interceptors.ts';
+import { clientInterceptors } from '../../src/temporal/request-id-interceptors.ts';
 import { createApp } from '../../src/api/app.ts';
 import { mintToken, type Role } from '../../src/api/auth.ts';
 import { loadConfig } from '../../src/config.ts';
@@ -53,7 +53,7 @@ export async function startStack(env: Record<string, string> = {}) {
   const redis = createRedis(config.REDIS_URL);
   const temporal = new Client({
     connection: await Connection.connect(config.TEMPORAL_CONNECTION), namespace: config.TEMPORAL_NAMESPACE,
-    interceptors: { workflow: [requestIdClientInterceptor] },
+    interceptors: { workflow: clientInterceptors() },
   });
   const { app, followUps } = createApp({ ds, redis, temporal, config });
   const matrix = createMatrixClient(config);

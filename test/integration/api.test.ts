@@ -231,7 +231,7 @@ describe('request ids', () => {
     const given = await s.app.request('/health/live', { headers: { 'X-Request-Id': 'req-from-the-edge.42' } });
     expect(given.headers.get('X-Request-Id')).toBe('req-from-the-edge.42');
     expect((await s.app.request('/health/live')).headers.get('X-Request-Id')).toMatch(/^[0-9a-f-]{36}$/);
-    const forged = await s.app.request('/health/live', { headers: { 'X-Request-Id': 'two words\u0000' } });
+    const forged = await s.app.request('/health/live', { headers: { 'X-Request-Id': 'two words' } });
     expect(forged.headers.get('X-Request-Id')).toMatch(/^[0-9a-f-]{36}$/); // not echoed into headers and logs
 
     const owner = await s.user();

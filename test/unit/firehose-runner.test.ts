@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { DurableRunner } from '../../src/firehose/runner.ts';
+import { log } from '../../src/logger.ts';
 
 const tick = () => new Promise((r) => setTimeout(r, 5));
 
@@ -49,9 +50,9 @@ describe('the firehose runner', () => {
     await r.trackEvent('did:a', 7, async () => { r.alsoAwait(7, ++letters === 1 ? Promise.reject(new Error('Postgres away')) : Promise.resolve()); });
     expect(letters).toBe(2);
     const failing = new DurableRunner({ maxInFlight: 10, setCursor: async () => { throw new Error('Postgres away'); }, onFull: () => {}, onRoom: () => {}, onRetry: () => {} });
-    const quiet = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const quiet = vi.spyOn(log, 'error').mockImplementation(() => {});
     await failing.trackEvent('did:a', 1, async () => {});
-    expect(quiet).toHaveBeenCalledWith(expect.stringMatching(/saving the cursor failed/));
+    expect(quiet).toHaveBeenCalledWith(expect.anything(), expect.stringMatching(/saving the cursor failed/));
     quiet.mockRestore();
     expect(failing.getCursor()).toBe(1);
   }, 20_000);
