@@ -8,7 +8,7 @@ import { loadConfig } from '../src/config.ts';
 import { createDataSource } from '../src/db/data-source.ts';
 import { EVENT_COLLECTION } from '../src/domain/lexicon.ts';
 import { createRedis } from '../src/redis.ts';
-import { call, createUsers, runConcurrent } from './lib/client.ts';
+import { api, auth, createUsers, ok, runConcurrent } from './lib/client.ts';
 
 const N = Number(process.env.BENCH_PUBLISH_N ?? 200);
 const config = loadConfig();
@@ -33,9 +33,9 @@ async function viaWorkflows(n: number, concurrency: number) {
   const slugs: string[] = [];
   const started = performance.now();
   await runConcurrent(Array.from({ length: n }, (_, i) => async () => {
-    const e = await call('POST', '/v1/events', owner.token, {
+    const e = await ok(api.POST('/v1/events', { headers: auth(owner.token), body: {
       name: `bench ${i}`, startAt: '2030-01-01T18:00:00Z', endAt: '2030-01-01T20:00:00Z', timeZone: 'UTC',
-    }) as unknown as { slug: string };
+    } }));
     slugs.push(e.slug);
   }), concurrency);
   for (;;) {

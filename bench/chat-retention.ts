@@ -6,7 +6,7 @@ import { mintToken } from '../src/api/auth.ts';
 import { HttpMatrixClient } from '../src/matrix/client.ts';
 import { loadConfig } from '../src/config.ts';
 import { createDataSource } from '../src/db/data-source.ts';
-import { call, fmt } from './lib/client.ts';
+import { api, auth, fmt, ok, settled } from './lib/client.ts';
 
 const N = Number(process.env.BENCH_ROOMS ?? 200);
 const config = loadConfig();
@@ -52,13 +52,8 @@ await ds.query(`UPDATE chat_rooms SET status = 'deleted' WHERE id = ANY($1::uuid
 await seed('workflow');
 const admin = await mintToken(config, { sub: owner.id, role: 'admin' });
 t0 = performance.now();
-const op = await call('POST', '/v1/admin/chat-retention/run', admin, { retentionDays: 30 }) as unknown as { id: string };
-let result = null as { deleted: number; failed: number } | null;
-for (;;) {
-  const o = await call('GET', `/v1/operations/${encodeURIComponent(op.id)}`, admin) as unknown as { status: string; result: typeof result };
-  if (o.status !== 'running') { result = o.result; break; }
-  await new Promise((r) => setTimeout(r, 100));
-}
+const op = await ok(api.POST('/v1/admin/chat-retention/run', { headers: auth(admin), body: { retentionDays: 30 } }));
+const result = (await settled(op.id, admin, 100)).result as { deleted: number; failed: number } | null;
 const workflowMs = performance.now() - t0;
 await ds.destroy();
 

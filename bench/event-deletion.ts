@@ -3,7 +3,7 @@
 // N = 1k, 10k, 100k, in the same run.
 import { loadConfig } from '../src/config.ts';
 import { createDataSource } from '../src/db/data-source.ts';
-import { call, createEvent, createUsers, fmt } from './lib/client.ts';
+import { api, auth, createEvent, createUsers, fmt, ok, settled } from './lib/client.ts';
 
 const SIZES = (process.env.BENCH_DELETE_SIZES ?? '1000,10000,100000').split(',').map(Number);
 const ds = await createDataSource(loadConfig()).initialize();
@@ -19,7 +19,7 @@ async function eventWithAttendees(n: number): Promise<{ slug: string; id: string
 }
 
 // Warm-up: the first workflow on a fresh worker pays for JIT and caches.
-await call('DELETE', `/v1/events/${(await eventWithAttendees(10)).slug}`, owner.token);
+await ok(api.DELETE('/v1/events/{slug}', { params: { path: { slug: (await eventWithAttendees(10)).slug } }, headers: auth(owner.token) }));
 await new Promise((r) => setTimeout(r, 1000));
 
 console.log(`${'attendees'.padStart(9)} ${'one SQL transaction'.padStart(20)} ${'workflow'.padStart(12)} ${'ratio'.padStart(6)}`);
@@ -35,13 +35,9 @@ for (const n of SIZES) {
 
   const wf = await eventWithAttendees(n);
   t0 = performance.now();
-  const op = await call('DELETE', `/v1/events/${wf.slug}`, owner.token) as unknown as { id: string };
-  for (;;) {
-    const o = await call('GET', `/v1/operations/${encodeURIComponent(op.id)}`, owner.token) as unknown as { status: string };
-    if (o.status === 'completed') break;
-    if (o.status !== 'running') throw new Error(`deletion ${o.status}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  const op = await ok(api.DELETE('/v1/events/{slug}', { params: { path: { slug: wf.slug } }, headers: auth(owner.token) }));
+  const done = await settled(op.id, owner.token);
+  if (done.status !== 'completed') throw new Error(`deletion ${done.status}`);
   const wfMs = performance.now() - t0;
   console.log(`${String(n).padStart(9)} ${fmt(rawMs).padStart(20)} ${fmt(wfMs).padStart(12)} ${(wfMs / rawMs).toFixed(1).padStart(5)}x`);
 }

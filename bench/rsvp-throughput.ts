@@ -1,7 +1,7 @@
 // RSVPs per second at concurrency 1, 16 and 64, against one event (every request contends for
 // the same row lock) and spread over 100 events, with p50/p99. Baseline, same run and
 // concurrency: reading an event with its computed counts.
-import { call, createEvent, createUsers, fmt, percentile, runConcurrent } from './lib/client.ts';
+import { api, auth, createEvent, createUsers, fmt, ok, percentile, rsvp, runConcurrent } from './lib/client.ts';
 
 const PER_SCENARIO = Number(process.env.BENCH_RSVPS ?? 640);
 const users = await createUsers(PER_SCENARIO);
@@ -13,9 +13,9 @@ for (const concurrency of [1, 16, 64]) {
   const one = await createEvent(owner.token, Math.floor(n / 2));
   const hundred = await Promise.all(Array.from({ length: 100 }, () => createEvent(owner.token, Math.max(1, Math.floor(n / 200)))));
   const scenarios: [string, (i: number) => Promise<unknown>][] = [
-    ['baseline: GET event with counts', (i) => call('GET', `/v1/events/${one}`, users[i].token)],
-    ['RSVP going, one event', (i) => call('POST', `/v1/events/${one}/attendees`, users[i].token, { status: 'going' })],
-    ['RSVP going, 100 events', (i) => call('POST', `/v1/events/${hundred[i % 100]}/attendees`, users[i].token, { status: 'going' })],
+    ['baseline: GET event with counts', (i) => ok(api.GET('/v1/events/{slug}', { params: { path: { slug: one } }, headers: auth(users[i].token) }))],
+    ['RSVP going, one event', (i) => rsvp(one, users[i].token)],
+    ['RSVP going, 100 events', (i) => rsvp(hundred[i % 100], users[i].token)],
   ];
   for (const [name, request] of scenarios) {
     const r = await runConcurrent(Array.from({ length: n }, (_, i) => () => request(i)), concurrency);

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { mintToken } from '../src/api/auth.ts';
 import { loadConfig } from '../src/config.ts';
 import { occurrences } from '../src/domain/recurrence.ts';
-import { call, createUsers, fmt } from './lib/client.ts';
+import { api, auth, createUsers, fmt, ok } from './lib/client.ts';
 
 const [owner] = await createUsers(1);
 const admin = await mintToken(loadConfig(), { sub: randomUUID(), role: 'admin' });
@@ -17,13 +17,13 @@ for (const [name, rrule, count] of [['1 year daily', 'FREQ=DAILY;COUNT=365', 365
   const computeMs = performance.now() - t0;
 
   t0 = performance.now();
-  const series = await call('POST', '/v1/series', owner.token, {
+  const series = await ok(api.POST('/v1/series', { headers: auth(owner.token), body: {
     name, rrule, startAt: start.toISOString(), endAt: new Date(start.getTime() + 3_600_000).toISOString(), timeZone: 'Europe/Berlin',
-  }) as unknown as { slug: string };
+  } }));
   let result: { created: number } | null = null;
   while (!result) {
-    const op = await call('GET', `/v1/operations/series:${series.slug}`, admin) as unknown as { status: string; result: { created: number } | null };
-    if (op.status === 'completed') result = op.result;
+    const op = await ok(api.GET('/v1/operations/{id}', { params: { path: { id: `series:${series.slug}` } }, headers: auth(admin) }));
+    if (op.status === 'completed') result = op.result as { created: number };
     else await new Promise((r) => setTimeout(r, 20));
   }
   const workflowMs = performance.now() - t0;

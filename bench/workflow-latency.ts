@@ -1,7 +1,7 @@
 // Latency of an operation that goes through Temporal, measured through the API over loopback:
 // a cancellation starts `waitlist:<slug>`, which promotes the next person; timed until the API
 // shows the promotion. Baseline, same run: an RSVP that starts no workflow.
-import { call, createEvent, createUsers, fmt, percentile } from './lib/client.ts';
+import { api, auth, createEvent, createUsers, fmt, ok, percentile, rsvp } from './lib/client.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 300);
 const [owner, first, second] = await createUsers(3);
@@ -12,16 +12,16 @@ const baseline: number[] = [];
 const viaWorkflow: number[] = [];
 for (let i = 0; i < RUNS; i++) {
   const slug = await createEvent(owner.token, 1);
-  await call('POST', `/v1/events/${slug}/attendees`, first.token, { status: 'going' });
+  await rsvp(slug, first.token);
 
   let t0 = performance.now();
-  await call('POST', `/v1/events/${slug}/attendees`, second.token, { status: 'going' }); // waitlisted, no workflow
+  await rsvp(slug, second.token); // waitlisted, no workflow
   baseline.push(performance.now() - t0);
 
   t0 = performance.now();
-  await call('DELETE', `/v1/events/${slug}/attendees/me`, first.token); // starts the workflow
+  await ok(api.DELETE('/v1/events/{slug}/attendees/me', { params: { path: { slug } }, headers: auth(first.token) })); // starts the workflow
   for (;;) {
-    const e = await call('GET', `/v1/events/${slug}`, owner.token) as unknown as { attendeeCounts: { confirmed: number } };
+    const e = await ok(api.GET('/v1/events/{slug}', { params: { path: { slug } }, headers: auth(owner.token) }));
     if (e.attendeeCounts.confirmed === 1) break;
     await sleep(2);
   }

@@ -2,7 +2,7 @@
 // `waitlist:<slug>`: recorded in the outbox with the change, delivered to Temporal after the
 // commit) against the same PATCH without one (a new description), same run and concurrency;
 // then how long follow-ups waited between commit and delivery (the API's lag histogram).
-import { call, createEvent, createUsers, fmt, percentile, runConcurrent } from './lib/client.ts';
+import { createEvent, createUsers, fmt, patchEvent, percentile, runConcurrent } from './lib/client.ts';
 
 const N = Number(process.env.BENCH_WRITES ?? 300);
 const [owner] = await createUsers(1);
@@ -12,8 +12,8 @@ let capacity = 1;
 console.log(`${'scenario'.padEnd(44)} ${'conc'.padStart(4)} ${'req/s'.padStart(8)} ${'p50'.padStart(10)} ${'p99'.padStart(10)}`);
 for (const concurrency of [1, 16]) {
   const scenarios: [string, (i: number) => Promise<unknown>][] = [
-    ['baseline: PATCH description (no follow-up)', (i) => call('PATCH', `/v1/events/${events[i % 50]}`, owner.token, { description: `d${i}` })],
-    ['PATCH capacity raised (waitlist follow-up)', (i) => call('PATCH', `/v1/events/${events[i % 50]}`, owner.token, { capacity: ++capacity + i })],
+    ['baseline: PATCH description (no follow-up)', (i) => patchEvent(events[i % 50], owner.token, { description: `d${i}` })],
+    ['PATCH capacity raised (waitlist follow-up)', (i) => patchEvent(events[i % 50], owner.token, { capacity: ++capacity + i })],
   ];
   for (const [name, request] of scenarios) {
     const r = await runConcurrent(Array.from({ length: N }, (_, i) => () => request(i)), concurrency);

@@ -1,5 +1,7 @@
-// Shared by the benchmarks: a loopback-only HTTP client, tokens, timing and percentiles.
+// Shared by the benchmarks: a loopback-only typed API client, tokens, timing and percentiles.
 import { randomUUID } from 'node:crypto';
+import createClient from 'openapi-fetch';
+import type { paths } from './api-types.ts';
 import { mintToken } from '../../src/api/auth.ts';
 import { loadConfig } from '../../src/config.ts';
 
@@ -9,15 +11,27 @@ if (!/^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?$/.test(base)) {
 }
 const tokens = loadConfig();
 
-export async function call(method: string, path: string, token: string, body?: unknown) {
-  const res = await fetch(base + path, {
-    method,
-    headers: { Authorization: `Bearer ${token}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const json = await res.json() as Record<string, unknown> & { [k: string]: never };
-  if (res.status >= 400) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
+/**
+ * The typed client of the API, generated from its OpenAPI document (bench/lib/api-types.ts,
+ * `npm run openapi:types`): every path, parameter and body here is checked against the contract.
+ */
+export const api = createClient<paths>({ baseUrl: base });
+export const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
+
+/** The answer's data; a 4xx or 5xx stops the benchmark with its status and body. */
+export async function ok<T>(call: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
+  const { data, error, response } = await call;
+  if (!response.ok || data === undefined) throw new Error(`${response.url}: ${response.status} ${JSON.stringify(error)}`);
+  return data;
+}
+
+/** Follows an operation until it is no longer running. */
+export async function settled(id: string, token: string, everyMs = 20) {
+  for (;;) {
+    const op = await ok(api.GET('/v1/operations/{id}', { params: { path: { id } }, headers: auth(token) }));
+    if (op.status !== 'running') return op;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
 }
 
 export async function createUsers(n: number): Promise<{ id: string; token: string }[]> {
@@ -25,7 +39,7 @@ export async function createUsers(n: number): Promise<{ id: string; token: strin
   const out: { id: string; token: string }[] = [];
   for (let i = 0; i < n; i += 32) {
     const batch = await Promise.all(Array.from({ length: Math.min(32, n - i) }, async (_, j) => {
-      const u = await call('POST', '/v1/users', service, { displayName: `bench ${i + j}` }) as unknown as { id: string };
+      const u = await ok(api.POST('/v1/users', { headers: auth(service), body: { displayName: `bench ${i + j}` } }));
       return { id: u.id, token: await mintToken(tokens, { sub: u.id }, 24 * 3600) };
     }));
     out.push(...batch);
@@ -34,11 +48,18 @@ export async function createUsers(n: number): Promise<{ id: string; token: strin
 }
 
 export async function createEvent(token: string, capacity: number | null): Promise<string> {
-  const e = await call('POST', '/v1/events', token, {
+  const e = await ok(api.POST('/v1/events', { headers: auth(token), body: {
     name: 'bench', startAt: '2030-01-01T18:00:00Z', endAt: '2030-01-01T20:00:00Z', timeZone: 'UTC', capacity,
-  }) as unknown as { slug: string };
+  } }));
   return e.slug;
 }
+
+/** RSVP `going` as the token's user. */
+export const rsvp = (slug: string, token: string) =>
+  ok(api.POST('/v1/events/{slug}/attendees', { params: { path: { slug } }, headers: auth(token), body: { status: 'going' } }));
+
+export const patchEvent = (slug: string, token: string, body: { description?: string; capacity?: number }) =>
+  ok(api.PATCH('/v1/events/{slug}', { params: { path: { slug } }, headers: auth(token), body }));
 
 export function percentile(sortedMs: number[], p: number): number {
   return sortedMs[Math.min(sortedMs.length - 1, Math.floor((p / 100) * sortedMs.length))];
