@@ -2,7 +2,7 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { requireRole, type AuthEnv } from './auth.ts';
 import type { AppDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
-import { operationReader } from './operations.ts';
+import { operationReader } from './operation-reader.ts';
 import { OperationSchema } from './schemas.ts';
 
 /** The entity key of an admin's run of a housekeeping operation: its start time (`run-2026-11-25t22-17-00-000z`). */

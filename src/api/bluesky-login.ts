@@ -7,7 +7,7 @@ import { requestSync } from '../temporal/signals.ts';
 import { requireUser } from './access.ts';
 import { toUserJson } from './answers.ts';
 import { mintToken, readAuth } from './auth.ts';
-import { operationReader } from './operations.ts';
+import { operationReader } from './operation-reader.ts';
 
 /**
  * What a Bluesky login does once the identity is proven: links the user by DID (an existing user,

@@ -17,7 +17,7 @@ import type { RouteApp, RouteDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
 import { commitCreated } from './created.ts';
 import { idempotent } from './idempotency.ts';
-import { operationReader } from './operations.ts';
+import { operationReader } from './operation-reader.ts';
 import { editable, EventSchema, OperationSchema } from './schemas.ts';
 
 const CreateEvent = z.object({

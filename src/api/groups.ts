@@ -10,7 +10,7 @@ import { errorResponses, validationHook } from './errors.ts';
 import { commitCreated } from './created.ts';
 import { idempotent } from './idempotency.ts';
 import { requireManager, requireUser } from './access.ts';
-import { operationReader } from './operations.ts';
+import { operationReader } from './operation-reader.ts';
 import { OperationSchema } from './schemas.ts';
 import { afterGroupCreated } from '../follow-ups/rules.ts';
 

@@ -4,7 +4,7 @@ import { requestIngest } from '../temporal/signals.ts';
 import { requireRole, type AuthEnv } from './auth.ts';
 import type { AppDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
-import { operationReader } from './operations.ts';
+import { operationReader } from './operation-reader.ts';
 import { OperationSchema } from './schemas.ts';
 
 /**

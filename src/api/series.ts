@@ -15,7 +15,7 @@ import { editable } from './schemas.ts';
 import { datetime, followUpOperations, patchOf, slug, SlugParam } from './fields.ts';
 import { commitCreated } from './created.ts';
 import { idempotent } from './idempotency.ts';
-import { operationReader } from './operations.ts';
+import { operationReader } from './operation-reader.ts';
 import { OperationSchema } from './schemas.ts';
 
 const SeriesSchema = z.object({

@@ -7,7 +7,7 @@ import { recordFollowUps } from '../follow-ups/outbox.ts';
 import { afterDisconnect, afterPreferencesChanged } from '../follow-ups/rules.ts';
 import { requestSync } from '../temporal/signals.ts';
 import { requireUser } from './access.ts';
-import { operationReader } from './operations.ts';
+import { operationReader } from './operation-reader.ts';
 import { OperationSchema, UserSchema } from './schemas.ts';
 import { toUserJson } from './answers.ts';
 import { makeSlug } from '../domain/slug.ts';

@@ -8,7 +8,7 @@
 //   operations describe ID                                 status, progress, result or error
 //   invariants                                             the structural checks (exit 1 if any breaks)
 import { parseArgs } from 'node:util';
-import { operationReader, type ListQuery } from '../api/operations.ts';
+import { operationReader, type ListQuery } from '../api/operation-reader.ts';
 import { loadConfig } from '../config.ts';
 import { createDataSource } from '../db/data-source.ts';
 import { deadLetters } from '../db/dead-letters.ts';

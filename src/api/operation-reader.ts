@@ -1,0 +1,173 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { ApplicationFailure, TemporalFailure, WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import protos, { type temporal } from '@temporalio/proto';
+import { DomainError, notFound } from '../domain/errors.ts';
+import { OPERATION_TYPES, PROGRESS_QUERY, parseOperationId, type OperationInput, type OperationType } from '../temporal/contracts.ts';
+import { startOperation } from '../temporal/client.ts';
+import { ENTITY } from '../temporal/search-attributes.ts';
+import type { Auth } from './auth.ts';
+import { operationAccess } from './operation-access.ts';
+import type { AppDeps } from './deps.ts';
+import type { Operation } from './schemas.ts';
+import type { Config } from '../config.ts';
+
+const QUERY_TIMEOUT_MS = 2000;
+const LIST_TIMEOUT_MS = 10_000;
+
+/** Page tokens wrapped with an HMAC over (query, token): a cursor is only ever one we issued. */
+function pageCursors(secret: string) {
+  const mac = (query: string, token: Buffer) => createHmac('sha256', secret).update(query).update('\0').update(token).digest().subarray(0, 16);
+  return {
+    seal: (token: Buffer, query: string) => Buffer.concat([mac(query, token), token]).toString('base64url'),
+    open(cursor: string, query: string): Buffer | null {
+      const raw = Buffer.from(cursor, 'base64url');
+      const token = raw.subarray(16);
+      return raw.length > 16 && timingSafeEqual(raw.subarray(0, 16), mac(query, token)) ? token : null;
+    },
+  };
+}
+
+const STATUS: Record<string, Operation['status']> = {
+  RUNNING: 'running', CONTINUED_AS_NEW: 'running', COMPLETED: 'completed', FAILED: 'failed',
+  CANCELLED: 'cancelled', TERMINATED: 'terminated', TIMED_OUT: 'timed_out',
+};
+export const STATUS_FILTER: Record<Operation['status'], string> = {
+  running: 'Running', completed: 'Completed', failed: 'Failed', cancelled: 'Canceled',
+  terminated: 'Terminated', timed_out: 'TimedOut',
+};
+
+/** What a listing or a description tells of one execution. */
+interface Execution { workflowId: string; status: string; startTime: Date; closeTime?: Date; entityTag?: string; requestedBy?: string }
+
+const decoded = (p: Payload | null | undefined) => (p ? defaultPayloadConverter.fromPayload<unknown>(p) : undefined);
+const dateOf = (ts: { seconds?: { toString(): string } | null; nanos?: number | null } | null | undefined) =>
+  ts ? new Date(Number(ts.seconds?.toString() ?? 0) * 1000 + Math.floor((ts.nanos ?? 0) / 1e6)) : undefined;
+
+/** A row of ListWorkflowExecutions, read with the public proto and payload converter. */
+function fromListing(raw: temporal.api.workflow.v1.IWorkflowExecutionInfo): Execution {
+  // @temporalio/proto is CommonJS: its namespaces come through the default export under Node's ESM.
+  const status = protos.temporal.api.enums.v1.WorkflowExecutionStatus[raw.status ?? 0] ?? '';
+  const tag = decoded(raw.searchAttributes?.indexedFields?.[ENTITY.name]);
+  const requestedBy = decoded(raw.memo?.fields?.requestedBy);
+  return {
+    workflowId: raw.execution?.workflowId ?? '', status: status.replace('WORKFLOW_EXECUTION_STATUS_', ''),
+    startTime: dateOf(raw.startTime) ?? new Date(0), closeTime: dateOf(raw.closeTime),
+    entityTag: typeof tag === 'string' ? tag : undefined, requestedBy: typeof requestedBy === 'string' ? requestedBy : undefined,
+  };
+}
+
+/** The innermost typed failure: the ApplicationFailure an activity or workflow threw. */
+function failureOf(err: unknown): { type: string; message: string } {
+  let e: unknown = err instanceof WorkflowFailedError ? err.cause : err;
+  while (e instanceof TemporalFailure && !(e instanceof ApplicationFailure) && e.cause) e = e.cause;
+  if (e instanceof ApplicationFailure) return { type: e.type ?? 'ApplicationFailure', message: e.message };
+  return { type: (e as Error)?.name ?? 'Error', message: (e as Error)?.message ?? String(e) };
+}
+
+/** A listing's filters and page. */
+export interface ListQuery { type?: string; entity?: string; status?: Operation['status']; limit: number; cursor?: string }
+export const ENTITY_FILTER = /^[a-z]+:[a-z0-9-]+$/;
+
+/** What the reader works with: Temporal, who may read what, and the signer of its page cursors. */
+interface Reader {
+  temporal: Client; config: Config; mayRead: ReturnType<typeof operationAccess>; pages: ReturnType<typeof pageCursors>; uiBase: string;
+}
+
+function summary({ uiBase }: Reader, info: Execution): Operation | null {
+  const parsed = parseOperationId(info.workflowId);
+  if (!parsed) return null;
+  const tagged = info.entityTag?.match(/^([^:]+):(.+)$/);
+  const entity = tagged ? { kind: tagged[1], slug: tagged[2] } : parsed.entity;
+  return {
+    id: info.workflowId, type: parsed.type, status: STATUS[info.status] ?? 'running', entity,
+    startedAt: info.startTime.toISOString(), closedAt: info.closeTime?.toISOString() ?? null,
+    progress: null, result: null, error: null,
+    links: { self: `/v1/operations/${encodeURIComponent(info.workflowId)}`, temporalUi: `${uiBase}/${encodeURIComponent(info.workflowId)}` },
+  };
+}
+
+/** One operation with its live progress (running) or its result/error (closed). */
+async function describe(r: Reader, id: string, viewer?: Auth): Promise<Operation> {
+  const { temporal, mayRead } = r;
+  const handle = temporal.workflow.getHandle(id);
+  let info: Awaited<ReturnType<typeof handle.describe>>;
+  try {
+    info = await handle.describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw notFound('operation', id);
+    throw err;
+  }
+  const memo = info.memo?.requestedBy;
+  const requestedBy = typeof memo === 'string' ? memo : undefined;
+  const op = summary(r, {
+    workflowId: info.workflowId, status: info.status.name, startTime: info.startTime, closeTime: info.closeTime,
+    entityTag: info.typedSearchAttributes.get(ENTITY), requestedBy,
+  });
+  if (!op || (viewer && !await mayRead(viewer, op.entity, requestedBy))) throw notFound('operation', id);
+  if (op.status === 'running') {
+    op.progress = await temporal.connection
+      .withDeadline(Date.now() + QUERY_TIMEOUT_MS, () => handle.query(PROGRESS_QUERY))
+      .catch(() => null); // no worker polling right now: progress unknown, not an error
+  } else if (op.status === 'completed') {
+    op.result = (await handle.result()) ?? null;
+  } else {
+    op.error = await handle.result().then(() => null, failureOf);
+  }
+  return op;
+}
+
+/**
+ * Starts `<type>:<slug>`, or joins the one already running (the workflow id is the lock), and
+ * answers what api.md calls an operation.
+ */
+async function start<T extends OperationType>(r: Reader, type: T, slug: string, input: OperationInput<T>, requestedBy?: string): Promise<Operation> {
+  return describe(r, await startOperation(r.temporal, r.config, type, slug, input, requestedBy));
+}
+
+/**
+ * A page of operations from Temporal visibility, newest first; with a viewer, only those they may
+ * read (a page can then be shorter than `limit`; the cursor goes on). Cursors are signed.
+ */
+async function list(r: Reader, q: ListQuery, viewer?: Auth): Promise<{ items: Operation[]; nextCursor: string | null }> {
+  const { temporal, config, pages, mayRead } = r;
+  // Values are quoted safely: each filter is an enum or matches a strict pattern (ENTITY_FILTER).
+  if (q.type && !(q.type in OPERATION_TYPES)) throw new DomainError('validation_failed', `no operation type ${q.type}`);
+  if (q.entity && !ENTITY_FILTER.test(q.entity)) throw new DomainError('validation_failed', 'entity must be kind:slug');
+  const clauses = [
+    q.type && `MeetflowOperation = '${q.type}'`,
+    q.entity && `MeetflowEntity = '${q.entity}'`,
+    q.status && `ExecutionStatus = '${STATUS_FILTER[q.status]}'`,
+  ].filter(Boolean);
+  const query = clauses.join(' AND ');
+  // Only page tokens this reader handed out (signed, for this query) reach Temporal: a forged one
+  // makes its visibility store fail in ways the client retries for a long time.
+  const token = q.cursor ? pages.open(q.cursor, query) : undefined;
+  if (q.cursor && !token) throw new DomainError('validation_failed', 'cursor is not valid');
+  const response = await temporal.connection.withDeadline(Date.now() + LIST_TIMEOUT_MS, () => temporal.workflowService.listWorkflowExecutions({
+    namespace: config.TEMPORAL_NAMESPACE, query, pageSize: q.limit, nextPageToken: token,
+  }));
+  const nextCursor = response.nextPageToken?.length ? pages.seal(Buffer.from(response.nextPageToken), query) : null;
+  const readable = await Promise.all(response.executions.map(fromListing).map(async (info) => {
+    const op = summary(r, info);
+    return op && (!viewer || await mayRead(viewer, op.entity, info.requestedBy)) ? op : null;
+  }));
+  return { items: readable.filter((o): o is Operation => o !== null), nextCursor };
+}
+
+/**
+ * Reads operations (workflows) through the Temporal client: status, progress, result, error.
+ * With a viewer, an operation they may not read is `not_found` (its existence is not told).
+ */
+export function operationReader({ ds, temporal, config }: Pick<AppDeps, 'ds' | 'temporal' | 'config'>) {
+  const r: Reader = {
+    temporal, config, mayRead: operationAccess(ds), pages: pageCursors(config.AUTH_JWT_SECRET),
+    uiBase: `${config.TEMPORAL_UI_URL}/namespaces/${encodeURIComponent(config.TEMPORAL_NAMESPACE)}/workflows`,
+  };
+  return {
+    describe: (id: string, viewer?: Auth) => describe(r, id, viewer),
+    start: <T extends OperationType>(type: T, slug: string, input: OperationInput<T>, requestedBy?: string) => start(r, type, slug, input, requestedBy),
+    list: (q: ListQuery, viewer?: Auth) => list(r, q, viewer),
+  };
+}
+
