@@ -14,8 +14,8 @@ export async function deadLetter(ds: DataSource, d: DeadLetter): Promise<void> {
 /** Newest first, after the id `before` (paging), optionally of one source. */
 export function deadLetters(ds: DataSource, q: { source?: string; before?: string; limit: number }): Promise<DeadLetterRow[]> {
   return ds.query(
-    `SELECT id::text, source, uri, cid, collection, reason, payload, created_at FROM ingestion_dead_letters
-      WHERE ($1::text IS NULL OR source = $1) AND ($2::bigint IS NULL OR id < $2) ORDER BY id DESC LIMIT $3`,
+    `SELECT d.id::text AS id, d.source, d.uri, d.cid, d.collection, d.reason, d.payload, d.created_at FROM ingestion_dead_letters d
+      WHERE ($1::text IS NULL OR d.source = $1) AND ($2::bigint IS NULL OR d.id < $2) ORDER BY d.id DESC LIMIT $3`, // by number, not by its text
     [q.source ?? null, q.before ?? null, q.limit]);
 }
 

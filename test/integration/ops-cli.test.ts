@@ -34,10 +34,10 @@ describe('the operator CLI', () => {
     const bad = await letter({ source: 'firehose', uri: `at://${did}/${EVENT_COLLECTION}/${TID.nextStr()}`, collection: EVENT_COLLECTION, payload: { name: 42 }, reason: 'malformed' });
     const commit = await letter({ source: 'firehose', uri: null, collection: null, payload: null, reason: 'unverifiable commit' });
 
-    const listed = ops('dead-letters', '--source', 'firehose', '--limit', '50', '--json');
+    const listed = ops('dead-letters', '--source', 'firehose', '--limit', '1000', '--json');
     expect(listed.status, listed.err).toBe(0);
     expect(listed.json().map((d: { id: string }) => d.id)).toEqual(expect.arrayContaining([good, bad, commit]));
-    expect(ops('dead-letters', '--limit', '50').out).toContain('a parser bug since fixed');
+    expect(ops('dead-letters', '--limit', '1000').out).toContain('a parser bug since fixed');
 
     const retried = ops('dead-letters', 'retry', good, '--json');
     expect(retried.status, retried.err).toBe(0);
