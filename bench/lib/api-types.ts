@@ -4177,6 +4177,8 @@ export interface operations {
                 from?: string;
                 to?: string;
                 limit?: number;
+                /** @description the next page of the same window (`nextCursor`); pass the same `to` */
+                cursor?: string;
             };
             header?: never;
             path: {
@@ -4194,6 +4196,7 @@ export interface operations {
                 content: {
                     "application/json": {
                         items: components["schemas"]["Occurrence"][];
+                        nextCursor: string | null;
                     };
                 };
             };

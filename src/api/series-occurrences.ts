@@ -10,10 +10,13 @@ import { authorizeSeries, loadSeries, requireManager } from './access.ts';
 import type { AuthEnv } from './auth.ts';
 import type { RouteApp, RouteDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
-import { datetime, followUpOperations, patchOf, SlugParam } from './fields.ts';
+import { cursor, datetime, followUpOperations, patchOf, SlugParam } from './fields.ts';
+import { readKey, writeKey } from './keyset.ts';
 import { editable } from './schemas.ts';
 
 // A series' occurrences: listed (computed, materialized and excepted), and changed one at a time.
+
+const ISO_INSTANT = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
 const Occurrence = z.object({
   originalStart: z.string(), startAt: z.string(), endAt: z.string(),
@@ -95,14 +98,21 @@ function listOccurrences(app: RouteApp, ctx: Ctx): void {
     summary: 'computed occurrences merged with materialized events and exceptions, beyond the horizon too',
     request: {
       params: Slug,
-      query: z.object({ from: datetime.optional(), to: datetime.optional(), limit: z.coerce.number().int().min(1).max(1000).default(200) }),
+      query: z.object({
+        from: datetime.optional(), to: datetime.optional(), limit: z.coerce.number().int().min(1).max(1000).default(200),
+        cursor: cursor.optional().openapi({ description: 'the next page of the same window (`nextCursor`); pass the same `to`' }),
+      }),
     },
-    responses: { 200: { content: { 'application/json': { schema: z.object({ items: z.array(Occurrence) }) } }, description: 'occurrences by start' }, ...errorResponses },
+    responses: {
+      200: { content: { 'application/json': { schema: z.object({ items: z.array(Occurrence), nextCursor: z.string().nullable() }) } }, description: 'occurrences by start' },
+      ...errorResponses,
+    },
   }), async (c) => {
     const { slug } = c.req.valid('param');
     const q = c.req.valid('query');
     const s = await loadSeries(ds, slug);
-    const from = q.from ? new Date(q.from) : new Date();
+    const resume = q.cursor ? readKey(q.cursor, [ISO_INSTANT])[0] as string : null;
+    const from = resume ? new Date(resume) : q.from ? new Date(q.from) : new Date();
     const to = q.to ? new Date(q.to) : new Date(from.getTime() + 365 * 86_400_000);
     if (to <= from) throw new DomainError('validation_failed', 'to must be after from');
     if (to.getTime() - from.getTime() > MAX_WINDOW_MS || from < EARLIEST || to > LATEST) {
@@ -115,7 +125,9 @@ function listOccurrences(app: RouteApp, ctx: Ctx): void {
     const byStart = new Map(events.map((e) => [e.original_start.getTime(), e]));
     const starts = new Set([...occurrences(spec, { from, to, limit: q.limit }).map((d) => d.getTime()), ...byStart.keys()]);
     const durationMs = s.duration_minutes * 60_000;
-    const items = [...starts].sort((a, b) => a - b).slice(0, q.limit).flatMap((t) => {
+    const page = [...starts].sort((a, b) => a - b);
+    const taken = page.slice(0, q.limit);
+    const items = taken.flatMap((t) => {
       const e = byStart.get(t);
       const exception = exceptions.get(t) ?? null;
       if (exception === 'deleted' && !e) return [];
@@ -126,6 +138,8 @@ function listOccurrences(app: RouteApp, ctx: Ctx): void {
         eventSlug: e?.slug ?? null, template: e?.id === s.template_event_id, exception,
       }];
     });
-    return c.json({ items }, 200);
+    // More in the window: the next page starts just after the last one taken.
+    const nextCursor = page.length > q.limit ? writeKey([new Date(taken[taken.length - 1] + 1).toISOString()]) : null;
+    return c.json({ items, nextCursor }, 200);
   });
 }

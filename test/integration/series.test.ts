@@ -153,6 +153,17 @@ describe('series materialization on the real dev server', () => {
     const again = await s.api('GET', `/v1/series/${series.slug}/occurrences?from=${from.toISOString()}&to=${to.toISOString()}`, { token: owner.token });
     expect(again.body.items[1]).toMatchObject({ eventSlug: ex.body.eventSlug, exception: 'modified' });
 
+    // Paged with a cursor (the same window), every occurrence comes once.
+    const paged: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { items: { originalStart: string }[]; nextCursor: string | null } = (await s.api('GET',
+        `/v1/series/${series.slug}/occurrences?from=${from.toISOString()}&to=${to.toISOString()}&limit=3${cursor ? `&cursor=${cursor}` : ''}`, { token: owner.token })).body;
+      paged.push(...page.items.map((o) => o.originalStart));
+      cursor = page.nextCursor;
+    } while (cursor);
+    expect(paged).toEqual(again.body.items.map((o: { originalStart: string }) => o.originalStart));
+
     // Editing an occurrence through the events API also makes it an exception.
     const rowsNow = await rows(series.slug);
     const edited = await s.api('PATCH', `/v1/events/${rowsNow[2].slug}`, { token: owner.token, body: { description: 'bring snacks' } });
