@@ -1,9 +1,12 @@
-import { Redis } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Redis } from 'ioredis';
 import { log } from './logger.ts';
 
 export function createRedis(url: string): Redis {
+  // Required here, not imported: tracing (src/tracing.ts) instruments ioredis when it is first required.
+  const { Redis: Client } = createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
   // Fail commands fast while disconnected instead of queueing them forever.
-  const redis = new Redis(url, { maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: false });
+  const redis = new Client(url, { maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: false });
   // ioredis reconnects by itself; say so once per outage, not once per attempt.
   let down = false;
   redis.on('error', (err: Error) => {

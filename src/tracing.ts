@@ -5,11 +5,16 @@ import { Resource } from '@opentelemetry/resources';
 import {
   BasicTracerProvider, BatchSpanProcessor, SimpleSpanProcessor, type ReadableSpan, type SpanExporter,
 } from '@opentelemetry/sdk-trace-base';
+import { registerInstrumentations } from '@opentelemetry/instrumentation';
+import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
+import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
+import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { createMiddleware } from 'hono/factory';
 
 /**
  * OpenTelemetry traces: an API request, the workflows it starts or signals and their activities
- * in one trace (Temporal's OpenTelemetry interceptors carry the context in headers). Exported over
+ * in one trace (Temporal's OpenTelemetry interceptors carry the context in headers), with the
+ * Postgres queries, Redis commands and outgoing HTTP calls (fetch) made meanwhile. Exported over
  * OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT (or ..._TRACES_ENDPOINT) is set; off otherwise, and
  * then every tracer is OpenTelemetry's no-op.
  */
@@ -24,6 +29,9 @@ export function setupTracing(service: string, exporter?: SpanExporter): boolean 
   const provider = new BasicTracerProvider({ resource });
   provider.addSpanProcessor(exporter ? new SimpleSpanProcessor(target) : new BatchSpanProcessor(target));
   provider.register({ contextManager: new AsyncLocalStorageContextManager().enable() });
+  // Before pg and ioredis are first required (TypeORM loads pg when a data source is made;
+  // src/redis.ts requires ioredis when a client is made): that is how their calls are seen.
+  registerInstrumentations({ instrumentations: [new PgInstrumentation(), new IORedisInstrumentation(), new UndiciInstrumentation()] });
   workflowSpans = { exporter: target, resource };
   return true;
 }

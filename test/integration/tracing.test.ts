@@ -31,6 +31,13 @@ describe('OpenTelemetry traces', () => {
     expect(names).toEqual(expect.arrayContaining([
       'StartWorkflow:deleteEventWorkflow', 'RunWorkflow:deleteEventWorkflow', 'StartActivity:tombstoneEvent', 'RunActivity:tombstoneEvent',
     ]));
+    // The Postgres queries and Redis commands made for it are in the same trace: the request's own
+    // (rate limit in Redis, the event read), and an activity's (the tombstone's UPDATE) under its span.
+    const inTrace = spans.getFinishedSpans().filter((span) => span.spanContext().traceId === traceId);
+    expect(inTrace.some((span) => span.name.startsWith('pg.query'))).toBe(true);
+    expect(inTrace.some((span) => /^(evalsha|eval|incr|multi|exec|get|set)/i.test(span.name))).toBe(true);
+    const tombstone = inTrace.find((span) => span.name === 'RunActivity:tombstoneEvent')!;
+    expect(inTrace.some((span) => span.name.startsWith('pg.query') && span.parentSpanId === tombstone.spanContext().spanId)).toBe(true);
     // Not the same trace as an unrelated request.
     await s.api('GET', '/v1/events', { token: owner.token });
     const other = spans.getFinishedSpans().find((span) => span.name === 'GET /v1/events')!;
