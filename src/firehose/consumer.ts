@@ -40,6 +40,17 @@ function isPassing(err: unknown): boolean {
 }
 
 /**
+ * The key lookups of commit verification, with a passing failure marked as such (so the commit is
+ * retried, not dead-lettered as unverifiable).
+ */
+function verificationKeys(config: Config): IdResolver {
+  const resolver = idResolver(config);
+  return { did: { resolveAtprotoKey: (did: string, force?: boolean) => resolver.did.resolveAtprotoKey(did, force).catch((err: unknown) => {
+    throw isPassing(err) ? Object.assign(new Error(`identity of ${did} unavailable: ${(err as Error).message}`), { passing: true }) : err;
+  }) } } as unknown as IdResolver; // Firehose calls only did.resolveAtprotoKey
+}
+
+/**
  * Subscribes to a firehose (`com.atproto.sync.subscribeRepos` of a relay or PDS; commits are
  * verified against the authors' keys) and hands every calendar event and RSVP change to its
  * `bsky-ingest:<uri>` workflow. Nothing is skipped that failed for a passing reason: a commit whose
@@ -76,12 +87,7 @@ export async function startFirehoseConsumer(deps: { ds: DataSource; temporal: Cl
   });
   let stopped = false;
 
-  // The key lookups of commit verification, with a passing failure marked as such (so the commit
-  // is retried, not dead-lettered as unverifiable).
-  const resolver = idResolver(config);
-  const keys = { did: { resolveAtprotoKey: (did: string, force?: boolean) => resolver.did.resolveAtprotoKey(did, force).catch((err: unknown) => {
-    throw isPassing(err) ? Object.assign(new Error(`identity of ${did} unavailable: ${(err as Error).message}`), { passing: true }) : err;
-  }) } } as unknown as IdResolver; // Firehose calls only did.resolveAtprotoKey
+  const keys = verificationKeys(config);
 
   async function handleEvent(evt: Event) {
     if (evt.event !== 'create' && evt.event !== 'update' && evt.event !== 'delete') return;

@@ -28,8 +28,8 @@ export type DeletionScope =
   | { kind: 'series'; seriesSlug: string; from?: string }
   | { kind: 'group'; groupId: string };
 
-/** The steps of deleting one event: tombstone (or undo it), stop its operations, empty it, let its series go, delete its rows. */
-export function eventDeletionActivities({ ds, temporal, config, followUps }: DeletionDeps) {
+/** Deleting one event, first: its tombstone (or the undo of it), and its other operations stopped. */
+export function eventTombstoneActivities({ ds, temporal, config, followUps }: DeletionDeps) {
   return {
     /**
      * Tombstones the event (status `deleting`: gone from reads, no new RSVPs), remembering its
@@ -75,7 +75,12 @@ export function eventDeletionActivities({ ds, temporal, config, followUps }: Del
       }
       return cancelled;
     },
+  };
+}
 
+/** Deleting one event, then: its attendees in batches, its place in its series, its rows. */
+export function eventRemovalActivities({ ds }: DeletionDeps) {
+  return {
     /**
      * Removes up to `maxBatches` batches of the event's attendees, each its own committed
      * statement, heartbeating after each; a retry after a crash carries on with what is left.

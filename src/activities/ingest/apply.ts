@@ -22,93 +22,98 @@ export type IngestResult =
 
 export interface IngestDeps { ds: DataSource; temporal: Client; config: Config; followUps: FollowUpRelay }
 
-/** Applying one record from the network (an event or an RSVP, created, changed or deleted) to the rows. */
-export function applyActivities({ ds, config, followUps }: IngestDeps) {
-  /**
-   * The meetflow user of a DID: the real user with it, or a shadow account (handle as name, no
-   * email), created once (DID unique) with the handle and PDS its DID document names.
-   */
-  async function userFor(did: string, handle: string | null): Promise<string> {
-    const known = await userIdByDid(ds, did);
-    if (known) return known;
-    const identity = await idResolver(config).did.resolveAtprotoData(did).catch(() => null);
-    const name = identity?.handle ?? handle ?? did;
-    return ensureShadowUser(ds, { slug: makeSlug(name), name, handle: identity?.handle ?? handle, did, pdsUrl: identity?.pds ?? null });
-  }
+/**
+ * The meetflow user of a DID: the real user with it, or a shadow account (handle as name, no
+ * email), created once (DID unique) with the handle and PDS its DID document names.
+ */
+async function userFor(deps: IngestDeps, did: string, handle: string | null): Promise<string> {
+  const { ds, config } = deps;
+  const known = await userIdByDid(ds, did);
+  if (known) return known;
+  const identity = await idResolver(config).did.resolveAtprotoData(did).catch(() => null);
+  const name = identity?.handle ?? handle ?? did;
+  return ensureShadowUser(ds, { slug: makeSlug(name), name, handle: identity?.handle ?? handle, did, pdsUrl: identity?.pds ?? null });
+}
 
-  /** A record claimed for someone whose repo does not hold it: refused and kept for operators. */
-  async function notTheAuthors(uri: string, did: string, payload: unknown): Promise<IngestResult> {
-    const reason = `${uri} is not a record of ${did}`;
-    await deadLetter(ds, { source: 'ingest', uri, reason, payload });
-    return { state: 'skipped', reason };
-  }
+/** A record claimed for someone whose repo does not hold it: refused and kept for operators. */
+async function notTheAuthors(deps: IngestDeps, uri: string, did: string, payload: unknown): Promise<IngestResult> {
+  const { ds } = deps;
+  const reason = `${uri} is not a record of ${did}`;
+  await deadLetter(ds, { source: 'ingest', uri, reason, payload });
+  return { state: 'skipped', reason };
+}
 
-  /**
-   * Upserts an event from the network, found by source id (AT-URI), then source URL, then the
-   * author's rkey; the same CID again changes nothing. meetflow's own records coming back are
-   * skipped (loop prevention). A record speaks only for its author: URL and rkey matches are
-   * among that author's ingested events, never another's.
-   */
-  async function ingestEvent(e: ExternalEvent): Promise<IngestResult> {
-    if (repoOf(e.sourceId) !== e.creator.did) return notTheAuthors(e.sourceId, e.creator.did, e);
-    // Ours: its link back to meetflow (there before the row knows the record's URI), or the URI.
-    if (e.sourceUrl?.startsWith(`${config.PUBLIC_BASE_URL}/events/`)) return { state: 'skipped', reason: 'meetflow\'s own record' };
-    const own = await eventPublishedAs(ds, e.sourceId);
-    if (own) return { state: 'skipped', reason: `meetflow's own record of ${own.slug}` };
-    const ownerId = await userFor(e.creator.did, e.creator.handle);
-    const row: NetworkEvent = {
-      sourceId: e.sourceId, sourceCid: e.sourceCid, sourceUrl: e.sourceUrl, did: e.creator.did, rkey: e.sourceId.split('/').pop()!,
-      name: e.name, description: e.description, startAt: new Date(e.startAt), endAt: new Date(e.endAt), timeZone: e.timeZone,
-      location: e.location, onlineUrl: e.onlineUrl, country: e.country, status: e.status,
-    };
-    return ds.transaction(async (m) => {
-      const found = await lockNetworkEvent(m, row);
-      if (found && found.source_id === e.sourceId && e.sourceCid && found.source_cid === e.sourceCid) return { state: 'unchanged', slug: found.slug };
-      if (found) {
-        await updateNetworkEvent(m, found.id, row);
-        return { state: 'updated', slug: found.slug };
-      }
-      const slug = await insertNetworkEvent(m, row, makeSlug(e.name), ownerId);
-      if (!slug) throw new Error(`event ${e.sourceId} was inserted concurrently; retrying`);
-      log.info('event ingested', { uri: e.sourceId, slug });
-      return { state: 'created', slug };
-    });
-  }
-
-  /**
-   * Applies an RSVP from the network through the same rules as the API (capacity, waitlist).
-   * Its event is an ingested one or one meetflow published; until it exists the RSVP is
-   * `parked`. meetflow's own RSVP records coming back are skipped.
-   */
-  async function ingestRsvp(r: ExternalRsvp): Promise<IngestResult> {
-    if (repoOf(r.sourceId) !== r.userDid) return notTheAuthors(r.sourceId, r.userDid, r);
-    // Ours: meetflow's rkey for this subject (known before the row stores the record's URI).
-    if (r.sourceId.endsWith(`/${rsvpRkey(r.eventSourceId)}`)) return { state: 'skipped', reason: 'meetflow\'s own RSVP record' };
-    const event = await eventOfRecord(ds, r.eventSourceId);
-    if (!event) return { state: 'parked', reason: `event ${r.eventSourceId} has not arrived` };
-    const userId = await userFor(r.userDid, r.userHandle);
-    const existing = await rsvpSourceOf(ds, event.id, userId);
-    if (existing?.source_id === r.sourceId && r.sourceCid && existing.source_cid === r.sourceCid) return { state: 'unchanged', slug: event.slug };
-    // The attendance, its source and its follow-ups commit together: a retry after a crash finds
-    // it all done (and the relay delivers what was recorded).
-    let recorded: Recorded[] = [];
-    try {
-      await rsvp(ds, event.slug, userId, r.status, async (m, result) => {
-        await setRsvpSource(m, event.id, userId, r.sourceId, r.sourceCid);
-        recorded = await recordFollowUps(m, await afterRsvp(m, config, event.slug, result));
-      });
-    } catch (err) {
-      // The event refuses it (being deleted, draft, cancelled): retrying would not change that.
-      if (err instanceof DomainError) return { state: 'skipped', reason: err.message };
-      throw err;
+/**
+ * Upserts an event from the network, found by source id (AT-URI), then source URL, then the
+ * author's rkey; the same CID again changes nothing. meetflow's own records coming back are
+ * skipped (loop prevention). A record speaks only for its author: URL and rkey matches are
+ * among that author's ingested events, never another's.
+ */
+async function ingestEvent(deps: IngestDeps, e: ExternalEvent): Promise<IngestResult> {
+  const { ds, config } = deps;
+  if (repoOf(e.sourceId) !== e.creator.did) return notTheAuthors(deps, e.sourceId, e.creator.did, e);
+  // Ours: its link back to meetflow (there before the row knows the record's URI), or the URI.
+  if (e.sourceUrl?.startsWith(`${config.PUBLIC_BASE_URL}/events/`)) return { state: 'skipped', reason: 'meetflow\'s own record' };
+  const own = await eventPublishedAs(ds, e.sourceId);
+  if (own) return { state: 'skipped', reason: `meetflow's own record of ${own.slug}` };
+  const ownerId = await userFor(deps, e.creator.did, e.creator.handle);
+  const row: NetworkEvent = {
+    sourceId: e.sourceId, sourceCid: e.sourceCid, sourceUrl: e.sourceUrl, did: e.creator.did, rkey: e.sourceId.split('/').pop()!,
+    name: e.name, description: e.description, startAt: new Date(e.startAt), endAt: new Date(e.endAt), timeZone: e.timeZone,
+    location: e.location, onlineUrl: e.onlineUrl, country: e.country, status: e.status,
+  };
+  return ds.transaction(async (m) => {
+    const found = await lockNetworkEvent(m, row);
+    if (found && found.source_id === e.sourceId && e.sourceCid && found.source_cid === e.sourceCid) return { state: 'unchanged', slug: found.slug };
+    if (found) {
+      await updateNetworkEvent(m, found.id, row);
+      return { state: 'updated', slug: found.slug };
     }
-    await followUps.deliver(recorded);
-    return { state: existing ? 'updated' : 'created', slug: event.slug };
-  }
+    const slug = await insertNetworkEvent(m, row, makeSlug(e.name), ownerId);
+    if (!slug) throw new Error(`event ${e.sourceId} was inserted concurrently; retrying`);
+    log.info('event ingested', { uri: e.sourceId, slug });
+    return { state: 'created', slug };
+  });
+}
 
+/**
+ * Applies an RSVP from the network through the same rules as the API (capacity, waitlist).
+ * Its event is an ingested one or one meetflow published; until it exists the RSVP is
+ * `parked`. meetflow's own RSVP records coming back are skipped.
+ */
+async function ingestRsvp(deps: IngestDeps, r: ExternalRsvp): Promise<IngestResult> {
+  const { ds, config, followUps } = deps;
+  if (repoOf(r.sourceId) !== r.userDid) return notTheAuthors(deps, r.sourceId, r.userDid, r);
+  // Ours: meetflow's rkey for this subject (known before the row stores the record's URI).
+  if (r.sourceId.endsWith(`/${rsvpRkey(r.eventSourceId)}`)) return { state: 'skipped', reason: 'meetflow\'s own RSVP record' };
+  const event = await eventOfRecord(ds, r.eventSourceId);
+  if (!event) return { state: 'parked', reason: `event ${r.eventSourceId} has not arrived` };
+  const userId = await userFor(deps, r.userDid, r.userHandle);
+  const existing = await rsvpSourceOf(ds, event.id, userId);
+  if (existing?.source_id === r.sourceId && r.sourceCid && existing.source_cid === r.sourceCid) return { state: 'unchanged', slug: event.slug };
+  // The attendance, its source and its follow-ups commit together: a retry after a crash finds
+  // it all done (and the relay delivers what was recorded).
+  let recorded: Recorded[] = [];
+  try {
+    await rsvp(ds, event.slug, userId, r.status, async (m, result) => {
+      await setRsvpSource(m, event.id, userId, r.sourceId, r.sourceCid);
+      recorded = await recordFollowUps(m, await afterRsvp(m, config, event.slug, result));
+    });
+  } catch (err) {
+    // The event refuses it (being deleted, draft, cancelled): retrying would not change that.
+    if (err instanceof DomainError) return { state: 'skipped', reason: err.message };
+    throw err;
+  }
+  await followUps.deliver(recorded);
+  return { state: existing ? 'updated' : 'created', slug: event.slug };
+}
+
+/** Applying one record from the network (an event or an RSVP, created, changed or deleted) to the rows. */
+export function applyActivities(deps: IngestDeps) {
+  const { ds, config, followUps } = deps;
   return {
-    ingestEvent,
-    ingestRsvp,
+    ingestEvent: (e: ExternalEvent) => ingestEvent(deps, e),
+    ingestRsvp: (r: ExternalRsvp) => ingestRsvp(deps, r),
 
     /** The ingested event with this source id, if any (for deletions). */
     async findIngestedEvent(sourceId: string): Promise<string | null> {
