@@ -123,7 +123,7 @@ function listOccurrences(app: RouteApp, ctx: Ctx): void {
     const events = found.events;
     const exceptions = new Map(found.exceptions.map((x) => [x.original_start.getTime(), x.kind]));
     const byStart = new Map(events.map((e) => [e.original_start.getTime(), e]));
-    const starts = new Set([...occurrences(spec, { from, to, limit: q.limit }).map((d) => d.getTime()), ...byStart.keys()]);
+    const starts = new Set([...occurrences(spec, { from, to, limit: q.limit + 1 }).map((d) => d.getTime()), ...byStart.keys()]);
     const durationMs = s.duration_minutes * 60_000;
     const page = [...starts].sort((a, b) => a - b);
     const taken = page.slice(0, q.limit);
@@ -138,7 +138,7 @@ function listOccurrences(app: RouteApp, ctx: Ctx): void {
         eventSlug: e?.slug ?? null, template: e?.id === s.template_event_id, exception,
       }];
     });
-    // More in the window: the next page starts just after the last one taken.
+    // More in the window (one computed beyond the limit says so): the next page starts just after the last one taken.
     const nextCursor = page.length > q.limit ? writeKey([new Date(taken[taken.length - 1] + 1).toISOString()]) : null;
     return c.json({ items, nextCursor }, 200);
   });
