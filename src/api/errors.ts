@@ -48,8 +48,11 @@ const PG_CODES: Record<string, { status: 409 | 422 | 503; code: string }> = {
   '25P03': { status: 503, code: 'database_timeout' }, // idle_in_transaction_session_timeout
   '57P01': { status: 503, code: 'database_unavailable' }, // the server is shutting down
 };
-/** Input Postgres cannot store (NUL bytes, invalid encodings) that got past the guards: still a 400. */
-const PG_BAD_INPUT = new Set(['22021', '22P05', '22P02']);
+/**
+ * Input Postgres cannot store or read (NUL bytes, invalid encodings, text for a number, a date
+ * that does not exist such as month 13) that got past the guards: still a 400.
+ */
+const PG_BAD_INPUT = new Set(['22021', '22P05', '22P02', '22007', '22008']);
 
 /** The pool's own refusals: no free connection within DB_ACQUIRE_TIMEOUT_MS, or none at all. */
 function databaseUnavailable(err: Error): { code: string; message: string } | null {

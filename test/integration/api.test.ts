@@ -223,6 +223,18 @@ describe('conventions for clients', () => {
     expect(seen.sort()).toEqual(Array.from({ length: 7 }, (_, i) => `Paged ${i}`).sort());
     expect(new Set(seen).size).toBe(7);
     expect((await s.api('GET', '/v1/events?cursor=bm90LW91cnM', { token: owner.token })).body.error.code).toBe('validation_failed');
+    // A cursor of the right shape naming an instant that does not exist (month 13) is a 400 too,
+    // here and on the lists whose keys Postgres reads (its date errors are bad input, never a 500).
+    const key = (k: unknown[]) => Buffer.from(JSON.stringify(k)).toString('base64url');
+    const impossible = await s.api('GET', `/v1/events?cursor=${key(['2031-13-45T99:99:99.000Z', 'x'])}`, { token: owner.token });
+    expect(impossible.status).toBe(400);
+    expect(impossible.body.error.code).toBe('validation_failed');
+    const { slug } = (await s.api('POST', '/v1/events', { token: owner.token, body: {
+      name: 'Paged attendees', startAt: '2031-03-01T10:00:00Z', endAt: '2031-03-01T11:00:00Z', timeZone: 'UTC',
+    } })).body;
+    const attendees = await s.api('GET', `/v1/events/${slug}/attendees?cursor=${key([1, '2031-13-45 99:99:99+00', '5'])}`, { token: owner.token });
+    expect(attendees.status).toBe(400);
+    expect(attendees.body.error.code).toBe('validation_failed');
   });
 });
 
