@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import type { NativeConnectionOptions } from '@temporalio/worker';
+import { LOG_LEVELS } from './logger.ts';
 
 /**
  * All configuration comes from environment variables, validated once at start. Defaults match
@@ -59,7 +60,7 @@ const schema = z.object({
   FIREHOSE_HEALTH_PORT: z.coerce.number().int().positive().optional(),
   FIREHOSE_HEALTH_HOST: z.string().default('127.0.0.1'),
   FIREHOSE_MAX_IN_FLIGHT: z.coerce.number().int().min(10).max(1_000_000).default(2000),
-  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
 });
 
 export type Config = Omit<z.infer<typeof schema>, 'AUTH_JWT_SECRET' | 'PUBLIC_BASE_URL' | 'CHAT_ENABLED' | 'SESSION_ENCRYPTION_KEYS' | 'ALLOW_PRIVATE_NETWORK_FETCH'> & {

@@ -5,8 +5,9 @@ import type { LogLevel, LogMetadata, Logger as TemporalLogger } from '@temporali
 /** The request a piece of work runs for: an API request, or an activity of a workflow it started. */
 export const requestContext = new AsyncLocalStorage<{ requestId: string }>();
 
-const LEVELS = ['debug', 'info', 'warn', 'error'];
-const level = LEVELS.includes(process.env.LOG_LEVEL ?? '') ? process.env.LOG_LEVEL! : 'info';
+/** The levels LOG_LEVEL may name (validated with the rest of the configuration). */
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+const level = (LOG_LEVELS as readonly string[]).includes(process.env.LOG_LEVEL ?? '') ? process.env.LOG_LEVEL! : 'info';
 
 /**
  * The process's one logger: JSON lines (pino) at LOG_LEVEL, to stdout or LOG_FILE; every line

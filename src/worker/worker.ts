@@ -25,6 +25,7 @@ export async function createWorker(
   overrides: { taskQueue?: string; shutdownGraceTime?: string } = {},
 ): Promise<Worker> {
   const { config } = deps;
+  const spans = workflowSpanTarget();
   return Worker.create({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
@@ -34,7 +35,7 @@ export async function createWorker(
       : { workflowsPath }),
     activities: createActivities(deps),
     // Workflows record their spans through this sink (tracing off: it drops them).
-    sinks: { exporter: makeWorkflowExporter(workflowSpanTarget().exporter, workflowSpanTarget().resource) },
+    sinks: { exporter: makeWorkflowExporter(spans.exporter, spans.resource) },
     maxConcurrentActivityTaskExecutions: config.WORKER_MAX_CONCURRENT_ACTIVITIES,
     maxConcurrentWorkflowTaskExecutions: config.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
     maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
