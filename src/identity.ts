@@ -1,10 +1,29 @@
 import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
-import { IdResolver } from '@atproto/identity';
+import { IdResolver, MemoryCache, type DidDocument } from '@atproto/identity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Config } from './config.ts';
 
 const resolvers = new WeakMap<Config, IdResolver>();
+
+const MINUTE = 60_000;
+/** DID documents cached: without it every verified commit fetched its author's key from the PLC. */
+const CACHED_DIDS = 100_000;
+
+/**
+ * Stale after 15 minutes (served while refreshed in the background), gone after a day, and at
+ * most CACHED_DIDS of them (the oldest written leaves first), so hostile authors cannot grow it
+ * without bound. A rotated signing key is no wait: a commit that fails verification against the
+ * cached key is checked again against a fresh one (`forceKeyRefresh` in @atproto/sync).
+ */
+class BoundedDidCache extends MemoryCache {
+  constructor() { super(15 * MINUTE, 24 * 60 * MINUTE); }
+  override async cacheDid(did: string, doc: DidDocument): Promise<void> {
+    this.cache.delete(did); // re-inserted at the end: Map order is write order
+    await super.cacheDid(did, doc);
+    if (this.cache.size > CACHED_DIDS) this.cache.delete(this.cache.keys().next().value!);
+  }
+}
 
 /**
  * DID resolution (handles, PDS endpoints, signing keys for the firehose) through BLUESKY_PLC_URL.
@@ -15,7 +34,7 @@ export function idResolver(config: Config): IdResolver {
   let r = resolvers.get(config);
   if (!r) {
     const local = /^http:\/\/(localhost|127\.0\.0\.1)(:|\/|$)/.test(config.BLUESKY_PLC_URL);
-    r = new IdResolver({ plcUrl: config.BLUESKY_PLC_URL, timeout: 5000, ...(local ? { fetch: globalThis.fetch } : {}) });
+    r = new IdResolver({ plcUrl: config.BLUESKY_PLC_URL, timeout: 5000, didCache: new BoundedDidCache(), ...(local ? { fetch: globalThis.fetch } : {}) });
     resolvers.set(config, r);
   }
   return r;
