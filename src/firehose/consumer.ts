@@ -16,7 +16,9 @@ import type { Registry } from 'prom-client';
 import { log } from '../logger.ts';
 
 export interface ConsumerStats {
-  handedOff: number; deadLettered: number; cursor: number | undefined;
+  handedOff: number; deadLettered: number;
+  /** The cursor as last saved; `done()`: the last event handled, saved or not yet. */
+  cursor: number | undefined; done: () => number | undefined;
   /** Attempts that failed for a passing reason (PLC, Postgres or Temporal away) and were retried. */
   retried: number;
   /** Times reading stopped because FIREHOSE_MAX_IN_FLIGHT events were held. */
@@ -69,6 +71,7 @@ export async function startFirehoseConsumer(deps: { ds: DataSource; temporal: Cl
   const runner = new DurableRunner({
     startCursor,
     maxInFlight: config.FIREHOSE_MAX_IN_FLIGHT,
+    saveEveryMs: config.FIREHOSE_CURSOR_SAVE_MS,
     setCursor: async (cursor) => {
       await saveCursor(ds, service, cursor);
       stats.cursor = cursor;
@@ -79,7 +82,7 @@ export async function startFirehoseConsumer(deps: { ds: DataSource; temporal: Cl
     onRetry: (seq, delay) => { stats.retried++; metrics.retried(); log.warn({ seq, delayMs: delay }, 'firehose: event failed for a passing reason; retrying'); },
   });
   const stats: ConsumerStats = {
-    handedOff: 0, deadLettered: 0, retried: 0, paused: 0, cursor: runner.getCursor(), inFlight: () => runner.inFlight,
+    handedOff: 0, deadLettered: 0, retried: 0, paused: 0, cursor: runner.getCursor(), done: () => runner.getCursor(), inFlight: () => runner.inFlight,
   };
   let cursorMovedAt = Date.now();
   const metrics = consumerMetrics(deps.registry, {
@@ -145,6 +148,7 @@ export async function startFirehoseConsumer(deps: { ds: DataSource; temporal: Cl
       runner.stop();
       await switching;
       await firehose?.destroy();
+      await runner.save();
     },
   };
 }

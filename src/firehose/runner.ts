@@ -17,8 +17,19 @@ export class DurableRunner {
   private readonly alongside = new Map<number, Promise<unknown>[]>();
   private full = false;
   private stopped = false;
+  /** The cursor last handed to setCursor, the time of that save, and a trailing save waiting for its turn. */
+  private saved: number | undefined;
+  private savedAt = 0;
+  private saving: Promise<void> = Promise.resolve();
+  private trailing: NodeJS.Timeout | null = null;
   private readonly opts: {
     startCursor?: number; maxInFlight: number;
+    /**
+     * Saves at most once per `saveEveryMs` (then once more at the end of the interval): on the
+     * whole network's relay a save per event would be thousands of writes a second. A restart
+     * replays at most that much again, which is applied once.
+     */
+    saveEveryMs?: number;
     setCursor: (cursor: number) => Promise<void>; onFull: () => void; onRoom: () => void;
     onRetry: (seq: number, delayMs: number) => void;
   };
@@ -77,11 +88,28 @@ export class DurableRunner {
     if (this.full && this.tracked.size <= this.opts.maxInFlight / 2) { this.full = false; this.opts.onRoom(); }
     if (latest === undefined || this.stopped) return;
     this.cursor = latest;
-    // A failed save is not fatal: the next completion saves a later cursor (a restart meanwhile
-    // replays a little more, applied once).
-    await this.opts.setCursor(latest).catch((err: Error) => log.error({ err }, 'firehose: saving the cursor failed'));
+    const wait = this.savedAt + (this.opts.saveEveryMs ?? 0) - Date.now();
+    if (wait <= 0) await this.save();
+    else this.trailing ??= setTimeout(() => { this.trailing = null; void this.save(); }, wait);
   }
 
-  /** Stops retrying; handling in flight ends on its own. The cursor stays where it was. */
-  stop(): void { this.stopped = true; }
+  /** Saves the cursor if it moved since the last save, one save at a time. */
+  save(): Promise<void> {
+    this.saving = this.saving.then(async () => {
+      const cursor = this.cursor;
+      if (cursor === undefined || cursor === this.saved) return;
+      this.savedAt = Date.now();
+      // A failed save is not fatal: a later one saves a later cursor (a restart meanwhile
+      // replays a little more, applied once).
+      await this.opts.setCursor(cursor).then(() => { this.saved = cursor; }, (err: Error) => log.error({ err }, 'firehose: saving the cursor failed'));
+    });
+    return this.saving;
+  }
+
+  /** Stops retrying; handling in flight ends on its own. The cursor stays where it was (`save` writes it down). */
+  stop(): void {
+    this.stopped = true;
+    if (this.trailing) clearTimeout(this.trailing);
+    this.trailing = null;
+  }
 }
