@@ -1,6 +1,7 @@
 // Publishing events to a local PDS (@atproto/dev-env, in this process) through the API and the
 // `bsky-publish:<slug>` workflows (session from Redis, re-read, swap, row update), against direct
 // `createRecord` calls with one agent, in the same run. Records per second at a few concurrencies.
+import { summarize } from './lib/summary.ts';
 import { AtpAgent } from '@atproto/api';
 import { TestNetworkNoAppView } from '@atproto/dev-env';
 import { sessionStore } from '../src/bluesky/sessions.ts';
@@ -56,6 +57,8 @@ for (const c of [1, 8, 32]) {
   const directRate = N / (direct.wallMs / 1000);
   const wfRate = N / (wfMs / 1000);
   console.log(`${String(c).padStart(11)} ${directRate.toFixed(0).padStart(20)} ${wfRate.toFixed(0).padStart(15)} ${(directRate / wfRate).toFixed(1).padStart(5)}x`);
+  summarize({ bench: 'bluesky-publish', measure: `records/s, concurrency ${c}`, meetflow: wfRate.toFixed(0), baseline: `${directRate.toFixed(0)} (direct createRecord)`,
+    ratio: `${(directRate / wfRate).toFixed(1)}x the time`, target: '<= 1.5x' });
 }
 await ds.destroy();
 redis.disconnect();

@@ -1,6 +1,7 @@
 // Rooms closed per minute by the retention workflow (notice, members removed, purge, row marked)
 // against a real Synapse, and the cost per room split between the homeserver and orchestration.
 // Baseline, same run: the same homeserver calls made directly with the same concurrency (10).
+import { summarize } from './lib/summary.ts';
 import { randomUUID } from 'node:crypto';
 import { mintToken } from '../src/api/auth.ts';
 import { HttpMatrixClient } from '../src/matrix/client.ts';
@@ -61,4 +62,6 @@ const perMin = (ms: number) => ((N / ms) * 60_000).toFixed(0);
 console.log(`rooms: ${N} (each: notice, 1 member removed, purge); concurrency 10`);
 console.log(`baseline, homeserver calls only:   ${perMin(directMs).padStart(6)} rooms/min   ${fmt(directMs / N)} per room`);
 console.log(`retention workflow (deleted ${result?.deleted}, failed ${result?.failed}): ${perMin(workflowMs).padStart(6)} rooms/min   ${fmt(workflowMs / N)} per room`);
+summarize({ bench: 'chat-retention', measure: `rooms/min, ${N} rooms`, meetflow: perMin(workflowMs), baseline: `${perMin(directMs)} (homeserver calls only)`,
+  ratio: `${((directMs / workflowMs) * 100).toFixed(0)}% of bare`, target: '>= 90% of bare' });
 console.log(`orchestration share per room: ${fmt((workflowMs - directMs) / N)} (${(((workflowMs - directMs) / workflowMs) * 100).toFixed(0)}% of the workflow's time)`);

@@ -1,6 +1,7 @@
 // Deleting an event with N attendees through `delete-event:<slug>` (API, tombstone, batches of
 // 10,000 with heartbeats, row last) against one SQL transaction doing the same row deletions, for
 // N = 1k, 10k, 100k, in the same run.
+import { summarize } from './lib/summary.ts';
 import { loadConfig } from '../src/config.ts';
 import { createDataSource } from '../src/db/data-source.ts';
 import { api, auth, createEvent, createUsers, fmt, ok, settled } from './lib/client.ts';
@@ -40,5 +41,7 @@ for (const n of SIZES) {
   if (done.status !== 'completed') throw new Error(`deletion ${done.status}`);
   const wfMs = performance.now() - t0;
   console.log(`${String(n).padStart(9)} ${fmt(rawMs).padStart(20)} ${fmt(wfMs).padStart(12)} ${(wfMs / rawMs).toFixed(1).padStart(5)}x`);
+  summarize({ bench: 'event-deletion', measure: `ms to delete, ${n} attendees`, meetflow: fmt(wfMs), baseline: `${fmt(rawMs)} (one SQL transaction)`,
+    ratio: `${(wfMs / rawMs).toFixed(1)}x the time, +${fmt(wfMs - rawMs)}`, target: n >= 100_000 ? '<= 2x' : 'overhead < 60 ms' });
 }
 await ds.destroy();

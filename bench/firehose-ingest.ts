@@ -2,6 +2,7 @@
 // to end: consumer, hand-off to `bsky-ingest:<uri>`, the worker's activities, rows in Postgres;
 // against a bare consumer that only verifies and parses the same backlog, in the same run. Ten
 // authors: the consumer keeps each author's records in order, so one author alone is sequential.
+import { summarize } from './lib/summary.ts';
 import { AtpAgent } from '@atproto/api';
 import { TID } from '@atproto/common-web';
 import { TestNetworkNoAppView } from '@atproto/dev-env';
@@ -14,7 +15,7 @@ import { EVENT_COLLECTION, RSVP_COLLECTION } from '../src/domain/lexicon.ts';
 import { startFirehoseConsumer } from '../src/firehose/consumer.ts';
 import { idResolver } from '../src/identity.ts';
 
-const N = Number(process.env.BENCH_INGEST_N ?? 300);
+const N = Number(process.env.BENCH_INGEST_N ?? 1000);
 const net = await TestNetworkNoAppView.create({});
 const config = { ...loadConfig(), BLUESKY_PLC_URL: net.plc.url };
 const ds = await createDataSource(config).initialize();
@@ -29,12 +30,13 @@ for (let a = 0; a < AUTHORS; a++) {
   authors.push(agent);
 }
 const dids = authors.map((a) => a.session!.did);
-for (let i = 0; i < N; i++) {
-  const author = authors[i % AUTHORS];
-  await author.com.atproto.repo.putRecord({ repo: author.session!.did, collection: EVENT_COLLECTION, rkey: TID.nextStr(), validate: false, record: {
-    $type: EVENT_COLLECTION, name: `Backlog ${i}`, createdAt: new Date().toISOString(), startsAt: '2030-01-01T18:00:00.000Z', endsAt: '2030-01-01T19:00:00.000Z',
-  } });
-}
+await Promise.all(authors.map(async (author, a) => {
+  for (let i = a; i < N; i += AUTHORS) {
+    await author.com.atproto.repo.putRecord({ repo: author.session!.did, collection: EVENT_COLLECTION, rkey: TID.nextStr(), validate: false, record: {
+      $type: EVENT_COLLECTION, name: `Backlog ${i}`, createdAt: new Date().toISOString(), startsAt: '2030-01-01T18:00:00.000Z', endsAt: '2030-01-01T19:00:00.000Z',
+    } });
+  }
+}));
 
 // Bare: the same subscription and signature checks, records parsed, nothing stored.
 let parsed = 0;
@@ -71,6 +73,8 @@ console.log(`${N} event records by ${AUTHORS} authors from the PDS firehose, rec
 console.log(`  bare consumer (verify + parse)           ${rate(bareMs)}`);
 console.log(`  consumer hand-off (signal-with-start)    ${rate(handedOffMs)}`);
 console.log(`  end to end (rows in Postgres)            ${rate(fullMs)}   ${(fullMs / bareMs).toFixed(1)}x the bare time`);
+summarize({ bench: 'firehose-ingest', measure: `records/s end to end, ${N} records`, meetflow: rate(fullMs).trim(), baseline: `${rate(bareMs).trim()} (verify + parse)`,
+  ratio: `${((bareMs / fullMs) * 100).toFixed(0)}% of bare`, target: '>= 500/s and >= 50% of bare' });
 await temporal.connection.close();
 await ds.destroy();
 await net.close();

@@ -1,5 +1,6 @@
 // Materializing a series through the API and `series:<slug>` (one year of a daily series, ten
 // years of a weekly one) against computing the same dates alone, in the same run.
+import { summarize } from './lib/summary.ts';
 import { randomUUID } from 'node:crypto';
 import { mintToken } from '../src/api/auth.ts';
 import { loadConfig } from '../src/config.ts';
@@ -29,5 +30,7 @@ for (const [name, rrule, count] of [['1 year daily', 'FREQ=DAILY;COUNT=365', 365
   const workflowMs = performance.now() - t0;
   console.log(`${name.padEnd(16)} ${String(dates.length).padStart(4)} dates: compute alone ${fmt(computeMs).padStart(9)}   ` +
     `API + workflow + insert of ${result.created + 1} events ${fmt(workflowMs).padStart(9)}   (${(workflowMs / computeMs).toFixed(0)}x)`);
+  summarize({ bench: 'series-materialization', measure: `ms for ${name}`, meetflow: fmt(workflowMs), baseline: `${fmt(computeMs)} (dates computed alone)`,
+    ratio: `${(workflowMs / computeMs).toFixed(0)}x`, target: '-' });
   if (dates.length !== count || result.created + 1 !== count) throw new Error(`expected ${count} occurrences`);
 }

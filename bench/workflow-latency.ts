@@ -1,6 +1,7 @@
 // Latency of an operation that goes through Temporal, measured through the API over loopback:
 // a cancellation starts `waitlist:<slug>`, which promotes the next person; timed until the API
 // shows the promotion. Baseline, same run: an RSVP that starts no workflow.
+import { summarize } from './lib/summary.ts';
 import { api, auth, createEvent, createUsers, fmt, ok, percentile, rsvp } from './lib/client.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 300);
@@ -30,6 +31,9 @@ for (let i = 0; i < RUNS; i++) {
 
 for (const [name, xs] of [['baseline: RSVP, no workflow', baseline], ['cancel -> waitlist workflow -> promotion visible', viaWorkflow]] as const) {
   xs.sort((a, b) => a - b);
-  console.log(`${name.padEnd(50)} n=${xs.length}  p50 ${fmt(percentile(xs, 50))}  p95 ${fmt(percentile(xs, 95))}  max ${fmt(xs[xs.length - 1])}`);
+  console.log(`${name.padEnd(50)} n=${xs.length}  p50 ${fmt(percentile(xs, 50))}  p95 ${fmt(percentile(xs, 95))}  p99 ${fmt(percentile(xs, 99))}  max ${fmt(xs[xs.length - 1])}`);
 }
+summarize({ bench: 'workflow-latency', measure: 'cancel -> promotion visible: p50, p99', meetflow: `${fmt(percentile(viaWorkflow, 50))}, ${fmt(percentile(viaWorkflow, 99))}`,
+  baseline: `${fmt(percentile(baseline, 50))}, ${fmt(percentile(baseline, 99))} (RSVP, no workflow)`,
+  ratio: `+${fmt(percentile(viaWorkflow, 50) - percentile(baseline, 50))} at p50`, target: 'p50 < 30 ms, p99 < 100 ms' });
 console.log(`workflow overhead at p50: ${fmt(percentile(viaWorkflow, 50) - percentile(baseline, 50))}`);

@@ -2,6 +2,7 @@
 // `waitlist:<slug>`: recorded in the outbox with the change, delivered to Temporal after the
 // commit) against the same PATCH without one (a new description), same run and concurrency;
 // then how long follow-ups waited between commit and delivery (the API's lag histogram).
+import { summarize } from './lib/summary.ts';
 import { createEvent, createUsers, fmt, patchEvent, percentile, runConcurrent } from './lib/client.ts';
 
 const N = Number(process.env.BENCH_WRITES ?? 300);
@@ -15,10 +16,14 @@ for (const concurrency of [1, 16]) {
     ['baseline: PATCH description (no follow-up)', (i) => patchEvent(events[i % 50], owner.token, { description: `d${i}` })],
     ['PATCH capacity raised (waitlist follow-up)', (i) => patchEvent(events[i % 50], owner.token, { capacity: ++capacity + i })],
   ];
+  const p99s: number[] = [];
   for (const [name, request] of scenarios) {
     const r = await runConcurrent(Array.from({ length: N }, (_, i) => () => request(i)), concurrency);
+    p99s.push(percentile(r.latencies, 99));
     console.log(`${name.padEnd(44)} ${String(concurrency).padStart(4)} ${r.perSecond.toFixed(0).padStart(8)} ${fmt(percentile(r.latencies, 50)).padStart(10)} ${fmt(percentile(r.latencies, 99)).padStart(10)}`);
   }
+  summarize({ bench: 'write-latency', measure: `PATCH with a follow-up, conc ${concurrency}: p99`, meetflow: fmt(p99s[1]), baseline: `${fmt(p99s[0])} (PATCH, no follow-up)`,
+    ratio: `${(p99s[1] / p99s[0]).toFixed(1)}x`, target: '-' });
 }
 
 // Delivery lag from the API's own histogram (commit -> handed to Temporal).

@@ -18,6 +18,8 @@ node src/worker/main.ts >"$RUN/worker.log" 2>&1 & APP_PIDS+=($!)
 node src/api/main.ts >"$RUN/api.log" 2>&1 & APP_PIDS+=($!)
 wait_for 60 api curl -sf "http://127.0.0.1:$PORT/health/ready"
 export API_URL="http://127.0.0.1:$PORT"
+export BENCH_SUMMARY="$RUN/summary.jsonl"
+: >"$BENCH_SUMMARY"
 
 for script in bench/*.ts; do
   name=$(basename "$script" .ts)
@@ -25,3 +27,4 @@ for script in bench/*.ts; do
   echo "== $name"
   node "$script"
 done
+node scripts/bench-summary.ts "$BENCH_SUMMARY"
