@@ -8,9 +8,11 @@ import type { RsvpRecordsResult } from '../activities/bluesky/rsvps.ts';
 import { operationId, operationTags, PROGRESS_QUERY, type OperationInput } from '../temporal/contracts.ts';
 import { runBounded } from '../concurrency.ts';
 import { chatRoomDeletionWorkflow } from './chat-retention.ts';
+import { dbSteps } from './local-steps.ts';
 import { FAILURE } from '../temporal/failures.ts';
 
-const local = proxyActivities<Activities>({
+/** Steps that call the authors' PDSes (the database steps: `dbSteps()`). */
+const remote = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
 });
@@ -50,17 +52,18 @@ export async function deleteEventWorkflow(input: DeleteEventInput): Promise<Dele
   const progress: DeleteEventProgress = { step: 'tombstoning', attendeesTotal: 0, attendeesRemoved: 0, series: null, bluesky: null };
   setHandler(defineQuery<DeleteEventProgress>(PROGRESS_QUERY), () => progress);
   const slug = input.eventSlug;
+  const db = dbSteps();
 
-  const event = await local.tombstoneEvent(slug);
+  const event = await db.tombstoneEvent(slug);
   if (!event) { progress.step = 'done'; return progress; } // already gone: nothing to do
   progress.attendeesTotal = event.attendees;
 
   try {
     progress.step = 'cancelling workflows';
-    await local.cancelWorkflows([operationId('waitlist', slug), operationId('chat-room', slug), operationId('bsky-publish', slug)]);
+    await db.cancelWorkflows([operationId('waitlist', slug), operationId('chat-room', slug), operationId('bsky-publish', slug)]);
     if (event.blueskyUri) {
       progress.step = 'deleting Bluesky record';
-      progress.bluesky = await local.deleteEventRecord(event.eventId);
+      progress.bluesky = await remote.deleteEventRecord(event.eventId);
     }
     if (event.chatRoom) {
       progress.step = 'deleting chat room';
@@ -69,7 +72,7 @@ export async function deleteEventWorkflow(input: DeleteEventInput): Promise<Dele
   } catch (err) {
     // Before the point of no return: put the event back as it was.
     progress.step = 'restoring';
-    await CancellationScope.nonCancellable(() => local.restoreEvent(slug));
+    await CancellationScope.nonCancellable(() => db.restoreEvent(slug));
     if (isCancellation(err)) throw err;
     throw ApplicationFailure.create({
       type: FAILURE.eventDeletionAborted, nonRetryable: true, cause: err as Error,
@@ -79,9 +82,10 @@ export async function deleteEventWorkflow(input: DeleteEventInput): Promise<Dele
 
   // Past the point of no return: finish even if cancelled.
   await CancellationScope.nonCancellable(async () => {
-    if (patched('delete-rsvp-records')) {
+    // No RSVP records (counted under the tombstone, which keeps new RSVPs out): no step.
+    if (patched('delete-rsvp-records') && event.rsvpRecords !== 0) {
       progress.step = 'deleting RSVP records';
-      progress.rsvpRecords = await local.deleteRsvpRecords(event.eventId);
+      progress.rsvpRecords = await remote.deleteRsvpRecords(event.eventId);
     }
     progress.step = 'removing attendees';
     for (;;) {
@@ -93,11 +97,11 @@ export async function deleteEventWorkflow(input: DeleteEventInput): Promise<Dele
     }
     if (event.seriesSlug && event.originalStart && !input.inSeriesDeletion) {
       progress.step = 'detaching from series';
-      progress.series = await local.detachFromSeries({ eventId: event.eventId, seriesSlug: event.seriesSlug, originalStart: event.originalStart });
+      progress.series = await db.detachFromSeries({ eventId: event.eventId, seriesSlug: event.seriesSlug, originalStart: event.originalStart });
     }
     progress.step = 'deleting event';
-    await local.deleteEventRow(event.eventId);
-    if (progress.series === 'series-deleted') await local.deleteContainerRow({ kind: 'series', slug: event.seriesSlug! });
+    await db.deleteEventRow(event.eventId);
+    if (progress.series === 'series-deleted') await db.deleteContainerRow({ kind: 'series', slug: event.seriesSlug! });
   });
   progress.step = 'done';
   return progress;
@@ -129,9 +133,10 @@ const CHILD_CONCURRENCY = 5;
 async function deleteEventsAsChildren(
   scope: Parameters<Activities['listEventsToDelete']>[0]['scope'], progress: ParentProgress, inSeriesDeletion: boolean,
 ): Promise<void> {
+  const db = dbSteps();
   let afterSlug: string | null = null;
   for (;;) {
-    const slugs: string[] = await local.listEventsToDelete({ scope, afterSlug, limit: PAGE });
+    const slugs: string[] = await db.listEventsToDelete({ scope, afterSlug, limit: PAGE });
     if (slugs.length === 0) return;
     afterSlug = slugs[slugs.length - 1];
     progress.childrenTotal += slugs.length;
@@ -170,22 +175,23 @@ export async function deleteSeriesWorkflow(input: OperationInput<'delete-series'
   setHandler(defineQuery<ParentProgress>(PROGRESS_QUERY), () => progress);
   const at = input.at ?? new Date(Date.now()).toISOString();
   const slug = input.seriesSlug;
+  const db = dbSteps();
 
   if (progress.scope === 'future') {
     progress.step = 'ending the rule';
-    if (!(await local.endSeriesBefore({ seriesSlug: slug, at }))) progress.scope = 'all';
+    if (!(await db.endSeriesBefore({ seriesSlug: slug, at }))) progress.scope = 'all';
   }
   if (progress.scope === 'all') {
     progress.step = 'tombstoning';
-    if (!(await local.tombstoneContainer({ kind: 'series', slug }))) { progress.step = 'done'; return progress; }
-    await local.cancelWorkflows([operationId('series', slug), operationId('bsky-publish-series', slug)]);
+    if (!(await db.tombstoneContainer({ kind: 'series', slug }))) { progress.step = 'done'; return progress; }
+    await db.cancelWorkflows([operationId('series', slug), operationId('bsky-publish-series', slug)]);
   }
   progress.step = 'deleting events';
   await deleteEventsAsChildren({ kind: 'series', seriesSlug: slug, from: progress.scope === 'future' ? at : undefined }, progress, progress.scope === 'all');
   failIfIncomplete(`series ${slug}`, progress);
   if (progress.scope === 'all') {
     progress.step = 'deleting series';
-    await local.deleteContainerRow({ kind: 'series', slug });
+    await db.deleteContainerRow({ kind: 'series', slug });
   }
   progress.step = 'done';
   return progress;
@@ -195,12 +201,13 @@ export async function deleteSeriesWorkflow(input: OperationInput<'delete-series'
 export async function deleteGroupWorkflow(input: OperationInput<'delete-group'>): Promise<ParentProgress> {
   const progress: ParentProgress = { step: 'tombstoning', childrenTotal: 0, childrenDone: 0, childrenSkipped: 0, failed: [] };
   setHandler(defineQuery<ParentProgress>(PROGRESS_QUERY), () => progress);
-  const group = await local.tombstoneContainer({ kind: 'group', slug: input.groupSlug });
+  const db = dbSteps();
+  const group = await db.tombstoneContainer({ kind: 'group', slug: input.groupSlug });
   if (!group) { progress.step = 'done'; return progress; }
-  await local.cancelWorkflows([operationId('chat-room', input.groupSlug)]);
+  await db.cancelWorkflows([operationId('chat-room', input.groupSlug)]);
 
   progress.step = 'deleting series';
-  const series = await local.listGroupSeries(group.id);
+  const series = await db.listGroupSeries(group.id);
   progress.childrenTotal += series.length;
   await runBounded(series, 2, async (slug) => {
     try {
@@ -216,13 +223,13 @@ export async function deleteGroupWorkflow(input: OperationInput<'delete-group'>)
   await deleteEventsAsChildren({ kind: 'group', groupId: group.id }, progress, false);
   failIfIncomplete(`group ${input.groupSlug}`, progress);
 
-  const room = await local.groupChatRoom(group.id);
+  const room = await db.groupChatRoom(group.id);
   if (room) {
     progress.step = 'deleting chat room';
     await closeChatRoom(room);
   }
   progress.step = 'deleting group';
-  await local.deleteContainerRow({ kind: 'group', slug: input.groupSlug });
+  await db.deleteContainerRow({ kind: 'group', slug: input.groupSlug });
   progress.step = 'done';
   return progress;
 }

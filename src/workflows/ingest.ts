@@ -1,19 +1,15 @@
 import {
-  allHandlersFinished, condition, continueAsNew, defineQuery, defineSignal, executeChild, proxyActivities, setHandler, sleep, workflowInfo,
+  allHandlersFinished, condition, continueAsNew, defineQuery, defineSignal, executeChild, setHandler, sleep, workflowInfo,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import type { Activities } from '../activities/index.ts';
 import type { IngestResult } from '../activities/ingest/index.ts';
 import type { IngestOp } from '../domain/ingest.ts';
 import { PROGRESS_QUERY, SIGNALS, operationTags, type OperationInput, type SignalArgs } from '../temporal/contracts.ts';
 import { deleteEventWorkflow } from './deletion.ts';
+import { dbSteps } from './local-steps.ts';
 
 export const ingestSignal = defineSignal<SignalArgs['ingest']>(SIGNALS.ingest);
 
-const act = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
-});
 
 export interface IngestInput extends OperationInput<'bsky-ingest'> {
   /** Changes not yet applied (a new run after continue-as-new starts with them). */
@@ -54,6 +50,7 @@ export async function ingestWorkflow(input: IngestInput): Promise<IngestProgress
 }
 
 async function apply(op: IngestOp, parkForMs: number, progress: IngestProgress): Promise<IngestProgress['last']> {
+  const act = dbSteps();
   switch (op.kind) {
     case 'event':
       return act.ingestEvent(op.event);

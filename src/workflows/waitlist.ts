@@ -1,6 +1,7 @@
 import { continueAsNew, defineQuery, defineSignal, patched, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
 import { PROGRESS_QUERY, SIGNALS, type OperationInput, type SignalArgs } from '../temporal/contracts.ts';
+import { dbSteps } from './local-steps.ts';
 import { signalledRounds } from './rounds.ts';
 
 /** Sent whenever seats may have been freed (a cancellation, a raised capacity). */
@@ -17,11 +18,6 @@ export interface WaitlistInput extends OperationInput<'waitlist'> {
   pending?: boolean;
 }
 
-const { promoteWaitlist } = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
-  summary: 'promote waitlisted attendees into free seats',
-});
 const { requestEventChatSync } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
@@ -43,7 +39,7 @@ export async function waitlistWorkflow(input: WaitlistInput): Promise<{ promoted
     pendingAtStart: input.pending,
     round: async () => {
       progress.step = 'promoting';
-      const { eventGone, promotedUserIds } = await promoteWaitlist(input.eventSlug);
+      const { eventGone, promotedUserIds } = await dbSteps().promoteWaitlist(input.eventSlug);
       progress.rounds++;
       progress.promoted += promotedUserIds.length;
       // Runs recorded before chat existed did not do this (test/replay/histories/waitlist.json).

@@ -8,6 +8,7 @@ import { deleteEventRows, restoreEventRow, tombstoneEventRow } from '../../db/ev
 import { lockSeriesRule, markOccurrenceDeleted, moveTemplate, nearestOtherOccurrence, releaseTemplate, tombstoneSeries } from '../../db/series.ts';
 import { recordFollowUps, type FollowUpRelay, type Recorded } from '../../follow-ups/outbox.ts';
 import { afterRoomReopened } from '../../follow-ups/rules.ts';
+import { rsvpRecordCount } from '../../db/rsvp-records.ts';
 
 export interface TombstonedEvent {
   eventId: string;
@@ -19,6 +20,8 @@ export interface TombstonedEvent {
   chatRoom: { id: string; alias: string } | null;
   /** The event's record on its owner's PDS, if it was published. */
   blueskyUri: string | null;
+  /** Attendees' RSVP records on the network (absent in runs recorded before it was counted). */
+  rsvpRecords?: number;
 }
 
 export interface DeletionDeps { ds: DataSource; temporal: Client; config: Config; followUps: FollowUpRelay }
@@ -41,7 +44,7 @@ export function eventTombstoneActivities({ ds, temporal, config, followUps }: De
       return {
         eventId: event.id, slug, seriesSlug: event.series_slug, originalStart: event.original_start?.toISOString() ?? null,
         attendees: await attendeeCount(ds, event.id), chatRoom: await liveRoomOf(ds, { kind: 'event', id: event.id }),
-        blueskyUri: event.bluesky_uri ?? null,
+        blueskyUri: event.bluesky_uri ?? null, rsvpRecords: await rsvpRecordCount(ds, event.id),
       };
     },
 

@@ -1,0 +1,23 @@
+import { patched, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.ts';
+
+/**
+ * Short database steps run as local activities: in the worker that runs the workflow, recorded
+ * as a marker, with no activity task to schedule, poll and report (bench/: each such step cost a
+ * round trip through the server). Retried like any activity; steps that call outside services or
+ * heartbeat stay ordinary activities. Runs recorded before this patch scheduled them as ordinary
+ * activities and replay that way (test/replay/histories).
+ */
+const LOCAL_DB_STEPS = 'local-db-steps';
+
+const options = {
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
+} as const;
+const asLocal = proxyLocalActivities<Activities>(options);
+const asTask = proxyActivities<Activities>(options);
+
+/** The proxy for short database steps: local activities, except when replaying a run from before. */
+export function dbSteps(): Activities {
+  return (patched(LOCAL_DB_STEPS) ? asLocal : asTask) as Activities;
+}
