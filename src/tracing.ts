@@ -36,6 +36,8 @@ export function setupTracing(service: string, exporter?: SpanExporter): boolean 
   return true;
 }
 
+export const tracingOn = (): boolean => workflowSpans !== null;
+
 /** Where the worker sends the spans its workflows record (through a sink); nowhere when tracing is off. */
 export function workflowSpanTarget(): { exporter: SpanExporter; resource: Resource } {
   return workflowSpans ?? { exporter: discard, resource: new Resource({}) };

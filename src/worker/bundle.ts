@@ -1,11 +1,16 @@
-// `npm run bundle`: prebuilds the workflow bundle for production workers (WORKFLOW_BUNDLE_PATH).
-// Bundling also fails early on imports the workflow sandbox forbids.
+// `npm run bundle`: prebuilds the workflow bundles for production workers (WORKFLOW_BUNDLE_PATH):
+// one without tracing and one with it (`.traced.js`, used when tracing is on). Bundling also
+// fails early on imports the workflow sandbox forbids.
 import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { workflowInterceptorModules, workflowsPath } from './worker.ts';
+import { bundleFile, workflowInterceptorModules, workflowsPath } from './worker.ts';
 
-const out = process.argv[2] ?? 'dist/workflow-bundle.js';
-const { code } = await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules });
-await mkdir(new URL('.', `file://${process.cwd()}/${out}`), { recursive: true });
-await writeFile(out, code);
-console.log(`wrote ${out} (${(code.length / 1024).toFixed(0)} KiB)`); // a build step's one line, not a service log
+const path = process.argv[2] ?? 'dist/workflow-bundle.js';
+await mkdir(dirname(resolve(path)), { recursive: true });
+for (const tracing of [false, true]) {
+  const out = bundleFile(path, tracing);
+  const { code } = await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules: workflowInterceptorModules(tracing) });
+  await writeFile(out, code);
+  console.log(`wrote ${out} (${(code.length / 1024).toFixed(0)} KiB)`); // a build step's lines, not a service log
+}

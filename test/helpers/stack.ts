@@ -12,7 +12,8 @@ import { mintToken, type Role } from '../../src/api/auth.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createDataSource } from '../../src/db/data-source.ts';
 import { createRedis } from '../../src/redis.ts';
-import { createWorker, workflowInterceptorModules, workflowsPath } from '../../src/worker/worker.ts';
+import { bundleFile, createWorker, workflowInterceptorModules, workflowsPath } from '../../src/worker/worker.ts';
+import { tracingOn } from '../../src/tracing.ts';
 import { createMatrixClient } from '../../src/matrix/create-client.ts';
 
 /**
@@ -45,7 +46,9 @@ export async function startStack(env: Record<string, string> = {}) {
   quietRuntime();
   const taskQueue = `test-${randomUUID()}`;
   const bundlePath = join(tmpdir(), `meetflow-bundle-${taskQueue}.js`);
-  await writeFile(bundlePath, (await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, logger: new DefaultLogger('WARN') })).code);
+  // The bundle this process's worker loads (with OpenTelemetry's interceptors when the test file turned tracing on).
+  const modules = workflowInterceptorModules(tracingOn());
+  await writeFile(bundleFile(bundlePath, tracingOn()), (await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules: modules, logger: new DefaultLogger('WARN') })).code);
   const config = loadConfig({
     ...process.env, TEMPORAL_TASK_QUEUE: taskQueue, WORKER_SHUTDOWN_GRACE: '5s', WORKFLOW_BUNDLE_PATH: bundlePath, ...env,
   });
