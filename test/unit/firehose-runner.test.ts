@@ -73,4 +73,23 @@ describe('the firehose runner', () => {
     expect(r.inFlight).toBe(0);
     expect(r.getCursor()).toBe(10);
   });
+
+  it('saves the cursor at most once per saveEveryMs, then once more with the latest (and on demand)', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] }); // the interval passes when the test says so
+    try {
+      const saved: number[] = [];
+      const r = new DurableRunner({ maxInFlight: 100, saveEveryMs: 1000, setCursor: async (c) => { saved.push(c); }, onFull: () => {}, onRoom: () => {}, onRetry: () => {} });
+      for (let seq = 1; seq <= 50; seq++) await r.trackEvent(`did:${seq % 3}`, seq, async () => {});
+      expect(r.getCursor()).toBe(50);
+      expect(saved).toEqual([1]); // the first at once; the rest wait for the interval
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(saved).toEqual([1, 50]); // the trailing save has the latest
+      await r.trackEvent('did:a', 51, async () => {});
+      r.stop();
+      await r.save(); // the consumer's stop writes down what is done
+      expect(saved).toEqual([1, 50, 51]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });
