@@ -1,15 +1,15 @@
 // How fast the consumer gets through a relay's traffic, where almost nothing is a calendar record:
-// a local PDS (@atproto/dev-env, in this process) carries COMMITS commits by 20 authors in the
+// a local PDS (@atproto/dev-env, a process of its own) carries COMMITS commits by 20 authors in the
 // network's mix (likes, posts, follows, reposts, profile updates: app.bsky.*) with 2% calendar
 // events and RSVPs. Commits/s from the start of that backlog until the consumer has handled its
 // last commit (calendar records handed to their workflows, the rest skipped), against
 // @atproto/sync's own Firehose with an in-memory cursor and the same filter doing nothing with
 // what it parses, in the same run. Then until the calendar rows are in Postgres.
 import { AtpAgent } from '@atproto/api';
-import { TestNetworkNoAppView } from '@atproto/dev-env';
 import { Firehose, MemoryRunner } from '@atproto/sync';
 import { Client, Connection } from '@temporalio/client';
 import { summarize } from './lib/summary.ts';
+import { startPds } from './lib/pds.ts';
 import { loadConfig } from '../src/config.ts';
 import { createDataSource } from '../src/db/data-source.ts';
 import { EVENT_COLLECTION, RSVP_COLLECTION } from '../src/domain/lexicon.ts';
@@ -18,15 +18,15 @@ import { idResolver } from '../src/identity.ts';
 
 const COMMITS = Number(process.env.BENCH_FILTER_COMMITS ?? 3000);
 const AUTHORS = 20;
-const net = await TestNetworkNoAppView.create({});
-const config = { ...loadConfig(), BLUESKY_PLC_URL: net.plc.url };
+const net = await startPds();
+const config = { ...loadConfig(), BLUESKY_PLC_URL: net.plc };
 const ds = await createDataSource(config).initialize();
 const temporal = new Client({ connection: await Connection.connect(config.TEMPORAL_CONNECTION), namespace: config.TEMPORAL_NAMESPACE });
-const service = net.pds.url.replace(/^http/, 'ws');
+const service = net.pds.replace(/^http/, 'ws');
 
 const authors: AtpAgent[] = [];
 for (let a = 0; a < AUTHORS; a++) {
-  const agent = new AtpAgent({ service: net.pds.url });
+  const agent = new AtpAgent({ service: net.pds });
   await agent.createAccount({ handle: `bench-filter-${a}.test`, email: `bf${a}@test.com`, password: 'pw-123456' });
   authors.push(agent);
 }
@@ -54,7 +54,7 @@ await Promise.all(authors.map(async (agent, a) => {
     await agent.com.atproto.repo.createRecord({ repo: agent.session!.did, collection, validate: false, record: { $type: collection, ...record(i) } });
   }
 }));
-const head = (await net.pds.ctx.sequencer.curr())!;
+const head = await net.head();
 
 async function until(done: () => boolean | Promise<boolean>) { while (!(await done())) await new Promise((r) => setTimeout(r, 5)); }
 
@@ -89,4 +89,4 @@ summarize({ bench: 'firehose-filter', measure: `commits/s, ${head} commits, 2% c
   ratio: `${((bareMs / consumerMs) * 100).toFixed(0)}% of bare`, target: '>= 3000/s' });
 await temporal.connection.close();
 await ds.destroy();
-await net.close();
+net.close();

@@ -1,11 +1,11 @@
-// Records ingested per second from a local PDS's firehose (@atproto/dev-env, in this process) end
+// Records ingested per second from a local PDS's firehose (@atproto/dev-env, a process of its own) end
 // to end: consumer, hand-off to `bsky-ingest:<uri>`, the worker's activities, rows in Postgres;
 // against a bare consumer that only verifies and parses the same backlog, in the same run. Ten
 // authors: the consumer keeps each author's records in order, so one author alone is sequential.
 import { summarize } from './lib/summary.ts';
+import { startPds } from './lib/pds.ts';
 import { AtpAgent } from '@atproto/api';
 import { TID } from '@atproto/common-web';
-import { TestNetworkNoAppView } from '@atproto/dev-env';
 import { Firehose, MemoryRunner } from '@atproto/sync';
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../src/config.ts';
@@ -16,16 +16,16 @@ import { startFirehoseConsumer } from '../src/firehose/consumer.ts';
 import { idResolver } from '../src/identity.ts';
 
 const N = Number(process.env.BENCH_INGEST_N ?? 1000);
-const net = await TestNetworkNoAppView.create({});
-const config = { ...loadConfig(), BLUESKY_PLC_URL: net.plc.url };
+const net = await startPds();
+const config = { ...loadConfig(), BLUESKY_PLC_URL: net.plc };
 const ds = await createDataSource(config).initialize();
 const temporal = new Client({ connection: await Connection.connect(config.TEMPORAL_CONNECTION), namespace: config.TEMPORAL_NAMESPACE });
-const service = net.pds.url.replace(/^http/, 'ws');
+const service = net.pds.replace(/^http/, 'ws');
 
 const AUTHORS = 10;
 const authors: AtpAgent[] = [];
 for (let a = 0; a < AUTHORS; a++) {
-  const agent = new AtpAgent({ service: net.pds.url });
+  const agent = new AtpAgent({ service: net.pds });
   await agent.createAccount({ handle: `bench-ingest-${a}.test`, email: `bi${a}@test.com`, password: 'pw-123456' });
   authors.push(agent);
 }
@@ -77,4 +77,4 @@ summarize({ bench: 'firehose-ingest', measure: `records/s end to end, ${N} recor
   ratio: `${((bareMs / fullMs) * 100).toFixed(0)}% of bare`, target: '>= 500/s and >= 50% of bare' });
 await temporal.connection.close();
 await ds.destroy();
-await net.close();
+net.close();

@@ -61,6 +61,8 @@ const schema = z.object({
   FIREHOSE_HEALTH_HOST: z.string().default('127.0.0.1'),
   /** How often the consumer writes its cursor down (ms); a restart replays at most this much again. */
   FIREHOSE_CURSOR_SAVE_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
+  /** Batches of firehose changes applied side by side (an author's changes always share one). */
+  FIREHOSE_LANES: z.coerce.number().int().min(1).max(64).default(4),
   FIREHOSE_MAX_IN_FLIGHT: z.coerce.number().int().min(10).max(1_000_000).default(2000),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
 });

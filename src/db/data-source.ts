@@ -20,6 +20,7 @@ import { ChatRoomPurging1764000000008 } from './migrations/1764000000008-chat-ro
 import { EventCountry1764000000009 } from './migrations/1764000000009-event-country.ts';
 import { UserAvatar1764000000010 } from './migrations/1764000000010-user-avatar.ts';
 import { EventRoles1764000000011 } from './migrations/1764000000011-event-roles.ts';
+import { IngestForwarded1764000000012 } from './migrations/1764000000012-ingest-forwarded.ts';
 
 type DbConfig = Pick<Config, 'DATABASE_URL' | 'DB_POOL_MAX' | 'DB_ACQUIRE_TIMEOUT_MS' | 'DB_STATEMENT_TIMEOUT_MS' | 'DB_LOCK_TIMEOUT_MS' | 'DB_IDLE_IN_TRANSACTION_TIMEOUT_MS'>;
 
@@ -37,7 +38,7 @@ export function createDataSource(config: DbConfig): DataSource {
     migrations: [InitialSchema1764000000000, MatrixUserId1764000000001, DeletionTombstone1764000000002, AccountClaimJournal1764000000003, FollowUps1764000000004,
       IdempotencyKeys1764000000005, GroupMembership1764000000006, PublishChoice1764000000007,
       ChatRoomPurging1764000000008, EventCountry1764000000009, UserAvatar1764000000010,
-      EventRoles1764000000011],
+      EventRoles1764000000011, IngestForwarded1764000000012],
     migrationsTransactionMode: 'all',
     synchronize: false,
     extra: {

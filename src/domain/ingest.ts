@@ -106,6 +106,9 @@ export type IngestOp =
   | { kind: 'rsvp'; rsvp: ExternalRsvp }
   | { kind: 'rsvp-delete'; sourceId: string };
 
+/** One record's change in a firehose lane's batch (`bsky-ingest-lane`), in the order it was delivered. */
+export interface LaneOp { uri: string; op: IngestOp }
+
 /** A repository change (firehose or sync) as an ingest op; throws MalformedRecord. */
 export function opFromRecord(change: { uri: string; collection: string; did: string; cid?: string; record?: unknown }): IngestOp {
   const deleted = change.record === undefined;

@@ -9,7 +9,8 @@ import type { Config } from '../config.ts';
 import { MalformedRecord, opFromRecord, type IngestOp } from '../domain/ingest.ts';
 import { EVENT_COLLECTION, RSVP_COLLECTION } from '../domain/lexicon.ts';
 import { idResolver } from '../identity.ts';
-import { requestIngest } from '../temporal/signals.ts';
+import { handOffLaneBatch } from '../temporal/signals.ts';
+import { IngestLanes } from './lanes.ts';
 import { consumerMetrics } from './metrics.ts';
 import { DurableRunner } from './runner.ts';
 import type { Registry } from 'prom-client';
@@ -54,13 +55,14 @@ function verificationKeys(config: Config): IdResolver {
 
 /**
  * Subscribes to a firehose (`com.atproto.sync.subscribeRepos` of a relay or PDS; commits are
- * verified against the authors' keys) and hands every calendar event and RSVP change to its
- * `bsky-ingest:<uri>` workflow. Nothing is skipped that failed for a passing reason: a commit whose
- * author's key cannot be fetched (PLC away), a record whose hand-off or dead letter failed
- * (Temporal or Postgres away) is retried with backoff, and the cursor, saved in Postgres, stays
- * behind it (`runner.ts`), so a restart resumes without losing a record; records delivered twice
- * are applied once by their workflow. A commit that fails verification, or a record that is not a
- * valid event or RSVP, goes to the dead-letter table and the stream goes on. At most
+ * verified against the authors' keys) and hands every calendar event and RSVP change, in batches,
+ * to the lanes that apply them (`lanes.ts`, `bsky-ingest-lane:<n>`; an author's changes in order).
+ * Nothing is skipped that failed for a passing reason: a commit whose author's key cannot be
+ * fetched (PLC away), a batch or dead letter that could not be written (Temporal or Postgres
+ * away) is retried with backoff, and the cursor, saved in Postgres, stays behind it
+ * (`runner.ts`), so a restart resumes without losing a record; records delivered twice are
+ * applied once (the same CID changes nothing). A commit that fails verification, or a record that
+ * is not a valid event or RSVP, goes to the dead-letter table and the stream goes on. At most
  * FIREHOSE_MAX_IN_FLIGHT events are held: beyond that, reading stops until the backlog halves.
  */
 export async function startFirehoseConsumer(deps: { ds: DataSource; temporal: Client; config: Config; registry?: Registry }, service = deps.config.FIREHOSE_SERVICE) {
@@ -91,6 +93,10 @@ export async function startFirehoseConsumer(deps: { ds: DataSource; temporal: Cl
   let stopped = false;
 
   const keys = verificationKeys(config);
+  // A start gets 10 s (after a restart, with the wait for a batch started before); the lane's own wait for its previous batch has no limit.
+  const lanes = new IngestLanes((lane, ops) =>
+    temporal.connection.withDeadline(Date.now() + 10_000, () => handOffLaneBatch(temporal, config, lane, ops)), config.FIREHOSE_LANES,
+  (lane, delay, err) => { stats.retried++; metrics.retried(); log.warn({ lane, delayMs: delay, reason: err.message }, 'firehose: a batch could not be handed off; retrying'); });
 
   async function handleEvent(evt: Event) {
     if (evt.event !== 'create' && evt.event !== 'update' && evt.event !== 'delete') return;
@@ -108,10 +114,8 @@ export async function startFirehoseConsumer(deps: { ds: DataSource; temporal: Cl
       metrics.deadLettered();
       return;
     }
-    // Durable once it returns; a failure (or no answer within 10 s) is retried.
-    await temporal.connection.withDeadline(Date.now() + 10_000, () => requestIngest(temporal, config, change.uri, op));
-    stats.handedOff++;
-    metrics.handedOff();
+    // Queued in its author's lane, in order; the event is done once its batch has started.
+    runner.settleLater(evt.seq, lanes.add(change.did, { uri: change.uri, op }).then(() => { stats.handedOff++; metrics.handedOff(); }));
   }
 
   function onError(err: Error) {
@@ -146,6 +150,7 @@ export async function startFirehoseConsumer(deps: { ds: DataSource; temporal: Cl
     stop: async () => {
       stopped = true;
       runner.stop();
+      lanes.stop();
       await switching;
       await firehose?.destroy();
       await runner.save();

@@ -15,6 +15,7 @@ export class DurableRunner {
   private readonly tails = new Map<string, Promise<void>>();
   private readonly retry = new Set<number>();
   private readonly alongside = new Map<number, Promise<unknown>[]>();
+  private readonly settling = new Map<number, Promise<unknown>>();
   private full = false;
   private stopped = false;
   /** The cursor last handed to setCursor, the time of that save, and a trailing save waiting for its turn. */
@@ -52,6 +53,15 @@ export class DurableRunner {
     this.alongside.set(seq, [...this.alongside.get(seq) ?? [], work]);
   }
 
+  /**
+   * Work that finishes the event later (a hand-off queued in order, which retries on its own and
+   * never fails): the repo's next event may start meanwhile, but the event is done, and the cursor
+   * passes it, only once `work` is.
+   */
+  settleLater(seq: number, work: Promise<unknown>): void {
+    this.settling.set(seq, work);
+  }
+
   async trackEvent(did: string, seq: number, handler: () => Promise<void>): Promise<void> {
     // Redelivered after a resume: already done (at or before the cursor) or still being handled.
     if (this.seen === undefined || seq > this.seen) this.seen = seq;
@@ -60,11 +70,15 @@ export class DurableRunner {
     this.order.push(item);
     this.tracked.add(seq);
     if (!this.full && this.tracked.size >= this.opts.maxInFlight) { this.full = true; this.opts.onFull(); }
+    // The repo's next event starts once this one is handled; this one is done once it settled too.
     const run = (this.tails.get(did) ?? Promise.resolve()).then(() => this.untilDone(seq, handler));
-    const tail = run.then(() => { item.done = true; return this.advance(); });
-    this.tails.set(did, tail);
-    await tail;
-    if (this.tails.get(did) === tail) this.tails.delete(did);
+    this.tails.set(did, run);
+    await run;
+    if (this.tails.get(did) === run) this.tails.delete(did);
+    await this.settling.get(seq);
+    this.settling.delete(seq);
+    item.done = true;
+    await this.advance();
   }
 
   private async untilDone(seq: number, handler: () => Promise<void>): Promise<void> {

@@ -1,8 +1,8 @@
-import { Client, Connection, WorkflowIdConflictPolicy } from '@temporalio/client';
+import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, type WorkflowHandle } from '@temporalio/client';
 import type { Config } from '../config.ts';
 import { clientInterceptors } from './request-id-interceptors.ts';
 import {
-  OPERATION_TYPES, operationTags, type OperationInput, type OperationType, type SignalArgs, type SignalOf, type WakeableType,
+  OPERATION_TYPES, operationId, operationTags, type OperationInput, type OperationType, type SignalArgs, type SignalOf, type WakeableType,
 } from './contracts.ts';
 
 /** Lazy: the API starts (and reports not-ready) while Temporal is still coming up. */
@@ -45,4 +45,24 @@ export async function wakeOperation<T extends WakeableType>(
     signal: OPERATION_TYPES[type].signal, signalArgs: (opts.signalArgs ?? []) as unknown[],
   });
   return handle.workflowId;
+}
+
+/**
+ * Starts `<type>:<slug>` once no run of it is open: a running one (also one started before this
+ * process restarted) is waited for first, so runs under one id follow each other like a queue.
+ * Durable once it returns.
+ */
+export async function startNextRun<T extends OperationType>(
+  client: Client, config: Config, type: T, entitySlug: string, input: OperationInput<T>,
+): Promise<WorkflowHandle> {
+  for (;;) {
+    try {
+      return await client.workflow.start(OPERATION_TYPES[type].workflowType, {
+        ...operationOptions(config, type, entitySlug), workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL, args: [input],
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      await client.workflow.getHandle(operationId(type, entitySlug)).result().catch(() => undefined); // ended, however
+    }
+  }
 }

@@ -1,5 +1,5 @@
 import type { ClaimInput } from '../db/account-claims.ts';
-import type { IngestOp } from '../domain/ingest.ts';
+import type { IngestOp, LaneOp } from '../domain/ingest.ts';
 import { ENTITY, OPERATION } from './search-attributes.ts';
 
 /**
@@ -28,6 +28,8 @@ export const OPERATION_TYPES = {
   'bsky-rsvp': { entityKind: 'attendee', workflowType: 'blueskyRsvpWorkflow', signal: 'publish' },
   /** Entity key: the record's AT-URI. */
   'bsky-ingest': { entityKind: 'record', workflowType: 'ingestWorkflow', signal: 'ingest' },
+  /** Entity key: the lane's number; one batch of firehose changes at a time per lane. */
+  'bsky-ingest-lane': { entityKind: 'system', workflowType: 'ingestLaneWorkflow', signal: null },
   /** Entity key: the user's DID. */
   'bsky-sync': { entityKind: 'did', workflowType: 'blueskySyncWorkflow', signal: null },
   /** Entity key: the user's DID. */
@@ -62,6 +64,7 @@ export interface OperationInputs {
   'bsky-rsvp': { eventSlug: string; userId: string; idleTimeout?: string };
   /** `parkForMs`: how long an RSVP waits for its event before it is dead-lettered (default an hour). */
   'bsky-ingest': { uri: string; idleTimeout?: string; parkForMs?: number };
+  'bsky-ingest-lane': { ops: LaneOp[] };
   'bsky-sync': { did: string };
   'bsky-unpublish': { did: string };
   'claim-account': ClaimInput;

@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config.ts';
-import type { IngestOp } from '../domain/ingest.ts';
-import { startOperation, wakeOperation } from './client.ts';
+import type { IngestOp, LaneOp } from '../domain/ingest.ts';
+import { startNextRun, startOperation, wakeOperation } from './client.ts';
 
 /** Seats may have been freed: `waitlist:<slug>`. */
 export function notifySeatsChanged(client: Client, config: Config, eventSlug: string): Promise<string> {
@@ -37,6 +37,14 @@ export function requestRsvpPublish(client: Client, config: Config, eventSlug: st
 /** A change to one record from the network, handed to `bsky-ingest:<uri>` (durable once this returns). */
 export function requestIngest(client: Client, config: Config, uri: string, op: IngestOp): Promise<string> {
   return wakeOperation(client, config, 'bsky-ingest', uri, { uri }, { signalArgs: [op] });
+}
+
+/**
+ * A batch of firehose changes for lane `lane`: `bsky-ingest-lane:<lane>`, started once the lane's
+ * previous batch is done (durable once this returns); answers the batch's handle.
+ */
+export function handOffLaneBatch(client: Client, config: Config, lane: number, ops: LaneOp[]) {
+  return startNextRun(client, config, 'bsky-ingest-lane', String(lane), { ops });
 }
 
 /** The user's sync, `bsky-sync:<did>`; one already running is the answer. */

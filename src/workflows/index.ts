@@ -8,6 +8,7 @@ export { deleteEventWorkflow, deleteSeriesWorkflow, deleteGroupWorkflow } from '
 export { blueskyPublishWorkflow, blueskyRsvpWorkflow, blueskySeriesPublishWorkflow } from './bluesky-publish.ts';
 export { claimAccountWorkflow } from './claim-account.ts';
 export { ingestWorkflow } from './ingest.ts';
+export { ingestLaneWorkflow } from './ingest-lane.ts';
 export { blueskySyncWorkflow } from './bluesky-sync.ts';
 export { blueskyUnpublishWorkflow } from './bluesky-unpublish.ts';
 export { reconcileWorkflow } from './reconcile.ts';

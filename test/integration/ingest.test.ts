@@ -68,8 +68,8 @@ describe('ingestion from the network', () => {
   });
 
   it('skips meetflow\'s own event and RSVP records when they come back through the firehose (no loop)', async () => {
-    await account('vera.test');
-    await account('uma.test');
+    const veraAgent = await account('vera.test');
+    const umaAgent = await account('uma.test');
     const login = async (h: string) => (await appPasswordLogin(s, h)).body;
     const vera = await login('vera.test');
     const uma = await login('uma.test');
@@ -78,12 +78,13 @@ describe('ingestion from the network', () => {
     })).body;
     const uri = await eventually(async () => (await s.ds.query(`SELECT bluesky_uri FROM events WHERE slug = $1`, [slug]))[0].bluesky_uri as string | null);
     await s.api('POST', `/v1/events/${slug}/attendees`, { token: uma.token, body: { status: 'going' } });
-    const rsvpUri = await eventually(async () => (await s.ds.query(
+    await eventually(async () => (await s.ds.query(
       `SELECT a.bluesky_uri FROM attendees a JOIN events e ON e.id = a.event_id WHERE e.slug = $1`, [slug]))[0]?.bluesky_uri as string | null);
-    for (const own of [uri, rsvpUri]) {
-      const last = await eventually(async () => (await s.temporal.workflow.getHandle(`bsky-ingest:${own}`)
-        .query<{ last: { state: string } | null }>('progress').catch(() => null))?.last);
-      expect(last.state).toBe('skipped');
+    // A record of each author's written after them: once it is in, theirs were applied before it
+    // (an author's changes apply in order).
+    for (const agent of [veraAgent, umaAgent]) {
+      const marker = await create(agent, EVENT_COLLECTION, eventRecord('written after'));
+      await eventually(async () => (await ingested(marker.uri)).length === 1);
     }
     expect(await s.ds.query(`SELECT 1 FROM events WHERE source_id = $1`, [uri])).toEqual([]);
     expect((await s.ds.query(`SELECT count(*)::int AS n FROM attendees a JOIN events e ON e.id = a.event_id WHERE e.slug = $1`, [slug]))[0].n).toBe(1);
@@ -186,6 +187,30 @@ describe('ingestion from the network', () => {
       `SELECT a.status, a.source_id, u.did, u.is_shadow_account FROM attendees a JOIN users u ON u.id = a.user_id
         JOIN events e ON e.id = a.event_id WHERE e.source_id = $1`, [eventUri]))[0], { timeoutMs: 30_000 });
     expect(attendee).toEqual({ status: 'confirmed', source_id: rsvp.uri, did: guest.session!.did, is_shadow_account: true });
+  });
+
+  it('a parked RSVP\'s later changes follow it to its own workflow: applied after it, in order, never around it', async () => {
+    const host = await account('wren.test');
+    const guest = await account('vale.test');
+    const rkey = TID.nextStr();
+    const eventUri = `at://${host.session!.did}/${EVENT_COLLECTION}/${rkey}`;
+    const rsvpRecord = (status: string) => ({
+      $type: RSVP_COLLECTION, subject: { uri: eventUri, cid: 'bafyreib2rxk3rybk3aobmv5cjuql3bm2twh4jo5uxgf5ijbrfs7gu4kd3m' },
+      status: `${RSVP_COLLECTION}#${status}`, createdAt: new Date().toISOString(),
+    });
+    const going = await create(guest, RSVP_COLLECTION, rsvpRecord('going'));
+    const op = s.temporal.workflow.getHandle(`bsky-ingest:${going.uri}`);
+    await eventually(async () => (await op.query<{ step: string }>('progress').catch(() => null))?.step === 'parked');
+    // The event arrives (applied by a lane), then the guest changes their mind while the first
+    // RSVP still waits on its timer: the change goes behind it, not straight to the rows.
+    await create(host, EVENT_COLLECTION, eventRecord('Wren\'s Walk'), rkey);
+    await eventually(async () => (await ingested(eventUri)).length === 1);
+    await create(guest, RSVP_COLLECTION, rsvpRecord('interested'), going.uri.split('/').pop());
+    await eventually(async () => (await op.query<{ applied: number; step: string }>('progress')).applied >= 2, { timeoutMs: 60_000 });
+    const [attendee] = await s.ds.query(
+      `SELECT a.status FROM attendees a JOIN events e ON e.id = a.event_id WHERE e.source_id = $1`, [eventUri]);
+    expect(attendee).toEqual({ status: 'maybe' }); // the later change won
+    expect(await s.ds.query(`SELECT uri FROM ingest_forwarded WHERE uri = $1`, [going.uri])).toHaveLength(1);
   });
 
   it('dead-letters 200 malformed records of various kinds and keeps consuming', async () => {

@@ -92,4 +92,22 @@ describe('the firehose runner', () => {
       vi.useRealTimers();
     }
   });
+
+  it('settleLater: the repo\'s next event starts at once, but neither event is done (nor the cursor past it) until the work settles', async () => {
+    const { r, log } = runner();
+    let settle!: () => void;
+    const handedOff = new Promise<void>((ok) => { settle = ok; });
+    const order: string[] = [];
+    const a1 = r.trackEvent('did:a', 1, async () => { order.push('a1'); r.settleLater(1, handedOff); });
+    const a2 = r.trackEvent('did:a', 2, async () => { order.push('a2'); });
+    await a2;
+    expect(order).toEqual(['a1', 'a2']); // a2 did not wait for a1's hand-off
+    expect(r.getCursor()).toBeUndefined(); // but the cursor waits for it
+    expect(r.inFlight).toBe(2);
+    settle();
+    await a1;
+    await tick();
+    expect(r.getCursor()).toBe(2);
+    expect(log.cursors.at(-1)).toBe(2);
+  });
 });

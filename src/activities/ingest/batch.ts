@@ -1,0 +1,63 @@
+import { activityInfo, log } from '@temporalio/activity';
+import type { IngestOp, LaneOp } from '../../domain/ingest.ts';
+import { forwardedAmong, markForwarded, pruneForwarded } from '../../db/ingest-forwarded.ts';
+import { requestIngest } from '../../temporal/signals.ts';
+import type { applyActivities, IngestDeps, IngestResult } from './apply.ts';
+
+export interface LaneResult { applied: number; unchanged: number; skipped: number; forwarded: number }
+
+/** After this many attempts a failing change leaves the batch for its own workflow, so one bad record cannot hold a lane. */
+const ATTEMPTS_IN_BATCH = 3;
+
+/**
+ * Applying a lane's batch of firehose changes (`bsky-ingest-lane:<n>`): each change, in order,
+ * straight to the rows with the same activities `bsky-ingest:<uri>` runs (idempotent: the same CID
+ * again changes nothing, so a retried batch applies nothing twice). A change that must wait (an
+ * RSVP before its event: parked; an event's deletion: a child workflow) goes to its record's own
+ * workflow instead; the record is marked (`ingest_forwarded`) first, and every later change of it
+ * follows it there, so its changes still apply one at a time and in order.
+ */
+export function batchActivities(deps: IngestDeps, apply: ReturnType<typeof applyActivities>) {
+  const { ds, temporal, config } = deps;
+
+  /** Applied here, or null: it goes to the record's own workflow. */
+  async function direct(op: IngestOp): Promise<IngestResult | null> {
+    switch (op.kind) {
+      case 'event': return apply.ingestEvent(op.event);
+      case 'rsvp': {
+        const r = await apply.ingestRsvp(op.rsvp);
+        return r.state === 'parked' ? null : r;
+      }
+      case 'rsvp-delete': return apply.ingestRsvpDelete(op.sourceId);
+      case 'event-delete': return null;
+    }
+  }
+
+  return {
+    async applyIngestBatch(ops: LaneOp[]): Promise<LaneResult> {
+      const result: LaneResult = { applied: 0, unchanged: 0, skipped: 0, forwarded: 0 };
+      const forwarded = await forwardedAmong(ds, [...new Set(ops.map((o) => o.uri))]);
+      for (const { uri, op } of ops) {
+        if (!forwarded.has(uri)) {
+          const done = await direct(op).catch((err: Error) => {
+            if (activityInfo().attempt < ATTEMPTS_IN_BATCH) throw err; // the batch is retried (nothing applies twice)
+            log.warn('ingest: a change keeps failing in its batch; it goes to its own workflow', { uri, error: err.message });
+            return null;
+          });
+          if (done) {
+            if (done.state === 'unchanged') result.unchanged++;
+            else if (done.state === 'skipped') result.skipped++;
+            else result.applied++;
+            continue;
+          }
+        }
+        forwarded.add(uri);
+        await markForwarded(ds, uri);
+        await requestIngest(temporal, config, uri, op);
+        result.forwarded++;
+      }
+      if (result.forwarded) await pruneForwarded(ds);
+      return result;
+    },
+  };
+}
