@@ -37,6 +37,24 @@ export async function lockEventSeats(m: EntityManager, slug: string): Promise<Se
   return event;
 }
 
+/** What `meetflow_rsvp` answers: the registration after the RSVP, or why it was refused (nothing written). */
+export type RsvpOutcome =
+  | { error: undefined; status: AttendeeStatus; role: string | null; changed: boolean; chatEnabled: boolean; seatFreed: boolean; waitlistPosition: number | null }
+  | { error: 'not_found' | 'event_deleting' | 'event_not_open' | 'unknown_role'; status?: string; role?: string; roles?: string[] };
+
+/**
+ * One person's RSVP, decided and written in one statement under the event's row lock (the function
+ * of migration 1764000000013: the lock is held for the decision only). Given notes replace the
+ * stored ones; absent ones (undefined) keep them.
+ */
+export async function decideRsvp(m: EntityManager, r: {
+  slug: string; userId: string; intent: 'going' | 'interested' | 'notgoing'; role?: string; notes?: string | null; specialRequirements?: string | null;
+}): Promise<RsvpOutcome> {
+  const [{ outcome }] = await m.query(`SELECT meetflow_rsvp($1, $2, $3, $4, $5, $6, $7, $8) AS outcome`, [
+    r.slug, r.userId, r.intent, r.role ?? null, r.notes ?? null, r.notes !== undefined, r.specialRequirements ?? null, r.specialRequirements !== undefined]);
+  return outcome;
+}
+
 export interface RegistrationRow { status: AttendeeStatus; registration_role: string | null; notes: string | null; special_requirements: string | null }
 
 export async function registrationOf(m: EntityManager, eventId: string, userId: string): Promise<RegistrationRow | undefined> {
@@ -61,23 +79,6 @@ export async function waitlistPosition(m: EntityManager, eventId: string, userId
         AND w.registration_role IS NOT DISTINCT FROM me.registration_role
         AND (w.waitlisted_at, w.id) < (me.waitlisted_at, me.id)`, [eventId, userId]);
   return row.ahead + 1;
-}
-
-/**
- * Writes a registration. Arrival order on the waitlist is `clock_timestamp()` (not the
- * transaction's start); `requeue` false keeps the place of someone already waiting.
- */
-export async function upsertRegistration(m: EntityManager, r: {
-  eventId: string; userId: string; status: AttendeeStatus; role: string | null; notes: string | null; specialRequirements: string | null; requeue: boolean;
-}): Promise<void> {
-  await m.query(
-    `INSERT INTO attendees (event_id, user_id, status, waitlisted_at, registration_role, notes, special_requirements)
-     VALUES ($1, $2, $3, CASE WHEN $3 = 'waitlisted' THEN clock_timestamp() END, $4, $5, $6)
-     ON CONFLICT (event_id, user_id) DO UPDATE
-       SET status = EXCLUDED.status, registration_role = EXCLUDED.registration_role, notes = EXCLUDED.notes,
-           special_requirements = EXCLUDED.special_requirements, updated_at = now(),
-           waitlisted_at = CASE WHEN $7 THEN EXCLUDED.waitlisted_at ELSE attendees.waitlisted_at END`,
-    [r.eventId, r.userId, r.status, r.role, r.notes, r.specialRequirements, r.requeue]);
 }
 
 /** A registration moves to another role, with its new status (waiting ones join the back of the queue). */

@@ -21,6 +21,7 @@ import { EventCountry1764000000009 } from './migrations/1764000000009-event-coun
 import { UserAvatar1764000000010 } from './migrations/1764000000010-user-avatar.ts';
 import { EventRoles1764000000011 } from './migrations/1764000000011-event-roles.ts';
 import { IngestForwarded1764000000012 } from './migrations/1764000000012-ingest-forwarded.ts';
+import { RsvpFunction1764000000013 } from './migrations/1764000000013-rsvp-function.ts';
 
 type DbConfig = Pick<Config, 'DATABASE_URL' | 'DB_POOL_MAX' | 'DB_ACQUIRE_TIMEOUT_MS' | 'DB_STATEMENT_TIMEOUT_MS' | 'DB_LOCK_TIMEOUT_MS' | 'DB_IDLE_IN_TRANSACTION_TIMEOUT_MS'>;
 
@@ -38,7 +39,7 @@ export function createDataSource(config: DbConfig): DataSource {
     migrations: [InitialSchema1764000000000, MatrixUserId1764000000001, DeletionTombstone1764000000002, AccountClaimJournal1764000000003, FollowUps1764000000004,
       IdempotencyKeys1764000000005, GroupMembership1764000000006, PublishChoice1764000000007,
       ChatRoomPurging1764000000008, EventCountry1764000000009, UserAvatar1764000000010,
-      EventRoles1764000000011, IngestForwarded1764000000012],
+      EventRoles1764000000011, IngestForwarded1764000000012, RsvpFunction1764000000013],
     migrationsTransactionMode: 'all',
     synchronize: false,
     extra: {

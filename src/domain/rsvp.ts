@@ -1,7 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import {
-  lockEventSeats, promoteWaitlisted, registrationOf, seatsTakenByOthers, setRegistrationRole,
-  upsertRegistration, waitlistPosition, type SeatedEvent,
+  decideRsvp, lockEventSeats, promoteWaitlisted, registrationOf, seatsTakenByOthers, setRegistrationRole,
+  waitlistPosition, type RsvpOutcome, type SeatedEvent,
 } from '../db/attendees.ts';
 import { lockEvent } from '../db/events.ts';
 import type { AttendeeStatus } from '../db/entities/attendee.ts';
@@ -65,7 +65,9 @@ async function seatFree(m: EntityManager, eventId: string, bucket: Bucket, userI
  * RSVP changes nothing. On an event with roles, capacity and waitlist are the role's; a `going`
  * for another role moves the registration (to the back of that role's waitlist if it is full).
  * Arrival order is the order in which requests take the event lock, and `clock_timestamp()` (not
- * the transaction's start time) records it.
+ * the transaction's start time) records it. Decided and written in Postgres in one statement
+ * (`decideRsvp`), so the lock is held for the decision only; what it sets in motion (`andThen`)
+ * is recorded in the same transaction.
  */
 export async function rsvp(
   ds: DataSource, eventSlug: string, userId: string, intent: RsvpIntent,
@@ -74,36 +76,26 @@ export async function rsvp(
   registration: Registration = {},
 ): Promise<RsvpResult> {
   return ds.transaction(async (m) => {
-    const event = await lockForSeats(m, eventSlug);
-    if (intent !== 'notgoing' && event.status !== 'published') {
-      // A draft or cancelled event takes no sign-ups; giving one up is always possible.
-      throw new DomainError('event_not_open', `event ${eventSlug} is ${event.status} and takes no RSVPs`, { status: event.status });
-    }
-    const existing = await registrationOf(m, event.id, userId);
-    const previous: AttendeeStatus | undefined = existing?.status;
-    const bucket = bucketFor(event, eventSlug, registration.role, existing?.registration_role ?? null);
-    const moved = existing !== undefined && bucket.name !== existing.registration_role;
-
-    let next: AttendeeStatus;
-    if (intent === 'interested') next = 'maybe';
-    else if (intent === 'notgoing') next = 'cancelled';
-    else if (!moved && (previous === 'confirmed' || previous === 'waitlisted')) next = previous;
-    else next = (await seatFree(m, event.id, bucket, userId)) ? 'confirmed' : 'waitlisted';
-
-    const changed = next !== previous || moved;
-    const notes = registration.notes !== undefined ? registration.notes : existing?.notes ?? null;
-    const special = registration.specialRequirements !== undefined ? registration.specialRequirements : existing?.special_requirements ?? null;
-    if (changed || notes !== (existing?.notes ?? null) || special !== (existing?.special_requirements ?? null)) {
-      await upsertRegistration(m, { eventId: event.id, userId, status: next, role: bucket.name, notes, specialRequirements: special, requeue: changed });
-    }
-    const result: RsvpResult = {
-      status: next, role: bucket.name, changed, chatEnabled: event.chat_enabled,
-      seatFreed: previous === 'confirmed' && (next !== 'confirmed' || moved),
-    };
-    if (next === 'waitlisted') result.waitlistPosition = await waitlistPosition(m, event.id, userId);
+    const outcome = await decideRsvp(m, { slug: eventSlug, userId, intent, ...registration });
+    if (outcome.error !== undefined) throw refusal(eventSlug, outcome);
+    const { status, role, changed, chatEnabled, seatFreed, waitlistPosition } = outcome;
+    const result: RsvpResult = { status, role, changed, chatEnabled, seatFreed, ...(waitlistPosition ? { waitlistPosition } : {}) };
     await andThen?.(m, result);
     return result;
   });
+}
+
+/** Why `meetflow_rsvp` refused (it wrote nothing), as the domain's error. */
+function refusal(eventSlug: string, o: Extract<RsvpOutcome, { error: string }>): DomainError {
+  switch (o.error) {
+    case 'not_found': return notFound('event', eventSlug);
+    case 'event_deleting': return new DomainError('event_deleting', `event ${eventSlug} is being deleted and takes no RSVPs`);
+    // A draft or cancelled event takes no sign-ups; giving one up is always possible.
+    case 'event_not_open': return new DomainError('event_not_open', `event ${eventSlug} is ${o.status} and takes no RSVPs`, { status: o.status });
+    case 'unknown_role': return o.roles
+      ? new DomainError('unknown_role', `event ${eventSlug} has no role ${o.role}`, { role: o.role, roles: o.roles })
+      : new DomainError('unknown_role', `event ${eventSlug} declares no roles`, { role: o.role });
+  }
 }
 
 /**
