@@ -15,14 +15,17 @@ export class RecordChangedError extends Error {
  * Writes one of meetflow's records at a known rkey (so a retry rewrites the same record). It
  * starts from the record as it is now (`build` keeps fields of other apps) and swaps against its
  * CID: a record that changed in between is a `RecordChangedError` (retried: the retry re-reads),
- * never a blind overwrite.
+ * never a blind overwrite. `fresh`: the rkey was just minted, so nothing can be stored under it
+ * yet: no read (one PDS round trip less); the swap (`swapRecord: null`) still refuses a record
+ * that is there after all, and the retry reads it.
  */
 export async function putOwnRecord(
   agent: Agent,
   target: { repo: string; collection: string; rkey: string },
   build: (stored: Record<string, unknown> | undefined) => Record<string, unknown>,
+  fresh = false,
 ): Promise<{ uri: string; cid: string }> {
-  const current = await agent.com.atproto.repo.getRecord(target)
+  const current = fresh ? null : await agent.com.atproto.repo.getRecord(target)
     .then((r) => ({ cid: r.data.cid ?? null, value: r.data.value as Record<string, unknown> }))
     .catch((err) => { if (isRecordNotFound(err)) return null; throw err; });
   try {

@@ -42,11 +42,12 @@ export function blueskyActivities({ ds, redis, config }: BlueskyDeps) {
    * the first write, so a retry rewrites the same record; only the record columns are updated.
    */
   async function writeEventRecord(agent: Agent, e: EventToPublish): Promise<{ uri: string; cid: string }> {
+    // An event without an rkey never had a record (the rkey is stored before the first write).
     const rkey = e.bluesky_rkey ?? await recordKeyOf(ds, e.id, TID.nextStr());
     const written = await putOwnRecord(agent, { repo: e.owner_did!, collection: EVENT_COLLECTION, rkey }, (stored) => eventRecord({
       slug: e.slug, name: e.name, description: e.description, startAt: e.start_at, endAt: e.end_at, createdAt: e.created_at,
       status: e.status, location: e.location, country: e.country, onlineUrl: e.online_url, seriesSlug: e.series_slug,
-    }, config.PUBLIC_BASE_URL, stored));
+    }, config.PUBLIC_BASE_URL, stored), !e.bluesky_rkey);
     await setEventRecord(ds, e.id, written);
     log.info('event published to Bluesky', { slug: e.slug, uri: written.uri });
     return written;
