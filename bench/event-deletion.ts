@@ -1,5 +1,5 @@
 // Deleting an event with N attendees through `delete-event:<slug>` (API, tombstone, batches of
-// 10,000 with heartbeats, row last) against one SQL transaction doing the same row deletions, for
+// 100,000 with heartbeats, row last) against one SQL transaction doing the same row deletions, for
 // N = 1k, 10k, 100k, in the same run.
 import { summarize } from './lib/summary.ts';
 import { loadConfig } from '../src/config.ts';

@@ -41,10 +41,12 @@ export function eventTombstoneActivities({ ds, temporal, config, followUps }: De
     async tombstoneEvent(slug: string): Promise<TombstonedEvent | null> {
       const event = await tombstoneEventRow(ds, slug);
       if (!event) return null;
+      // Read side by side: counting 100k attendees twice is most of this step.
+      const [attendees, chatRoom, rsvpRecords] = await Promise.all([
+        attendeeCount(ds, event.id), liveRoomOf(ds, { kind: 'event', id: event.id }), rsvpRecordCount(ds, event.id)]);
       return {
         eventId: event.id, slug, seriesSlug: event.series_slug, originalStart: event.original_start?.toISOString() ?? null,
-        attendees: await attendeeCount(ds, event.id), chatRoom: await liveRoomOf(ds, { kind: 'event', id: event.id }),
-        blueskyUri: event.bluesky_uri ?? null, rsvpRecords: await rsvpRecordCount(ds, event.id),
+        attendees, chatRoom, blueskyUri: event.bluesky_uri ?? null, rsvpRecords,
       };
     },
 
@@ -65,18 +67,18 @@ export function eventTombstoneActivities({ ds, temporal, config, followUps }: De
 
     /** Cancels those of these workflows that are running (the entity's other operations). */
     async cancelWorkflows(ids: string[]): Promise<string[]> {
-      const cancelled: string[] = [];
-      for (const id of ids) {
+      const cancelled = await Promise.all(ids.map(async (id) => { // side by side: each is a round trip or two
         try {
           const handle = temporal.workflow.getHandle(id);
-          if ((await handle.describe()).status.name !== 'RUNNING') continue;
+          if ((await handle.describe()).status.name !== 'RUNNING') return null;
           await handle.cancel();
-          cancelled.push(id);
+          return id;
         } catch (err) {
           if (!(err instanceof WorkflowNotFoundError)) throw err;
+          return null;
         }
-      }
-      return cancelled;
+      }));
+      return cancelled.filter((id) => id !== null);
     },
   };
 }
