@@ -46,7 +46,7 @@ describe('chatRoomWorkflow', () => {
 });
 
 describe('chatRetentionWorkflow', () => {
-  const rooms: ExpiredRoom[] = Array.from({ length: 120 }, (_, i) => ({ id: String(i).padStart(4, '0'), alias: `room-${i}`, roomId: `!r${i}:x` }));
+  const rooms: ExpiredRoom[] = Array.from({ length: 250 }, (_, i) => ({ id: String(i).padStart(4, '0'), alias: `room-${i}`, roomId: `!r${i}:x` }));
   const finder = async (q: { afterId: string | null; limit: number }) =>
     rooms.filter((r) => q.afterId === null || r.id > q.afterId).slice(0, q.limit);
 
@@ -68,7 +68,7 @@ describe('chatRetentionWorkflow', () => {
       const result = await client.workflow.execute('chatRetentionWorkflow', {
         workflowId: `chat-retention:${randomUUID()}`, taskQueue, args: [{ retentionDays: 30 }],
       });
-      expect(result).toMatchObject({ step: 'done', found: 120, deleted: 120, failed: 0, skipped: 0 });
+      expect(result).toMatchObject({ step: 'done', found: 250, deleted: 250, failed: 0, skipped: 0 });
     });
     expect(purged.sort()).toEqual(rooms.map((r) => r.id));
     expect(maxInFlight).toBeLessThanOrEqual(10);
@@ -85,7 +85,7 @@ describe('chatRetentionWorkflow', () => {
       const result = await suite.env.client.workflow.execute('chatRetentionWorkflow', {
         workflowId: `chat-retention:${randomUUID()}`, taskQueue, args: [{ retentionDays: 30, dryRun: true }],
       });
-      expect(result).toMatchObject({ dryRun: true, found: 120, deleted: 0 });
+      expect(result).toMatchObject({ dryRun: true, found: 250, deleted: 0 });
       expect(result.wouldDelete).toEqual(rooms.map((r) => r.alias));
     });
     expect(touched).toBe(false);
