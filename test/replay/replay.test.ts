@@ -25,6 +25,12 @@ const HISTORIES = [
   { file: 'bsky-sync.json', workflowId: 'bsky-sync:recorded' }, // completed: 60 records in, 40 published
   { file: 'reconcile.json', workflowId: 'reconcile:recorded' }, // completed: four kinds of divergence repaired
   { file: 'bsky-unpublish.json', workflowId: 'bsky-unpublish:recorded' }, // completed: an event and an RSVP record deleted, session revoked
+  // Recorded after the short database steps became local activities (patch `local-db-steps`).
+  { file: 'waitlist-local-steps.json', workflowId: 'waitlist:recorded-local' }, // two cancellations, each promoting the next person
+  { file: 'delete-event-local-steps.json', workflowId: 'delete-event:recorded-local' }, // an attendee and a chat room (child)
+  { file: 'chat-room-delete-local-steps.json', workflowId: 'chat-room-delete:recorded-local' },
+  { file: 'bsky-ingest-local-steps.json', workflowId: 'bsky-ingest:recorded-local' }, // created, same again, updated (integration API)
+  { file: 'bsky-ingest-lane.json', workflowId: 'bsky-ingest-lane:recorded' }, // a batch of firehose changes
 ];
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });

@@ -80,3 +80,23 @@ describe('blueskySyncWorkflow', () => {
     expect(calls).toEqual(['event:null', 'event:p2', 'rsvp:null']);
   });
 });
+
+describe('ingestLaneWorkflow', () => {
+  it('applies its batch in one step, retried whole after a failure (a retried batch applies nothing twice: same CIDs)', async () => {
+    const attempts: number[] = [];
+    const ops = [{ uri, op: { kind: 'event', event: event('v1') } }, { uri, op: { kind: 'event-delete', sourceId: uri } }] satisfies { uri: string; op: IngestOp }[];
+    await suite.withWorker({
+      applyIngestBatch: async (batch) => {
+        attempts.push(batch.length);
+        if (attempts.length < 3) throw new Error('Postgres restarting');
+        return { applied: 1, unchanged: 0, skipped: 0, forwarded: 1 };
+      },
+    }, async (taskQueue) => {
+      const handle = await suite.env.client.workflow.start('ingestLaneWorkflow', {
+        workflowId: `bsky-ingest-lane:${randomUUID()}`, taskQueue, args: [{ ops }],
+      });
+      expect(await handle.result()).toEqual({ step: 'done', ops: 2, result: { applied: 1, unchanged: 0, skipped: 0, forwarded: 1 } });
+    });
+    expect(attempts).toEqual([2, 2, 2]);
+  });
+});
