@@ -1,7 +1,7 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import { rsvp, type Registration, type RsvpIntent } from '../domain/rsvp.ts';
+import { rsvp, rsvpIfQuiet, type Registration, type RsvpIntent } from '../domain/rsvp.ts';
 import { recordFollowUps, type Recorded } from '../follow-ups/outbox.ts';
-import { afterRsvp } from '../follow-ups/rules.ts';
+import { afterRsvp, publishesRsvps } from '../follow-ups/rules.ts';
 import { attendeesPage } from '../db/attendees.ts';
 import type { User } from '../db/entities/user.ts';
 import { findVisibleEvent, hideDraft, isManager, requireUser } from './access.ts';
@@ -29,8 +29,13 @@ export function attendeesRoutes({ ds, config, followUps }: RouteDeps) {
   const Slug = SlugParam;
   const answer = { content: { 'application/json': { schema: RsvpAnswer } } };
 
-  /** The row change commits with the follow-ups it sets in motion (the outbox); delivery comes after. */
+  /**
+   * The row change commits with the follow-ups it sets in motion (the outbox); delivery comes after.
+   * An RSVP that sets nothing in motion is one statement (the event's lock held inside Postgres only).
+   */
   async function respond(slug: string, user: User, intent: RsvpIntent, registration: Registration = {}) {
+    const quiet = publishesRsvps(user) ? null : await rsvpIfQuiet(ds, slug, user.id, intent, registration, config.CHAT_ENABLED);
+    if (quiet) return rsvpAnswer(quiet, []);
     let recorded: Recorded[] = [];
     const result = await rsvp(ds, slug, user.id, intent, async (m, r) => { recorded = await recordFollowUps(m, await afterRsvp(m, config, slug, r, user)); }, registration);
     return rsvpAnswer(result, await followUps.deliver(recorded));

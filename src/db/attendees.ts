@@ -38,18 +38,22 @@ export async function lockEventSeats(m: EntityManager, slug: string): Promise<Se
 /** What `meetflow_rsvp` answers: the registration after the RSVP, or why it was refused (nothing written). */
 export type RsvpOutcome =
   | { error: undefined; status: AttendeeStatus; role: string | null; changed: boolean; chatEnabled: boolean; seatFreed: boolean; waitlistPosition: number | null }
-  | { error: 'not_found' | 'event_deleting' | 'event_not_open' | 'unknown_role'; status?: string; role?: string; roles?: string[] };
+  | { error: 'not_quiet' }
+  | RsvpRefusal;
+export interface RsvpRefusal { error: 'not_found' | 'event_deleting' | 'event_not_open' | 'unknown_role'; status?: string; role?: string; roles?: string[] }
 
 /**
  * One person's RSVP, decided and written in one statement under the event's row lock (the function
  * of migration 1764000000013: the lock is held for the decision only). Given notes replace the
- * stored ones; absent ones (undefined) keep them.
+ * stored ones; absent ones (undefined) keep them. `quiet`: on its own (autocommit), writing only an
+ * outcome that sets nothing in motion (else `not_quiet`, nothing written).
  */
-export async function decideRsvp(m: EntityManager, r: {
+export async function decideRsvp(q: Q, r: {
   slug: string; userId: string; intent: 'going' | 'interested' | 'notgoing'; role?: string; notes?: string | null; specialRequirements?: string | null;
-}): Promise<RsvpOutcome> {
-  const [{ outcome }] = await m.query(`SELECT meetflow_rsvp($1, $2, $3, $4, $5, $6, $7, $8) AS outcome`, [
-    r.slug, r.userId, r.intent, r.role ?? null, r.notes ?? null, r.notes !== undefined, r.specialRequirements ?? null, r.specialRequirements !== undefined]);
+}, quiet?: { chatOn: boolean }): Promise<RsvpOutcome> {
+  const [{ outcome }] = await q.query(`SELECT meetflow_rsvp($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) AS outcome`, [
+    r.slug, r.userId, r.intent, r.role ?? null, r.notes ?? null, r.notes !== undefined, r.specialRequirements ?? null, r.specialRequirements !== undefined,
+    quiet !== undefined, quiet?.chatOn ?? false]);
   return outcome;
 }
 

@@ -1,7 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import {
   decideRsvp, lockEventSeats, promoteWaitlisted, registrationOf, seatsTakenByOthers, setRegistrationRole,
-  waitlistPosition, type RsvpOutcome, type SeatedEvent,
+  waitlistPosition, type RsvpOutcome, type RsvpRefusal, type SeatedEvent,
 } from '../db/attendees.ts';
 import { lockEvent } from '../db/events.ts';
 import type { AttendeeStatus } from '../db/entities/attendee.ts';
@@ -76,17 +76,32 @@ export async function rsvp(
   registration: Registration = {},
 ): Promise<RsvpResult> {
   return ds.transaction(async (m) => {
-    const outcome = await decideRsvp(m, { slug: eventSlug, userId, intent, ...registration });
-    if (outcome.error !== undefined) throw refusal(eventSlug, outcome);
-    const { status, role, changed, chatEnabled, seatFreed, waitlistPosition } = outcome;
-    const result: RsvpResult = { status, role, changed, chatEnabled, seatFreed, ...(waitlistPosition ? { waitlistPosition } : {}) };
+    // Null only for a quiet call (`rsvpIfQuiet`): never here.
+    const result = resultOf(eventSlug, await decideRsvp(m, { slug: eventSlug, userId, intent, ...registration }))!;
     await andThen?.(m, result);
     return result;
   });
 }
 
+/**
+ * The same RSVP in one statement with no transaction around it (the lock is held inside Postgres
+ * only), if its outcome sets nothing in motion (`quietOutcome` in src/follow-ups/rules.ts: no seat
+ * freed; no change reaching a chat room while chat is on); else null and nothing written, and the
+ * caller records it with `rsvp` and its follow-ups. Only for people whose RSVPs publish no record.
+ */
+export async function rsvpIfQuiet(ds: DataSource, eventSlug: string, userId: string, intent: RsvpIntent, registration: Registration, chatOn: boolean): Promise<RsvpResult | null> {
+  return resultOf(eventSlug, await decideRsvp(ds, { slug: eventSlug, userId, intent, ...registration }, { chatOn }));
+}
+
+function resultOf(eventSlug: string, outcome: RsvpOutcome): RsvpResult | null {
+  if (outcome.error === 'not_quiet') return null;
+  if (outcome.error !== undefined) throw refusal(eventSlug, outcome);
+  const { status, role, changed, chatEnabled, seatFreed, waitlistPosition } = outcome;
+  return { status, role, changed, chatEnabled, seatFreed, ...(waitlistPosition ? { waitlistPosition } : {}) };
+}
+
 /** Why `meetflow_rsvp` refused (it wrote nothing), as the domain's error. */
-function refusal(eventSlug: string, o: Extract<RsvpOutcome, { error: string }>): DomainError {
+function refusal(eventSlug: string, o: RsvpRefusal): DomainError {
   switch (o.error) {
     case 'not_found': return notFound('event', eventSlug);
     case 'event_deleting': return new DomainError('event_deleting', `event ${eventSlug} is being deleted and takes no RSVPs`);

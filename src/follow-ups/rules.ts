@@ -96,11 +96,24 @@ export async function afterRsvp(
   const out: FollowUp[] = [];
   if (result.seatFreed) out.push({ type: 'waitlist', slug: eventSlug });
   if (result.changed && result.chatEnabled && config.CHAT_ENABLED) out.push({ type: 'chat-room', slug: eventSlug });
-  if (result.changed && user?.blueskyConnected && user.blueskyAutoPublish) {
+  if (result.changed && user && publishesRsvps(user)) {
     if (await isOnNetwork(m, eventSlug)) out.push(rsvpRecord(eventSlug, user));
   }
   return out;
 }
+
+/**
+ * An RSVP outcome after which `afterRsvp` records nothing, for a person whose RSVPs publish no
+ * record (`publishesRsvps`): no seat freed, no change reaching a chat room while chat is on.
+ * `meetflow_rsvp` checks the same before it writes a quiet RSVP (src/domain/rsvp.ts
+ * `rsvpIfQuiet`); test/unit/follow-up-rules.test.ts holds it against `afterRsvp`.
+ */
+export const quietOutcome = (r: Pick<RsvpResult, 'seatFreed' | 'changed' | 'chatEnabled'>, chatOn: boolean): boolean =>
+  !r.seatFreed && !(r.changed && r.chatEnabled && chatOn);
+
+/** Whether this person's RSVPs are published as records (then every change has a follow-up). */
+export const publishesRsvps = (user: { blueskyConnected: boolean; blueskyAutoPublish: boolean }): boolean =>
+  user.blueskyConnected && user.blueskyAutoPublish;
 
 /** The user's RSVP record for this event is made to match their attendance. */
 export function rsvpRecord(eventSlug: string, user: { id: string; slug: string }): FollowUp {

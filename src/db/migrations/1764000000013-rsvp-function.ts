@@ -5,7 +5,10 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * is held for the seat decision only, not across the round trips of a decision made in the API
  * (bench/rsvp-throughput.ts: one event at concurrency 16 waited on that lock). The rules are those
  * of src/domain/rsvp.ts, which calls it; refusals come back as `{"error": code, ...}` before any
- * write.
+ * write. `p_quiet`: called on its own (no transaction around it, the lock held only inside it), it
+ * writes only an outcome that sets nothing in motion (no seat freed; no change reaching a chat room
+ * while chat is on, `p_chat_on`: `quietOutcome` in src/follow-ups/rules.ts), else answers
+ * `not_quiet` and writes nothing (the caller then records it in a transaction with its follow-ups).
  */
 export class RsvpFunction1764000000013 implements MigrationInterface {
   name = 'RsvpFunction1764000000013';
@@ -13,7 +16,8 @@ export class RsvpFunction1764000000013 implements MigrationInterface {
   async up(q: QueryRunner): Promise<void> {
     await q.query(`
       CREATE FUNCTION meetflow_rsvp(p_slug text, p_user uuid, p_intent text, p_role text,
-                                    p_notes text, p_notes_given boolean, p_special text, p_special_given boolean)
+                                    p_notes text, p_notes_given boolean, p_special text, p_special_given boolean,
+                                    p_quiet boolean, p_chat_on boolean)
       RETURNS jsonb LANGUAGE plpgsql AS $$
       DECLARE
         ev record; reg record; had boolean; bucket text; cap int; prev text; nxt text;
@@ -57,6 +61,10 @@ export class RsvpFunction1764000000013 implements MigrationInterface {
         END IF;
 
         changed := nxt IS DISTINCT FROM prev OR moved;
+        IF p_quiet AND (coalesce(prev = 'confirmed' AND (nxt <> 'confirmed' OR moved), false)
+                        OR (changed AND ev.chat_enabled AND p_chat_on)) THEN
+          RETURN jsonb_build_object('error', 'not_quiet');
+        END IF;
         new_notes := CASE WHEN p_notes_given THEN p_notes WHEN had THEN reg.notes END;
         new_special := CASE WHEN p_special_given THEN p_special WHEN had THEN reg.special_requirements END;
         IF changed OR new_notes IS DISTINCT FROM (CASE WHEN had THEN reg.notes END)
@@ -82,6 +90,6 @@ export class RsvpFunction1764000000013 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
-    await q.query(`DROP FUNCTION meetflow_rsvp(text, uuid, text, text, text, boolean, text, boolean)`);
+    await q.query(`DROP FUNCTION meetflow_rsvp(text, uuid, text, text, text, boolean, text, boolean, boolean, boolean)`);
   }
 }
