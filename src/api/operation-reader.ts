@@ -88,7 +88,7 @@ function summary({ uiBase }: Reader, info: Execution): Operation | null {
 }
 
 /** One operation with its live progress (running) or its result/error (closed). */
-async function describe(r: Reader, id: string, viewer?: Auth, withProgress = true): Promise<Operation> {
+async function describe(r: Reader, id: string, viewer?: Auth): Promise<Operation> {
   const { temporal, mayRead } = r;
   const handle = temporal.workflow.getHandle(id);
   let info: Awaited<ReturnType<typeof handle.describe>>;
@@ -106,7 +106,6 @@ async function describe(r: Reader, id: string, viewer?: Auth, withProgress = tru
   });
   if (!op || (viewer && !await mayRead(viewer, op.entity, requestedBy))) throw notFound('operation', id);
   if (op.status === 'running') {
-    if (!withProgress) return op;
     op.progress = await temporal.connection
       .withDeadline(Date.now() + QUERY_TIMEOUT_MS, () => handle.query(PROGRESS_QUERY))
       .catch(() => null); // no worker polling right now: progress unknown, not an error
@@ -123,9 +122,9 @@ async function describe(r: Reader, id: string, viewer?: Auth, withProgress = tru
  * answers what api.md calls an operation.
  */
 async function start<T extends OperationType>(r: Reader, type: T, slug: string, input: OperationInput<T>, requestedBy?: string): Promise<Operation> {
-  // No progress in the answer to a start: a query waits for the workflow's first task (which may
-  // run its first steps), and the caller follows the operation anyway.
-  return describe(r, await startOperation(r.temporal, r.config, type, slug, input, requestedBy), undefined, false);
+  // The answer's progress query waits for the workflow's first task: a deletion is answered once
+  // its tombstone is down (the event is gone from reads when the 202 arrives).
+  return describe(r, await startOperation(r.temporal, r.config, type, slug, input, requestedBy));
 }
 
 /**

@@ -57,8 +57,8 @@ export function listEvents(q: Q, f: EventFilter): Promise<Event[]> {
 }
 
 /** Locks the event row (seat decisions and role changes of one event happen one at a time); undefined when it is gone. */
-export async function lockEvent(m: EntityManager, slug: string): Promise<{ id: string; capacity: number | null; status: string } | undefined> {
-  const [event] = await m.query(`SELECT id, capacity, status FROM events WHERE slug = $1 FOR UPDATE`, [slug]);
+export async function lockEvent(m: EntityManager, slug: string): Promise<{ id: string; capacity: number | null; status: string; chat_enabled: boolean } | undefined> {
+  const [event] = await m.query(`SELECT id, capacity, status, chat_enabled FROM events WHERE slug = $1 FOR UPDATE`, [slug]);
   return event;
 }
 

@@ -150,11 +150,11 @@ export interface Promotion { attendeeId: string; userId: string }
  * the event lock, so a retry never over-fills. Returns null when the event is gone or being
  * deleted (nothing left to promote).
  */
-export async function promoteFromWaitlist(ds: DataSource, eventSlug: string): Promise<Promotion[] | null> {
+export async function promoteFromWaitlist(ds: DataSource, eventSlug: string): Promise<{ promoted: Promotion[]; chatEnabled: boolean } | null> {
   return ds.transaction(async (m) => {
     const event = await lockEvent(m, eventSlug);
     if (!event || event.status === 'deleting') return null;
     const rows = await promoteWaitlisted(m, event.id, event.capacity);
-    return rows.map((r) => ({ attendeeId: String(r.id), userId: r.user_id }));
+    return { promoted: rows.map((r) => ({ attendeeId: String(r.id), userId: r.user_id })), chatEnabled: event.chat_enabled };
   });
 }

@@ -8,7 +8,7 @@ import type { RsvpRecordsResult } from '../activities/bluesky/rsvps.ts';
 import { operationId, operationTags, PROGRESS_QUERY, type OperationInput } from '../temporal/contracts.ts';
 import { runBounded } from '../concurrency.ts';
 import { chatRoomDeletionWorkflow } from './chat-retention.ts';
-import { dbSteps } from './local-steps.ts';
+import { dbSteps, localSteps } from './local-steps.ts';
 import { FAILURE } from '../temporal/failures.ts';
 
 /** Steps that call the authors' PDSes (the database steps: `dbSteps()`). */
@@ -25,6 +25,8 @@ const batches = proxyActivities<Activities>({
 });
 
 type DeleteEventInput = OperationInput<'delete-event'>;
+/** Attendees removed in one local step (~10 ms); beyond, batches of `batchSize` in an activity that heartbeats. */
+const FEW_ATTENDEES = 10_000;
 export interface DeleteEventProgress {
   step: 'tombstoning' | 'cancelling workflows' | 'deleting Bluesky record' | 'deleting chat room' | 'deleting RSVP records'
     | 'removing attendees' | 'detaching from series'
@@ -88,7 +90,11 @@ export async function deleteEventWorkflow(input: DeleteEventInput): Promise<Dele
       progress.rsvpRecords = await remote.deleteRsvpRecords(event.eventId);
     }
     progress.step = 'removing attendees';
-    for (;;) {
+    // A few are one statement in a local step; more go in batches that heartbeat (an activity task).
+    const few = localSteps() && event.attendees <= Math.min(FEW_ATTENDEES, input.batchSize ?? FEW_ATTENDEES);
+    const left = few ? (await db.removeFewAttendees({ eventId: event.eventId, limit: FEW_ATTENDEES })).remaining : event.attendees;
+    progress.attendeesRemoved = progress.attendeesTotal - left;
+    while (!few || left > 0) {
       const r = await batches.removeAttendees({
         // 100k rows are one statement of ~60 ms (bench/event-deletion.ts; 10k-row batches cost 100k twice that).
         eventId: event.eventId, batchSize: input.batchSize ?? 100_000, maxBatches: input.maxBatchesPerActivity ?? 50,

@@ -17,7 +17,10 @@ const options = {
 const asLocal = proxyLocalActivities<Activities>(options);
 const asTask = proxyActivities<Activities>(options);
 
+/** Whether this run takes its short database steps locally (false: a run recorded before). */
+export const localSteps = (): boolean => patched(LOCAL_DB_STEPS);
+
 /** The proxy for short database steps: local activities, except when replaying a run from before. */
 export function dbSteps(): Activities {
-  return (patched(LOCAL_DB_STEPS) ? asLocal : asTask) as Activities;
+  return (localSteps() ? asLocal : asTask) as Activities;
 }

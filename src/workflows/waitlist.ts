@@ -39,11 +39,12 @@ export async function waitlistWorkflow(input: WaitlistInput): Promise<{ promoted
     pendingAtStart: input.pending,
     round: async () => {
       progress.step = 'promoting';
-      const { eventGone, promotedUserIds } = await dbSteps().promoteWaitlist(input.eventSlug);
+      const { eventGone, promotedUserIds, chatRoom } = await dbSteps().promoteWaitlist(input.eventSlug);
       progress.rounds++;
       progress.promoted += promotedUserIds.length;
-      // Runs recorded before chat existed did not do this (test/replay/histories/waitlist.json).
-      if (promotedUserIds.length && patched('chat-sync-after-promotion')) await requestEventChatSync(input.eventSlug);
+      // Runs recorded before chat existed did not do this (test/replay/histories/waitlist.json);
+      // an event without a room has nothing to sync (`chatRoom` false; absent: recorded before it was told).
+      if (promotedUserIds.length && patched('chat-sync-after-promotion') && chatRoom !== false) await requestEventChatSync(input.eventSlug);
       progress.step = 'waiting';
       return eventGone ? 'stop' : 'continue';
     },

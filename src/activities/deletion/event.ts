@@ -90,6 +90,12 @@ export function eventRemovalActivities({ ds }: DeletionDeps) {
      * Removes up to `maxBatches` batches of the event's attendees, each its own committed
      * statement, heartbeating after each; a retry after a crash carries on with what is left.
      */
+    /** A few attendees in one statement (a local step: no heartbeat); answers how many are left (none, unless more than `limit`). */
+    async removeFewAttendees(input: { eventId: string; limit: number }): Promise<{ remaining: number }> {
+      const n = await deleteAttendeeBatch(ds, input.eventId, input.limit);
+      return { remaining: n < input.limit ? 0 : await attendeeCount(ds, input.eventId) };
+    },
+
     async removeAttendees(input: { eventId: string; batchSize: number; maxBatches: number }): Promise<{ removed: number; remaining: number; done: boolean }> {
       let removed = 0;
       for (let i = 0; i < input.maxBatches; i++) {
