@@ -10,6 +10,14 @@ export async function attendeeCount(q: Q, eventId: string): Promise<number> {
   return n;
 }
 
+/** The event's attendees, and how many of them have an RSVP record on the network: one scan for both. */
+export async function attendeeTally(q: Q, eventId: string): Promise<{ attendees: number; rsvpRecords: number }> {
+  const [tally] = await q.query(
+    `SELECT count(*)::int AS attendees, (count(*) FILTER (WHERE bluesky_uri IS NOT NULL))::int AS "rsvpRecords"
+       FROM attendees WHERE event_id = $1`, [eventId]);
+  return tally;
+}
+
 /**
  * Deletes up to `batchSize` of the event's attendees in one statement; answers how many (the
  * command's row count: counting RETURNING rows cost 100k deletions half again). Batches go by

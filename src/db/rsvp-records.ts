@@ -63,12 +63,6 @@ export async function setRsvpRecord(q: Q, attendeeId: string, record: { uri: str
 }
 
 /** The RSVP records meetflow wrote for an event's attendees, with their authors. */
-/** How many of the event's attendees have an RSVP record on the network. */
-export async function rsvpRecordCount(q: Q, eventId: string): Promise<number> {
-  const [{ n }] = await q.query(`SELECT count(*)::int AS n FROM attendees WHERE event_id = $1 AND bluesky_uri IS NOT NULL`, [eventId]);
-  return n;
-}
-
 export function rsvpRecordsOfEvent(q: Q, eventId: string): Promise<{ id: string; did: string; bluesky_rkey: string; bluesky_uri: string }[]> {
   return q.query(
     `SELECT a.id, u.did, a.bluesky_rkey, a.bluesky_uri FROM attendees a JOIN users u ON u.id = a.user_id

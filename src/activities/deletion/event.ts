@@ -2,13 +2,12 @@ import { activityInfo, heartbeat, log } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../../config.ts';
-import { attendeeCount, deleteAttendeeBatch } from '../../db/attendees.ts';
+import { attendeeCount, attendeeTally, deleteAttendeeBatch } from '../../db/attendees.ts';
 import { deleteRoomRow, liveRoomOf, reopenEventRoom } from '../../db/chat-rooms.ts';
 import { deleteEventRows, restoreEventRow, tombstoneEventRow } from '../../db/events.ts';
 import { lockSeriesRule, markOccurrenceDeleted, moveTemplate, nearestOtherOccurrence, releaseTemplate, tombstoneSeries } from '../../db/series.ts';
 import { recordFollowUps, type FollowUpRelay, type Recorded } from '../../follow-ups/outbox.ts';
 import { afterRoomReopened } from '../../follow-ups/rules.ts';
-import { rsvpRecordCount } from '../../db/rsvp-records.ts';
 
 export interface TombstonedEvent {
   eventId: string;
@@ -41,9 +40,8 @@ export function eventTombstoneActivities({ ds, temporal, config, followUps }: De
     async tombstoneEvent(slug: string): Promise<TombstonedEvent | null> {
       const event = await tombstoneEventRow(ds, slug);
       if (!event) return null;
-      // Read side by side: counting 100k attendees twice is most of this step.
-      const [attendees, chatRoom, rsvpRecords] = await Promise.all([
-        attendeeCount(ds, event.id), liveRoomOf(ds, { kind: 'event', id: event.id }), rsvpRecordCount(ds, event.id)]);
+      // Read side by side: counting 100k attendees is most of this step.
+      const [{ attendees, rsvpRecords }, chatRoom] = await Promise.all([attendeeTally(ds, event.id), liveRoomOf(ds, { kind: 'event', id: event.id })]);
       return {
         eventId: event.id, slug, seriesSlug: event.series_slug, originalStart: event.original_start?.toISOString() ?? null,
         attendees, chatRoom, blueskyUri: event.bluesky_uri ?? null, rsvpRecords,
@@ -90,12 +88,6 @@ export function eventRemovalActivities({ ds }: DeletionDeps) {
      * Removes up to `maxBatches` batches of the event's attendees, each its own committed
      * statement, heartbeating after each; a retry after a crash carries on with what is left.
      */
-    /** A few attendees in one statement (a local step: no heartbeat); answers how many are left (none, unless more than `limit`). */
-    async removeFewAttendees(input: { eventId: string; limit: number }): Promise<{ remaining: number }> {
-      const n = await deleteAttendeeBatch(ds, input.eventId, input.limit);
-      return { remaining: n < input.limit ? 0 : await attendeeCount(ds, input.eventId) };
-    },
-
     async removeAttendees(input: { eventId: string; batchSize: number; maxBatches: number }): Promise<{ removed: number; remaining: number; done: boolean }> {
       let removed = 0;
       for (let i = 0; i < input.maxBatches; i++) {
@@ -108,6 +100,12 @@ export function eventRemovalActivities({ ds }: DeletionDeps) {
       // Counted, not summed: an attempt killed mid-way removed rows it never reported.
       const left = await attendeeCount(ds, input.eventId);
       return { removed, remaining: left, done: left === 0 };
+    },
+
+    /** A few attendees in one statement (a local step: no heartbeat); answers how many are left (none, unless more than `limit`). */
+    async removeFewAttendees(input: { eventId: string; limit: number }): Promise<{ remaining: number }> {
+      const n = await deleteAttendeeBatch(ds, input.eventId, input.limit);
+      return { remaining: n < input.limit ? 0 : await attendeeCount(ds, input.eventId) };
     },
 
     /**
