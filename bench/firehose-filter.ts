@@ -5,7 +5,6 @@
 // last commit (calendar records handed to their workflows, the rest skipped), against
 // @atproto/sync's own Firehose with an in-memory cursor and the same filter doing nothing with
 // what it parses, in the same run. Then until the calendar rows are in Postgres.
-import { AtpAgent } from '@atproto/api';
 import { Firehose, MemoryRunner } from '@atproto/sync';
 import { Client, Connection } from '@temporalio/client';
 import { summarize } from './lib/summary.ts';
@@ -24,12 +23,7 @@ const ds = await createDataSource(config).initialize();
 const temporal = new Client({ connection: await Connection.connect(config.TEMPORAL_CONNECTION), namespace: config.TEMPORAL_NAMESPACE });
 const service = net.pds.replace(/^http/, 'ws');
 
-const authors: AtpAgent[] = [];
-for (let a = 0; a < AUTHORS; a++) {
-  const agent = new AtpAgent({ service: net.pds });
-  await agent.createAccount({ handle: `bench-filter-${a}.test`, email: `bf${a}@test.com`, password: 'pw-123456' });
-  authors.push(agent);
-}
+const authors = await net.accounts(AUTHORS, 'bench-filter');
 const dids = authors.map((a) => a.session!.did);
 const now = () => new Date().toISOString();
 const strongRef = { uri: `at://${dids[0]}/app.bsky.feed.post/3kabcdefghij2`, cid: 'bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm' };

@@ -4,7 +4,6 @@
 // authors: the consumer keeps each author's records in order, so one author alone is sequential.
 import { summarize } from './lib/summary.ts';
 import { startPds } from './lib/pds.ts';
-import { AtpAgent } from '@atproto/api';
 import { TID } from '@atproto/common-web';
 import { Firehose, MemoryRunner } from '@atproto/sync';
 import { Client, Connection } from '@temporalio/client';
@@ -23,12 +22,7 @@ const temporal = new Client({ connection: await Connection.connect(config.TEMPOR
 const service = net.pds.replace(/^http/, 'ws');
 
 const AUTHORS = 10;
-const authors: AtpAgent[] = [];
-for (let a = 0; a < AUTHORS; a++) {
-  const agent = new AtpAgent({ service: net.pds });
-  await agent.createAccount({ handle: `bench-ingest-${a}.test`, email: `bi${a}@test.com`, password: 'pw-123456' });
-  authors.push(agent);
-}
+const authors = await net.accounts(AUTHORS, 'bench-ingest');
 const dids = authors.map((a) => a.session!.did);
 await Promise.all(authors.map(async (author, a) => {
   for (let i = a; i < N; i += AUTHORS) {
