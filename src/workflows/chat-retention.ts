@@ -44,13 +44,18 @@ export interface RetentionInput extends OperationInput<'chat-retention'> {
   afterId?: string | null;
   totals?: RetentionTotals;
 }
-export interface RetentionTotals { found: number; deleted: number; skipped: number; failed: number; wouldDelete: string[] }
+export interface RetentionTotals {
+  found: number; deleted: number; skipped: number; failed: number; wouldDelete: string[];
+  /** The first FAILURE_LIST_MAX rooms that failed for good, with the reason (each room's own history has the rest). */
+  failures: { alias: string; reason: string }[];
+}
 export interface RetentionProgress extends RetentionTotals { step: 'finding rooms' | 'deleting rooms' | 'done'; dryRun: boolean; endedBefore: string }
 
 /** Rooms per page: the pool drains at the end of each page (bench/chat-retention.ts: 50 left it idle a tenth of the run). */
 const BATCH = 200;
 const CONCURRENCY = 10;
 const DRY_RUN_LIST_MAX = 1000;
+const FAILURE_LIST_MAX = 100;
 
 /**
  * `chat-retention:<run>` (daily from the `chat-retention` schedule, or on demand): closes the
@@ -61,7 +66,7 @@ export async function chatRetentionWorkflow(input: RetentionInput): Promise<Rete
   const endedBefore = input.endedBefore ?? new Date(Date.now() - input.retentionDays * 86_400_000).toISOString();
   const progress: RetentionProgress = {
     step: 'finding rooms', dryRun: !!input.dryRun, endedBefore,
-    ...(input.totals ?? { found: 0, deleted: 0, skipped: 0, failed: 0, wouldDelete: [] }),
+    found: 0, deleted: 0, skipped: 0, failed: 0, wouldDelete: [], failures: [], ...input.totals,
   };
   setHandler(defineQuery<RetentionProgress>(PROGRESS_QUERY), () => progress);
   let afterId = input.afterId ?? null;
@@ -97,7 +102,16 @@ async function deleteRoom(room: ExpiredRoom, progress: RetentionProgress): Promi
   } catch (err) {
     // Another run (on demand next to the schedule) is closing this room already.
     if (err instanceof WorkflowExecutionAlreadyStartedError) progress.skipped++;
-    else if (err instanceof ChildWorkflowFailure) progress.failed++; // a permanent failure, recorded in its own history
-    else throw err;
+    else if (err instanceof ChildWorkflowFailure) { // a permanent failure, recorded in its own history
+      progress.failed++;
+      if (progress.failures.length < FAILURE_LIST_MAX) progress.failures.push({ alias: room.alias, reason: rootCause(err) });
+    } else throw err;
   }
+}
+
+/** The innermost message of a failure chain (child → activity → application failure). */
+function rootCause(err: Error): string {
+  let e: Error = err;
+  while (e.cause instanceof Error) e = e.cause;
+  return e.message;
 }

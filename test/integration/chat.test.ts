@@ -130,7 +130,7 @@ describe('chat retention', () => {
 
     const run = await runRetention({ retentionDays: 30 });
     expect(run.status).toBe('completed');
-    expect(run.result).toMatchObject({ found: due, deleted: due, failed: 0 });
+    expect(run.result).toMatchObject({ found: due, deleted: due, failed: 0, failures: [] });
     for (const r of expired) expect(await synapseRoom(r.roomId), r.alias).toBeNull();
     for (const r of recent) expect(await synapseRoom(r.roomId), r.alias).not.toBeNull();
     const statuses = await s.ds.query(`SELECT status, count(*)::int AS n FROM chat_rooms WHERE alias = ANY($1) GROUP BY status`, [expired.map((r) => r.alias)]);
@@ -169,8 +169,12 @@ describe('chat retention', () => {
       await matrix.door.open();
       const done = await own.finished(started.body.id, await admin(), { timeoutMs: RUN_TIMEOUT, intervalMs: 500 });
       expect(done.status).toBe('completed');
-      expect(done.result).toMatchObject({ deleted: 4, failed: 0 });
+      // Rooms of other tests in the shared database may be due too: this test counts its own.
+      expect(done.result).toMatchObject({ failed: 0, failures: [] });
+      expect(done.result.deleted).toBeGreaterThanOrEqual(4);
       for (const r of rooms) expect(await synapseRoom(r.roomId)).toBeNull();
+      const statuses = await s.ds.query(`SELECT status, count(*)::int AS n FROM chat_rooms WHERE alias = ANY($1) GROUP BY status`, [rooms.map((r) => r.alias)]);
+      expect(statuses).toEqual([{ status: 'deleted', n: 4 }]);
     } finally {
       await matrix.door.open();
       await own.close();

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { ApplicationFailure } from '@temporalio/common';
 import { SIGNALS } from '../../src/temporal/contracts.ts';
 import type { ExpiredRoom } from '../../src/activities/chat/index.ts';
 import { devServerStubWorker, timeSkippingSuite } from '../helpers/stub-workers.ts';
@@ -50,7 +51,7 @@ describe('chatRetentionWorkflow', () => {
   const finder = async (q: { afterId: string | null; limit: number }) =>
     rooms.filter((r) => q.afterId === null || r.id > q.afterId).slice(0, q.limit);
 
-  it('deletes every expired room through child workflows, at most 10 at once, batch after batch', async () => {
+  it('deletes every expired room through child workflows, at most 10 at once, batch after batch; a room that fails for good is listed with its reason', async () => {
     let inFlight = 0;
     let maxInFlight = 0;
     const purged: string[] = [];
@@ -59,6 +60,7 @@ describe('chatRetentionWorkflow', () => {
       postRetentionNotice: async () => {},
       removeChatMembers: async () => 1,
       purgeChatRoom: async (id) => {
+        if (id === '0007') throw ApplicationFailure.nonRetryable('Matrix 403 M_FORBIDDEN: not allowed', 'MatrixRejected');
         inFlight++; maxInFlight = Math.max(maxInFlight, inFlight);
         await new Promise((r) => setTimeout(r, 20));
         inFlight--; purged.push(id);
@@ -68,9 +70,12 @@ describe('chatRetentionWorkflow', () => {
       const result = await client.workflow.execute('chatRetentionWorkflow', {
         workflowId: `chat-retention:${randomUUID()}`, taskQueue, args: [{ retentionDays: 30 }],
       });
-      expect(result).toMatchObject({ step: 'done', found: 250, deleted: 250, failed: 0, skipped: 0 });
+      expect(result).toMatchObject({
+        step: 'done', found: 250, deleted: 249, failed: 1, skipped: 0,
+        failures: [{ alias: 'room-7', reason: 'Matrix 403 M_FORBIDDEN: not allowed' }],
+      });
     });
-    expect(purged.sort()).toEqual(rooms.map((r) => r.id));
+    expect(purged.sort()).toEqual(rooms.map((r) => r.id).filter((id) => id !== '0007'));
     expect(maxInFlight).toBeLessThanOrEqual(10);
     expect(maxInFlight).toBeGreaterThan(1);
   });
