@@ -31,7 +31,7 @@ export const OPERATION_TYPES = {
   /** Entity key: the lane's number; one batch of firehose changes at a time per lane. */
   'bsky-ingest-lane': { entityKind: 'system', workflowType: 'ingestLaneWorkflow', signal: null },
   /** Entity key: the user's DID. */
-  'bsky-sync': { entityKind: 'did', workflowType: 'blueskySyncWorkflow', signal: null },
+  'bsky-sync': { entityKind: 'did', workflowType: 'blueskySyncWorkflow', signal: 'syncRequested' },
   /** Entity key: the user's DID. */
   'bsky-unpublish': { entityKind: 'did', workflowType: 'blueskyUnpublishWorkflow', signal: null },
   /** Entity key: the DID being claimed. */
@@ -80,9 +80,10 @@ export interface SignalArgs {
   seriesChanged: [];
   publish: [];
   ingest: [IngestOp];
+  syncRequested: [];
 }
 export type SignalName = keyof SignalArgs;
-export const SIGNALS: { [S in SignalName]: S } = { seatsChanged: 'seatsChanged', chatSync: 'chatSync', seriesChanged: 'seriesChanged', publish: 'publish', ingest: 'ingest' };
+export const SIGNALS: { [S in SignalName]: S } = { seatsChanged: 'seatsChanged', chatSync: 'chatSync', seriesChanged: 'seriesChanged', publish: 'publish', ingest: 'ingest', syncRequested: 'syncRequested' };
 
 /** The types a signal wakes (signal-with-start), and the signal of each. */
 export type WakeableType = { [T in OperationType]: (typeof OPERATION_TYPES)[T]['signal'] extends null ? never : T }[OperationType];

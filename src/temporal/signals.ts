@@ -47,9 +47,12 @@ export function handOffLaneBatch(client: Client, config: Config, lane: number, o
   return startNextRun(client, config, 'bsky-ingest-lane', String(lane), { ops });
 }
 
-/** The user's sync, `bsky-sync:<did>`; one already running is the answer. */
+/**
+ * The user's sync, `bsky-sync:<did>`: started, or told to pass once more when it is running (the
+ * running pass may have read the user's settings and records before the change that asks).
+ */
 export function requestSync(client: Client, config: Config, did: string): Promise<string> {
-  return startOperation(client, config, 'bsky-sync', did, { did });
+  return wakeOperation(client, config, 'bsky-sync', did, { did });
 }
 
 /** Meetflow's records taken off the user's repo, then their session forgotten: `bsky-unpublish:<did>`. */

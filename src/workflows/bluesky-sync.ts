@@ -1,8 +1,8 @@
-import { defineQuery, proxyActivities, setHandler } from '@temporalio/workflow';
+import { continueAsNew, defineQuery, defineSignal, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
 import type { SyncPage } from '../activities/ingest/index.ts';
 import { EVENT_COLLECTION, RSVP_COLLECTION } from '../domain/lexicon.ts';
-import { PROGRESS_QUERY, type OperationInput } from '../temporal/contracts.ts';
+import { PROGRESS_QUERY, SIGNALS, type OperationInput } from '../temporal/contracts.ts';
 
 const act = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
@@ -18,21 +18,38 @@ export interface SyncProgress {
   toPds: Record<string, number>;
 }
 
+const syncRequested = defineSignal(SIGNALS.syncRequested);
+
 /**
  * `bsky-sync:<did>`: reconciles a user's calendar records on their PDS with meetflow, both ways.
  * Events first (RSVPs point at them), page by page; then what meetflow has and the PDS lacks is
  * published. For records from elsewhere the PDS wins, for meetflow's own records meetflow wins;
- * ingested events are never published, so nothing ping-pongs.
+ * ingested events are never published, so nothing ping-pongs. A request that arrives during a
+ * pass (a setting turned on, a claim) gets one more pass after it: the running one may have read
+ * the state from before. Requests during a pass coalesce into that one.
  */
 export async function blueskySyncWorkflow(input: OperationInput<'bsky-sync'>): Promise<SyncProgress> {
   const progress: SyncProgress = { step: 'events', pages: 0, fromPds: {}, toPds: {} };
   setHandler(defineQuery<SyncProgress>(PROGRESS_QUERY), () => progress);
+  let requested = 0;
+  setHandler(syncRequested, () => { requested++; });
+  for (;;) {
+    requested = 0; // the start's own request is this pass
+    await syncPass(input.did, progress);
+    if (requested === 0) break;
+    if (workflowInfo().continueAsNewSuggested) await continueAsNew<typeof blueskySyncWorkflow>(input);
+  }
+  progress.step = 'done';
+  return progress;
+}
+
+async function syncPass(did: string, progress: SyncProgress): Promise<void> {
   const listed: string[] = [];
   for (const [step, collection] of [['events', EVENT_COLLECTION], ['rsvps', RSVP_COLLECTION]] as const) {
     progress.step = step;
     let cursor: string | null = null;
     do {
-      const page: SyncPage = await act.syncRecordsPage({ did: input.did, collection, cursor });
+      const page: SyncPage = await act.syncRecordsPage({ did, collection, cursor });
       listed.push(...page.uris);
       for (const [k, n] of Object.entries(page.applied)) progress.fromPds[k] = (progress.fromPds[k] ?? 0) + n;
       progress.pages++;
@@ -40,7 +57,5 @@ export async function blueskySyncWorkflow(input: OperationInput<'bsky-sync'>): P
     } while (cursor);
   }
   progress.step = 'publishing';
-  progress.toPds = await act.publishMissing({ did: input.did, listed });
-  progress.step = 'done';
-  return progress;
+  for (const [k, n] of Object.entries(await act.publishMissing({ did, listed }))) progress.toPds[k] = (progress.toPds[k] ?? 0) + n;
 }

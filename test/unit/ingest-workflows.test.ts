@@ -79,6 +79,25 @@ describe('blueskySyncWorkflow', () => {
     });
     expect(calls).toEqual(['event:null', 'event:p2', 'rsvp:null']);
   });
+
+  it('a request that arrives during a pass gets one more pass after it; requests during one pass coalesce', async () => {
+    const workflowId = `bsky-sync:${randomUUID()}`;
+    let passes = 0;
+    await suite.withWorker({
+      syncRecordsPage: async () => ({ cursor: null, uris: [], applied: {} }),
+      publishMissing: async () => {
+        // Two requests (say a preference turned on, then a claim) while the first pass publishes.
+        if (++passes === 1) for (let i = 0; i < 2; i++) await suite.env.client.workflow.getHandle(workflowId).signal(SIGNALS.syncRequested);
+        return { events: 1, series: 0, rsvps: 0 };
+      },
+    }, async (taskQueue) => {
+      const handle = await suite.env.client.workflow.signalWithStart('blueskySyncWorkflow', {
+        workflowId, taskQueue, args: [{ did: 'did:plc:abc' }], signal: SIGNALS.syncRequested,
+      });
+      expect(await handle.result()).toEqual({ step: 'done', pages: 4, fromPds: {}, toPds: { events: 2, series: 0, rsvps: 0 } });
+    });
+    expect(passes).toBe(2);
+  });
 });
 
 describe('ingestLaneWorkflow', () => {
