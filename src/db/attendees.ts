@@ -81,11 +81,16 @@ export async function seatsTakenByOthers(m: EntityManager, eventId: string, role
   return taken.n;
 }
 
-/** The person's place in their bucket's waitlist, from 1. */
+/**
+ * The person's place in their bucket's waitlist, from 1. Their own row is read once
+ * (MATERIALIZED): with a fresh event's statistics the planner otherwise re-read it for every
+ * waiting row (the same query in `meetflow_rsvp`).
+ */
 export async function waitlistPosition(m: EntityManager, eventId: string, userId: string): Promise<number> {
   const [row] = await m.query(
-    `SELECT count(*)::int AS ahead FROM attendees w, attendees me
-      WHERE me.event_id = $1 AND me.user_id = $2 AND w.event_id = $1 AND w.status = 'waitlisted'
+    `WITH me AS MATERIALIZED (SELECT registration_role, waitlisted_at, id FROM attendees WHERE event_id = $1 AND user_id = $2)
+     SELECT count(*)::int AS ahead FROM attendees w, me
+      WHERE w.event_id = $1 AND w.status = 'waitlisted'
         AND w.registration_role IS NOT DISTINCT FROM me.registration_role
         AND (w.waitlisted_at, w.id) < (me.waitlisted_at, me.id)`, [eventId, userId]);
   return row.ahead + 1;

@@ -79,8 +79,11 @@ export class RsvpFunction1764000000013 implements MigrationInterface {
                 waitlisted_at = CASE WHEN changed THEN EXCLUDED.waitlisted_at ELSE attendees.waitlisted_at END;
         END IF;
         IF nxt = 'waitlisted' THEN
-          SELECT count(*) + 1 INTO pos FROM attendees w, attendees me
-           WHERE me.event_id = ev.id AND me.user_id = p_user AND w.event_id = ev.id AND w.status = 'waitlisted'
+          -- The person's own row read once (MATERIALIZED): with a fresh event's statistics the
+          -- planner otherwise re-read it for every waiting row, under the lock (bench: 15 ms at 320).
+          WITH me AS MATERIALIZED (SELECT registration_role, waitlisted_at, id FROM attendees WHERE event_id = ev.id AND user_id = p_user)
+          SELECT count(*) + 1 INTO pos FROM attendees w, me
+           WHERE w.event_id = ev.id AND w.status = 'waitlisted'
              AND w.registration_role IS NOT DISTINCT FROM me.registration_role
              AND (w.waitlisted_at, w.id) < (me.waitlisted_at, me.id);
         END IF;
