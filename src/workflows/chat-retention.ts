@@ -1,5 +1,5 @@
 import {
-  ChildWorkflowFailure, continueAsNew, defineQuery, executeChild, proxyActivities,
+  ChildWorkflowFailure, continueAsNew, defineQuery, executeChild, patched, proxyActivities,
   setHandler, workflowInfo,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
@@ -15,23 +15,32 @@ const matrixStep = {
   // A homeserver that is down is waited for: retried with backoff until it answers.
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
 } as const;
-const { postRetentionNotice, removeChatMembers, purgeChatRoom, findExpiredChatRooms } = proxyActivities<Activities>(matrixStep);
+const { closeChatRoom, postRetentionNotice, removeChatMembers, purgeChatRoom, findExpiredChatRooms } = proxyActivities<Activities>(matrixStep);
 
-export interface RoomDeletionProgress { step: 'notice' | 'removing members' | 'purging' | 'marking deleted' | 'done'; membersRemoved: number }
+export interface RoomDeletionProgress {
+  /** `closing`: notice, members and purge in one activity; runs recorded before show the three parts. */
+  step: 'closing' | 'notice' | 'removing members' | 'purging' | 'marking deleted' | 'done';
+  membersRemoved: number;
+}
 
 /**
  * `chat-room-delete:<alias>`: closes one room: a notice (once), members removed, the room
- * deleted and purged through the admin API, the row marked deleted. Every step is idempotent;
- * a room already deleted (by hand or an earlier run) passes through as success.
+ * deleted and purged through the admin API (one activity), the row marked deleted. Every step is
+ * idempotent; a room already deleted (by hand or an earlier run) passes through as success.
  */
 export async function chatRoomDeletionWorkflow(input: OperationInput<'chat-room-delete'>): Promise<RoomDeletionProgress> {
-  const progress: RoomDeletionProgress = { step: 'notice', membersRemoved: 0 };
+  const progress: RoomDeletionProgress = { step: 'closing', membersRemoved: 0 };
   setHandler(defineQuery<RoomDeletionProgress>(PROGRESS_QUERY), () => progress);
-  if (input.notice) await postRetentionNotice(input.chatRoomId);
-  progress.step = 'removing members';
-  progress.membersRemoved = await removeChatMembers(input.chatRoomId);
-  progress.step = 'purging';
-  await purgeChatRoom(input.chatRoomId);
+  if (patched('one-close-step')) {
+    progress.membersRemoved = await closeChatRoom(input);
+  } else {
+    progress.step = 'notice';
+    if (input.notice) await postRetentionNotice(input.chatRoomId);
+    progress.step = 'removing members';
+    progress.membersRemoved = await removeChatMembers(input.chatRoomId);
+    progress.step = 'purging';
+    await purgeChatRoom(input.chatRoomId);
+  }
   progress.step = 'marking deleted';
   await dbSteps().markChatRoomDeleted(input.chatRoomId);
   progress.step = 'done';

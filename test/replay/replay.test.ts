@@ -31,6 +31,8 @@ const HISTORIES = [
   { file: 'chat-room-delete-local-steps.json', workflowId: 'chat-room-delete:recorded-local' },
   { file: 'bsky-ingest-local-steps.json', workflowId: 'bsky-ingest:recorded-local' }, // created, same again, updated (integration API)
   { file: 'bsky-ingest-lane.json', workflowId: 'bsky-ingest-lane:recorded' }, // a batch of firehose changes
+  // Recorded after a room's notice, members and purge became one activity (patch `one-close-step`).
+  { file: 'chat-room-delete-one-step.json', workflowId: 'chat-room-delete:recorded-one-step' }, // one member removed
 ];
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });

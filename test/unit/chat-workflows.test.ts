@@ -57,13 +57,12 @@ describe('chatRetentionWorkflow', () => {
     const purged: string[] = [];
     await devServerStubWorker({
       findExpiredChatRooms: finder,
-      postRetentionNotice: async () => {},
-      removeChatMembers: async () => 1,
-      purgeChatRoom: async (id) => {
+      closeChatRoom: async ({ chatRoomId: id }) => {
         if (id === '0007') throw ApplicationFailure.nonRetryable('Matrix 403 M_FORBIDDEN: not allowed', 'MatrixRejected');
         inFlight++; maxInFlight = Math.max(maxInFlight, inFlight);
         await new Promise((r) => setTimeout(r, 20));
         inFlight--; purged.push(id);
+        return 1;
       },
       markChatRoomDeleted: async () => {},
     }, async (client, taskQueue) => {
@@ -84,8 +83,8 @@ describe('chatRetentionWorkflow', () => {
     let touched = false;
     const touch = async () => { touched = true; };
     await suite.withWorker({
-      findExpiredChatRooms: finder, postRetentionNotice: touch, purgeChatRoom: touch, markChatRoomDeleted: touch,
-      removeChatMembers: async () => { touched = true; return 0; },
+      findExpiredChatRooms: finder, markChatRoomDeleted: touch,
+      closeChatRoom: async () => { touched = true; return 0; },
     }, async (taskQueue) => {
       const result = await suite.env.client.workflow.execute('chatRetentionWorkflow', {
         workflowId: `chat-retention:${randomUUID()}`, taskQueue, args: [{ retentionDays: 30, dryRun: true }],
