@@ -30,6 +30,11 @@ export async function deleteAttendeeBatch(q: Q, eventId: string, batchSize: numb
   return deleted;
 }
 
+/** Deletes all of the event's attendees in one statement. */
+export async function deleteAllAttendees(q: Q, eventId: string): Promise<void> {
+  await q.query(`DELETE FROM attendees WHERE event_id = $1`, [eventId]);
+}
+
 /** The locked event row, with the roles it declares (in order), read in the same statement. */
 export interface SeatedEvent { id: string; capacity: number | null; status: string; chat_enabled: boolean; roles: Role[] }
 

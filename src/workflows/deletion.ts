@@ -25,8 +25,11 @@ const batches = proxyActivities<Activities>({
 });
 
 type DeleteEventInput = OperationInput<'delete-event'>;
-/** Attendees removed in one local step (~10 ms); beyond, batches of `batchSize` in an activity that heartbeats. */
-const FEW_ATTENDEES = 10_000;
+/**
+ * Up to this many attendees are removed in one statement in a local step (100k: ~45 ms here,
+ * bench/event-deletion.ts); beyond, batches of `batchSize` in an activity that heartbeats.
+ */
+export const FEW_ATTENDEES = 100_000;
 export interface DeleteEventProgress {
   step: 'tombstoning' | 'cancelling workflows' | 'deleting Bluesky record' | 'deleting chat room' | 'deleting RSVP records'
     | 'removing attendees' | 'detaching from series'
@@ -92,7 +95,7 @@ export async function deleteEventWorkflow(input: DeleteEventInput): Promise<Dele
     progress.step = 'removing attendees';
     // A few are one statement in a local step; more go in batches that heartbeat (an activity task).
     const few = localSteps() && event.attendees <= Math.min(FEW_ATTENDEES, input.batchSize ?? FEW_ATTENDEES);
-    const left = few ? (await db.removeFewAttendees({ eventId: event.eventId, limit: FEW_ATTENDEES })).remaining : event.attendees;
+    const left = few ? (await db.removeFewAttendees({ eventId: event.eventId })).remaining : event.attendees;
     progress.attendeesRemoved = progress.attendeesTotal - left;
     while (!few || left > 0) {
       const r = await batches.removeAttendees({

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sign } from 'hono/jwt';
 import { eventually, startStack, type Stack } from '../helpers/stack.ts';
+import { FEW_ATTENDEES } from '../../src/workflows/deletion.ts';
 
 let s: Stack;
 beforeAll(async () => { s = await startStack(); await s.startWorker(); });
@@ -252,8 +253,8 @@ describe('request ids', () => {
     } })).body;
     // More attendees than one local step removes: the deletion then has an activity task too.
     await s.ds.query(
-      `WITH u AS (INSERT INTO users (slug, display_name) SELECT 'traced-' || $1 || '-' || g, 'b' FROM generate_series(1, 10001) g RETURNING id)
-       INSERT INTO attendees (event_id, user_id, status) SELECT (SELECT id FROM events WHERE slug = $1), u.id, 'confirmed' FROM u`, [slug]);
+      `WITH u AS (INSERT INTO users (slug, display_name) SELECT 'traced-' || $1 || '-' || g, 'b' FROM generate_series(1, $2) g RETURNING id)
+       INSERT INTO attendees (event_id, user_id, status) SELECT (SELECT id FROM events WHERE slug = $1), u.id, 'confirmed' FROM u`, [slug, FEW_ATTENDEES + 1]);
     const requestId = `req-${randomUUID()}`;
     const deleted = await s.api('DELETE', `/v1/events/${slug}`, { token: owner.token, headers: { 'X-Request-Id': requestId } });
     expect(deleted.status).toBe(202);
@@ -266,7 +267,7 @@ describe('request ids', () => {
     const started = history.events?.find((e) => e.workflowExecutionStartedEventAttributes)!;
     expect(headerOf(started.workflowExecutionStartedEventAttributes!.header?.fields)).toBe(requestId);
     // The deletion's database steps are local activities (markers, no task: their header travels
-    // in the worker); removing 10,001 attendees is an activity task, with the header in the history.
+    // in the worker); removing more than FEW_ATTENDEES is an activity task, with the header in the history.
     const scheduled = history.events?.filter((e) => e.activityTaskScheduledEventAttributes) ?? [];
     expect(scheduled.length).toBeGreaterThan(0);
     expect(history.events?.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity').length).toBeGreaterThan(2);
