@@ -87,8 +87,14 @@ function summary({ uiBase }: Reader, info: Execution): Operation | null {
   };
 }
 
-/** One operation with its live progress (running) or its result/error (closed). */
-async function describe(r: Reader, id: string, viewer?: Auth, queryTimeoutMs = QUERY_TIMEOUT_MS): Promise<Operation> {
+/**
+ * What waiting on a new run already learned (`firstTaskDone`): its end (the settled result) or its
+ * progress; `timedOut`: neither came within QUERY_TIMEOUT_MS (no worker polling).
+ */
+interface Known { ended?: Promise<unknown>; progress?: unknown; timedOut?: boolean }
+
+/** One operation with its live progress (running) or its result/error (closed); what is `known` is not asked again. */
+async function describe(r: Reader, id: string, viewer?: Auth, known: Known = {}): Promise<Operation> {
   const { temporal, mayRead } = r;
   const handle = temporal.workflow.getHandle(id);
   let info: Awaited<ReturnType<typeof handle.describe>>;
@@ -106,13 +112,14 @@ async function describe(r: Reader, id: string, viewer?: Auth, queryTimeoutMs = Q
   });
   if (!op || (viewer && !await mayRead(viewer, op.entity, requestedBy))) throw notFound('operation', id);
   if (op.status === 'running') {
-    op.progress = await temporal.connection
-      .withDeadline(Date.now() + queryTimeoutMs, () => handle.query(PROGRESS_QUERY))
-      .catch(() => null); // no worker polling right now: progress unknown, not an error
+    // No worker polling right now: progress unknown, not an error (and not waited for twice).
+    op.progress = 'progress' in known ? known.progress : known.timedOut ? null : await temporal.connection
+      .withDeadline(Date.now() + QUERY_TIMEOUT_MS, () => handle.query(PROGRESS_QUERY))
+      .catch(() => null);
   } else if (op.status === 'completed') {
-    op.result = (await handle.result()) ?? null;
+    op.result = (await (known.ended ?? handle.result())) ?? null;
   } else {
-    op.error = await handle.result().then(() => null, failureOf);
+    op.error = await (known.ended ?? handle.result()).then(() => null, failureOf);
   }
   return op;
 }
@@ -123,8 +130,7 @@ async function describe(r: Reader, id: string, viewer?: Auth, queryTimeoutMs = Q
  */
 async function start<T extends OperationType>(r: Reader, type: T, slug: string, input: OperationInput<T>, requestedBy?: string): Promise<Operation> {
   const id = await startOperation(r.temporal, r.config, type, slug, input, requestedBy);
-  // Neither within the query's time: no worker polling; its progress is unknown, not waited for twice.
-  return describe(r, id, undefined, await firstTaskDone(r.temporal, id) ? QUERY_TIMEOUT_MS : 0);
+  return describe(r, id, undefined, await firstTaskDone(r.temporal, id));
 }
 
 /**
@@ -132,18 +138,23 @@ async function start<T extends OperationType>(r: Reader, type: T, slug: string, 
  * down (the event is gone from reads when the 202 arrives). A progress query waits for that task,
  * but when the run ended in it (a small deletion does all its steps locally), answering the query
  * means replaying the closed run: 30–50 ms more here (bench/event-deletion.ts). So the end of the
- * run is awaited at the same time, and whichever comes first ends the wait. False when neither
- * came within QUERY_TIMEOUT_MS.
+ * run is awaited at the same time, and whichever comes first ends the wait; what it brought is
+ * answered, for `describe` not to ask again.
  */
-async function firstTaskDone(temporal: Client, id: string): Promise<boolean> {
+async function firstTaskDone(temporal: Client, id: string): Promise<Known> {
   const handle = temporal.workflow.getHandle(id);
   const done = new AbortController();
   const signal = AbortSignal.any([done.signal, AbortSignal.timeout(QUERY_TIMEOUT_MS)]);
-  const settle = (p: () => Promise<unknown>) => temporal.connection.withAbortSignal(signal, p).catch(() => undefined);
-  await Promise.race([settle(() => handle.result()), settle(() => handle.query(PROGRESS_QUERY))]);
-  const timedOut = signal.aborted;
+  const within = <T>(call: () => Promise<T>) => temporal.connection.withAbortSignal(signal, call);
+  const ended = within(() => handle.result());
+  const known: Known = await Promise.race([
+    // Ended, well or not; a wait that was cut short says nothing.
+    ended.then(() => ({ ended }), () => (signal.aborted ? {} : { ended })),
+    within(() => handle.query(PROGRESS_QUERY)).then((progress) => ({ progress }), () => ({})),
+  ]);
+  known.timedOut = signal.aborted;
   done.abort();
-  return !timedOut;
+  return known;
 }
 
 /**
