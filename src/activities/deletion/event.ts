@@ -107,9 +107,8 @@ export function eventRemovalActivities({ ds }: DeletionDeps) {
      * local step: no heartbeat). None are left after it: the tombstone keeps new RSVPs out, and
      * `deleteEventRow` checks. (Batches by ctid, with a recount, took this half again.)
      */
-    async removeFewAttendees(input: { eventId: string }): Promise<{ remaining: number }> {
+    async removeFewAttendees(input: { eventId: string }): Promise<void> {
       await deleteAllAttendees(ds, input.eventId);
-      return { remaining: 0 };
     },
 
     /**
