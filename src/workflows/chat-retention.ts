@@ -1,6 +1,6 @@
 import {
   ChildWorkflowFailure, continueAsNew, defineQuery, executeChild, patched, proxyActivities,
-  setHandler, workflowInfo,
+  rootCause, setHandler, workflowInfo,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities/index.ts';
@@ -113,14 +113,7 @@ async function deleteRoom(room: ExpiredRoom, progress: RetentionProgress): Promi
     if (err instanceof WorkflowExecutionAlreadyStartedError) progress.skipped++;
     else if (err instanceof ChildWorkflowFailure) { // a permanent failure, recorded in its own history
       progress.failed++;
-      if (progress.failures.length < FAILURE_LIST_MAX) progress.failures.push({ alias: room.alias, reason: rootCause(err) });
+      if (progress.failures.length < FAILURE_LIST_MAX) progress.failures.push({ alias: room.alias, reason: rootCause(err) ?? err.message });
     } else throw err;
   }
-}
-
-/** The innermost message of a failure chain (child → activity → application failure). */
-function rootCause(err: Error): string {
-  let e: Error = err;
-  while (e.cause instanceof Error) e = e.cause;
-  return e.message;
 }
