@@ -2,7 +2,7 @@
 // a local PDS (@atproto/dev-env, a process of its own) carries COMMITS commits by 20 authors in the
 // network's mix (likes, posts, follows, reposts, profile updates: app.bsky.*) with 2% calendar
 // events and RSVPs. Commits/s from the start of that backlog until the consumer has handled its
-// last commit (calendar records handed to their workflows, the rest skipped), against
+// last commit (calendar records handed to the ingest lanes, the rest skipped), against
 // @atproto/sync's own Firehose with an in-memory cursor and the same filter doing nothing with
 // what it parses, in the same run. Then until the calendar rows are in Postgres.
 import { Firehose, MemoryRunner } from '@atproto/sync';

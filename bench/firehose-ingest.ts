@@ -1,5 +1,5 @@
 // Records ingested per second from a local PDS's firehose (@atproto/dev-env, a process of its own) end
-// to end: consumer, hand-off to `bsky-ingest:<uri>`, the worker's activities, rows in Postgres;
+// to end: consumer, batches handed to `bsky-ingest-lane:<n>`, the worker's step, rows in Postgres;
 // against a bare consumer that only verifies and parses the same backlog, in the same run. Ten
 // authors: the consumer keeps each author's records in order, so one author alone is sequential.
 import { summarize } from './lib/summary.ts';
