@@ -105,6 +105,15 @@ describe('user sync (bsky-sync:<did>)', () => {
     expect(fourth.result.fromPds).toEqual({ unchanged: 99, republished: 1 });
     await eventually(async () => ((await quinn.com.atproto.repo.getRecord({ repo: did, collection: EVENT_COLLECTION, rkey })).data.value as { name: string }).name === own.name);
 
+    // A burst of requests (a hostile or impatient client): one operation; those arriving during a
+    // pass share one more pass, so a run makes at most two passes, whatever the burst's size.
+    const burst = await Promise.all(Array.from({ length: 20 }, () => s.api('POST', '/v1/me/bluesky/sync', { token: first.token })));
+    expect(burst.map((r) => r.status)).toEqual(Array(20).fill(202));
+    expect(new Set(burst.map((r) => r.body.id))).toEqual(new Set([`bsky-sync:${did}`]));
+    const afterBurst = await done(first.token, burst[0].body.id);
+    const seen = Object.values(afterBurst.result.fromPds as Record<string, number>).reduce((a, b) => a + b, 0);
+    expect([100, 200]).toContain(seen); // each pass reads the 100 records once
+
     const stranger = await s.user('Not connected');
     expect((await s.api('POST', '/v1/me/bluesky/sync', { token: stranger.token })).body.error.code).toBe('bluesky_not_connected');
   });
