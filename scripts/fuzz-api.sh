@@ -15,14 +15,16 @@ trap 'for pid in ${APP_PIDS[@]+"${APP_PIDS[@]}"}; do kill -TERM "$pid" 2>/dev/nu
 ST="$PWD/.tools/schemathesis/bin/st"
 OUT="${TEST_LOG_DIR:-$(mktemp -d)}"
 read -r port closed < <(free_ports 2)
-# A database of its own, so what the fuzzer sets in motion (the reconciler looks at every row)
-# acts only on what it made, never on what the suite left behind.
+# A database and a Temporal namespace of its own, so what the fuzzer sets in motion (the reconciler
+# looks at every row) acts only on what it made, never on what the suite left behind, and the
+# admin routes it calls (list, cancel: with ids harvested from earlier answers) never reach the
+# suite's running operations (CI saw it cancel one room's closing in the retention test).
 "$PG_BIN/psql" "$DATABASE_URL" -qc "CREATE DATABASE fuzz_$$"
 export DATABASE_URL="${DATABASE_URL%/*}/fuzz_$$"
 node src/db/migrate.ts >/dev/null
 # Loopback only: Bluesky logins and DID lookups go to a port where nothing listens. The scheduled
 # reconciler stays out of the way (a deterministic run); the admin route still runs it.
-export PORT="$port" TEMPORAL_TASK_QUEUE="fuzz-$$" RATE_LIMIT_ANON_PER_MIN=0 RATE_LIMIT_WRITES_PER_MIN=0 RECONCILE_CRON='0 0 1 1 *' \
+export PORT="$port" TEMPORAL_NAMESPACE="$CONTRACT_NAMESPACE" TEMPORAL_TASK_QUEUE="fuzz-$$" RATE_LIMIT_ANON_PER_MIN=0 RATE_LIMIT_WRITES_PER_MIN=0 RECONCILE_CRON='0 0 1 1 *' \
   BLUESKY_SERVICE="http://127.0.0.1:$closed" BLUESKY_PLC_URL="http://127.0.0.1:$closed"
 api="http://127.0.0.1:$port"
 

@@ -58,6 +58,7 @@ start_redis() { # start_redis DIR PORT
 stop_redis() { [ -f "$1/redis.pid" ] && kill "$(cat "$1/redis.pid")" 2>/dev/null || true; }
 
 SEARCH_ATTRIBUTES=(--search-attribute MeetflowOperation=Keyword --search-attribute MeetflowEntity=Keyword)
+CONTRACT_NAMESPACE=contract
 
 start_temporal() { # start_temporal DBFILE GRPC_PORT UI_PORT HTTP_PORT METRICS_PORT LOGFILE [extra flags]
   local db=$1 port=$2 ui=$3 http=$4 metrics=$5 logf=$6; shift 6
@@ -88,8 +89,9 @@ start_throwaway_services() {
   echo "[services] under $RUN: postgres :$pg, redis :$redis, temporal :$temporal, synapse :$synapse" >&2
   PG_FSYNC=off start_postgres "$RUN/pg" "$pg"
   start_redis "$RUN/redis" "$redis"
+  # `contract`: the namespace of the contract run (scripts/fuzz-api.sh), created with the search attributes.
   start_temporal "$RUN/temporal.db" "$temporal" "$ui" "$http" "$metrics" "$RUN/temporal.log" --headless \
-    --sqlite-pragma journal_mode=WAL --sqlite-pragma synchronous=OFF
+    --sqlite-pragma journal_mode=WAL --sqlite-pragma synchronous=OFF --namespace "$CONTRACT_NAMESPACE"
   export DATABASE_URL="postgres://postgres@127.0.0.1:$pg/meetflow"
   export REDIS_URL="redis://127.0.0.1:$redis"
   export TEMPORAL_ADDRESS="127.0.0.1:$temporal"
