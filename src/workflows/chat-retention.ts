@@ -1,5 +1,5 @@
 import {
-  ChildWorkflowFailure, continueAsNew, defineQuery, executeChild, patched, proxyActivities,
+  ChildWorkflowFailure, continueAsNew, defineQuery, executeChild, isCancellation, patched, proxyActivities,
   rootCause, setHandler, workflowInfo,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
@@ -113,7 +113,12 @@ async function deleteRoom(room: ExpiredRoom, progress: RetentionProgress): Promi
     if (err instanceof WorkflowExecutionAlreadyStartedError) progress.skipped++;
     else if (err instanceof ChildWorkflowFailure) { // a permanent failure, recorded in its own history
       progress.failed++;
-      if (progress.failures.length < FAILURE_LIST_MAX) progress.failures.push({ alias: room.alias, reason: rootCause(err) ?? err.message });
+      if (progress.failures.length < FAILURE_LIST_MAX) progress.failures.push({ alias: room.alias, reason: failureReason(err) });
     } else throw err;
   }
+}
+
+/** What an operator reads: the root cause's message; a cancelled closing (its failure has none) says so. */
+function failureReason(err: ChildWorkflowFailure): string {
+  return rootCause(err) || (isCancellation(err) ? 'cancelled' : err.message);
 }

@@ -51,14 +51,20 @@ describe('chatRetentionWorkflow', () => {
   const finder = async (q: { afterId: string | null; limit: number }) =>
     rooms.filter((r) => q.afterId === null || r.id > q.afterId).slice(0, q.limit);
 
-  it('deletes every expired room through child workflows, at most 10 at once, batch after batch; a room that fails for good is listed with its reason', async () => {
+  it('deletes every expired room through child workflows, at most 10 at once, batch after batch; a room that fails for good or whose closing is cancelled is listed with its reason', async () => {
     let inFlight = 0;
     let maxInFlight = 0;
     const purged: string[] = [];
+    // Room 11's closing is cancelled by hand (an operator, or anyone with its operation id) while it runs.
+    let closing11!: () => void;
+    const room11Closing = new Promise<void>((r) => { closing11 = r; });
+    let release11!: () => void;
+    const room11Released = new Promise<void>((r) => { release11 = r; });
     await devServerStubWorker({
       findExpiredChatRooms: finder,
       closeChatRoom: async ({ chatRoomId: id }) => {
         if (id === '0007') throw ApplicationFailure.nonRetryable('Matrix 403 M_FORBIDDEN: not allowed', 'MatrixRejected');
+        if (id === '0011') { closing11(); await room11Released; return 0; }
         inFlight++; maxInFlight = Math.max(maxInFlight, inFlight);
         await new Promise((r) => setTimeout(r, 20));
         inFlight--; purged.push(id);
@@ -66,15 +72,20 @@ describe('chatRetentionWorkflow', () => {
       },
       markChatRoomDeleted: async () => {},
     }, async (client, taskQueue) => {
-      const result = await client.workflow.execute('chatRetentionWorkflow', {
+      const run = await client.workflow.start('chatRetentionWorkflow', {
         workflowId: `chat-retention:${randomUUID()}`, taskQueue, args: [{ retentionDays: 30 }],
       });
-      expect(result).toMatchObject({
-        step: 'done', found: 250, deleted: 249, failed: 1, skipped: 0,
-        failures: [{ alias: 'room-7', reason: 'Matrix 403 M_FORBIDDEN: not allowed' }],
-      });
+      await room11Closing;
+      await client.workflow.getHandle('chat-room-delete:room-11').cancel();
+      const result = await run.result();
+      release11();
+      expect(result).toMatchObject({ step: 'done', found: 250, deleted: 248, failed: 2, skipped: 0 });
+      expect(result.failures).toEqual(expect.arrayContaining([
+        { alias: 'room-7', reason: 'Matrix 403 M_FORBIDDEN: not allowed' },
+        { alias: 'room-11', reason: 'cancelled' }, // its failure carries no message of its own
+      ]));
     });
-    expect(purged.sort()).toEqual(rooms.map((r) => r.id).filter((id) => id !== '0007'));
+    expect(purged.sort()).toEqual(rooms.map((r) => r.id).filter((id) => id !== '0007' && id !== '0011'));
     expect(maxInFlight).toBeLessThanOrEqual(10);
     expect(maxInFlight).toBeGreaterThan(1);
   });
