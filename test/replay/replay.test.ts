@@ -33,6 +33,8 @@ const HISTORIES = [
   { file: 'bsky-ingest-lane.json', workflowId: 'bsky-ingest-lane:recorded' }, // a batch of firehose changes
   // Recorded after a room's notice, members and purge became one activity (patch `one-close-step`).
   { file: 'chat-room-delete-one-step.json', workflowId: 'chat-room-delete:recorded-one-step' }, // one member removed
+  // Recorded after the tombstone began to stop the other workflows, and a few attendees to go with the row (patch `fewer-delete-steps`).
+  { file: 'delete-event-fewer-steps.json', workflowId: 'delete-event:recorded-fewer-steps' }, // an attendee and a chat room (child)
 ];
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
