@@ -64,7 +64,10 @@ export async function deleteEventWorkflow(input: DeleteEventInput): Promise<Dele
   // Runs from before this patch cancel the others in a step of their own, and remove a few
   // attendees in a step before the row's (bench/event-deletion.ts: two local steps less).
   const fewerSteps = patched(FEWER_STEPS);
-  const event = fewerSteps ? await db.tombstoneEvent(slug, others) : await db.tombstoneEvent(slug);
+  const event = fewerSteps
+    // Not cut short by a cancel: one that lands now is seen in the steps below, whose undo lifts the tombstone.
+    ? await CancellationScope.nonCancellable(() => db.tombstoneEvent(slug, others))
+    : await db.tombstoneEvent(slug);
   if (!event) { progress.step = 'done'; return progress; } // already gone: nothing to do
   progress.attendeesTotal = event.attendees;
 
