@@ -5,6 +5,7 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import { inspect } from 'node:util';
 import { writeFile } from 'node:fs/promises';
 import { Client, Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { bundleWorkflowCode, DefaultLogger, makeTelemetryFilterString, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { clientInterceptors } from '../../src/temporal/request-id-interceptors.ts';
 import { createApp } from '../../src/api/app.ts';
@@ -15,6 +16,8 @@ import { createRedis } from '../../src/redis.ts';
 import { bundleFile, createWorker, workflowInterceptorModules, workflowsPath } from '../../src/worker/worker.ts';
 import { tracingOn } from '../../src/tracing.ts';
 import { createMatrixClient } from '../../src/matrix/create-client.ts';
+
+const { EventType, PendingWorkflowTaskState: TaskState } = temporal.api.enums.v1;
 
 /**
  * Where the in-process workers' own log lines go: deliberate outages make them warn about every
@@ -132,8 +135,13 @@ export async function startStack(env: Record<string, string> = {}) {
       const pending = (d.raw.pendingActivities ?? []).map((a) =>
         `${a.activityType?.name} attempt ${a.attempt}: ${a.lastFailure?.message ?? 'no failure yet'}`).join('; ');
       const outcome = d.status.name === 'RUNNING' ? '' : `; outcome: ${await handle.result().then((r) => JSON.stringify(r), (e: Error) => `${e.message} (${(e.cause as Error | undefined)?.message ?? ''})`)}`;
+      // A task that no worker picks up or finishes shows here, and the history says how it got there.
+      const task = d.raw.pendingWorkflowTask;
+      const taskLine = task ? `workflow task ${TaskState[task.state ?? 0]} attempt ${task.attempt}` : 'no workflow task pending';
+      const events = await handle.fetchHistory().then((h) => (h.events ?? []).map((e) =>
+        `${e.eventId} ${EventType[e.eventType ?? 0].replace('EVENT_TYPE_', '')}`).join(', '), (e: Error) => e.message);
       return `${workflowId} ${d.status.name} (run ${d.runId}, ${d.historyLength} events)${outcome}; operation ${JSON.stringify(operation)}; `
-        + `pending activities: ${pending || 'none'}; worker log: ${WORKER_LOG}`;
+        + `pending activities: ${pending || 'none'}; ${taskLine}; history: ${events}; worker log: ${WORKER_LOG}`;
     },
 
     async event(ownerToken: string, fields: Record<string, unknown> = {}) {
