@@ -111,8 +111,9 @@ export function eventRemovalActivities({ ds }: DeletionDeps) {
 
     /**
      * All attendees of a tombstoned event in one statement, for the few its tombstone counted (a
-     * local step: no heartbeat). None are left after it: the tombstone keeps new RSVPs out, and
-     * `deleteEventRow` checks. (Batches by ctid, with a recount, took this half again.)
+     * local step: no heartbeat), in runs from before `fewer-delete-steps`; later runs remove them
+     * in `deleteEventRow`'s transaction. None are left after it: the tombstone keeps new RSVPs
+     * out, and `deleteEventRow` checks. (Batches by ctid, with a recount, took this half again.)
      */
     async removeFewAttendees(input: { eventId: string }): Promise<void> {
       await deleteAllAttendees(ds, input.eventId);
