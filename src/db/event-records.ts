@@ -1,4 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
+import { changedRows } from './changed-rows.ts';
 
 /**
  * Events on the network: the record meetflow publishes of an event (its columns `bluesky_*`) and
@@ -15,9 +16,10 @@ export const publishes = (e: string, u: string) => `(${u}.bluesky_connected AND 
 
 /** The event's record key, chosen once (a retry writes the same record). */
 export async function recordKeyOf(q: Q, eventId: string, fresh: string): Promise<string> {
-  await q.query(`UPDATE events SET bluesky_rkey = $2 WHERE id = $1 AND bluesky_rkey IS NULL`, [eventId, fresh]);
-  const [{ bluesky_rkey: rkey }] = await q.query(`SELECT bluesky_rkey FROM events WHERE id = $1`, [eventId]);
-  return rkey;
+  // One statement: the row lock makes a concurrent attempt read the key the first one chose.
+  const [row] = await changedRows<{ bluesky_rkey: string }>(q,
+    `UPDATE events SET bluesky_rkey = coalesce(bluesky_rkey, $2) WHERE id = $1 RETURNING bluesky_rkey`, [eventId, fresh]);
+  return row.bluesky_rkey;
 }
 
 /** The event's record on its owner's PDS: written (uri and cid) or gone (null). */

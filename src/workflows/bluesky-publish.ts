@@ -1,4 +1,7 @@
-import { continueAsNew, defineQuery, defineSignal, proxyActivities, setHandler } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
+import {
+  continueAsNew, defineQuery, defineSignal, isCancellation, patched, proxyActivities, proxyLocalActivities, setHandler, sleep,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
 import type { PublishResult, SeriesPublishResult } from '../activities/bluesky/index.ts';
 import type { RsvpPublishResult } from '../activities/bluesky/rsvps.ts';
@@ -9,11 +12,45 @@ import { FAILURE } from '../temporal/failures.ts';
 export const publishSignal = defineSignal<SignalArgs['publish']>(SIGNALS.publish);
 export interface PublishProgress<R = PublishResult> { step: 'waiting' | 'publishing' | 'done'; rounds: number; last: R | null }
 
-const { publishEventRecord, publishSeriesNext, publishRsvpRecord } = proxyActivities<Activities>({
+const asTask = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes: [FAILURE.blueskySessionRevoked] },
   summary: 'write the record to the author\'s PDS',
 });
+/** One try, well inside the workflow task's timeout: a slower PDS is left to the ordinary activity. */
+const firstTry = proxyLocalActivities<Activities>({ startToCloseTimeout: '5 seconds', retry: { maximumAttempts: 1 } });
+
+/** A failure the activity said no retry can mend (a local activity's comes unwrapped). */
+const isFinal = (err: unknown) => {
+  const failure = err instanceof ActivityFailure ? err.cause : err;
+  return failure instanceof ApplicationFailure && failure.nonRetryable;
+};
+
+/**
+ * A record write's first attempt runs as a local activity: no activity task to schedule, poll and
+ * report, so a publication is one workflow task instead of two (bench/bluesky-publish.ts). If it
+ * fails, the write is retried as an ordinary activity, so a PDS outage shows in the Web UI as a
+ * pending activity with its attempts and last failure. A failure no retry can mend (a revoked
+ * session) ends the run as before. Runs recorded before this patch replay with the activity alone.
+ */
+async function writeRecord<K extends 'publishEventRecord' | 'publishRsvpRecord'>(name: K, ...args: Parameters<Activities[K]>): Promise<Awaited<ReturnType<Activities[K]>>> {
+  const call = (proxy: Activities) => (proxy[name] as (...a: typeof args) => Promise<Awaited<ReturnType<Activities[K]>>>)(...args);
+  if (!patched('publish-first-try-local')) return call(asTask);
+  try {
+    return await call(firstTry);
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    if (isFinal(err)) {
+      // A local activity's outcome is recorded with the task that completes it. A signal landing
+      // meanwhile makes the server refuse to end the run in that task, and the rerun would try
+      // again and decide otherwise (the try disconnected the user: "skipped"). So the outcome
+      // is recorded first (a timer ends the task), and the run fails in the next one.
+      await sleep(1);
+      throw err;
+    }
+    return call(asTask);
+  }
+}
 
 /** The loop shared by the event and RSVP publishers: one write per burst of signals. */
 async function publishRounds<R extends { state: string }>(
@@ -44,7 +81,7 @@ async function publishRounds<R extends { state: string }>(
  * current row; a revoked session fails the workflow with `BlueskySessionRevoked`.
  */
 export async function blueskyPublishWorkflow(input: OperationInput<'bsky-publish'> & { pending?: boolean }): Promise<PublishProgress> {
-  return publishRounds(input, () => publishEventRecord(input.eventSlug),
+  return publishRounds(input, () => writeRecord('publishEventRecord', input.eventSlug),
     (pending) => continueAsNew<typeof blueskyPublishWorkflow>({ ...input, pending }));
 }
 
@@ -53,7 +90,7 @@ export async function blueskyPublishWorkflow(input: OperationInput<'bsky-publish
  * each signal makes the record match the attendee row (created, updated, or deleted).
  */
 export async function blueskyRsvpWorkflow(input: OperationInput<'bsky-rsvp'> & { pending?: boolean }): Promise<PublishProgress<RsvpPublishResult>> {
-  return publishRounds(input, () => publishRsvpRecord({ eventSlug: input.eventSlug, userId: input.userId }),
+  return publishRounds(input, () => writeRecord('publishRsvpRecord', { eventSlug: input.eventSlug, userId: input.userId }),
     (pending) => continueAsNew<typeof blueskyRsvpWorkflow>({ ...input, pending }));
 }
 
@@ -74,7 +111,7 @@ export async function blueskySeriesPublishWorkflow(input: OperationInput<'bsky-p
     pendingAtStart: true,
     round: async () => {
       progress.step = 'publishing';
-      progress.last = await publishSeriesNext({ seriesSlug: input.seriesSlug, asOf: new Date().toISOString() });
+      progress.last = await asTask.publishSeriesNext({ seriesSlug: input.seriesSlug, asOf: new Date().toISOString() });
       progress.rounds++;
       if (progress.last.state === 'gone') return 'stop';
       if (!progress.last.nextEndsAt) {

@@ -35,6 +35,9 @@ const HISTORIES = [
   { file: 'chat-room-delete-one-step.json', workflowId: 'chat-room-delete:recorded-one-step' }, // one member removed
   // Recorded after the tombstone began to stop the other workflows, and a few attendees to go with the row (patch `fewer-delete-steps`).
   { file: 'delete-event-fewer-steps.json', workflowId: 'delete-event:recorded-fewer-steps' }, // an attendee and a chat room (child)
+  // Recorded after a record write's first try became local (patch `publish-first-try-local`).
+  { file: 'bsky-publish-first-try-local.json', workflowId: 'bsky-publish:recorded-first-try-local' }, // created, then updated
+  { file: 'bsky-rsvp-first-try-local.json', workflowId: 'bsky-rsvp:recorded-first-try-local' }, // going, then interested
 ];
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });

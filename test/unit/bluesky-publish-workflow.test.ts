@@ -1,14 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ApplicationFailure } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
 import { SIGNALS } from '../../src/temporal/contracts.ts';
 import { timeSkippingSuite } from '../helpers/stub-workers.ts';
 import { FAILURE } from '../../src/temporal/failures.ts';
 
 const suite = timeSkippingSuite();
+const { EventType } = temporal.api.enums.v1;
 
 describe('blueskyPublishWorkflow', () => {
-  it('retries a PDS that fails or a record that changed underneath, and publishes once per burst of changes', async () => {
+  it('tries each write once locally, retries a PDS that fails or a record that changed underneath as an activity, and publishes once per burst of changes', async () => {
     let calls = 0;
     await suite.withWorker({
       publishEventRecord: async () => {
@@ -24,6 +26,10 @@ describe('blueskyPublishWorkflow', () => {
       await suite.env.sleep('1 minute');
       await handle.signal(SIGNALS.publish);
       expect(await handle.result()).toMatchObject({ step: 'done', rounds: 2, last: { state: 'published', cid: 'cid4' } });
+      // Each round's first try is local (a marker); only the failed one went on as an activity task.
+      const events = (await handle.fetchHistory()).events ?? [];
+      expect(events.filter((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)).toHaveLength(1);
+      expect(events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toHaveLength(2);
     });
     expect(calls).toBe(4);
   });
@@ -40,9 +46,29 @@ describe('blueskyPublishWorkflow', () => {
         workflowId: `bsky-publish:${randomUUID()}`, taskQueue, args: [{ eventSlug: 'e' }], signal: SIGNALS.publish,
       });
       const err = await handle.result().catch((e) => e);
-      expect(err.cause.cause.type).toBe(FAILURE.blueskySessionRevoked);
+      expect(err.cause.type).toBe(FAILURE.blueskySessionRevoked); // the first, local try's failure (a local activity's is not wrapped)
     });
     expect(calls).toBe(1);
+  });
+
+  it('still fails on a revoked session when a change is signalled during the local try', async () => {
+    const workflowId = `bsky-publish:${randomUUID()}`;
+    let calls = 0;
+    await suite.withWorker({
+      publishEventRecord: async () => {
+        calls++;
+        if (calls > 1) return { state: 'skipped', reason: 'owner has no Bluesky connection' }; // what a rerun finds
+        await suite.env.client.workflow.getHandle(workflowId).signal(SIGNALS.publish); // lands while the task runs
+        throw ApplicationFailure.create({ type: FAILURE.blueskySessionRevoked, message: 'revoked', nonRetryable: true });
+      },
+    }, async (taskQueue) => {
+      const handle = await suite.env.client.workflow.signalWithStart('blueskyPublishWorkflow', {
+        workflowId, taskQueue, args: [{ eventSlug: 'e', idleTimeout: '10 minutes' }], signal: SIGNALS.publish,
+      });
+      const err = await handle.result().catch((e) => e);
+      expect(err?.cause?.type).toBe(FAILURE.blueskySessionRevoked);
+    });
+    expect(calls).toBe(1); // the local try was not run again
   });
 });
 
