@@ -18,7 +18,9 @@ const asTask = proxyActivities<Activities>({
   summary: 'write the record to the author\'s PDS',
 });
 /** One try, well inside the workflow task's timeout: a slower PDS is left to the ordinary activity. */
-const firstTry = proxyLocalActivities<Activities>({ startToCloseTimeout: '5 seconds', retry: { maximumAttempts: 1 } });
+const firstTry = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '5 seconds', retry: { maximumAttempts: 1 }, summary: 'write the record to the author\'s PDS (first try)',
+});
 
 /** A failure the activity said no retry can mend (a local activity's comes unwrapped). */
 const isFinal = (err: unknown) => {
