@@ -13,6 +13,7 @@ import { handOffLaneBatch } from '../temporal/signals.ts';
 import { IngestLanes } from './lanes.ts';
 import { consumerMetrics } from './metrics.ts';
 import { DurableRunner } from './runner.ts';
+import { verifyChange } from './verify-commit.ts';
 import type { Registry } from 'prom-client';
 import { log } from '../logger.ts';
 
@@ -51,6 +52,25 @@ function verificationKeys(config: Config): IdResolver {
   return { did: { resolveAtprotoKey: (did: string, force?: boolean) => resolver.did.resolveAtprotoKey(did, force).catch((err: unknown) => {
     throw isPassing(err) ? Object.assign(new Error(`identity of ${did} unavailable: ${(err as Error).message}`), { passing: true }) : err;
   }) } } as unknown as IdResolver; // Firehose calls only did.resolveAtprotoKey
+}
+
+const CALENDAR = new Set([EVENT_COLLECTION, RSVP_COLLECTION]);
+
+/**
+ * With `unauthenticatedCommits`, @atproto/sync reads the blocks of every commit, also of one
+ * without a calendar change (its authenticated parse returns before that). Such commits are most
+ * of the network, so they are dropped first (bench/firehose-filter.ts: reading them cost a third
+ * of the rate). `parseEvt` is the library's per-event parse (private in its typings): a version
+ * without it fails here, at subscription, not silently.
+ */
+export function calendarOnly(f: Firehose): Firehose {
+  const parser = f as unknown as { parseEvt: (evt: unknown) => Promise<Event[]> };
+  const parse = parser.parseEvt.bind(f);
+  parser.parseEvt = (evt) => {
+    const ops = (evt as { ops?: { path: string }[] }).ops; // a commit's
+    return Array.isArray(ops) && !ops.some((op) => CALENDAR.has(op.path.split('/')[0])) ? Promise.resolve([]) : parse(evt);
+  };
+  return f;
 }
 
 /**
@@ -98,8 +118,19 @@ export async function startFirehoseConsumer(deps: { ds: DataSource; temporal: Cl
     temporal.connection.withDeadline(Date.now() + 10_000, () => handOffLaneBatch(temporal, config, lane, ops)), config.FIREHOSE_LANES,
   (lane, delay, err) => { stats.retried++; metrics.retried(); log.warn({ lane, delayMs: delay, reason: err.message }, 'firehose: a batch could not be handed off; retrying'); });
 
+  const keyOf = (did: string, fresh: boolean) => keys.did.resolveAtprotoKey(did, fresh);
+
   async function handleEvent(evt: Event) {
     if (evt.event !== 'create' && evt.event !== 'update' && evt.event !== 'delete') return;
+    try {
+      await verifyChange(evt, keyOf);
+    } catch (err) {
+      if ((err as { passing?: boolean }).passing) throw err; // the author's key could not be fetched: retried
+      await deadLetter(ds, { source: 'firehose', uri: evt.uri.toString(), collection: evt.collection, reason: `unverifiable commit: ${(err as Error).message}`, payload: null });
+      stats.deadLettered++;
+      metrics.deadLettered();
+      return;
+    }
     const change = {
       uri: evt.uri.toString(), collection: evt.collection, did: evt.did,
       cid: evt.event === 'delete' ? undefined : evt.cid.toString(), record: evt.event === 'delete' ? undefined : evt.record,
@@ -135,11 +166,12 @@ export async function startFirehoseConsumer(deps: { ds: DataSource; temporal: Cl
   }
 
   function subscribe(): Firehose {
-    const f = new Firehose({
-      idResolver: keys, service, runner, handleEvent, onError,
+    const f = calendarOnly(new Firehose({
+      // Commits are verified in handleEvent (verify-commit.ts: the same checks, the signature natively).
+      idResolver: keys, unauthenticatedCommits: true, service, runner, handleEvent, onError,
       filterCollections: [EVENT_COLLECTION, RSVP_COLLECTION],
       excludeIdentity: true, excludeAccount: true, excludeSync: true,
-    });
+    }));
     void f.start();
     return f;
   }

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AtpAgent } from '@atproto/api';
 import { TID } from '@atproto/common-web';
+import { Secp256k1Keypair } from '@atproto/crypto';
 import type { TestNetworkNoAppView } from '@atproto/dev-env';
 import { EVENT_COLLECTION, RSVP_COLLECTION } from '../../src/domain/lexicon.ts';
 import { startFirehoseConsumer } from '../../src/firehose/consumer.ts';
@@ -211,6 +212,19 @@ describe('ingestion from the network', () => {
       `SELECT a.status FROM attendees a JOIN events e ON e.id = a.event_id WHERE e.source_id = $1`, [eventUri]);
     expect(attendee).toEqual({ status: 'maybe' }); // the later change won
     expect(await s.ds.query(`SELECT uri FROM ingest_forwarded WHERE uri = $1`, [going.uri])).toHaveLength(1);
+  });
+
+  it('dead-letters a change whose commit is not signed with the key its author\'s DID names (a fresh key is tried first)', async () => {
+    const forger = await account('forger.test');
+    // The DID document now names another signing key; the PDS still signs with the old one.
+    await net.pds.ctx.plcClient.updateAtprotoKey(forger.session!.did, net.pds.ctx.plcRotationKey, (await Secp256k1Keypair.create()).did());
+    const forged = await create(forger, EVENT_COLLECTION, eventRecord('Not signed by its author'));
+    const [letter] = await eventually(async () => {
+      const rows = await s.ds.query(`SELECT reason, collection FROM ingestion_dead_letters WHERE uri = $1`, [forged.uri]);
+      return rows.length ? rows : null;
+    });
+    expect(letter).toEqual({ reason: expect.stringMatching(/^unverifiable commit: Invalid signature/), collection: EVENT_COLLECTION });
+    expect(await ingested(forged.uri)).toEqual([]);
   });
 
   it('dead-letters 200 malformed records of various kinds and keeps consuming', async () => {

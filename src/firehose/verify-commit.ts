@@ -1,0 +1,26 @@
+import { def, MemoryBlockstore, MST, RepoVerificationError } from '@atproto/repo';
+import { encode } from '@atproto/lex-cbor';
+import type { CommitEvt } from '@atproto/sync';
+import { verifySignature } from './signatures.ts';
+
+/**
+ * Checks one change from the firehose against its author's signed commit, as @atproto/sync's
+ * authenticated parse does but with the signature checked natively (`signatures.ts`): the commit
+ * is the author's, signed with their key (`keyOf`; on a bad signature the key is fetched again
+ * once, in case it was rotated), and its tree holds the change at its path (the record's CID, or
+ * nothing for a delete). Throws RepoVerificationError when it does not; `keyOf`'s own failures pass through.
+ */
+export async function verifyChange(evt: CommitEvt, keyOf: (did: string, fresh: boolean) => Promise<string>): Promise<void> {
+  const store = new MemoryBlockstore(evt.blocks);
+  const commit = await store.readObj(evt.commit, def.commit);
+  if (commit.did !== evt.did) throw new RepoVerificationError(`Invalid repo did: ${commit.did}`);
+  const { sig, ...unsigned } = commit;
+  const signed = encode(unsigned);
+  if (!verifySignature(await keyOf(evt.did, false), signed, sig) && !verifySignature(await keyOf(evt.did, true), signed, sig)) {
+    throw new RepoVerificationError(`Invalid signature on commit: ${evt.commit.toString()}`);
+  }
+  const found = await MST.load(store, commit.data).get(`${evt.collection}/${evt.rkey}`);
+  if (evt.event === 'delete' ? found !== null : !found?.equals(evt.cid)) {
+    throw new RepoVerificationError(`commit ${evt.commit.toString()} does not hold ${evt.uri.toString()}`);
+  }
+}
