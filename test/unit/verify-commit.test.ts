@@ -26,7 +26,7 @@ async function change(repo: Repo, commit: CommitData, event: 'create' | 'delete'
 }
 
 describe('verifyChange: a firehose change against its author\'s signed commit', () => {
-  it('holds for the author\'s key, refetches a rotated key once, and refuses another key, author, record or a delete that did not happen', async () => {
+  it('holds for the author\'s key (once per commit), refetches a rotated key once, and refuses another key, author, record or a delete that did not happen', async () => {
     const author = await Secp256k1Keypair.create();
     const stranger = await Secp256k1Keypair.create();
     let repo = await Repo.create(new MemoryBlockstore(), did, author);
@@ -34,11 +34,12 @@ describe('verifyChange: a firehose change against its author\'s signed commit', 
     repo = await repo.applyCommit(created);
     const evt = await change(repo, created, 'create', 'a');
 
-    await expect(verifyChange(evt, async () => author.did())).resolves.toBeUndefined();
+    await expect(verifyChange(evt, async () => stranger.did())).rejects.toThrow(/Invalid signature/);
     const asked: boolean[] = [];
     await expect(verifyChange(evt, async (_did, fresh) => { asked.push(fresh); return fresh ? author.did() : stranger.did(); })).resolves.toBeUndefined();
     expect(asked).toEqual([false, true]); // the cached key was old: fetched again once
-    await expect(verifyChange(evt, async () => stranger.did())).rejects.toThrow(/Invalid signature/);
+    await expect(verifyChange(evt, async () => { asked.push(true); return stranger.did(); })).resolves.toBeUndefined();
+    expect(asked).toHaveLength(2); // a commit's signature is checked once, not again for each of its changes
     await expect(verifyChange({ ...evt, did: 'did:plc:someone-else' }, async () => author.did())).rejects.toThrow(/Invalid repo did/);
     const other = await repo.formatCommit({ action: WriteOpAction.Create, collection: EVENT_COLLECTION, rkey: 'b', record: record('b') }, author);
     const otherRecord = (await change(await repo.applyCommit(other), other, 'create', 'b')) as CommitEvt & { cid: unknown };
