@@ -51,7 +51,7 @@ function verificationKeys(config: Config): IdResolver {
   const resolver = idResolver(config);
   return { did: { resolveAtprotoKey: (did: string, force?: boolean) => resolver.did.resolveAtprotoKey(did, force).catch((err: unknown) => {
     throw isPassing(err) ? Object.assign(new Error(`identity of ${did} unavailable: ${(err as Error).message}`), { passing: true }) : err;
-  }) } } as unknown as IdResolver; // Firehose calls only did.resolveAtprotoKey
+  }) } } as unknown as IdResolver; // only did.resolveAtprotoKey is called (by verifyChange)
 }
 
 const CALENDAR = new Set([EVENT_COLLECTION, RSVP_COLLECTION]);
