@@ -3,7 +3,7 @@ import { Firehose, FirehoseHandlerError, FirehoseParseError } from '@atproto/syn
 import type { IdResolver } from '@atproto/identity';
 import type { Client } from '@temporalio/client';
 import type { DataSource } from 'typeorm';
-import { deadLetter } from '../db/dead-letters.ts';
+import { deadLetter, type DeadLetter } from '../db/dead-letters.ts';
 import { savedCursor, saveCursor } from '../db/firehose-cursors.ts';
 import type { Config } from '../config.ts';
 import { MalformedRecord, opFromRecord, type IngestOp } from '../domain/ingest.ts';
@@ -119,6 +119,8 @@ export async function startFirehoseConsumer(deps: { ds: DataSource; temporal: Cl
   (lane, delay, err) => { stats.retried++; metrics.retried(); log.warn({ lane, delayMs: delay, reason: err.message }, 'firehose: a batch could not be handed off; retrying'); });
 
   const keyOf = (did: string, fresh: boolean) => keys.did.resolveAtprotoKey(did, fresh);
+  /** Keeps what cannot be ingested, and counts it; the stream goes on. */
+  const letter = (d: Omit<DeadLetter, 'source'>) => deadLetter(ds, { source: 'firehose', ...d }).then(() => { stats.deadLettered++; metrics.deadLettered(); });
 
   async function handleEvent(evt: Event) {
     if (evt.event !== 'create' && evt.event !== 'update' && evt.event !== 'delete') return;
@@ -126,9 +128,7 @@ export async function startFirehoseConsumer(deps: { ds: DataSource; temporal: Cl
       await verifyChange(evt, keyOf);
     } catch (err) {
       if ((err as { passing?: boolean }).passing) throw err; // the author's key could not be fetched: retried
-      await deadLetter(ds, { source: 'firehose', uri: evt.uri.toString(), collection: evt.collection, reason: `unverifiable commit: ${(err as Error).message}`, payload: null });
-      stats.deadLettered++;
-      metrics.deadLettered();
+      await letter({ uri: evt.uri.toString(), collection: evt.collection, reason: `unverifiable commit: ${(err as Error).message}`, payload: null });
       return;
     }
     const change = {
@@ -140,9 +140,7 @@ export async function startFirehoseConsumer(deps: { ds: DataSource; temporal: Cl
       op = opFromRecord(change);
     } catch (err) {
       if (!(err instanceof MalformedRecord)) throw err;
-      await deadLetter(ds, { source: 'firehose', uri: change.uri, cid: change.cid, collection: change.collection, reason: err.message, payload: jsonSafe(change.record) });
-      stats.deadLettered++;
-      metrics.deadLettered();
+      await letter({ uri: change.uri, cid: change.cid, collection: change.collection, reason: err.message, payload: jsonSafe(change.record) });
       return;
     }
     // Queued in its author's lane, in order; the event is done once its batch has started.
@@ -153,14 +151,10 @@ export async function startFirehoseConsumer(deps: { ds: DataSource; temporal: Cl
     if (err instanceof FirehoseHandlerError) {
       runner.retryLater(err.event.seq); // Postgres or Temporal away: the record is handled again
     } else if (err instanceof FirehoseParseError) {
+      // Parsing reads no keys (commits are verified in handleEvent): a failure here is the commit's own.
       const seq = 'seq' in err.event && typeof err.event.seq === 'number' ? err.event.seq : null;
-      if ((err.cause as { passing?: boolean } | undefined)?.passing) {
-        if (seq !== null) runner.retryLater(seq);
-      } else {
-        const letter = deadLetter(ds, { source: 'firehose', uri: null, reason: `unverifiable or unparseable commit: ${(err.cause as Error)?.message ?? err.message}`, payload: null })
-          .then(() => { stats.deadLettered++; metrics.deadLettered(); });
-        if (seq !== null) runner.alsoAwait(seq, letter); else letter.catch(() => undefined);
-      }
+      const kept = letter({ uri: null, reason: `unverifiable or unparseable commit: ${(err.cause as Error)?.message ?? err.message}`, payload: null });
+      if (seq !== null) runner.alsoAwait(seq, kept); else kept.catch(() => undefined);
     }
     log.error({ reason: err.message, cause: (err.cause as Error | undefined)?.message }, 'firehose error');
   }
@@ -169,7 +163,7 @@ export async function startFirehoseConsumer(deps: { ds: DataSource; temporal: Cl
     const f = calendarOnly(new Firehose({
       // Commits are verified in handleEvent (verify-commit.ts: the same checks, the signature natively).
       idResolver: keys, unauthenticatedCommits: true, service, runner, handleEvent, onError,
-      filterCollections: [EVENT_COLLECTION, RSVP_COLLECTION],
+      filterCollections: [...CALENDAR],
       excludeIdentity: true, excludeAccount: true, excludeSync: true,
     }));
     void f.start();
