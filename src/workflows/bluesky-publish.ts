@@ -35,8 +35,7 @@ const isFinal = (err: unknown) => {
  * pending activity with its attempts and last failure. A failure no retry can mend (a revoked
  * session) ends the run as before. Runs recorded before this patch replay with the activity alone.
  */
-async function writeRecord<K extends 'publishEventRecord' | 'publishRsvpRecord'>(name: K, ...args: Parameters<Activities[K]>): Promise<Awaited<ReturnType<Activities[K]>>> {
-  const call = (proxy: Activities) => (proxy[name] as (...a: typeof args) => Promise<Awaited<ReturnType<Activities[K]>>>)(...args);
+async function writeRecord<R>(call: (proxy: Activities) => Promise<R>): Promise<R> {
   if (!patched('publish-first-try-local')) return call(asTask);
   try {
     return await call(firstTry);
@@ -83,7 +82,7 @@ async function publishRounds<R extends { state: string }>(
  * current row; a revoked session fails the workflow with `BlueskySessionRevoked`.
  */
 export async function blueskyPublishWorkflow(input: OperationInput<'bsky-publish'> & { pending?: boolean }): Promise<PublishProgress> {
-  return publishRounds(input, () => writeRecord('publishEventRecord', input.eventSlug),
+  return publishRounds(input, () => writeRecord((a) => a.publishEventRecord(input.eventSlug)),
     (pending) => continueAsNew<typeof blueskyPublishWorkflow>({ ...input, pending }));
 }
 
@@ -92,7 +91,7 @@ export async function blueskyPublishWorkflow(input: OperationInput<'bsky-publish
  * each signal makes the record match the attendee row (created, updated, or deleted).
  */
 export async function blueskyRsvpWorkflow(input: OperationInput<'bsky-rsvp'> & { pending?: boolean }): Promise<PublishProgress<RsvpPublishResult>> {
-  return publishRounds(input, () => writeRecord('publishRsvpRecord', { eventSlug: input.eventSlug, userId: input.userId }),
+  return publishRounds(input, () => writeRecord((a) => a.publishRsvpRecord({ eventSlug: input.eventSlug, userId: input.userId })),
     (pending) => continueAsNew<typeof blueskyRsvpWorkflow>({ ...input, pending }));
 }
 
