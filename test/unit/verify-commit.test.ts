@@ -41,6 +41,7 @@ describe('verifyChange: a firehose change against its author\'s signed commit', 
     await expect(verifyChange(evt, async () => { asked.push(true); return stranger.did(); })).resolves.toBeUndefined();
     expect(asked).toHaveLength(2); // a commit's signature is checked once, not again for each of its changes
     await expect(verifyChange({ ...evt, did: 'did:plc:someone-else' }, async () => author.did())).rejects.toThrow(/Invalid repo did/);
+    await expect(verifyChange({ ...evt, blocks: new BlockMap() }, async () => author.did())).rejects.toThrow(); // no commit block: refused, not waited for
     const other = await repo.formatCommit({ action: WriteOpAction.Create, collection: EVENT_COLLECTION, rkey: 'b', record: record('b') }, author);
     const otherRecord = (await change(await repo.applyCommit(other), other, 'create', 'b')) as CommitEvt & { cid: unknown };
     await expect(verifyChange({ ...evt, cid: otherRecord.cid } as CommitEvt, async () => author.did())).rejects.toThrow(/does not hold/);
