@@ -98,6 +98,9 @@ start_throwaway_services() {
   # shellcheck disable=SC2046  # prints MATRIX_HOMESERVER_URL=… MATRIX_ACCESS_TOKEN=…
   export $(bash scripts/synapse.sh start "$RUN/synapse" "$synapse")
   export MATRIX_HOMESERVER_CONFIG="$RUN/synapse/homeserver.yaml" # for the bot registration test
+  # What the run's processes leave in the temp folder (workflow bundles, the PDS data of each
+  # @atproto/dev-env network, scratch files) goes with the run: a long-lived CI machine keeps none.
+  export TMPDIR="$RUN/tmp"; mkdir -p "$TMPDIR"
 }
 
 stop_throwaway_services() {
