@@ -39,40 +39,79 @@ export interface NetworkEvent {
   location: string | null; onlineUrl: string | null; country: string | null; status: string;
 }
 
+/** What a record from the network did to the rows (`needsOwner`: its author has no user yet; nothing was written). */
+export type NetworkEventOutcome =
+  | { state: 'own'; slug: string } | { state: 'created' | 'updated' | 'unchanged'; slug: string } | { state: 'needsOwner' } | { state: 'raced' };
+
+const NETWORK_COLUMNS = ['name', 'description', 'start_at', 'end_at', 'time_zone', 'location', 'online_url', 'status', 'source_cid',
+  'source_url', 'country', 'source_id', 'did', 'rkey', 'slug'] as const;
+const networkColumns = (e: NetworkEvent, slug: string) =>
+  [e.name, e.description, e.startAt, e.endAt, e.timeZone, e.location, e.onlineUrl, e.status, e.sourceCid, e.sourceUrl, e.country, e.sourceId, e.did, e.rkey, slug];
+
 /**
- * Finds the row of a record from the network, locked: by source id (AT-URI), then source URL,
- * then the author's rkey, among that author's ingested events only.
+ * Applies records from the network (distinct AT-URIs) to their rows in one statement (one round
+ * trip, atomic), each as if alone:
+ * - an event meetflow published as the record is left alone (`own`);
+ * - else its row is found, locked, by source id (AT-URI), then source URL, then the author's rkey,
+ *   among that author's ingested events only; the same record and CID again changes nothing;
+ *   another version overwrites the fields (a tombstone stays one);
+ * - else a row is inserted, owned by the DID's user (`needsOwner` when there is none yet, `raced`
+ *   when another writer inserted the record meanwhile).
+ *
+ * Two records that would meet (one row found for both, or the same author's same source URL) are
+ * not independent, so nothing is written and the answer is null: apply them one at a time.
  */
-export async function lockNetworkEvent(m: EntityManager, e: Pick<NetworkEvent, 'sourceId' | 'sourceUrl' | 'did' | 'rkey'>) {
-  const [found] = await m.query(
-    `SELECT id, slug, source_id, source_cid FROM events
-      WHERE (source_type = 'bluesky' AND source_id = $1)
-         OR (source_did = $3 AND (($2::text IS NOT NULL AND source_url = $2) OR source_rkey = $4))
-      ORDER BY (source_id = $1) DESC NULLS LAST LIMIT 1 FOR UPDATE`, [e.sourceId, e.sourceUrl, e.did, e.rkey]);
-  return found as { id: string; slug: string; source_id: string | null; source_cid: string | null } | undefined;
-}
-
-const networkFields = (e: NetworkEvent) =>
-  [e.name, e.description, e.startAt, e.endAt, e.timeZone, e.location, e.onlineUrl, e.status, e.sourceCid, e.sourceUrl, e.country];
-
-/** The record's fields over the row's (a tombstone stays one). */
-export async function updateNetworkEvent(m: EntityManager, id: string, e: NetworkEvent): Promise<void> {
-  await m.query(
-    `UPDATE events SET name = $2, description = $3, start_at = $4, end_at = $5, time_zone = $6, location = $7, online_url = $8,
-            status = CASE WHEN status = 'deleting' THEN status ELSE $9 END, source_cid = $10, source_url = COALESCE($11, source_url),
-            country = $12, source_type = 'bluesky', source_id = $13, source_did = $14, source_rkey = $15, updated_at = now()
-      WHERE id = $1`, [id, ...networkFields(e), e.sourceId, e.did, e.rkey]);
-}
-
-/** A new row for a record from the network; null when another writer inserted it meanwhile. */
-export async function insertNetworkEvent(m: EntityManager, e: NetworkEvent, slug: string, ownerId: string): Promise<string | null> {
-  const [row] = await m.query(
-    `INSERT INTO events (name, description, start_at, end_at, time_zone, location, online_url, status, source_cid, source_url,
-                         country, slug, owner_id, source_type, source_id, source_did, source_rkey)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'bluesky', $14, $15, $16)
-     ON CONFLICT (source_type, source_id) DO NOTHING RETURNING slug`,
-    [...networkFields(e), slug, ownerId, e.sourceId, e.did, e.rkey]);
-  return row?.slug ?? null;
+export async function applyNetworkEvents(q: Q, rows: { event: NetworkEvent; slug: string }[]): Promise<NetworkEventOutcome[] | null> {
+  if (!rows.length) return [];
+  const values = rows.map((r) => networkColumns(r.event, r.slug));
+  const columns = NETWORK_COLUMNS.map((_, c) => values.map((v) => v[c]));
+  const result: { n: string; own: string | null; found: string | null; updated: boolean; inserted: string | null; has_owner: boolean; meet: boolean }[] = await q.query(
+    `WITH input AS (
+            SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[],
+                                 $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[])
+                     WITH ORDINALITY AS i(${NETWORK_COLUMNS.join(', ')}, n)),
+          matched AS (
+            SELECT i.n, own.slug AS own, f.id, f.slug, f.source_id AS found_id, f.source_cid AS found_cid, u.id AS owner_id
+              FROM input i
+              LEFT JOIN events own ON own.bluesky_uri = i.source_id
+              LEFT JOIN users u ON u.did = i.did
+              LEFT JOIN LATERAL (
+                SELECT e.id, e.slug, e.source_id, e.source_cid FROM events e
+                 WHERE own.slug IS NULL
+                   AND ((e.source_type = 'bluesky' AND e.source_id = i.source_id)
+                        OR (e.source_did = i.did AND ((i.source_url IS NOT NULL AND e.source_url = i.source_url) OR e.source_rkey = i.rkey)))
+                 ORDER BY (e.source_id = i.source_id) DESC NULLS LAST LIMIT 1 FOR UPDATE) f ON true),
+          meet AS (
+            SELECT 1 FROM matched WHERE id IS NOT NULL GROUP BY id HAVING count(*) > 1
+            UNION ALL SELECT 1 FROM input WHERE source_url IS NOT NULL GROUP BY did, source_url HAVING count(*) > 1),
+          upd AS (
+            UPDATE events e SET name = i.name, description = i.description, start_at = i.start_at, end_at = i.end_at, time_zone = i.time_zone,
+                   location = i.location, online_url = i.online_url, status = CASE WHEN e.status = 'deleting' THEN e.status ELSE i.status END,
+                   source_cid = i.source_cid, source_url = COALESCE(i.source_url, e.source_url), country = i.country, source_type = 'bluesky',
+                   source_id = i.source_id, source_did = i.did, source_rkey = i.rkey, updated_at = now()
+              FROM matched m JOIN input i ON i.n = m.n
+             WHERE e.id = m.id AND NOT EXISTS (SELECT 1 FROM meet)
+               AND NOT (m.found_id IS NOT DISTINCT FROM i.source_id AND i.source_cid IS NOT NULL AND m.found_cid IS NOT DISTINCT FROM i.source_cid)
+             RETURNING m.n),
+          ins AS (
+            INSERT INTO events (name, description, start_at, end_at, time_zone, location, online_url, status, source_cid, source_url,
+                                country, source_type, source_id, source_did, source_rkey, slug, owner_id)
+            SELECT i.name, i.description, i.start_at, i.end_at, i.time_zone, i.location, i.online_url, i.status, i.source_cid, i.source_url,
+                   i.country, 'bluesky', i.source_id, i.did, i.rkey, i.slug, m.owner_id
+              FROM matched m JOIN input i ON i.n = m.n
+             WHERE m.own IS NULL AND m.id IS NULL AND m.owner_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM meet)
+            ON CONFLICT (source_type, source_id) DO NOTHING RETURNING source_id, slug)
+     SELECT m.n, m.own, m.slug AS found, upd.n IS NOT NULL AS updated, ins.slug AS inserted,
+            m.owner_id IS NOT NULL AS has_owner, EXISTS (SELECT 1 FROM meet) AS meet
+       FROM matched m JOIN input i ON i.n = m.n LEFT JOIN upd ON upd.n = m.n LEFT JOIN ins ON ins.source_id = i.source_id
+      ORDER BY m.n`, columns);
+  if (result.some((r) => r.meet)) return null;
+  return result.map((r): NetworkEventOutcome => {
+    if (r.own) return { state: 'own', slug: r.own };
+    if (r.found) return { state: r.updated ? 'updated' : 'unchanged', slug: r.found };
+    if (r.inserted) return { state: 'created', slug: r.inserted };
+    return r.has_owner ? { state: 'raced' } : { state: 'needsOwner' };
+  });
 }
 
 /** The event a record on the network names: one ingested from it, or one meetflow published there. */

@@ -30,10 +30,18 @@ function harness(apply: Partial<ReturnType<typeof applyActivities>>) {
     },
   } as unknown as Client;
   const deps = { ds, temporal, config: loadConfig({ ...process.env, AUTH_JWT_SECRET: 'unit-test-secret-unit-test-secret' }) } as unknown as IngestDeps;
-  const { applyIngestBatch } = batchActivities(deps, apply as ReturnType<typeof applyActivities>);
+  // Several events in one call, as the real statement: each as if alone, and one failure fails them all.
+  const together: number[] = [];
+  const ingestEvents = async (es: ExternalEvent[]) => {
+    together.push(es.length);
+    const results = [];
+    for (const e of es) results.push(await apply.ingestEvent!(e));
+    return results;
+  };
+  const { applyIngestBatch } = batchActivities(deps, { ...apply, ingestEvents } as ReturnType<typeof applyActivities>);
   // Failures here are deliberate: the SDK's line about each stays out of the output.
   const quiet = new DefaultLogger('ERROR');
-  return { marked, handedOff, run: (ops: LaneOp[], attempt = 1) => new MockActivityEnvironment({ attempt }, { logger: quiet }).run(applyIngestBatch, ops) };
+  return { marked, handedOff, together, run: (ops: LaneOp[], attempt = 1) => new MockActivityEnvironment({ attempt }, { logger: quiet }).run(applyIngestBatch, ops) };
 }
 
 const uri = (n: number, kind = 'event') => `at://did:plc:a/community.lexicon.calendar.${kind}/${n}`;
@@ -48,6 +56,16 @@ describe('a firehose lane\'s batch step', () => {
     expect(h.handedOff.map((x) => [x.workflowId, x.op.kind])).toEqual([[`bsky-ingest:${uri(1)}`, 'event-delete'], [`bsky-ingest:${uri(1)}`, 'event']]);
     expect([...h.marked]).toEqual([uri(1)]);
     expect(result).toEqual({ applied: 3, unchanged: 0, skipped: 0, forwarded: 2 });
+    expect(h.together).toEqual([2]); // e1 and e2 at first, in one statement
+  });
+
+  it('applies the event changes of distinct records together; a record\'s second change starts the next group', async () => {
+    const applied: string[] = [];
+    const h = harness({ ingestEvent: async (e) => { applied.push(`${e.name}@${e.sourceCid}`); return { state: 'created', slug: e.name }; } });
+    const result = await h.run([event(1), event(2), event(3), event(1, 'c2'), event(4), event(2, 'c2')]);
+    expect(h.together).toEqual([3, 3]);
+    expect(applied).toEqual(['e1@c1', 'e2@c1', 'e3@c1', 'e1@c2', 'e4@c1', 'e2@c2']);
+    expect(result).toMatchObject({ applied: 6, forwarded: 0 });
   });
 
   it('hands a parked RSVP to its own workflow (which waits for the event)', async () => {
@@ -61,6 +79,7 @@ describe('a firehose lane\'s batch step', () => {
     const h = harness({
       ingestEvent: async (e) => { if (e.name === 'e2') throw new Error('value too long for type'); return { state: 'unchanged', slug: e.name }; },
     });
+    // The group fails as a whole, then each change is tried alone with the batch's attempts.
     await expect(h.run([event(1), event(2), event(3)], 1)).rejects.toThrow('value too long');
     expect(h.handedOff).toEqual([]);
     expect(await h.run([event(1), event(2), event(3)], 3)).toEqual({ applied: 0, unchanged: 2, skipped: 0, forwarded: 1 });

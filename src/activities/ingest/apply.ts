@@ -12,7 +12,7 @@ import { afterRsvp } from '../../follow-ups/rules.ts';
 import { rsvpRkey } from '../bluesky/rsvps.ts';
 import { deadLetter, type DeadLetter } from '../../db/dead-letters.ts';
 import { rsvpFromRecord, rsvpSourceOf, setRsvpSource } from '../../db/rsvp-records.ts';
-import { eventIngestedFrom, eventOfRecord, eventPublishedAs, insertNetworkEvent, lockNetworkEvent, updateNetworkEvent, type NetworkEvent } from '../../db/event-records.ts';
+import { applyNetworkEvents, eventIngestedFrom, eventOfRecord, type NetworkEvent, type NetworkEventOutcome } from '../../db/event-records.ts';
 import { ensureShadowUser, userIdByDid } from '../../db/users.ts';
 
 export type IngestResult =
@@ -44,36 +44,55 @@ async function notTheAuthors(deps: IngestDeps, uri: string, did: string, payload
 }
 
 /**
- * Upserts an event from the network, found by source id (AT-URI), then source URL, then the
+ * Upserts events from the network, each found by source id (AT-URI), then source URL, then the
  * author's rkey; the same CID again changes nothing. meetflow's own records coming back are
  * skipped (loop prevention). A record speaks only for its author: URL and rkey matches are
- * among that author's ingested events, never another's.
+ * among that author's ingested events, never another's. Distinct records (the firehose hands
+ * them over by the hundred) go in one statement; records that meet go one at a time, in order.
  */
-async function ingestEvent(deps: IngestDeps, e: ExternalEvent): Promise<IngestResult> {
+async function ingestEvents(deps: IngestDeps, es: ExternalEvent[]): Promise<IngestResult[]> {
   const { ds, config } = deps;
-  if (repoOf(e.sourceId) !== e.creator.did) return notTheAuthors(deps, e.sourceId, e.creator.did, e);
-  // Ours: its link back to meetflow (there before the row knows the record's URI), or the URI.
-  if (e.sourceUrl?.startsWith(`${config.PUBLIC_BASE_URL}/events/`)) return { state: 'skipped', reason: 'meetflow\'s own record' };
-  const own = await eventPublishedAs(ds, e.sourceId);
-  if (own) return { state: 'skipped', reason: `meetflow's own record of ${own.slug}` };
-  const ownerId = await userFor(deps, e.creator.did, e.creator.handle);
-  const row: NetworkEvent = {
+  const results: IngestResult[] = [];
+  const rows: { at: number; event: NetworkEvent; e: ExternalEvent }[] = [];
+  for (const [at, e] of es.entries()) {
+    if (repoOf(e.sourceId) !== e.creator.did) results[at] = await notTheAuthors(deps, e.sourceId, e.creator.did, e);
+    // Ours: its link back to meetflow (there before the row knows the record's URI), or the URI.
+    else if (e.sourceUrl?.startsWith(`${config.PUBLIC_BASE_URL}/events/`)) results[at] = { state: 'skipped', reason: 'meetflow\'s own record' };
+    else rows.push({ at, e, event: asNetworkEvent(e) });
+  }
+  // One record alone always applies (nothing to meet).
+  const alone = async (r: typeof rows[number]) => (await applyNetworkEvents(ds, [{ event: r.event, slug: makeSlug(r.e.name) }]))![0];
+  let outcomes = await applyNetworkEvents(ds, rows.map((r) => ({ event: r.event, slug: makeSlug(r.e.name) })));
+  if (!outcomes) {
+    outcomes = [];
+    for (const r of rows) outcomes.push(await alone(r));
+  }
+  for (const [k, r] of rows.entries()) {
+    let outcome = outcomes[k];
+    if (outcome.state === 'needsOwner') {
+      await userFor(deps, r.e.creator.did, r.e.creator.handle);
+      outcome = await alone(r);
+    }
+    results[r.at] = resultOf(r.e, outcome);
+  }
+  return results;
+}
+
+function asNetworkEvent(e: ExternalEvent): NetworkEvent {
+  return {
     sourceId: e.sourceId, sourceCid: e.sourceCid, sourceUrl: e.sourceUrl, did: e.creator.did, rkey: e.sourceId.split('/').pop()!,
     name: e.name, description: e.description, startAt: new Date(e.startAt), endAt: new Date(e.endAt), timeZone: e.timeZone,
     location: e.location, onlineUrl: e.onlineUrl, country: e.country, status: e.status,
   };
-  return ds.transaction(async (m) => {
-    const found = await lockNetworkEvent(m, row);
-    if (found && found.source_id === e.sourceId && e.sourceCid && found.source_cid === e.sourceCid) return { state: 'unchanged', slug: found.slug };
-    if (found) {
-      await updateNetworkEvent(m, found.id, row);
-      return { state: 'updated', slug: found.slug };
-    }
-    const slug = await insertNetworkEvent(m, row, makeSlug(e.name), ownerId);
-    if (!slug) throw new Error(`event ${e.sourceId} was inserted concurrently; retrying`);
-    log.info('event ingested', { uri: e.sourceId, slug });
-    return { state: 'created', slug };
-  });
+}
+
+function resultOf(e: ExternalEvent, outcome: NetworkEventOutcome): IngestResult {
+  switch (outcome.state) {
+    case 'own': return { state: 'skipped', reason: `meetflow's own record of ${outcome.slug}` };
+    case 'needsOwner': case 'raced': throw new Error(`event ${e.sourceId} was written concurrently; retrying`);
+    case 'created': log.info('event ingested', { uri: e.sourceId, slug: outcome.slug });
+  }
+  return outcome;
 }
 
 /**
@@ -112,7 +131,9 @@ async function ingestRsvp(deps: IngestDeps, r: ExternalRsvp): Promise<IngestResu
 export function applyActivities(deps: IngestDeps) {
   const { ds, config, followUps } = deps;
   return {
-    ingestEvent: (e: ExternalEvent) => ingestEvent(deps, e),
+    ingestEvent: async (e: ExternalEvent) => (await ingestEvents(deps, [e]))[0],
+    /** Several at once (the firehose's batches): each result as if applied alone, in order. */
+    ingestEvents: (es: ExternalEvent[]) => ingestEvents(deps, es),
     ingestRsvp: (r: ExternalRsvp) => ingestRsvp(deps, r),
 
     /** The ingested event with this source id, if any (for deletions). */

@@ -33,28 +33,50 @@ export function batchActivities(deps: IngestDeps, apply: ReturnType<typeof apply
     }
   }
 
+  /** The distinct records' event changes from `ops[from]` on, none of them forwarded: they can go in one statement. */
+  function eventRun(ops: LaneOp[], from: number, forwarded: Set<string>): LaneOp[] {
+    const uris = new Set<string>();
+    let to = from;
+    while (to < ops.length && ops[to].op.kind === 'event' && !forwarded.has(ops[to].uri) && !uris.has(ops[to].uri)) uris.add(ops[to++].uri);
+    return ops.slice(from, to);
+  }
+
   return {
     async applyIngestBatch(ops: LaneOp[]): Promise<LaneResult> {
       const result: LaneResult = { applied: 0, unchanged: 0, skipped: 0, forwarded: 0 };
+      const count = (done: IngestResult) => {
+        if (done.state === 'unchanged') result.unchanged++;
+        else if (done.state === 'skipped') result.skipped++;
+        else result.applied++;
+      };
       const forwarded = await forwardedAmong(ds, [...new Set(ops.map((o) => o.uri))]);
-      for (const { uri, op } of ops) {
-        if (!forwarded.has(uri)) {
-          const done = await direct(op).catch((err: Error) => {
-            if (activityInfo().attempt < ATTEMPTS_IN_BATCH) throw err; // the batch is retried (nothing applies twice)
-            log.warn('ingest: a change keeps failing in its batch; it goes to its own workflow', { uri, error: err.message });
-            return null;
-          });
-          if (done) {
-            if (done.state === 'unchanged') result.unchanged++;
-            else if (done.state === 'skipped') result.skipped++;
-            else result.applied++;
-            continue;
-          }
+      for (let at = 0; at < ops.length;) {
+        const run = eventRun(ops, at, forwarded);
+        // A run that fails as a whole goes one change at a time, each with its own attempts.
+        const together = run.length > 1 ? await apply.ingestEvents(run.map((o) => (o.op as Extract<IngestOp, { kind: 'event' }>).event)).catch(() => null) : null;
+        if (together) {
+          together.forEach(count);
+          at += run.length;
+          continue;
         }
-        forwarded.add(uri);
-        await markForwarded(ds, uri);
-        await requestIngest(temporal, config, uri, op);
-        result.forwarded++;
+        for (const { uri, op } of run.length > 1 ? run : [ops[at]]) {
+          if (!forwarded.has(uri)) {
+            const done = await direct(op).catch((err: Error) => {
+              if (activityInfo().attempt < ATTEMPTS_IN_BATCH) throw err; // the batch is retried (nothing applies twice)
+              log.warn('ingest: a change keeps failing in its batch; it goes to its own workflow', { uri, error: err.message });
+              return null;
+            });
+            if (done) {
+              count(done);
+              continue;
+            }
+          }
+          forwarded.add(uri);
+          await markForwarded(ds, uri);
+          await requestIngest(temporal, config, uri, op);
+          result.forwarded++;
+        }
+        at += Math.max(run.length, 1);
       }
       if (result.forwarded) await pruneForwarded(ds);
       return result;
