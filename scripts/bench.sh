@@ -25,6 +25,7 @@ for script in bench/*.ts; do
   name=$(basename "$script" .ts)
   [ $# -gt 0 ] && [[ " $* " != *" $name "* ]] && continue
   echo "== $name"
-  node "$script"
+  # A benchmark that stops making progress (a lost firehose message, a stuck run) must not hang the run.
+  timeout --kill-after=10 "${BENCH_SCRIPT_TIMEOUT:-600}" node "$script" || echo "== $name did not finish (exit $?): no figures from it" >&2
 done
 node scripts/bench-summary.ts "$BENCH_SUMMARY"
