@@ -24,9 +24,10 @@ const rowOf = async (uri: string) => (await s.ds.query(
   `SELECT e.slug, e.name, e.status, e.source_id, u.did, u.is_shadow_account FROM events e JOIN users u ON u.id = e.owner_id WHERE e.source_id = $1`, [uri]))[0];
 
 describe('event changes from the network applied together', () => {
-  it('each comes out as it would alone: new authors, the same source URL twice, meetflow\'s own record, a tombstone, another author\'s URI', async () => {
+  it('each comes out as it would alone: new authors, the same source URL twice, meetflow\'s own record, a tombstone, another author\'s URI, a refused group', async () => {
     const { ingestEvents } = createActivities({ ds: s.ds, redis: s.redis, temporal: s.temporal, config: s.config, matrix: null });
-    const apply = (es: ExternalEvent[]): Promise<IngestResult[]> => new MockActivityEnvironment({}, { logger: new DefaultLogger('WARN') }).run(ingestEvents, es);
+    // The refused group below fails on purpose: its activity-failure line stays out of the output.
+    const apply = (es: ExternalEvent[]): Promise<IngestResult[]> => new MockActivityEnvironment({}, { logger: new DefaultLogger('ERROR') }).run(ingestEvents, es);
     const [ann, ben, cat] = [author(), author(), author()];
     const url = `https://events.example/${randomUUID()}`;
     const first = record(ann, 'First', { sourceUrl: url });
@@ -65,5 +66,13 @@ describe('event changes from the network applied together', () => {
     expect((pair[1] as { slug: string }).slug).toBe((pair[0] as { slug: string }).slug);
     const [{ n }] = await s.ds.query(`SELECT count(*)::int AS n FROM events e JOIN users u ON u.id = e.owner_id WHERE u.did = ANY($1)`, [[ann, ben, cat, dan]]);
     expect(n).toBe(4);
+
+    // A group the database refuses (an end before its start) writes nothing, not even its dead
+    // letters: the retry, or each change alone, writes them once.
+    const forgedAgain = { ...record(cat, 'Forged again'), sourceId: `at://${ann}/${EVENT_COLLECTION}/forged-again` };
+    await expect(apply([forgedAgain, { ...record(dan, 'Broken'), endAt: '2027-04-01T00:00:00Z' }])).rejects.toThrow(/check constraint/);
+    expect(await s.ds.query(`SELECT 1 FROM ingestion_dead_letters WHERE uri = $1`, [forgedAgain.sourceId])).toEqual([]);
+    await apply([forgedAgain]);
+    expect(await s.ds.query(`SELECT 1 FROM ingestion_dead_letters WHERE uri = $1`, [forgedAgain.sourceId])).toHaveLength(1);
   });
 });

@@ -54,8 +54,9 @@ async function ingestEvents(deps: IngestDeps, es: ExternalEvent[]): Promise<Inge
   const { ds, config } = deps;
   const results: IngestResult[] = [];
   const rows: { at: number; event: NetworkEvent; e: ExternalEvent }[] = [];
+  const forged: number[] = [];
   for (const [at, e] of es.entries()) {
-    if (repoOf(e.sourceId) !== e.creator.did) results[at] = await notTheAuthors(deps, e.sourceId, e.creator.did, e);
+    if (repoOf(e.sourceId) !== e.creator.did) forged.push(at);
     // Ours: its link back to meetflow (there before the row knows the record's URI), or the URI.
     else if (e.sourceUrl?.startsWith(`${config.PUBLIC_BASE_URL}/events/`)) results[at] = { state: 'skipped', reason: 'meetflow\'s own record' };
     else rows.push({ at, e, event: asNetworkEvent(e) });
@@ -75,6 +76,8 @@ async function ingestEvents(deps: IngestDeps, es: ExternalEvent[]): Promise<Inge
     }
     results[r.at] = resultOf(r.e, outcome);
   }
+  // Last: a failure above (retried, or the batch's records then applied one at a time) has written no dead letter twice.
+  for (const at of forged) results[at] = await notTheAuthors(deps, es[at].sourceId, es[at].creator.did, es[at]);
   return results;
 }
 
