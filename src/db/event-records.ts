@@ -43,10 +43,18 @@ export interface NetworkEvent {
 export type NetworkEventOutcome =
   | { state: 'own'; slug: string } | { state: 'created' | 'updated' | 'unchanged'; slug: string } | { state: 'needsOwner' } | { state: 'raced' };
 
-const NETWORK_COLUMNS = ['name', 'description', 'start_at', 'end_at', 'time_zone', 'location', 'online_url', 'status', 'source_cid',
-  'source_url', 'country', 'source_id', 'did', 'rkey', 'slug'] as const;
-const networkColumns = (e: NetworkEvent, slug: string) =>
-  [e.name, e.description, e.startAt, e.endAt, e.timeZone, e.location, e.onlineUrl, e.status, e.sourceCid, e.sourceUrl, e.country, e.sourceId, e.did, e.rkey, slug];
+type NetworkRow = { event: NetworkEvent; slug: string };
+
+/** The statement's input, one array per column: its name, SQL type and each record's value (one list: they stay in step). */
+const INPUT: [column: string, type: string, value: (r: NetworkRow) => unknown][] = [
+  ['name', 'text', (r) => r.event.name], ['description', 'text', (r) => r.event.description],
+  ['start_at', 'timestamptz', (r) => r.event.startAt], ['end_at', 'timestamptz', (r) => r.event.endAt],
+  ['time_zone', 'text', (r) => r.event.timeZone], ['location', 'text', (r) => r.event.location],
+  ['online_url', 'text', (r) => r.event.onlineUrl], ['status', 'text', (r) => r.event.status],
+  ['source_cid', 'text', (r) => r.event.sourceCid], ['source_url', 'text', (r) => r.event.sourceUrl],
+  ['country', 'text', (r) => r.event.country], ['source_id', 'text', (r) => r.event.sourceId],
+  ['did', 'text', (r) => r.event.did], ['rkey', 'text', (r) => r.event.rkey], ['slug', 'text', (r) => r.slug],
+];
 
 /**
  * Applies records from the network (distinct AT-URIs) to their rows in one statement (one round
@@ -61,15 +69,12 @@ const networkColumns = (e: NetworkEvent, slug: string) =>
  * Two records that would meet (one row found for both, or the same author's same source URL) are
  * not independent, so nothing is written and the answer is null: apply them one at a time.
  */
-export async function applyNetworkEvents(q: Q, rows: { event: NetworkEvent; slug: string }[]): Promise<NetworkEventOutcome[] | null> {
+export async function applyNetworkEvents(q: Q, rows: NetworkRow[]): Promise<NetworkEventOutcome[] | null> {
   if (!rows.length) return [];
-  const values = rows.map((r) => networkColumns(r.event, r.slug));
-  const columns = NETWORK_COLUMNS.map((_, c) => values.map((v) => v[c]));
   const result: { n: string; own: string | null; found: string | null; updated: boolean; inserted: string | null; has_owner: boolean; meet: boolean }[] = await q.query(
     `WITH input AS (
-            SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[],
-                                 $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[])
-                     WITH ORDINALITY AS i(${NETWORK_COLUMNS.join(', ')}, n)),
+            SELECT * FROM unnest(${INPUT.map(([, type], k) => `$${k + 1}::${type}[]`).join(', ')})
+                     WITH ORDINALITY AS i(${INPUT.map(([column]) => column).join(', ')}, n)),
           matched AS (
             SELECT i.n, own.slug AS own, f.id, f.slug, f.source_id AS found_id, f.source_cid AS found_cid, u.id AS owner_id
               FROM input i
@@ -104,7 +109,7 @@ export async function applyNetworkEvents(q: Q, rows: { event: NetworkEvent; slug
      SELECT m.n, m.own, m.slug AS found, upd.n IS NOT NULL AS updated, ins.slug AS inserted,
             m.owner_id IS NOT NULL AS has_owner, EXISTS (SELECT 1 FROM meet) AS meet
        FROM matched m JOIN input i ON i.n = m.n LEFT JOIN upd ON upd.n = m.n LEFT JOIN ins ON ins.source_id = i.source_id
-      ORDER BY m.n`, columns);
+      ORDER BY m.n`, INPUT.map(([, , value]) => rows.map(value)));
   if (result.some((r) => r.meet)) return null;
   return result.map((r): NetworkEventOutcome => {
     if (r.own) return { state: 'own', slug: r.own };

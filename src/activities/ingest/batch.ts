@@ -59,7 +59,8 @@ export function batchActivities(deps: IngestDeps, apply: ReturnType<typeof apply
           at += run.length;
           continue;
         }
-        for (const { uri, op } of run.length > 1 ? run : [ops[at]]) {
+        const group = run.length ? run : [ops[at]];
+        for (const { uri, op } of group) {
           if (!forwarded.has(uri)) {
             const done = await direct(op).catch((err: Error) => {
               if (activityInfo().attempt < ATTEMPTS_IN_BATCH) throw err; // the batch is retried (nothing applies twice)
@@ -76,7 +77,7 @@ export function batchActivities(deps: IngestDeps, apply: ReturnType<typeof apply
           await requestIngest(temporal, config, uri, op);
           result.forwarded++;
         }
-        at += Math.max(run.length, 1);
+        at += group.length;
       }
       if (result.forwarded) await pruneForwarded(ds);
       return result;
