@@ -53,29 +53,33 @@ async function notTheAuthors(deps: IngestDeps, uri: string, did: string, payload
 async function ingestEvents(deps: IngestDeps, es: ExternalEvent[]): Promise<IngestResult[]> {
   const { ds, config } = deps;
   const results: IngestResult[] = [];
-  const rows: { at: number; event: NetworkEvent; e: ExternalEvent }[] = [];
+  const rows: { at: number; e: ExternalEvent }[] = [];
   const forged: number[] = [];
   for (const [at, e] of es.entries()) {
     if (repoOf(e.sourceId) !== e.creator.did) forged.push(at);
     // Ours: its link back to meetflow (there before the row knows the record's URI), or the URI.
     else if (e.sourceUrl?.startsWith(`${config.PUBLIC_BASE_URL}/events/`)) results[at] = { state: 'skipped', reason: 'meetflow\'s own record' };
-    else rows.push({ at, e, event: asNetworkEvent(e) });
+    else rows.push({ at, e });
   }
-  // One record alone always applies (nothing to meet).
-  const alone = async (r: typeof rows[number]) => (await applyNetworkEvents(ds, [{ event: r.event, slug: makeSlug(r.e.name) }]))![0];
-  let outcomes = await applyNetworkEvents(ds, rows.map((r) => ({ event: r.event, slug: makeSlug(r.e.name) })));
-  if (!outcomes) {
-    outcomes = [];
-    for (const r of rows) outcomes.push(await alone(r));
+  // Together, or one at a time when they meet (one record alone always applies).
+  const written = async (rs: typeof rows): Promise<NetworkEventOutcome[]> => {
+    const toRow = (r: typeof rows[number]) => ({ event: asNetworkEvent(r.e), slug: makeSlug(r.e.name) });
+    const together = await applyNetworkEvents(ds, rs.map(toRow));
+    if (together) return together;
+    const outcomes: NetworkEventOutcome[] = [];
+    for (const r of rs) outcomes.push(...(await applyNetworkEvents(ds, [toRow(r)]))!);
+    return outcomes;
+  };
+  const outcomes = await written(rows);
+  // Authors seen for the first time: their shadow accounts, then their records, again together.
+  const waiting = rows.filter((_, k) => outcomes[k].state === 'needsOwner');
+  if (waiting.length) {
+    for (const [did, handle] of new Map(waiting.map((r) => [r.e.creator.did, r.e.creator.handle]))) await userFor(deps, did, handle);
+    const later = await written(waiting);
+    let w = 0;
+    for (const k of rows.keys()) if (outcomes[k].state === 'needsOwner') outcomes[k] = later[w++];
   }
-  for (const [k, r] of rows.entries()) {
-    let outcome = outcomes[k];
-    if (outcome.state === 'needsOwner') {
-      await userFor(deps, r.e.creator.did, r.e.creator.handle);
-      outcome = await alone(r);
-    }
-    results[r.at] = resultOf(r.e, outcome);
-  }
+  for (const [k, r] of rows.entries()) results[r.at] = resultOf(r.e, outcomes[k]);
   // Last: a failure above (retried, or the batch's records then applied one at a time) has written no dead letter twice.
   for (const at of forged) results[at] = await notTheAuthors(deps, es[at].sourceId, es[at].creator.did, es[at]);
   return results;
