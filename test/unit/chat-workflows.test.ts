@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ApplicationFailure } from '@temporalio/common';
+import { WorkflowFailedError } from '@temporalio/client';
 import { SIGNALS } from '../../src/temporal/contracts.ts';
 import type { ExpiredRoom } from '../../src/activities/chat/index.ts';
 import { devServerStubWorker, timeSkippingSuite } from '../helpers/stub-workers.ts';
@@ -51,43 +52,71 @@ describe('chatRetentionWorkflow', () => {
   const finder = async (q: { afterId: string | null; limit: number }) =>
     rooms.filter((r) => q.afterId === null || r.id > q.afterId).slice(0, q.limit);
 
-  it('deletes every expired room through child workflows, at most 10 at once, batch after batch; a room that fails for good or whose closing is cancelled is listed with its reason', async () => {
+  it('closes every expired room in the run itself (no child per room), at most 10 at once, batch after batch; a room that fails for good is listed with its reason', async () => {
     let inFlight = 0;
     let maxInFlight = 0;
     const purged: string[] = [];
-    // Room 11's closing is cancelled by hand (an operator, or anyone with its operation id) while it runs.
-    let closing11!: () => void;
-    const room11Closing = new Promise<void>((r) => { closing11 = r; });
-    let release11!: () => void;
-    const room11Released = new Promise<void>((r) => { release11 = r; });
+    const marked: string[] = [];
     await devServerStubWorker({
       findExpiredChatRooms: finder,
       closeChatRoom: async ({ chatRoomId: id }) => {
         if (id === '0007') throw ApplicationFailure.nonRetryable('Matrix 403 M_FORBIDDEN: not allowed', 'MatrixRejected');
-        if (id === '0011') { closing11(); await room11Released; return 0; }
         inFlight++; maxInFlight = Math.max(maxInFlight, inFlight);
         await new Promise((r) => setTimeout(r, 20));
         inFlight--; purged.push(id);
         return 1;
       },
-      markChatRoomDeleted: async () => {},
+      markChatRoomDeleted: async (id) => { marked.push(id); },
     }, async (client, taskQueue) => {
       const run = await client.workflow.start('chatRetentionWorkflow', {
         workflowId: `chat-retention:${randomUUID()}`, taskQueue, args: [{ retentionDays: 30 }],
       });
-      await room11Closing;
-      await client.workflow.getHandle('chat-room-delete:room-11').cancel();
       const result = await run.result();
-      release11();
-      expect(result).toMatchObject({ step: 'done', found: 250, deleted: 248, failed: 2, skipped: 0 });
-      expect(result.failures).toEqual(expect.arrayContaining([
-        { alias: 'room-7', reason: 'Matrix 403 M_FORBIDDEN: not allowed' },
-        { alias: 'room-11', reason: 'cancelled' }, // its failure carries no message of its own
-      ]));
+      expect(result).toMatchObject({ step: 'done', found: 250, deleted: 249, failed: 1, skipped: 0 });
+      expect(result.failures).toEqual([{ alias: 'room-7', reason: 'Matrix 403 M_FORBIDDEN: not allowed' }]);
+      // Each closing is an activity of the run, named for its room in the Web UI; no child workflows.
+      const { events } = await run.fetchHistory();
+      const summaries = events!.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'closeChatRoom')
+        .map((e) => JSON.parse(Buffer.from(e.userMetadata!.summary!.data!).toString()));
+      expect(summaries).toHaveLength(250);
+      expect(summaries).toContain('close room-7');
+      expect(events!.some((e) => e.startChildWorkflowExecutionInitiatedEventAttributes)).toBe(false);
     });
-    expect(purged.sort()).toEqual(rooms.map((r) => r.id).filter((id) => id !== '0007' && id !== '0011'));
+    const closed = rooms.map((r) => r.id).filter((id) => id !== '0007');
+    expect(purged.sort()).toEqual(closed);
+    expect(marked.sort()).toEqual(closed); // a room that failed is not marked deleted
     expect(maxInFlight).toBeLessThanOrEqual(10);
     expect(maxInFlight).toBeGreaterThan(1);
+  });
+
+  it('a cancelled run ends cancelled, marks nothing it did not close and starts no further room', async () => {
+    const started: string[] = [];
+    const marked: string[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((r) => { release = r; });
+    let tenStarted!: () => void;
+    const allStarted = new Promise<void>((r) => { tenStarted = r; });
+    await devServerStubWorker({
+      findExpiredChatRooms: finder,
+      closeChatRoom: async ({ chatRoomId: id }) => {
+        started.push(id);
+        if (started.length === 10) tenStarted();
+        await held; // every closing hangs until the run is cancelled
+        return 0;
+      },
+      markChatRoomDeleted: async (id) => { marked.push(id); },
+    }, async (client, taskQueue) => {
+      const run = await client.workflow.start('chatRetentionWorkflow', {
+        workflowId: `chat-retention:${randomUUID()}`, taskQueue, args: [{ retentionDays: 30 }],
+      });
+      await allStarted;
+      await run.cancel();
+      await expect(run.result()).rejects.toThrow(WorkflowFailedError);
+      expect((await run.describe()).status.name).toBe('CANCELLED');
+      release();
+    });
+    expect(started).toHaveLength(10);
+    expect(marked).toEqual([]);
   });
 
   it('dryRun lists what would go and deletes nothing', async () => {
