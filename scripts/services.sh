@@ -55,7 +55,12 @@ start_redis() { # start_redis DIR PORT
   wait_for 20 redis redis-cli -p "$2" ping
 }
 
-stop_redis() { [ -f "$1/redis.pid" ] && kill "$(cat "$1/redis.pid")" 2>/dev/null || true; }
+stop_redis() { # waits for it to exit: it writes its last log line on the way out (into a folder being removed)
+  [ -f "$1/redis.pid" ] || return 0
+  local pid; pid=$(cat "$1/redis.pid")
+  kill "$pid" 2>/dev/null || return 0
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+}
 
 SEARCH_ATTRIBUTES=(--search-attribute MeetflowOperation=Keyword --search-attribute MeetflowEntity=Keyword)
 CONTRACT_NAMESPACE=contract
