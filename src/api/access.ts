@@ -1,6 +1,6 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { User } from '../db/entities/user.ts';
-import { userById } from '../db/users.ts';
+import { rsvpCaller, userById, type RsvpCaller } from '../db/users.ts';
 import { activeGroupId, isGroupManager, isMember } from '../db/groups.ts';
 import type { Event } from '../db/entities/event.ts';
 import { eventBySlug } from '../db/events.ts';
@@ -13,9 +13,10 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** The caller's user row; a token whose subject is no user is not a valid caller. */
 export async function requireUser(ds: DataSource, auth: Auth): Promise<User> {
   const user = UUID.test(auth.sub) ? await userById(ds, auth.sub) : null;
-  if (!user) throw new DomainError('unauthorized', 'token subject is not a known user');
+  if (!user) throw unknownUser();
   return user;
 }
+const unknownUser = () => new DomainError('unauthorized', 'token subject is not a known user');
 
 /**
  * Owner, an owner/admin of its group, or an admin may manage an event or a series. Inside a
@@ -27,7 +28,8 @@ export async function requireManager(q: DataSource | EntityManager, auth: Auth, 
   throw new DomainError('forbidden', `only the owner, a group admin or an admin may change ${thing.slug}`);
 }
 
-export async function isManager(q: DataSource | EntityManager, auth: Auth, thing: Pick<Event, 'ownerId' | 'groupId'>): Promise<boolean> {
+type Manageable = { ownerId: string | null; groupId: string | null };
+export async function isManager(q: DataSource | EntityManager, auth: Auth, thing: Manageable): Promise<boolean> {
   if (auth.role === 'admin' || auth.sub === thing.ownerId) return true;
   return thing.groupId !== null && await isGroupManager(q, thing.groupId, auth.sub);
 }
@@ -55,10 +57,20 @@ export async function findVisibleEvent(ds: DataSource, slug: string, auth: Auth)
   return event;
 }
 
-/** `not_found` when the event is a draft the caller does not manage; anything else passes. */
-export async function hideDraft(ds: DataSource, slug: string, auth: Auth, known?: Pick<Event, 'status' | 'ownerId' | 'groupId'>): Promise<void> {
-  const event = known ?? await eventBySlug(ds, slug);
-  if (event?.status === 'draft' && !await isManager(ds, auth, event)) throw notFound('event', slug);
+/** `not_found` when the event is a draft the caller does not manage; anything else passes (no event: status null). */
+async function hideDraft(ds: DataSource, slug: string, auth: Auth, event: { status: string | null } & Manageable): Promise<void> {
+  if (event.status === 'draft' && !await isManager(ds, auth, event)) throw notFound('event', slug);
+}
+
+/**
+ * The caller of an RSVP (401 when the token's subject is not a known user) and, `withDraftHidden`
+ * (a sign-up), a draft hidden from anyone who does not manage it (the rest: rsvp() decides). One query.
+ */
+export async function rsvpAccess(ds: DataSource, auth: Auth, slug: string, withDraftHidden: boolean): Promise<RsvpCaller> {
+  const caller = UUID.test(auth.sub) ? await rsvpCaller(ds, auth.sub, slug) : null;
+  if (!caller) throw unknownUser();
+  if (withDraftHidden) await hideDraft(ds, slug, auth, { status: caller.eventStatus, ownerId: caller.ownerId, groupId: caller.groupId });
+  return caller;
 }
 
 /** A live series, or `not_found`; `lock` takes its row lock. */

@@ -3,9 +3,8 @@ import { rsvp, rsvpIfQuiet, type Registration, type RsvpIntent } from '../domain
 import { recordFollowUps, type Recorded } from '../follow-ups/outbox.ts';
 import { afterRsvp, publishesRsvps } from '../follow-ups/rules.ts';
 import { attendeesPage } from '../db/attendees.ts';
-import type { User } from '../db/entities/user.ts';
-import { findVisibleEvent, hideDraft, isManager, requireUser } from './access.ts';
-import type { AuthEnv } from './auth.ts';
+import { findVisibleEvent, isManager, requireUser, rsvpAccess } from './access.ts';
+import type { Auth, AuthEnv } from './auth.ts';
 import type { RouteDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
 import { rsvpAnswer } from './answers.ts';
@@ -31,11 +30,14 @@ export function attendeesRoutes({ ds, config, followUps }: RouteDeps) {
 
   /**
    * The row change commits with the follow-ups it sets in motion (the outbox); delivery comes after.
-   * An RSVP that sets nothing in motion is one statement (the event's lock held inside Postgres only).
+   * An RSVP that sets nothing in motion is two statements: one read (who, and for what), then the
+   * decision and its write in one (the event's lock held inside Postgres only).
    */
-  async function respond(slug: string, user: User, intent: RsvpIntent, registration: Registration = {}) {
-    const quiet = publishesRsvps(user) ? null : await rsvpIfQuiet(ds, slug, user.id, intent, registration, config.CHAT_ENABLED);
+  async function respond(slug: string, auth: Auth, intent: RsvpIntent, { registration = {}, hideDraft }: { registration?: Registration; hideDraft: boolean }) {
+    const caller = await rsvpAccess(ds, auth, slug, hideDraft);
+    const quiet = publishesRsvps(caller) ? null : await rsvpIfQuiet(ds, slug, auth.sub, intent, registration, config.CHAT_ENABLED);
     if (quiet) return rsvpAnswer(quiet, []);
+    const user = await requireUser(ds, auth); // the whole row, for the follow-ups
     let recorded: Recorded[] = [];
     const result = await rsvp(ds, slug, user.id, intent, async (m, r) => { recorded = await recordFollowUps(m, await afterRsvp(m, config, slug, r, user)); }, registration);
     return rsvpAnswer(result, await followUps.deliver(recorded));
@@ -55,11 +57,8 @@ export function attendeesRoutes({ ds, config, followUps }: RouteDeps) {
     },
     responses: { 200: { ...answer, description: 'the caller\'s attendance' }, ...errorResponses },
   }), async (c) => {
-    const user = await requireUser(ds, c.get('auth'));
-    const { slug } = c.req.valid('param');
-    await hideDraft(ds, slug, c.get('auth')); // a draft does not exist for strangers (the rest: rsvp() decides)
     const { status, ...registration } = c.req.valid('json');
-    return c.json(await respond(slug, user, status, registration), 200);
+    return c.json(await respond(c.req.valid('param').slug, c.get('auth'), status, { registration, hideDraft: true }), 200);
   });
 
   app.openapi(createRoute({
@@ -68,8 +67,7 @@ export function attendeesRoutes({ ds, config, followUps }: RouteDeps) {
     request: { params: Slug },
     responses: { 200: { ...answer, description: 'cancelled' }, ...errorResponses },
   }), async (c) => {
-    const user = await requireUser(ds, c.get('auth'));
-    return c.json(await respond(c.req.valid('param').slug, user, 'notgoing'), 200);
+    return c.json(await respond(c.req.valid('param').slug, c.get('auth'), 'notgoing', { hideDraft: false }), 200);
   });
 
   app.openapi(createRoute({

@@ -9,6 +9,22 @@ export const userById = (q: Q, id: string): Promise<User | null> => q.getReposit
 export const userByDid = (q: Q, did: string): Promise<User | null> => q.getRepository(UserEntity).findOneBy({ did });
 export const userBySlug = (q: Q, slug: string): Promise<User | null> => q.getRepository(UserEntity).findOneBy({ slug });
 
+/**
+ * Who RSVPs to what, in one round trip (the RSVP path's hot read, bench/rsvp-throughput.ts): whether
+ * the user publishes RSVPs to Bluesky, and the event's status and managers (null: no such event).
+ * Null: no such user.
+ */
+export async function rsvpCaller(q: Q, userId: string, eventSlug: string): Promise<RsvpCaller | null> {
+  const [row] = await q.query(
+    `SELECT u.bluesky_connected AS "blueskyConnected", u.bluesky_auto_publish AS "blueskyAutoPublish",
+            e.status AS "eventStatus", e.owner_id AS "ownerId", e.group_id AS "groupId"
+       FROM users u LEFT JOIN events e ON e.slug = $2 WHERE u.id = $1`, [userId, eventSlug]);
+  return row ?? null;
+}
+export interface RsvpCaller {
+  blueskyConnected: boolean; blueskyAutoPublish: boolean; eventStatus: string | null; ownerId: string | null; groupId: string | null;
+}
+
 export async function userIdByDid(q: Q, did: string): Promise<string | null> {
   const [row] = await q.query(`SELECT id FROM users WHERE did = $1`, [did]);
   return row?.id ?? null;

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { request as httpRequest, createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -206,6 +207,16 @@ describe('reads are limited to who may see them', () => {
     const own = await s.api('POST', `/v1/events/${slug}/attendees`, { token: owner.token, body: { status: 'going' } });
     expect(own.status).toBe(409);
     expect(own.body.error.code).toBe('event_not_open');
+    // An admin sees it too; a token whose subject is no user is refused before anything is read.
+    const asAdmin = await s.api('POST', `/v1/events/${slug}/attendees`, { token: await s.token(other.id, 'admin'), body: { status: 'interested' } });
+    expect(asAdmin.body.error.code).toBe('event_not_open');
+    for (const sub of [randomUUID(), 'not-a-uuid']) {
+      const ghost = await s.api('POST', `/v1/events/${slug}/attendees`, { token: await s.token(sub), body: { status: 'going' } });
+      expect(ghost.status).toBe(401);
+    }
+    expect((await s.api('POST', '/v1/events/no-such-event/attendees', { token: other.token, body: { status: 'going' } })).status).toBe(404);
+    const [{ n }] = await s.ds.query(`SELECT count(*)::int AS n FROM attendees a JOIN events e ON e.id = a.event_id WHERE e.slug = $1`, [slug]);
+    expect(n).toBe(0);
   });
 
   it('someone else\'s operation does not exist for a stranger, but does for its owner and an admin', async () => {
