@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isOccurrence, lastOccurrence, occurrences, parseRule } from '../../src/domain/recurrence.ts';
+import rrulePkg from 'rrule';
+import { checkSeries, isOccurrence, lastOccurrence, occurrences, parseRule, walkUntil } from '../../src/domain/recurrence.ts';
 import { fromWall, toWall } from '../../src/domain/zoned-time.ts';
 
 /** Local `YYYY-MM-DD HH:mm±hh:mm` of each occurrence in the series' zone. */
@@ -116,5 +117,44 @@ describe('recurrence helpers', () => {
     const wall = new Date('2026-07-01T19:00:00Z');
     expect(fromWall(wall, 'Europe/Berlin').toISOString()).toBe('2026-07-01T17:00:00.000Z');
     expect(toWall(new Date('2026-07-01T17:00:00Z'), 'Europe/Berlin').toISOString()).toBe(wall.toISOString());
+  });
+});
+
+describe('the library\'s walk is cut past the range asked for', () => {
+  const { RRule } = rrulePkg;
+  const NEVER = [ // each is refused, and none may walk to the year 9999 (3 million days: 15 s of the event loop)
+    'FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30', 'FREQ=WEEKLY;BYMONTH=4;BYMONTHDAY=31;BYDAY=MO',
+    'FREQ=MONTHLY;BYMONTH=2;BYMONTHDAY=30;BYSETPOS=1', 'FREQ=YEARLY;BYMONTH=11;BYMONTHDAY=31',
+    'FREQ=DAILY;INTERVAL=7;BYDAY=MO', // starts on a Friday: every 7th day is a Friday
+  ];
+  const start = { dtstart: new Date('2027-01-01T10:00:00Z'), timeZone: 'Europe/Berlin' };
+
+  it('cuts a rule that never matches, and only past its end (the library still reads INTERVAL per period)', () => {
+    const end = new Date('2040-01-01T00:00:00Z');
+    const never = walkUntil(new RRule({ ...RRule.parseString(NEVER[0]), dtstart: start.dtstart }), end);
+    expect(never.rule.all()).toEqual([]);
+    expect(never.cut()).toBe(true);
+    const leapDays = walkUntil(new RRule({ ...RRule.parseString('FREQ=DAILY;BYMONTH=2;BYMONTHDAY=29'), dtstart: start.dtstart }), end);
+    expect(leapDays.rule.all().map((d) => d.getUTCFullYear())).toEqual([2028, 2032, 2036]);
+    expect(leapDays.cut()).toBe(true);
+  });
+
+  it('refuses rules that never match, of every frequency', () => {
+    for (const rrule of NEVER) expect(() => checkSeries({ ...start, rrule }), rrule).toThrow(/no occurrence within 30 years/);
+  });
+
+  it('keeps a first match far out, of every frequency, and occurrences far after the start', () => {
+    // 29 February on a Monday: from March 2053, the first is in 2072.
+    const late = { dtstart: new Date('2053-03-01T10:00:00Z'), timeZone: 'UTC' };
+    for (const freq of ['DAILY', 'WEEKLY', 'MONTHLY', 'YEARLY']) {
+      const spec = { ...late, rrule: `FREQ=${freq};BYMONTH=2;BYMONTHDAY=29;BYDAY=MO` };
+      expect(() => checkSeries(spec), freq).not.toThrow();
+      expect(occurrences(spec, { from: new Date('2053-03-02T00:00:00Z'), to: new Date('2080-01-01T00:00:00Z') }), freq)
+        .toEqual([new Date('2072-02-29T10:00:00Z')]);
+    }
+    const daily = { ...start, rrule: 'FREQ=DAILY' };
+    expect(occurrences(daily, { from: new Date('2199-12-30T00:00:00Z'), to: new Date('2300-01-01T00:00:00Z') }))
+      .toEqual([new Date('2199-12-30T10:00:00Z'), new Date('2199-12-31T10:00:00Z')]);
+    expect(lastOccurrence({ ...late, rrule: 'FREQ=DAILY;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO;COUNT=2' })).toEqual(new Date('2112-02-29T10:00:00Z')); // 2100 is no leap year;
   });
 });
