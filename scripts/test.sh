@@ -25,8 +25,13 @@ rm -rf "$TEST_LOG_DIR"; mkdir -p "$TEST_LOG_DIR"
 # The in-process API and relay log here too (JSON lines); processes a test spawns log to their stdout.
 export LOG_FILE="$TEST_LOG_DIR/app.log"
 
+# The workflow bundles every worker of the run loads (the tests' own, the contract test's): built
+# once, the way production builds them (npm run bundle), instead of by each of them (~4 s apiece).
+export WORKFLOW_BUNDLE_PATH="$RUN/workflow-bundle.js"
+node src/worker/bundle.ts "$WORKFLOW_BUNDLE_PATH" >/dev/null & bundling=$!
 npx tsc --noEmit
 npm run --silent lint # floating and misused promises (eslint.config.js)
+wait "$bundling"
 node src/db/migrate.ts
 status=0
 # Two more checks of the whole suite (not of a part, `npm test -- <path>`): the API contract

@@ -3,18 +3,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { inspect } from 'node:util';
-import { writeFile } from 'node:fs/promises';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { bundleWorkflowCode, DefaultLogger, makeTelemetryFilterString, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { DefaultLogger, makeTelemetryFilterString, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { clientInterceptors } from '../../src/temporal/request-id-interceptors.ts';
 import { createApp } from '../../src/api/app.ts';
 import { mintToken, type Role } from '../../src/api/auth.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createDataSource } from '../../src/db/data-source.ts';
 import { createRedis } from '../../src/redis.ts';
-import { bundleFile, createWorker, workflowInterceptorModules, workflowsPath } from '../../src/worker/worker.ts';
-import { tracingOn } from '../../src/tracing.ts';
+import { createWorker } from '../../src/worker/worker.ts';
+import { workflowBundlePath } from './workflow-bundle.ts';
 import { createMatrixClient } from '../../src/matrix/create-client.ts';
 
 const { EventType, PendingWorkflowTaskState: TaskState } = temporal.api.enums.v1;
@@ -48,12 +47,9 @@ function quietRuntime() {
 export async function startStack(env: Record<string, string> = {}) {
   quietRuntime();
   const taskQueue = `test-${randomUUID()}`;
-  const bundlePath = join(tmpdir(), `meetflow-bundle-${taskQueue}.js`);
-  // The bundle this process's worker loads (with OpenTelemetry's interceptors when the test file turned tracing on).
-  const modules = workflowInterceptorModules(tracingOn());
-  await writeFile(bundleFile(bundlePath, tracingOn()), (await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules: modules, logger: new DefaultLogger('WARN') })).code);
+  // The run's prebuilt bundle (with OpenTelemetry's interceptors when the test file turned tracing on: createWorker picks it).
   const config = loadConfig({
-    ...process.env, TEMPORAL_TASK_QUEUE: taskQueue, WORKER_SHUTDOWN_GRACE: '5s', WORKFLOW_BUNDLE_PATH: bundlePath, ...env,
+    ...process.env, TEMPORAL_TASK_QUEUE: taskQueue, WORKER_SHUTDOWN_GRACE: '5s', WORKFLOW_BUNDLE_PATH: workflowBundlePath(), ...env,
   });
   const ds = await createDataSource(config).initialize();
   const redis = createRedis(config.REDIS_URL);

