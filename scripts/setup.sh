@@ -75,8 +75,10 @@ ensure_debian_packages() {
 }
 
 ensure_node
-ensure_npm_packages
+# npm's install (its native build alone is ~2 min of one core) goes on beside the PyPI and Debian ones.
+ensure_npm_packages & npm_install=$!
 ensure_python_tools
 ensure_debian_packages
+wait "$npm_install"
 PG_BIN=$(dirname "$(compgen -G '/usr/lib/postgresql/*/bin/postgres' | sort -V | tail -n 1)")
 export PG_BIN

@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/setup.sh
 . scripts/services.sh
+# The checks and the workflow bundles (below) go on while the services start.
+npx tsc --noEmit & typecheck=$!
+npm run --silent lint & lint=$! # floating and misused promises (eslint.config.js)
 start_throwaway_services
 
 export TEMPORAL_TEST_SERVER_PATH; TEMPORAL_TEST_SERVER_PATH=$(command -v temporal-test-server)
@@ -28,10 +31,9 @@ export LOG_FILE="$TEST_LOG_DIR/app.log"
 # The workflow bundles every worker of the run loads (the tests' own, the contract test's): built
 # once, the way production builds them (npm run bundle), instead of by each of them (~4 s apiece).
 export WORKFLOW_BUNDLE_PATH="$RUN/workflow-bundle.js"
-node src/worker/bundle.ts "$WORKFLOW_BUNDLE_PATH" >/dev/null & bundling=$!
-npx tsc --noEmit
-npm run --silent lint # floating and misused promises (eslint.config.js)
-wait "$bundling"
+node src/worker/bundle.ts "$WORKFLOW_BUNDLE_PATH" >/dev/null
+wait "$typecheck"
+wait "$lint"
 node src/db/migrate.ts
 status=0
 # Two more checks of the whole suite (not of a part, `npm test -- <path>`): the API contract
