@@ -33,8 +33,28 @@ ensure_npm_packages() {
   local want; want=$(sha256sum "$ROOT/package-lock.json" | cut -d' ' -f1)-$(node --version)
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     log "installing npm packages (npm ci)"
-    (cd "$ROOT" && npm ci --no-audit --no-fund >&2)
+    # The one install script approved (package.json allowScripts) runs below, from a cache if it can.
+    (cd "$ROOT" && npm ci --ignore-scripts --no-audit --no-fund >&2)
+    ensure_better_sqlite3
     echo "$want" > "$stamp"
+  fi
+}
+
+# better-sqlite3 (the local PDS of the tests) builds from source: ~2 min of one core. Its build is
+# kept in the user's cache per version, Node and platform, so another clone on this machine copies
+# it; a copy that does not load is built again.
+ensure_better_sqlite3() {
+  local dir="$ROOT/node_modules/better-sqlite3" key cache
+  key=$(node -p "require('$dir/package.json').version + '-' + process.version + '-' + process.platform + '-' + process.arch")
+  cache="${XDG_CACHE_HOME:-$HOME/.cache}/meetflow/better-sqlite3-$key.node"
+  local built="$dir/build/Release/better_sqlite3.node"
+  loads() { node -e "new (require('$dir'))(':memory:').close()" 2>/dev/null; }
+  if [ -f "$cache" ]; then mkdir -p "$(dirname "$built")" && cp "$cache" "$built"; fi
+  if ! loads; then
+    log "building better-sqlite3 from source"
+    (cd "$ROOT" && npm rebuild better-sqlite3 >&2)
+    loads
+    mkdir -p "$(dirname "$cache")" && cp "$built" "$cache.$$" && mv "$cache.$$" "$cache"
   fi
 }
 
