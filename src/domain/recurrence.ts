@@ -107,12 +107,25 @@ export function walkUntil(rule: InstanceType<typeof RRule>, end: Date) {
   return { rule, cut: () => reads > budget };
 }
 
-/** The rule on floating wall time (see above), its walk cut past wall time `walkEnd`. */
-function ruleFor(spec: RecurrenceSpec, walkEnd: Date) {
+/**
+ * Where the walk may start for a range from wall time `from`: a daily rule without COUNT yields the
+ * same days from any of its days on, so its walk starts at the last of them before `from` (a series
+ * of 2000 asked for 2199 walked 73,000 days from DTSTART: 0.7 s of the event loop). Any other walks
+ * from DTSTART: at most ~10,000 periods up to LATEST, ~0.1 s.
+ */
+function walkStart(options: { freq?: number; count?: number | null; interval?: number }, dtstart: Date, from: Date): Date {
+  if (options.freq !== RRule.DAILY || options.count || from <= dtstart) return dtstart;
+  const step = (options.interval ?? 1) * 86_400_000;
+  return new Date(dtstart.getTime() + Math.floor((from.getTime() - dtstart.getTime()) / step) * step);
+}
+
+/** The rule on floating wall time (see above), walking from near wall time `walkFrom` and cut past `walkEnd`. */
+function ruleFor(spec: RecurrenceSpec, walkEnd: Date, walkFrom?: Date) {
   const options = parseRule(spec.rrule);
+  const dtstart = toWall(spec.dtstart, spec.timeZone);
   return walkUntil(new RRule({
     ...options,
-    dtstart: toWall(spec.dtstart, spec.timeZone),
+    dtstart: walkFrom ? walkStart(options, dtstart, walkFrom) : dtstart,
     until: options.until ? toWall(options.until, spec.timeZone) : null,
     tzid: null,
   }), walkEnd).rule;
@@ -127,7 +140,7 @@ export function occurrences(spec: RecurrenceSpec, range: { from: Date; to: Date;
   const wallFrom = new Date(toWall(range.from, spec.timeZone).getTime() - 86_400_000);
   // Never past LATEST: the library iterates up to the window's end however far it is.
   const wallTo = new Date(Math.min(toWall(range.to, spec.timeZone).getTime() + 86_400_000, LATEST.getTime()));
-  const rule = ruleFor(spec, wallTo);
+  const rule = ruleFor(spec, wallTo, wallFrom);
   const limit = range.limit ?? 1000;
   const out: Date[] = [];
   const take = (instant: Date) => {

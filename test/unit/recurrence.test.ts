@@ -155,6 +155,14 @@ describe('the library\'s walk is cut past the range asked for', () => {
     const daily = { ...start, rrule: 'FREQ=DAILY' };
     expect(occurrences(daily, { from: new Date('2199-12-30T00:00:00Z'), to: new Date('2300-01-01T00:00:00Z') }))
       .toEqual([new Date('2199-12-30T10:00:00Z'), new Date('2199-12-31T10:00:00Z')]);
+    // A daily rule walks from its last day before the range: the same days as walking from its start.
+    for (const rrule of ['FREQ=DAILY', 'FREQ=DAILY;INTERVAL=3', 'FREQ=DAILY;INTERVAL=7;BYMONTH=3,10', 'FREQ=DAILY;INTERVAL=2;BYDAY=MO,FR;UNTIL=20310101T000000Z']) {
+      const spec = { ...start, rrule };
+      const window = { from: new Date('2030-03-20T00:00:00Z'), to: new Date('2030-11-01T00:00:00Z') };
+      const fromStart = occurrences(spec, { from: start.dtstart, to: window.to, limit: 10_000 }).filter((d) => d >= window.from);
+      expect(fromStart.length, rrule).toBeGreaterThan(3);
+      expect(occurrences(spec, window), rrule).toEqual(fromStart);
+    }
     expect(lastOccurrence({ ...late, rrule: 'FREQ=DAILY;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO;COUNT=2' })).toEqual(new Date('2112-02-29T10:00:00Z')); // 2100 is no leap year;
   });
 });
