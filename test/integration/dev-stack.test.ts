@@ -14,8 +14,10 @@ describe('npm run dev', () => {
     const home = mkdtempSync(join(tmpdir(), 'meetflow-home-'));
     chmodSync(home, 0o700);
     const [pg, redis, temporal, ui, synapse, api, closed] = await freePorts(7);
-    // Not the test run's own services: the dev stack starts and owns its own.
-    const { DATABASE_URL: _d, REDIS_URL: _r, TEMPORAL_ADDRESS: _t, MATRIX_HOMESERVER_URL: _m, MATRIX_ACCESS_TOKEN: _a, ...env } = process.env;
+    // Not the test run's own services: the dev stack starts and owns its own (and its worker bundles at start).
+    const {
+      DATABASE_URL: _d, REDIS_URL: _r, TEMPORAL_ADDRESS: _t, MATRIX_HOMESERVER_URL: _m, MATRIX_ACCESS_TOKEN: _a, WORKFLOW_BUNDLE_PATH: _w, ...env
+    } = process.env;
     const child = spawn('bash', ['scripts/dev.sh'], {
       env: {
         ...env, MEETFLOW_DATA_DIR: join(home, '.data'), DEV_PG_PORT: `${pg}`, DEV_REDIS_PORT: `${redis}`,
