@@ -20,7 +20,7 @@ const FOLLOW_UP_CHECKS: { check: keyof typeof DIVERGENCE; type: FollowUpType; re
   { check: 'waitlists', type: 'waitlist', report: 'waitlists' },
   { check: 'eventRooms', type: 'chat-room', report: 'chatRooms', chat: true },
   { check: 'groupRooms', type: 'chat-room', report: 'chatRooms', chat: true, kind: 'group' },
-  { check: 'publications', type: 'bsky-publish', report: 'publications' },
+  { check: 'publications', type: 'bsky-publisher', report: 'publications' },
   { check: 'seriesPublications', type: 'bsky-publish-series', report: 'seriesPublications' },
 ];
 
@@ -72,9 +72,11 @@ export function reconcileActivities({ ds, temporal, config, followUps }: { ds: D
       const repairs: FollowUp[] = [];
       for (const check of FOLLOW_UP_CHECKS) {
         if (check.chat && !config.CHAT_ENABLED) continue;
-        const slugs = await divergent(ds, check.check, input.limit);
-        for (const slug of slugs) repairs.push({ type: check.type, slug, ...(check.kind ? { detail: { kind: check.kind } } : {}) });
-        report[check.report] += slugs.length;
+        const rows = await divergent(ds, check.check, input.limit);
+        for (const { slug, event } of rows) {
+          repairs.push({ type: check.type, slug, ...(check.kind ? { detail: { kind: check.kind } } : event ? { detail: { eventSlug: event } } : {}) });
+        }
+        report[check.report] += rows.length;
       }
       const behind = await seriesBehind(input.limit);
       repairs.push(...behind.map((slug): FollowUp => ({ type: 'series', slug })));

@@ -10,8 +10,8 @@ import type { Auth } from './auth.ts';
 /**
  * Who may read an operation (its progress, result and errors): admin and service callers, whoever
  * started it (memo `requestedBy`), and those who may manage its entity: an event's or series'
- * managers, a group's owners and admins, the user a DID or an RSVP belongs to, the author of an
- * ingested record. Everyone else is told it does not exist.
+ * managers, a group's owners and admins, the user a DID or an RSVP belongs to, the user an
+ * operation keyed by user id acts for (their publisher), the author of an ingested record. Everyone else is told it does not exist.
  */
 export function operationAccess(ds: DataSource) {
   const managed = (thing: { ownerId: string; groupId: string | null } | null, auth: Auth) => (thing ? isManager(ds, auth, thing) : false);
@@ -30,6 +30,8 @@ export function operationAccess(ds: DataSource) {
         const group = await groupBySlug(ds, slug);
         return managed(group && { ownerId: group.ownerId, groupId: group.id }, auth);
       }
+      case 'user':
+        return slug === auth.sub;
       case 'did':
         return isUser(await userByDid(ds, slug), auth, true);
       case 'record':

@@ -4,7 +4,7 @@ import { publishes } from './event-records.ts';
 /**
  * The read-only queries of reconciliation: rows out of step with the workflows that should act on
  * them (a follow-up lost before the outbox existed, an operator's terminate, a bug). Each answers
- * at most `limit` slugs.
+ * at most `limit` entity keys (`slug`; a publication: its owner's id, and the event's slug).
  */
 export const DIVERGENCE = {
   /** A free seat while people wait. */
@@ -28,7 +28,7 @@ export const DIVERGENCE = {
      LIMIT $1`,
   /** A publishable single event without its record. */
   publications: `
-    SELECT e.slug FROM events e JOIN users u ON u.id = e.owner_id
+    SELECT e.owner_id AS slug, e.slug AS event FROM events e JOIN users u ON u.id = e.owner_id
      WHERE ${publishes('e', 'u')}
        AND e.source_type IS NULL AND e.series_slug IS NULL AND e.visibility = 'public'
        AND e.status = 'published' AND e.bluesky_uri IS NULL AND e.end_at > now()
@@ -42,8 +42,8 @@ export const DIVERGENCE = {
      LIMIT $1`,
 } as const;
 
-export async function divergent(ds: DataSource, check: keyof typeof DIVERGENCE, limit: number): Promise<string[]> {
-  return (await ds.query(DIVERGENCE[check], [limit])).map((r: { slug: string }) => r.slug);
+export function divergent(ds: DataSource, check: keyof typeof DIVERGENCE, limit: number): Promise<{ slug: string; event?: string }[]> {
+  return ds.query(DIVERGENCE[check], [limit]);
 }
 
 /** Active series whose horizon is short of `days` from now (or never materialized), most behind first. */

@@ -14,22 +14,38 @@ type Q = DataSource | EntityManager;
  */
 export const publishes = (e: string, u: string) => `(${u}.bluesky_connected AND coalesce(${e}.publish_to_bluesky, ${u}.bluesky_auto_publish))`;
 
-/** The event's record key, chosen once (a retry writes the same record). */
-export async function recordKeyOf(q: Q, eventId: string, fresh: string): Promise<string> {
+/**
+ * The events' record keys, each chosen once (a retry writes the same record): `fresh` is the key
+ * offered for each event; one that already had a key keeps it. Answers each event's key by id.
+ */
+export async function recordKeysOf(q: Q, fresh: { id: string; rkey: string }[]): Promise<Map<string, string>> {
+  if (!fresh.length) return new Map();
   // One statement: the row lock makes a concurrent attempt read the key the first one chose.
-  const [row] = await changedRows<{ bluesky_rkey: string }>(q,
-    `UPDATE events SET bluesky_rkey = coalesce(bluesky_rkey, $2) WHERE id = $1 RETURNING bluesky_rkey`, [eventId, fresh]);
-  return row.bluesky_rkey;
+  const rows = await changedRows<{ id: string; bluesky_rkey: string }>(q,
+    `UPDATE events e SET bluesky_rkey = coalesce(e.bluesky_rkey, v.rkey) FROM unnest($1::uuid[], $2::text[]) AS v(id, rkey)
+      WHERE e.id = v.id RETURNING e.id, e.bluesky_rkey`, [fresh.map((f) => f.id), fresh.map((f) => f.rkey)]);
+  return new Map(rows.map((r) => [r.id, r.bluesky_rkey]));
 }
 
-/** The event's record on its owner's PDS: written (uri and cid) or gone (null). */
-export async function setEventRecord(q: Q, eventId: string, record: { uri: string; cid: string } | null): Promise<void> {
-  if (record) {
-    await q.query(`UPDATE events SET bluesky_uri = $2, bluesky_cid = $3, bluesky_published_at = now(), updated_at = now() WHERE id = $1`,
-      [eventId, record.uri, record.cid]);
-  } else {
-    await q.query(`UPDATE events SET bluesky_uri = NULL, bluesky_cid = NULL, updated_at = now() WHERE id = $1`, [eventId]);
-  }
+/**
+ * Records written to the owner's PDS, saved on their events. An event being deleted is left as it
+ * is: its deletion may already have looked for a record. Answers the ids of those left, whose
+ * records the caller removes again.
+ */
+export async function setEventRecords(q: Q, written: { id: string; uri: string; cid: string }[]): Promise<string[]> {
+  if (!written.length) return [];
+  const saved = await changedRows<{ id: string }>(q,
+    `UPDATE events e SET bluesky_uri = v.uri, bluesky_cid = v.cid, bluesky_published_at = now(), updated_at = now()
+       FROM unnest($1::uuid[], $2::text[], $3::text[]) AS v(id, uri, cid)
+      WHERE e.id = v.id AND e.status <> 'deleting' RETURNING e.id`,
+    [written.map((w) => w.id), written.map((w) => w.uri), written.map((w) => w.cid)]);
+  const ids = new Set(saved.map((r) => r.id));
+  return written.filter((w) => !ids.has(w.id)).map((w) => w.id);
+}
+
+/** The event's record is gone from its owner's PDS. */
+export async function clearEventRecord(q: Q, eventId: string): Promise<void> {
+  await q.query(`UPDATE events SET bluesky_uri = NULL, bluesky_cid = NULL, updated_at = now() WHERE id = $1`, [eventId]);
 }
 
 /** An event from the network, as ingest applies it. */
@@ -126,8 +142,8 @@ export async function eventOfRecord(q: Q, uri: string): Promise<{ id: string; sl
 }
 
 /** The event meetflow published as this record, if any. */
-export async function eventPublishedAs(q: Q, uri: string): Promise<{ slug: string; seriesSlug: string | null; bluesky_cid: string | null } | undefined> {
-  const [event] = await q.query(`SELECT slug, series_slug AS "seriesSlug", bluesky_cid FROM events WHERE bluesky_uri = $1`, [uri]);
+export async function eventPublishedAs(q: Q, uri: string): Promise<{ slug: string; ownerId: string; seriesSlug: string | null; bluesky_cid: string | null } | undefined> {
+  const [event] = await q.query(`SELECT slug, owner_id AS "ownerId", series_slug AS "seriesSlug", bluesky_cid FROM events WHERE bluesky_uri = $1`, [uri]);
   return event;
 }
 
@@ -149,9 +165,9 @@ export function publishableEventsOf(q: Q, userId: string): Promise<{ id: string;
 export type EventToPublish = Record<string, any> & { id: string; slug: string; owner_did: string | null; bluesky_connected: boolean };
 const EVENT_TO_PUBLISH = `SELECT e.*, u.did AS owner_did, u.bluesky_connected FROM events e JOIN users u ON u.id = e.owner_id`;
 
-export async function eventToPublish(q: Q, slug: string): Promise<EventToPublish | undefined> {
-  const [e] = await q.query(`${EVENT_TO_PUBLISH} WHERE e.slug = $1`, [slug]);
-  return e;
+/** The events of these slugs that still exist, as the publisher reads them. */
+export function eventsToPublish(q: Q, slugs: string[]): Promise<EventToPublish[]> {
+  return q.query(`${EVENT_TO_PUBLISH} WHERE e.slug = ANY($1::text[])`, [slugs]);
 }
 
 /** A series' live occurrences that end after `asOf`, by start. */

@@ -4,7 +4,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import type { Config } from '../config.ts';
 import { operationId } from '../temporal/contracts.ts';
 import {
-  notifySeatsChanged, requestChatSync, requestMaterialization, requestPublish, requestRsvpPublish, requestSeriesPublish, requestSync, requestUnpublish,
+  notifySeatsChanged, requestChatSync, requestLegacyPublish, requestMaterialization, requestPublish, requestRsvpPublish, requestSeriesPublish, requestSync, requestUnpublish,
 } from '../temporal/signals.ts';
 import type { FollowUp, FollowUpType } from './rules.ts';
 import { backOff, deleteFollowUp, insertFollowUps, leaseDue, makeDue, makeFailedDue } from '../db/follow-ups.ts';
@@ -57,7 +57,8 @@ export function followUpRelay({ ds, temporal, config, registry }: { ds: DataSour
       waitlist: () => notifySeatsChanged(c, config, f.slug),
       'chat-room': () => requestChatSync(c, config, { kind: d.kind ?? 'event', slug: f.slug }),
       series: () => requestMaterialization(c, config, f.slug),
-      'bsky-publish': () => requestPublish(c, config, f.slug),
+      'bsky-publisher': () => requestPublish(c, config, f.slug, d.eventSlug!),
+      'bsky-publish': () => requestLegacyPublish(c, config, f.slug),
       'bsky-publish-series': () => requestSeriesPublish(c, config, f.slug),
       'bsky-rsvp': () => requestRsvpPublish(c, config, f.slug.split('/')[0], { id: d.userId!, slug: f.slug.split('/')[1] }),
       'bsky-sync': () => requestSync(c, config, f.slug),

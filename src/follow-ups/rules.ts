@@ -9,9 +9,15 @@ import { templateOfSeries } from '../db/series.ts';
  * the outbox (`outbox.ts`), recorded in the change's own transaction; nothing else starts or
  * signals a follow-up workflow.
  */
-export type FollowUpType = 'waitlist' | 'chat-room' | 'series' | 'bsky-publish' | 'bsky-publish-series' | 'bsky-rsvp' | 'bsky-sync' | 'bsky-unpublish';
-/** `slug` is the operation's entity key (`bsky-rsvp`: `<event slug>/<user slug>`; `bsky-sync`: the DID). */
-export interface FollowUp { type: FollowUpType; slug: string; detail?: { kind?: 'group'; userId?: string } }
+export type FollowUpType =
+  | 'waitlist' | 'chat-room' | 'series' | 'bsky-publisher' | 'bsky-publish-series' | 'bsky-rsvp' | 'bsky-sync' | 'bsky-unpublish'
+  /** Only rows recorded before `bsky-publisher` existed; nothing records new ones. */
+  | 'bsky-publish';
+/**
+ * `slug` is the operation's entity key (`bsky-rsvp`: `<event slug>/<user slug>`; `bsky-sync`: the
+ * DID; `bsky-publisher`: the owner's user id, with the event in `detail.eventSlug`).
+ */
+export interface FollowUp { type: FollowUpType; slug: string; detail?: { kind?: 'group'; userId?: string; eventSlug?: string } }
 
 type ChatConfig = Pick<Config, 'CHAT_ENABLED'>;
 interface EventLike { slug: string; ownerId: string; seriesSlug: string | null; sourceType: string | null; publishToBluesky: boolean | null; chatEnabled: boolean }
@@ -28,8 +34,9 @@ export async function publishing(m: EntityManager, event: EventLike): Promise<Fo
 }
 
 /** The publisher of this event, asked to publish now (whatever the owner's preferences). */
-export function publishNow(event: { slug: string; seriesSlug: string | null }): FollowUp {
-  return event.seriesSlug ? { type: 'bsky-publish-series', slug: event.seriesSlug } : { type: 'bsky-publish', slug: event.slug };
+export function publishNow(event: { slug: string; ownerId: string; seriesSlug: string | null }): FollowUp {
+  return event.seriesSlug ? { type: 'bsky-publish-series', slug: event.seriesSlug }
+    : { type: 'bsky-publisher', slug: event.ownerId, detail: { eventSlug: event.slug } };
 }
 
 /** A new event: its chat room (when chat is on) and its publication. */

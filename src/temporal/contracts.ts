@@ -22,6 +22,9 @@ export const OPERATION_TYPES = {
   reconcile: { entityKind: 'system', workflowType: 'reconcileWorkflow', signal: null },
   series: { entityKind: 'series', workflowType: 'seriesWorkflow', signal: 'seriesChanged' },
   'delete-event': { entityKind: 'event', workflowType: 'deleteEventWorkflow', signal: null },
+  /** Entity key: the owner's user id. The writer of that user's event records, in batches. */
+  'bsky-publisher': { entityKind: 'user', workflowType: 'blueskyPublisherWorkflow', signal: 'publishEvent' },
+  /** Runs started before `bsky-publisher` (one per event); nothing starts new ones. */
   'bsky-publish': { entityKind: 'event', workflowType: 'blueskyPublishWorkflow', signal: 'publish' },
   'bsky-publish-series': { entityKind: 'series', workflowType: 'blueskySeriesPublishWorkflow', signal: 'publish' },
   /** Entity key `<event slug>/<user slug>`. */
@@ -59,6 +62,7 @@ export interface OperationInputs {
   series: { seriesSlug: string; horizonDays: number; maxOccurrences: number; topUpEvery?: string };
   /** `inSeriesDeletion`: part of deleting its whole series (no exception or template bookkeeping). */
   'delete-event': { eventSlug: string; inSeriesDeletion?: boolean; batchSize?: number; maxBatchesPerActivity?: number };
+  'bsky-publisher': { userId: string; idleTimeout?: string };
   'bsky-publish': { eventSlug: string; idleTimeout?: string };
   'bsky-publish-series': { seriesSlug: string; idleTimeout?: string };
   'bsky-rsvp': { eventSlug: string; userId: string; idleTimeout?: string };
@@ -79,11 +83,13 @@ export interface SignalArgs {
   chatSync: [];
   seriesChanged: [];
   publish: [];
+  /** The slug of the event whose record should match its row. */
+  publishEvent: [string];
   ingest: [IngestOp];
   syncRequested: [];
 }
 export type SignalName = keyof SignalArgs;
-export const SIGNALS: { [S in SignalName]: S } = { seatsChanged: 'seatsChanged', chatSync: 'chatSync', seriesChanged: 'seriesChanged', publish: 'publish', ingest: 'ingest', syncRequested: 'syncRequested' };
+export const SIGNALS: { [S in SignalName]: S } = { seatsChanged: 'seatsChanged', chatSync: 'chatSync', seriesChanged: 'seriesChanged', publish: 'publish', publishEvent: 'publishEvent', ingest: 'ingest', syncRequested: 'syncRequested' };
 
 /** The types a signal wakes (signal-with-start), and the signal of each. */
 export type WakeableType = { [T in OperationType]: (typeof OPERATION_TYPES)[T]['signal'] extends null ? never : T }[OperationType];

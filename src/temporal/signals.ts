@@ -19,8 +19,13 @@ export function requestMaterialization(client: Client, config: Config, seriesSlu
     { seriesSlug, horizonDays: config.SERIES_HORIZON_DAYS, maxOccurrences: config.SERIES_MAX_OCCURRENCES });
 }
 
-/** The event changed or should be published now: `bsky-publish:<slug>`. */
-export function requestPublish(client: Client, config: Config, eventSlug: string): Promise<string> {
+/** The event changed or should be published now: its owner's `bsky-publisher:<user id>`. */
+export function requestPublish(client: Client, config: Config, ownerId: string, eventSlug: string): Promise<string> {
+  return wakeOperation(client, config, 'bsky-publisher', ownerId, { userId: ownerId }, { signalArgs: [eventSlug] });
+}
+
+/** Follow-ups recorded before `bsky-publisher` existed: `bsky-publish:<slug>`. */
+export function requestLegacyPublish(client: Client, config: Config, eventSlug: string): Promise<string> {
   return wakeOperation(client, config, 'bsky-publish', eventSlug, { eventSlug });
 }
 

@@ -1,15 +1,17 @@
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import {
-  continueAsNew, defineQuery, defineSignal, isCancellation, patched, proxyActivities, proxyLocalActivities, setHandler, sleep,
+  allHandlersFinished, condition, continueAsNew, defineQuery, defineSignal, isCancellation, patched, proxyActivities, proxyLocalActivities,
+  setHandler, sleep, workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
-import type { PublishResult, SeriesPublishResult } from '../activities/bluesky/index.ts';
+import type { EventsPublishResult, PublishResult, SeriesPublishResult } from '../activities/bluesky/index.ts';
 import type { RsvpPublishResult } from '../activities/bluesky/rsvps.ts';
 import { PROGRESS_QUERY, SIGNALS, type OperationInput, type SignalArgs } from '../temporal/contracts.ts';
 import { signalledRounds } from './rounds.ts';
 import { FAILURE } from '../temporal/failures.ts';
 
 export const publishSignal = defineSignal<SignalArgs['publish']>(SIGNALS.publish);
+export const publishEventSignal = defineSignal<SignalArgs['publishEvent']>(SIGNALS.publishEvent);
 export interface PublishProgress<R = PublishResult> { step: 'waiting' | 'publishing' | 'done'; rounds: number; last: R | null }
 
 const asTask = proxyActivities<Activities>({
@@ -76,10 +78,46 @@ async function publishRounds<R extends { state: string }>(
   return progress;
 }
 
+/** Events written per round: one `applyWrites` commit for the new ones, well inside the local try's 5 s. */
+const EVENTS_PER_ROUND = 25;
+
+export interface PublisherProgress { step: 'waiting' | 'publishing' | 'done'; rounds: number; published: number; waiting: number; last: EventsPublishResult | null }
+
 /**
- * `bsky-publish:<event slug>`: the only writer of an event's record, so writes for one event never
- * collide (no locks). Each signal (create, update, on demand) is one publish round against the
- * current row; a revoked session fails the workflow with `BlueskySessionRevoked`.
+ * `bsky-publisher:<user id>`: the only writer of a user's event records, so writes for one event
+ * never collide (no locks). Each signal names an event whose record should match its row; a round
+ * writes the events named so far (up to EVENTS_PER_ROUND), the new ones in one commit, against the
+ * current rows. One long-lived run per author instead of a run per event: an event costs a signal,
+ * not a workflow (bench/bluesky-publish.ts). A revoked session fails the run with
+ * `BlueskySessionRevoked`; the next change starts a new one.
+ */
+export async function blueskyPublisherWorkflow(input: OperationInput<'bsky-publisher'> & { waiting?: string[] }): Promise<PublisherProgress> {
+  const waiting = new Set(input.waiting ?? []);
+  const progress: PublisherProgress = { step: 'waiting', rounds: 0, published: 0, waiting: waiting.size, last: null };
+  setHandler(defineQuery<PublisherProgress>(PROGRESS_QUERY), () => ({ ...progress, waiting: waiting.size }));
+  // A slug named again while its round runs stays waiting: the next round reads the newer row.
+  setHandler(publishEventSignal, (slug) => { waiting.add(slug); });
+  while (await condition(() => waiting.size > 0, (input.idleTimeout ?? '1 hour') as '1 hour')) {
+    const slugs = [...waiting].slice(0, EVENTS_PER_ROUND);
+    for (const slug of slugs) waiting.delete(slug);
+    progress.step = 'publishing';
+    progress.last = await writeRecord((a) => a.publishEventRecords(slugs));
+    progress.rounds++;
+    progress.published += progress.last.published.length;
+    progress.step = 'waiting';
+    if (workflowInfo().continueAsNewSuggested) {
+      await condition(allHandlersFinished);
+      await continueAsNew<typeof blueskyPublisherWorkflow>({ ...input, waiting: [...waiting] });
+    }
+  }
+  await condition(allHandlersFinished);
+  progress.step = 'done';
+  return { ...progress, waiting: 0 };
+}
+
+/**
+ * `bsky-publish:<event slug>`: runs started before `bsky-publisher`, one per event (nothing starts
+ * new ones; kept until none is open). Each signal is one publish round against the current row.
  */
 export async function blueskyPublishWorkflow(input: OperationInput<'bsky-publish'> & { pending?: boolean }): Promise<PublishProgress> {
   return publishRounds(input, () => writeRecord((a) => a.publishEventRecord(input.eventSlug)),

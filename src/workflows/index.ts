@@ -5,7 +5,7 @@ export { chatRoomWorkflow } from './chat-room.ts';
 export { chatRoomDeletionWorkflow, chatRetentionWorkflow } from './chat-retention.ts';
 export { seriesWorkflow } from './series.ts';
 export { deleteEventWorkflow, deleteSeriesWorkflow, deleteGroupWorkflow } from './deletion.ts';
-export { blueskyPublishWorkflow, blueskyRsvpWorkflow, blueskySeriesPublishWorkflow } from './bluesky-publish.ts';
+export { blueskyPublisherWorkflow, blueskyPublishWorkflow, blueskyRsvpWorkflow, blueskySeriesPublishWorkflow } from './bluesky-publish.ts';
 export { claimAccountWorkflow } from './claim-account.ts';
 export { ingestWorkflow } from './ingest.ts';
 export { ingestLaneWorkflow } from './ingest-lane.ts';

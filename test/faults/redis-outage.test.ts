@@ -42,7 +42,7 @@ describe('Redis unreachable', () => {
     expect(login.body.error.code).toBe('redis_unavailable');
     expect(await s.ds.query(`SELECT 1 FROM users WHERE did = $1`, [bob.session!.did])).toEqual([]); // nothing half-written
     // The publication needs Alice's session: it waits (retried), it does not fail.
-    const op = `bsky-publish:${created.body.slug}`;
+    const op = created.body.operations.find((o: { type: string }) => o.type === 'bsky-publisher').id;
     await eventually(async () => {
       const d = await s.temporal.workflow.getHandle(op).describe();
       return (d.raw.pendingActivities ?? []).some((a) => (a.attempt ?? 0) >= 2);

@@ -29,7 +29,7 @@ describe('Bluesky controls', () => {
     const create = async (name: string, day: number, extra: object = {}) => (await s.api('POST', '/v1/events', { token, body: { name, ...at(day), ...extra } })).body;
     const followed = await create('Follows the preference', 1);
     expect(followed.publishToBluesky).toBeNull();
-    expect(followed.operations).toContainEqual({ id: `bsky-publish:${followed.slug}`, type: 'bsky-publish' });
+    expect(followed.operations).toContainEqual({ id: `bsky-publisher:${user.id}`, type: 'bsky-publisher' }); // the owner's one publisher
     const optedOut = await create('Opted out', 2, { publishToBluesky: false });
     expect(optedOut.operations).toEqual([]);
     await eventually(async () => uriOf(followed.slug));
@@ -39,7 +39,7 @@ describe('Bluesky controls', () => {
     const quiet = await create('Quiet', 3);
     expect(quiet.operations).toEqual([]);
     const optedIn = await create('Opted in', 4, { publishToBluesky: true });
-    expect(optedIn.operations).toContainEqual({ id: `bsky-publish:${optedIn.slug}`, type: 'bsky-publish' });
+    expect(optedIn.operations).toContainEqual({ id: `bsky-publisher:${user.id}`, type: 'bsky-publisher' });
     await eventually(async () => uriOf(optedIn.slug));
 
     // On again: the user's sync publishes what the preference now asks for, never the opted-out one.

@@ -95,12 +95,12 @@ describe('Bluesky publishing against a local PDS', () => {
   });
 
   it('publishes, updates with the CID swap, keeps fields of other apps, and deletes', async () => {
-    const { token } = (await login()).body;
+    const { token, user } = (await login()).body;
     const created = await s.api('POST', '/v1/events', {
       token, body: { name: 'Picnic', description: 'bring food', startAt: '2027-06-01T12:00:00Z', endAt: '2027-06-01T15:00:00Z', timeZone: 'UTC', onlineUrl: 'https://meet.example/picnic' },
     });
     const { slug } = created.body;
-    expect(created.body.operations).toContainEqual({ id: `bsky-publish:${slug}`, type: 'bsky-publish' });
+    expect(created.body.operations).toContainEqual({ id: `bsky-publisher:${user.id}`, type: 'bsky-publisher' });
     const first = await published(slug, token);
     const record = await pdsRecord(first.uri);
     expect(record?.cid).toBe(first.cid);
@@ -263,7 +263,7 @@ describe('Bluesky publishing against a local PDS', () => {
   });
 
   it('keeps retrying while the PDS is down and completes when it is back', async () => {
-    const { token } = (await login()).body;
+    const { token, user } = (await login()).body;
     const http = net.pds.server.server!;
     http.close();
     http.closeAllConnections();
@@ -271,7 +271,7 @@ describe('Bluesky publishing against a local PDS', () => {
       const { slug } = (await s.api('POST', '/v1/events', {
         token, body: { name: 'Offline', startAt: '2027-10-01T18:00:00Z', endAt: '2027-10-01T20:00:00Z', timeZone: 'UTC' },
       })).body;
-      const op = `bsky-publish:${slug}`;
+      const op = `bsky-publisher:${user.id}`;
       // The activity fails and is retried (attempt > 1) while nothing is published.
       await eventually(async () => {
         const d = await s.temporal.workflow.getHandle(op).describe();
@@ -293,7 +293,7 @@ describe('Bluesky publishing against a local PDS', () => {
     await s.ds.query(`UPDATE events SET source_type = 'bluesky', source_id = 'at://' || $2 || '/x/1' WHERE slug = $1`, [ingested.slug, user.did]);
     const skip = await s.api('POST', `/v1/events/${ingested.slug}/bluesky`, { token });
     const skipped = await eventually(async () => (await s.api('GET', `/v1/operations/${skip.body.id}`, { token })).body.progress?.last);
-    expect(skipped).toEqual({ state: 'skipped', reason: 'ingested from the network' });
+    expect(skipped).toEqual({ published: [], skipped: [{ slug: ingested.slug, reason: 'ingested from the network' }], gone: [] });
 
     // Revoke: the stored refresh token is dead and the access token garbage.
     const store = sessionStore(s.redis, s.config);

@@ -6,7 +6,9 @@ import type { DataSource } from 'typeorm';
 import type { Config } from '../../config.ts';
 import { EVENT_COLLECTION, eventRecord } from '../../domain/lexicon.ts';
 import { putOwnRecord } from '../../bluesky/records.ts';
-import { eventRecordOf, eventToPublish, recordKeyOf, setEventRecord, upcomingOccurrencesToPublish, type EventToPublish } from '../../db/event-records.ts';
+import {
+  clearEventRecord, eventRecordOf, eventsToPublish, recordKeysOf, setEventRecords, upcomingOccurrencesToPublish, type EventToPublish,
+} from '../../db/event-records.ts';
 import { seriesStatus } from '../../db/series.ts';
 import { rsvpActivities } from './rsvps.ts';
 import { unpublishActivities } from './unpublish.ts';
@@ -16,6 +18,13 @@ export type PublishResult =
   | { state: 'published'; uri: string; cid: string }
   | { state: 'skipped'; reason: string }
   | { state: 'gone' };
+
+/** One round of `bsky-publisher:<user id>`: what became of each event asked for. */
+export interface EventsPublishResult {
+  published: string[];
+  skipped: { slug: string; reason: string }[];
+  gone: string[];
+}
 
 export interface SeriesPublishResult {
   state: 'published' | 'skipped' | 'gone';
@@ -37,34 +46,85 @@ function notPublishable(e: EventToPublish): string | null {
 }
 
 export function blueskyActivities({ ds, redis, config }: BlueskyDeps) {
-  /**
-   * Creates or updates the event's record on its owner's PDS. The rkey (a TID) is saved before
-   * the first write, so a retry rewrites the same record; only the record columns are updated.
-   */
-  async function writeEventRecord(agent: Agent, e: EventToPublish): Promise<{ uri: string; cid: string }> {
-    // An event without an rkey never had a record (the rkey is stored before the first write).
-    const rkey = e.bluesky_rkey ?? await recordKeyOf(ds, e.id, TID.nextStr());
-    const written = await putOwnRecord(agent, { repo: e.owner_did!, collection: EVENT_COLLECTION, rkey }, (stored) => eventRecord({
+  function recordOf(e: EventToPublish, stored: Record<string, unknown> | undefined) {
+    return eventRecord({
       slug: e.slug, name: e.name, description: e.description, startAt: e.start_at, endAt: e.end_at, createdAt: e.created_at,
       status: e.status, location: e.location, country: e.country, onlineUrl: e.online_url, seriesSlug: e.series_slug,
-    }, config.PUBLIC_BASE_URL, stored), !e.bluesky_rkey);
-    await setEventRecord(ds, e.id, written);
-    log.info('event published to Bluesky', { slug: e.slug, uri: written.uri });
-    return written;
+    }, config.PUBLIC_BASE_URL, stored);
+  }
+
+  /**
+   * Creates or updates the records of one owner's events; answers the slugs written. Each rkey is
+   * saved before the first write, so a retry rewrites the same record. Events that never had a
+   * record are created together, in one commit (`applyWrites`); a failed batch is retried record by
+   * record, since their keys are saved by then. Records already there are read and swapped one by
+   * one (`putOwnRecord`). A record written while its event was being deleted is removed again.
+   */
+  async function writeEventRecords(agent: Agent, did: string, events: EventToPublish[]): Promise<string[]> {
+    const offered = events.filter((e) => !e.bluesky_rkey).map((e) => ({ id: e.id, rkey: TID.nextStr() }));
+    const keys = await recordKeysOf(ds, offered);
+    // Fresh: the key offered here was taken, so nothing can be stored under it yet.
+    const fresh = events.filter((e) => offered.some((o) => o.id === e.id && keys.get(e.id) === o.rkey));
+    const written: { id: string; slug: string; rkey: string; uri: string; cid: string }[] = [];
+    if (fresh.length) {
+      const { data } = await agent.com.atproto.repo.applyWrites({
+        repo: did, validate: false,
+        writes: fresh.map((e) => ({ $type: 'com.atproto.repo.applyWrites#create' as const, collection: EVENT_COLLECTION, rkey: keys.get(e.id)!, value: recordOf(e, undefined) })),
+      });
+      fresh.forEach((e, i) => {
+        const r = data.results?.[i] as { uri?: string; cid?: string } | undefined;
+        if (!r?.uri || !r.cid) throw new Error(`applyWrites answered no record for ${e.slug}`);
+        written.push({ id: e.id, slug: e.slug, rkey: keys.get(e.id)!, uri: r.uri, cid: r.cid });
+      });
+    }
+    for (const e of events.filter((x) => !fresh.includes(x))) {
+      const rkey = e.bluesky_rkey ?? keys.get(e.id)!;
+      const w = await putOwnRecord(agent, { repo: did, collection: EVENT_COLLECTION, rkey }, (stored) => recordOf(e, stored));
+      written.push({ id: e.id, slug: e.slug, rkey, ...w });
+    }
+    const deleting = new Set(await setEventRecords(ds, written));
+    for (const w of written.filter((x) => deleting.has(x.id))) {
+      await agent.com.atproto.repo.deleteRecord({ repo: did, collection: EVENT_COLLECTION, rkey: w.rkey });
+    }
+    const saved = written.filter((w) => !deleting.has(w.id));
+    if (saved.length) log.info('events published to Bluesky', { did, slugs: saved.map((w) => w.slug) });
+    return saved.map((w) => w.slug);
+  }
+
+  /**
+   * The events' records made to match their rows. A series occurrence gets its first record from
+   * the series' workflow (only the next one is published); here it is only kept up to date.
+   */
+  async function publishEventRecords(slugs: string[]): Promise<EventsPublishResult> {
+    const rows = new Map((await eventsToPublish(ds, slugs)).map((e) => [e.slug, e]));
+    const out: EventsPublishResult = { published: [], skipped: [], gone: [] };
+    const byOwner = new Map<string, EventToPublish[]>();
+    for (const slug of new Set(slugs)) {
+      const e = rows.get(slug);
+      if (!e || e.status === 'deleting') { out.gone.push(slug); continue; }
+      const reason = notPublishable(e) ?? (e.series_slug && !e.bluesky_rkey ? 'series occurrences are published by their series, next first' : null);
+      if (reason) out.skipped.push({ slug, reason });
+      else byOwner.set(e.owner_did!, [...byOwner.get(e.owner_did!) ?? [], e]);
+    }
+    for (const [did, events] of byOwner) {
+      const written = await writeEventRecords(await agentFor(did, { ds, redis, config }), did, events);
+      out.published.push(...written);
+      out.gone.push(...events.filter((e) => !written.includes(e.slug)).map((e) => e.slug));
+    }
+    return out;
   }
 
   return {
-    /**
-     * One round of `bsky-publish:<slug>`. A series occurrence gets its first record from the
-     * series' workflow (only the next one is published); here it is only kept up to date.
-     */
+    /** One round of `bsky-publisher:<user id>`. */
+    publishEventRecords,
+
+    /** One round of `bsky-publish:<slug>` (runs started before `bsky-publisher`). */
     async publishEventRecord(slug: string): Promise<PublishResult> {
-      const e = await eventToPublish(ds, slug);
-      if (!e || e.status === 'deleting') return { state: 'gone' };
-      const reason = notPublishable(e) ?? (e.series_slug && !e.bluesky_rkey ? 'series occurrences are published by their series, next first' : null);
-      if (reason) return { state: 'skipped', reason };
-      const written = await writeEventRecord(await agentFor(e.owner_did!, { ds, redis, config }), e);
-      return { state: 'published', ...written };
+      const { published, skipped } = await publishEventRecords([slug]);
+      if (skipped.length) return { state: 'skipped', reason: skipped[0].reason };
+      if (!published.length) return { state: 'gone' };
+      const [e] = await eventsToPublish(ds, [slug]);
+      return { state: 'published', uri: e.bluesky_uri, cid: e.bluesky_cid };
     },
 
     /**
@@ -81,9 +141,9 @@ export function blueskyActivities({ ds, redis, config }: BlueskyDeps) {
       const targets = upcoming.filter((e) => e === next || e.bluesky_rkey);
       const reason = next ? notPublishable(next) : 'no upcoming occurrence';
       if (reason) return { state: 'skipped', reason, published: [], nextEndsAt: next?.end_at.toISOString() ?? null };
-      const agent = await agentFor(next!.owner_did!, { ds, redis, config });
-      for (const e of targets) await writeEventRecord(agent, e);
-      return { state: 'published', published: targets.map((e) => e.slug), nextEndsAt: next!.end_at.toISOString() };
+      const did = next!.owner_did!;
+      const published = await writeEventRecords(await agentFor(did, { ds, redis, config }), did, targets);
+      return { state: 'published', published, nextEndsAt: next!.end_at.toISOString() };
     },
 
     /**
@@ -104,7 +164,7 @@ export function blueskyActivities({ ds, redis, config }: BlueskyDeps) {
         throw err;
       }
       await agent.com.atproto.repo.deleteRecord({ repo: e.did, collection: EVENT_COLLECTION, rkey: e.bluesky_rkey });
-      await setEventRecord(ds, eventId, null);
+      await clearEventRecord(ds, eventId);
       return 'deleted';
     },
 

@@ -5,7 +5,7 @@ import type { Config } from '../../config.ts';
 import { EVENT_COLLECTION, RSVP_COLLECTION } from '../../domain/lexicon.ts';
 import { agentFor, forgetSession } from '../../bluesky/sessions.ts';
 import { setRsvpRecord } from '../../db/rsvp-records.ts';
-import { setEventRecord } from '../../db/event-records.ts';
+import { clearEventRecord } from '../../db/event-records.ts';
 import { publishedRecordsOf } from '../../db/users.ts';
 
 /**
@@ -26,7 +26,7 @@ export function unpublishActivities({ ds, redis, config }: { ds: DataSource; red
       for (const [i, r] of rows.entries()) {
         const collection = r.kind === 'events' ? EVENT_COLLECTION : RSVP_COLLECTION;
         await agent.com.atproto.repo.deleteRecord({ repo: input.did, collection, rkey: r.rkey });
-        await (r.kind === 'events' ? setEventRecord(ds, r.id, null) : setRsvpRecord(ds, r.id, null));
+        await (r.kind === 'events' ? clearEventRecord(ds, r.id) : setRsvpRecord(ds, r.id, null));
         heartbeat(i + 1);
       }
       return { deleted: rows.length, done: rows.length < input.limit };

@@ -81,7 +81,7 @@ export function syncActivities({ ds, temporal, config, followUps }: IngestDeps, 
       // its URI meanwhile, so an RSVP or a publication racing this sync never sees it unpublished.
       for (const e of events.filter((x) => !x.bluesky_uri || !listed.has(x.bluesky_uri))) {
         if (e.series_slug) series.add(e.series_slug);
-        else { publish.push(publishNow({ slug: e.slug, seriesSlug: null })); out.events++; }
+        else { publish.push(publishNow({ slug: e.slug, ownerId: user.id, seriesSlug: null })); out.events++; }
       }
       for (const slug of series) { publish.push({ type: 'bsky-publish-series', slug }); out.series++; }
       const rsvps = await rsvpsMissingFrom(ds, user.id, user.bluesky_auto_publish, input.listed);
