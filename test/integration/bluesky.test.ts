@@ -4,7 +4,8 @@ import { TID } from '@atproto/common-web';
 import { putOwnRecord, RecordChangedError } from '../../src/bluesky/records.ts';
 import type { TestNetworkNoAppView } from '@atproto/dev-env';
 import { EVENT_COLLECTION, RSVP_COLLECTION } from '../../src/domain/lexicon.ts';
-import { sessionStore } from '../../src/bluesky/sessions.ts';
+import { agentFor, sessionStore } from '../../src/bluesky/sessions.ts';
+import { blueskyActivities } from '../../src/activities/bluesky/index.ts';
 import { rowsReferencingEvent, seedAttendees } from '../helpers/seed.ts';
 import { eventually, type Stack } from '../helpers/stack.ts';
 import { appPasswordLogin, pdsAccount, startPdsStack } from '../helpers/pds.ts';
@@ -262,28 +263,62 @@ describe('Bluesky publishing against a local PDS', () => {
     expect(await s.ds.query(`SELECT 1 FROM events WHERE slug = $1`, [slug])).toEqual([]);
   });
 
-  it('keeps retrying while the PDS is down and completes when it is back', async () => {
+  it('keeps retrying while the PDS is down and completes when it is back, each event with one record', async () => {
     const { token, user } = (await login()).body;
     const http = net.pds.server.server!;
     http.close();
     http.closeAllConnections();
     try {
-      const { slug } = (await s.api('POST', '/v1/events', {
-        token, body: { name: 'Offline', startAt: '2027-10-01T18:00:00Z', endAt: '2027-10-01T20:00:00Z', timeZone: 'UTC' },
-      })).body;
+      const names = ['Offline 1', 'Offline 2', 'Offline 3'];
+      const slugs: string[] = [];
+      for (const name of names) {
+        slugs.push((await s.api('POST', '/v1/events', {
+          token, body: { name, startAt: '2027-10-01T18:00:00Z', endAt: '2027-10-01T20:00:00Z', timeZone: 'UTC' },
+        })).body.slug);
+      }
       const op = `bsky-publisher:${user.id}`;
       // The activity fails and is retried (attempt > 1) while nothing is published.
       await eventually(async () => {
         const d = await s.temporal.workflow.getHandle(op).describe();
         return (d.raw.pendingActivities?.[0]?.attempt ?? 0) >= 2;
       }, { timeoutMs: 30_000 });
-      expect((await s.api('GET', `/v1/events/${slug}`, { token })).body.bluesky).toBeNull();
+      expect((await s.api('GET', `/v1/events/${slugs[0]}`, { token })).body.bluesky).toBeNull();
       await new Promise<void>((resolve) => http.listen(net.pds.port, resolve));
-      const back = await published(slug, token);
-      expect((await pdsRecord(back.uri))?.value.name).toBe('Offline');
+      for (const [i, slug] of slugs.entries()) {
+        const back = await published(slug, token);
+        expect((await pdsRecord(back.uri))?.value.name).toBe(names[i]);
+      }
+      // The retried writes went to the keys saved before the first try: one record each.
+      const list = await alice.com.atproto.repo.listRecords({ repo: alice.session!.did, collection: EVENT_COLLECTION, limit: 100 });
+      for (const name of names) expect(list.data.records.filter((r) => (r.value as { name?: string }).name === name)).toHaveLength(1);
     } finally {
       if (!http.listening) await new Promise<void>((resolve) => http.listen(net.pds.port, resolve));
     }
+  });
+
+  it('a record written while its event is being deleted is removed again, and the row is left to its deletion', async () => {
+    const { token } = (await login()).body;
+    const { slug } = (await s.api('POST', '/v1/events', {
+      token, body: { name: 'Raced', startAt: '2027-10-02T18:00:00Z', endAt: '2027-10-02T20:00:00Z', timeZone: 'UTC', publishToBluesky: false },
+    })).body;
+    const deps = { ds: s.ds, redis: s.redis, config: s.config };
+    const agent = await agentFor(alice.session!.did, deps);
+    const repo = agent.com.atproto.repo;
+    const applyWrites = repo.applyWrites.bind(repo);
+    // The deletion tombstones the event (and finds no record yet) while the write is on its way.
+    repo.applyWrites = async (...args: Parameters<typeof applyWrites>) => {
+      const written = await applyWrites(...args);
+      await s.ds.query(`UPDATE events SET status = 'deleting' WHERE slug = $1`, [slug]);
+      return written;
+    };
+    try {
+      expect(await blueskyActivities(deps).publishEventRecords([slug])).toEqual({ published: [], skipped: [], gone: [slug] });
+    } finally {
+      repo.applyWrites = applyWrites;
+    }
+    const [row] = await s.ds.query(`SELECT bluesky_rkey, bluesky_uri FROM events WHERE slug = $1`, [slug]);
+    expect(row.bluesky_uri).toBeNull();
+    expect(await pdsRecord(`at://x/y/${row.bluesky_rkey}`)).toBeNull();
   });
 
   it('a revoked session fails the publish with a typed error and disconnects the user; ingested events are never published', async () => {

@@ -9,7 +9,55 @@ import { FAILURE } from '../../src/temporal/failures.ts';
 const suite = timeSkippingSuite();
 const { EventType } = temporal.api.enums.v1;
 
-describe('blueskyPublishWorkflow', () => {
+describe('blueskyPublisherWorkflow', () => {
+  it('writes the events named so far in rounds of up to 25, retries a failed round as an activity, and writes an event named again during its round once more', async () => {
+    const workflowId = `bsky-publisher:${randomUUID()}`;
+    const calls: string[][] = [];
+    await suite.withWorker({
+      publishEventRecords: async (slugs: string[]) => {
+        calls.push(slugs);
+        if (calls.length === 1) {
+          // 29 more events, and the first one changed again, while its round runs.
+          const handle = suite.env.client.workflow.getHandle(workflowId);
+          for (const slug of [...Array.from({ length: 29 }, (_, i) => `e${i + 1}`), 'e0']) await handle.signal(SIGNALS.publishEvent, slug);
+          throw new Error('connect ECONNREFUSED');
+        }
+        return { published: slugs, skipped: [], gone: [] };
+      },
+    }, async (taskQueue) => {
+      const handle = await suite.env.client.workflow.signalWithStart('blueskyPublisherWorkflow', {
+        workflowId, taskQueue, args: [{ userId: 'u', idleTimeout: '10 minutes' }], signal: SIGNALS.publishEvent, signalArgs: ['e0'],
+      });
+      expect(await handle.result()).toMatchObject({ step: 'done', rounds: 3, published: 31, waiting: 0 });
+      const events = (await handle.fetchHistory()).events ?? [];
+      expect(events.filter((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)).toHaveLength(1); // only the failed try
+    });
+    expect(calls[0]).toEqual(['e0']);
+    expect(calls[1]).toEqual(['e0']); // the same round, retried
+    expect(calls[2]).toEqual(Array.from({ length: 25 }, (_, i) => `e${i + 1}`));
+    expect(calls[3]).toEqual(['e26', 'e27', 'e28', 'e29', 'e0']); // e0 again: changed after its round read it
+    expect(calls).toHaveLength(4);
+  });
+
+  it('does not retry a revoked session', async () => {
+    let calls = 0;
+    await suite.withWorker({
+      publishEventRecords: async () => {
+        calls++;
+        throw ApplicationFailure.create({ type: FAILURE.blueskySessionRevoked, message: 'revoked', nonRetryable: true });
+      },
+    }, async (taskQueue) => {
+      const handle = await suite.env.client.workflow.signalWithStart('blueskyPublisherWorkflow', {
+        workflowId: `bsky-publisher:${randomUUID()}`, taskQueue, args: [{ userId: 'u' }], signal: SIGNALS.publishEvent, signalArgs: ['e'],
+      });
+      const err = await handle.result().catch((e) => e);
+      expect(err.cause.type).toBe(FAILURE.blueskySessionRevoked);
+    });
+    expect(calls).toBe(1);
+  });
+});
+
+describe('blueskyPublishWorkflow (runs started before bsky-publisher)', () => {
   it('tries each write once locally, retries a PDS that fails or a record that changed underneath as an activity, and publishes once per burst of changes', async () => {
     let calls = 0;
     await suite.withWorker({
