@@ -41,6 +41,8 @@ const HISTORIES = [
   { file: 'bsky-rsvp-first-try-local.json', workflowId: 'bsky-rsvp:recorded-first-try-local' }, // going, then interested
   // Recorded after retention began to close rooms in the run itself (patch `retention-rooms-in-run`).
   { file: 'chat-retention-rooms-in-run.json', workflowId: 'chat-retention:recorded-rooms-in-run' }, // three rooms: one member, one purged by hand
+  // One publisher per author (`bsky-publisher`), which replaced `bsky-publish:<slug>` for new events.
+  { file: 'bsky-publisher.json', workflowId: 'bsky-publisher:recorded' }, // three events created at once, one renamed: four rounds, waiting
 ];
 
 quietRuntime();
