@@ -1,5 +1,5 @@
 // Publishing events to a local PDS (@atproto/dev-env, in this process) through the API and the
-// `bsky-publish:<slug>` workflows (session from Redis, re-read, swap, row update), against direct
+// owner's `bsky-publisher:<user id>` (session from Redis, one commit per round, row update), against direct
 // `createRecord` calls with one agent, in the same run. Records per second at a few concurrencies.
 import { summarize } from './lib/summary.ts';
 import { AtpAgent } from '@atproto/api';
