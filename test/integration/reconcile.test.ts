@@ -51,11 +51,20 @@ describe('the reconciler', () => {
     const chatty = await s.event(owner.token, { chatEnabled: false });
     await s.ds.query(`UPDATE events SET chat_enabled = true WHERE slug = $1`, [chatty.slug]);
 
+    // 5. An event to publish whose follow-up was lost: its owner connected Bluesky behind meetflow's back.
+    const poster = await s.user('Poster');
+    const unpublished = await s.event(poster.token, { publishToBluesky: true });
+    await s.ds.query(`UPDATE users SET did = 'did:plc:reconcileposter', bluesky_connected = true WHERE id = $1`, [poster.id]);
+
     const report = await run();
-    expect(report).toMatchObject({ waitlists: 1, materializers: 1, deletions: 1, chatRooms: 1, publications: 0, seriesPublications: 0 });
+    expect(report).toMatchObject({ waitlists: 1, materializers: 1, deletions: 1, chatRooms: 1, publications: 1, seriesPublications: 0 });
     expect(report.examples).toEqual(expect.arrayContaining([
-      `waitlist:${full.slug}`, `series:${series.slug}`, `delete-event:${stuck.slug}`, `chat-room:${chatty.slug}`,
+      `waitlist:${full.slug}`, `series:${series.slug}`, `delete-event:${stuck.slug}`, `chat-room:${chatty.slug}`, `bsky-publisher:${poster.id}`,
     ]));
+    // The owner's publisher was asked for that event; with no session stored it disconnects the owner.
+    const publisher = await s.finished(`bsky-publisher:${poster.id}`, admin, { timeoutMs: 60_000 });
+    expect(publisher).toMatchObject({ status: 'failed', error: { type: 'BlueskySessionRevoked' } });
+    expect((await s.ds.query(`SELECT bluesky_uri FROM events WHERE slug = $1`, [unpublished.slug]))[0].bluesky_uri).toBeNull();
     const bStatus = async () => (await s.ds.query(`SELECT status FROM attendees WHERE user_id = $1`, [b.id]))[0].status;
     await eventually(async () => (await bStatus()) === 'confirmed');
     await eventually(async () => (await occurrences()) > 1);
