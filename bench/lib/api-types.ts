@@ -5048,7 +5048,7 @@ export interface operations {
     getOperations: {
         parameters: {
             query?: {
-                type?: "waitlist" | "chat-room" | "chat-room-delete" | "chat-retention" | "reconcile" | "series" | "delete-event" | "bsky-publish" | "bsky-publish-series" | "bsky-rsvp" | "bsky-ingest" | "bsky-ingest-lane" | "bsky-sync" | "bsky-unpublish" | "claim-account" | "delete-series" | "delete-group";
+                type?: "waitlist" | "chat-room" | "chat-room-delete" | "chat-retention" | "reconcile" | "series" | "delete-event" | "bsky-publisher" | "bsky-publish" | "bsky-publish-series" | "bsky-rsvp" | "bsky-ingest" | "bsky-ingest-lane" | "bsky-sync" | "bsky-unpublish" | "claim-account" | "delete-series" | "delete-group";
                 entity?: string;
                 status?: "running" | "completed" | "failed" | "cancelled" | "terminated" | "timed_out";
                 limit?: number;
