@@ -63,6 +63,8 @@ const schema = z.object({
   FIREHOSE_CURSOR_SAVE_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
   /** Batches of firehose changes applied side by side (an author's changes always share one). */
   FIREHOSE_LANES: z.coerce.number().int().min(1).max(64).default(4),
+  /** Events from the network one author may have here; their further new records are skipped (updates still apply). */
+  INGEST_MAX_EVENTS_PER_AUTHOR: z.coerce.number().int().min(1).default(5000),
   FIREHOSE_MAX_IN_FLIGHT: z.coerce.number().int().min(10).max(1_000_000).default(2000),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
 });

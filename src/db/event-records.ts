@@ -135,6 +135,19 @@ export async function applyNetworkEvents(q: Q, rows: NetworkRow[]): Promise<Netw
   });
 }
 
+/**
+ * For an ingest quota: how many events each of `dids` has from the network, and which of
+ * `sourceIds` already have their event (a change to one is never held back).
+ */
+export async function ingestedByAuthors(q: Q, dids: string[], sourceIds: string[]): Promise<{ counts: Map<string, number>; known: Set<string> }> {
+  const [counts, known]: [{ did: string; n: number }[], { source_id: string }[]] = await Promise.all([
+    q.query(`SELECT source_did AS did, count(*)::int AS n FROM events
+              WHERE source_did = ANY($1::text[]) AND source_rkey IS NOT NULL AND source_type = 'bluesky' GROUP BY source_did`, [dids]),
+    q.query(`SELECT source_id FROM events WHERE source_type = 'bluesky' AND source_id = ANY($1::text[])`, [sourceIds]),
+  ]);
+  return { counts: new Map(counts.map((c) => [c.did, c.n])), known: new Set(known.map((k) => k.source_id)) };
+}
+
 /** The event a record on the network names: one ingested from it, or one meetflow published there. */
 export async function eventOfRecord(q: Q, uri: string): Promise<{ id: string; slug: string } | undefined> {
   const [event] = await q.query(`SELECT id, slug FROM events WHERE (source_type = 'bluesky' AND source_id = $1) OR bluesky_uri = $1`, [uri]);

@@ -7,6 +7,11 @@ import { Secp256k1Keypair } from '@atproto/crypto';
 import type { TestNetworkNoAppView } from '@atproto/dev-env';
 import { EVENT_COLLECTION, RSVP_COLLECTION } from '../../src/domain/lexicon.ts';
 import { startFirehoseConsumer } from '../../src/firehose/consumer.ts';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
+import { applyActivities, type IngestResult } from '../../src/activities/ingest/apply.ts';
+import { followUpRelay } from '../../src/follow-ups/outbox.ts';
+import type { ExternalEvent } from '../../src/domain/ingest.ts';
 import { eventually, type Stack } from '../helpers/stack.ts';
 import { appPasswordLogin, pdsAccount, startPdsStack } from '../helpers/pds.ts';
 
@@ -170,6 +175,31 @@ describe('ingestion from the network', () => {
     expect((await ingested(moved))[0].slug).toBe(row.slug);
     const [{ n }] = await s.ds.query(`SELECT count(*)::int AS n FROM events e JOIN users u ON u.id = e.owner_id WHERE u.did = $1`, [kim.session!.did]);
     expect(n).toBe(1);
+  });
+
+  it('an author\'s new events beyond their quota are skipped, in order; changes to their events still apply, and other authors go on', async () => {
+    const [quinn, other] = [await account('quinn.test'), await account('rita.test')];
+    const config = { ...s.config, INGEST_MAX_EVENTS_PER_AUTHOR: 3 };
+    const { ingestEvents } = applyActivities({ ds: s.ds, temporal: s.temporal, config, followUps: followUpRelay({ ds: s.ds, temporal: s.temporal, config }) });
+    const ext = (agent: AtpAgent, rkey: string, name: string) => ({
+      sourceType: 'bluesky', sourceId: `at://${agent.session!.did}/${EVENT_COLLECTION}/${rkey}`, sourceCid: `bafy-${name}`, sourceUrl: null,
+      creator: { did: agent.session!.did, handle: null }, name, description: null, startAt: '2027-05-01T18:00:00.000Z', endAt: '2027-05-01T20:00:00.000Z',
+      timeZone: 'UTC', location: null, onlineUrl: null, country: null, status: 'published',
+    }) as ExternalEvent;
+    const run = (es: ExternalEvent[]) => new MockActivityEnvironment({}, { logger: new DefaultLogger('ERROR') }).run(ingestEvents, es) as Promise<IngestResult[]>;
+    const states = (rs: IngestResult[]) => rs.map((r) => r.state);
+
+    // Five new records in one batch: three events, the last two skipped as over the quota.
+    const first = await run([...['q1', 'q2', 'q3', 'q4', 'q5'].map((k) => ext(quinn, k, k)), ext(other, 'o1', 'o1')]);
+    expect(states(first)).toEqual(['created', 'created', 'created', 'skipped', 'skipped', 'created']);
+    expect((first[3] as { reason: string }).reason).toMatch(/quota/);
+    const count = async (did: string) => (await s.ds.query(`SELECT count(*)::int AS n FROM events WHERE source_did = $1`, [did]))[0].n;
+    expect(await count(quinn.session!.did)).toBe(3);
+    // At the quota: a change to one of the three applies, a new record does not.
+    const second = await run([ext(quinn, 'q1', 'q1-renamed'), ext(quinn, 'q6', 'q6')]);
+    expect(states(second)).toEqual(['updated', 'skipped']);
+    expect(await count(quinn.session!.did)).toBe(3);
+    expect(await count(other.session!.did)).toBe(1);
   });
 
   it('parks an RSVP that arrives before its event and applies it when the event comes', async () => {

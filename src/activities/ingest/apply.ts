@@ -12,7 +12,9 @@ import { afterRsvp } from '../../follow-ups/rules.ts';
 import { rsvpRkey } from '../bluesky/rsvps.ts';
 import { deadLetter, type DeadLetter } from '../../db/dead-letters.ts';
 import { rsvpFromRecord, rsvpSourceOf, setRsvpSource } from '../../db/rsvp-records.ts';
-import { applyNetworkEvents, eventIngestedFrom, eventOfRecord, type NetworkEvent, type NetworkEventOutcome } from '../../db/event-records.ts';
+import {
+  applyNetworkEvents, eventIngestedFrom, eventOfRecord, ingestedByAuthors, type NetworkEvent, type NetworkEventOutcome,
+} from '../../db/event-records.ts';
 import { ensureShadowUser, userIdByDid } from '../../db/users.ts';
 
 export type IngestResult =
@@ -44,6 +46,27 @@ async function notTheAuthors(deps: IngestDeps, uri: string, did: string, payload
 }
 
 /**
+ * New events beyond their author's quota (INGEST_MAX_EVENTS_PER_AUTHOR), in order: any author can
+ * publish records without end, and each would be a row here. Changes to events already here are
+ * never held back. `es` are distinct records (a lane's run). Answers the indexes of those held back.
+ */
+async function beyondQuota(deps: IngestDeps, es: ExternalEvent[]): Promise<Set<number>> {
+  const max = deps.config.INGEST_MAX_EVENTS_PER_AUTHOR;
+  const { counts, known } = await ingestedByAuthors(deps.ds, [...new Set(es.map((e) => e.creator.did))], es.map((e) => e.sourceId));
+  const held = new Set<number>();
+  for (const [k, e] of es.entries()) {
+    if (known.has(e.sourceId)) continue;
+    const n = counts.get(e.creator.did) ?? 0;
+    if (n < max) counts.set(e.creator.did, n + 1);
+    else held.add(k);
+  }
+  for (const did of new Set([...held].map((k) => es[k].creator.did))) {
+    log.warn('ingest quota reached: new events of this author are skipped', { did, max, skipped: [...held].filter((k) => es[k].creator.did === did).length });
+  }
+  return held;
+}
+
+/**
  * Upserts events from the network, each found by source id (AT-URI), then source URL, then the
  * author's rkey; the same CID again changes nothing. meetflow's own records coming back are
  * skipped (loop prevention). A record speaks only for its author: URL and rkey matches are
@@ -53,14 +76,19 @@ async function notTheAuthors(deps: IngestDeps, uri: string, did: string, payload
 async function ingestEvents(deps: IngestDeps, es: ExternalEvent[]): Promise<IngestResult[]> {
   const { ds, config } = deps;
   const results: IngestResult[] = [];
-  const rows: { at: number; e: ExternalEvent }[] = [];
+  const candidates: { at: number; e: ExternalEvent }[] = [];
   const forged: number[] = [];
   for (const [at, e] of es.entries()) {
     if (repoOf(e.sourceId) !== e.creator.did) forged.push(at);
     // Ours: its link back to meetflow (there before the row knows the record's URI), or the URI.
     else if (e.sourceUrl?.startsWith(`${config.PUBLIC_BASE_URL}/events/`)) results[at] = { state: 'skipped', reason: 'meetflow\'s own record' };
-    else rows.push({ at, e });
+    else candidates.push({ at, e });
   }
+  const held = await beyondQuota(deps, candidates.map((c) => c.e));
+  const rows = candidates.filter((c, k) => {
+    if (held.has(k)) results[c.at] = { state: 'skipped', reason: `its author has ${config.INGEST_MAX_EVENTS_PER_AUTHOR} events from the network here (the quota)` };
+    return !held.has(k);
+  });
   // Together, or one at a time when they meet (one record alone always applies).
   const written = async (rs: typeof rows): Promise<NetworkEventOutcome[]> => {
     const toRow = (r: typeof rows[number]) => ({ event: asNetworkEvent(r.e), slug: makeSlug(r.e.name) });
