@@ -9,6 +9,24 @@ import { FAILURE } from '../../src/temporal/failures.ts';
 const suite = timeSkippingSuite();
 const { EventType } = temporal.api.enums.v1;
 
+describe('a revoked session', () => {
+  const revoked = async () => { throw ApplicationFailure.create({ type: FAILURE.blueskySessionRevoked, message: 'revoked', nonRetryable: true }); };
+  it.each([
+    { workflow: 'blueskyPublisherWorkflow', id: 'bsky-publisher', activity: 'publishEventRecords', input: { userId: 'u' }, signal: SIGNALS.publishEvent, signalArgs: ['e'] },
+    { workflow: 'blueskyPublishWorkflow', id: 'bsky-publish', activity: 'publishEventRecord', input: { eventSlug: 'e' }, signal: SIGNALS.publish, signalArgs: [] },
+  ])('is not retried by $workflow', async ({ workflow, id, activity, input, signal, signalArgs }) => {
+    let calls = 0;
+    await suite.withWorker({ [activity]: () => { calls++; return revoked(); } }, async (taskQueue) => {
+      const handle = await suite.env.client.workflow.signalWithStart(workflow, {
+        workflowId: `${id}:${randomUUID()}`, taskQueue, args: [input], signal, signalArgs,
+      });
+      const err = await handle.result().catch((e) => e);
+      expect(err.cause.type).toBe(FAILURE.blueskySessionRevoked); // the first, local try's failure (a local activity's is not wrapped)
+    });
+    expect(calls).toBe(1);
+  });
+});
+
 describe('blueskyPublisherWorkflow', () => {
   it('writes the events named so far in rounds of up to 25, retries a failed round as an activity, and writes an event named again during its round once more', async () => {
     const workflowId = `bsky-publisher:${randomUUID()}`;
@@ -39,22 +57,6 @@ describe('blueskyPublisherWorkflow', () => {
     expect(calls).toHaveLength(4);
   });
 
-  it('does not retry a revoked session', async () => {
-    let calls = 0;
-    await suite.withWorker({
-      publishEventRecords: async () => {
-        calls++;
-        throw ApplicationFailure.create({ type: FAILURE.blueskySessionRevoked, message: 'revoked', nonRetryable: true });
-      },
-    }, async (taskQueue) => {
-      const handle = await suite.env.client.workflow.signalWithStart('blueskyPublisherWorkflow', {
-        workflowId: `bsky-publisher:${randomUUID()}`, taskQueue, args: [{ userId: 'u' }], signal: SIGNALS.publishEvent, signalArgs: ['e'],
-      });
-      const err = await handle.result().catch((e) => e);
-      expect(err.cause.type).toBe(FAILURE.blueskySessionRevoked);
-    });
-    expect(calls).toBe(1);
-  });
 });
 
 describe('blueskyPublishWorkflow (runs started before bsky-publisher)', () => {
@@ -80,23 +82,6 @@ describe('blueskyPublishWorkflow (runs started before bsky-publisher)', () => {
       expect(events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toHaveLength(2);
     });
     expect(calls).toBe(4);
-  });
-
-  it('does not retry a revoked session', async () => {
-    let calls = 0;
-    await suite.withWorker({
-      publishEventRecord: async () => {
-        calls++;
-        throw ApplicationFailure.create({ type: FAILURE.blueskySessionRevoked, message: 'revoked', nonRetryable: true });
-      },
-    }, async (taskQueue) => {
-      const handle = await suite.env.client.workflow.signalWithStart('blueskyPublishWorkflow', {
-        workflowId: `bsky-publish:${randomUUID()}`, taskQueue, args: [{ eventSlug: 'e' }], signal: SIGNALS.publish,
-      });
-      const err = await handle.result().catch((e) => e);
-      expect(err.cause.type).toBe(FAILURE.blueskySessionRevoked); // the first, local try's failure (a local activity's is not wrapped)
-    });
-    expect(calls).toBe(1);
   });
 
   it('still fails on a revoked session when a change is signalled during the local try', async () => {
