@@ -11,7 +11,8 @@ import type { Auth } from './auth.ts';
  * Who may read an operation (its progress, result and errors): admin and service callers, whoever
  * started it (memo `requestedBy`), and those who may manage its entity: an event's or series'
  * managers, a group's owners and admins, the user a DID or an RSVP belongs to, the user an
- * operation keyed by user id acts for (their publisher), the author of an ingested record. Everyone else is told it does not exist.
+ * operation keyed by user id acts for (their publisher), the author of an ingested record.
+ * Everyone else is told it does not exist.
  */
 export function operationAccess(ds: DataSource) {
   const managed = (thing: { ownerId: string; groupId: string | null } | null, auth: Auth) => (thing ? isManager(ds, auth, thing) : false);

@@ -10,6 +10,7 @@ import {
   clearEventRecord, eventRecordOf, eventsToPublish, recordKeysOf, setEventRecords, upcomingOccurrencesToPublish, type EventToPublish,
 } from '../../db/event-records.ts';
 import { seriesStatus } from '../../db/series.ts';
+import { runBounded } from '../../concurrency.ts';
 import { rsvpActivities } from './rsvps.ts';
 import { unpublishActivities } from './unpublish.ts';
 import { agentFor, SessionRevokedError } from '../../bluesky/sessions.ts';
@@ -34,6 +35,9 @@ export interface SeriesPublishResult {
   nextEndsAt: string | null;
   reason?: string;
 }
+
+/** Records already on the PDS rewritten side by side in one round. */
+const UPDATES_AT_ONCE = 4;
 
 export interface BlueskyDeps { ds: DataSource; redis: Redis; config: Config }
 
@@ -77,11 +81,12 @@ export function blueskyActivities({ ds, redis, config }: BlueskyDeps) {
         written.push({ id: e.id, slug: e.slug, rkey: keys.get(e.id)!, uri: r.uri, cid: r.cid });
       });
     }
-    for (const e of events.filter((x) => !fresh.includes(x))) {
+    // A read and a swap each, a few side by side: a slow PDS keeps a round of updates inside its timeout.
+    await runBounded(events.filter((x) => !fresh.includes(x)), UPDATES_AT_ONCE, async (e) => {
       const rkey = e.bluesky_rkey ?? keys.get(e.id)!;
       const w = await putOwnRecord(agent, { repo: did, collection: EVENT_COLLECTION, rkey }, (stored) => recordOf(e, stored));
       written.push({ id: e.id, slug: e.slug, rkey, ...w });
-    }
+    });
     const deleting = new Set(await setEventRecords(ds, written));
     for (const w of written.filter((x) => deleting.has(x.id))) {
       await agent.com.atproto.repo.deleteRecord({ repo: did, collection: EVENT_COLLECTION, rkey: w.rkey });
@@ -122,9 +127,8 @@ export function blueskyActivities({ ds, redis, config }: BlueskyDeps) {
     async publishEventRecord(slug: string): Promise<PublishResult> {
       const { published, skipped } = await publishEventRecords([slug]);
       if (skipped.length) return { state: 'skipped', reason: skipped[0].reason };
-      if (!published.length) return { state: 'gone' };
-      const [e] = await eventsToPublish(ds, [slug]);
-      return { state: 'published', uri: e.bluesky_uri, cid: e.bluesky_cid };
+      const [e] = published.length ? await eventsToPublish(ds, [slug]) : [];
+      return e ? { state: 'published', uri: e.bluesky_uri, cid: e.bluesky_cid } : { state: 'gone' };
     },
 
     /**
