@@ -93,8 +93,9 @@ export interface PublisherProgress { step: 'waiting' | 'publishing' | 'done'; ro
  */
 export async function blueskyPublisherWorkflow(input: OperationInput<'bsky-publisher'> & { waiting?: string[] }): Promise<PublisherProgress> {
   const waiting = new Set(input.waiting ?? []);
-  const progress: PublisherProgress = { step: 'waiting', rounds: 0, published: 0, waiting: waiting.size, last: null };
-  setHandler(defineQuery<PublisherProgress>(PROGRESS_QUERY), () => ({ ...progress, waiting: waiting.size }));
+  const progress: Omit<PublisherProgress, 'waiting'> = { step: 'waiting', rounds: 0, published: 0, last: null };
+  const report = (): PublisherProgress => ({ ...progress, waiting: waiting.size });
+  setHandler(defineQuery<PublisherProgress>(PROGRESS_QUERY), report);
   // A slug named again while its round runs stays waiting: the next round reads the newer row.
   setHandler(publishEventSignal, (slug) => { waiting.add(slug); });
   while (await condition(() => waiting.size > 0, (input.idleTimeout ?? '1 hour') as '1 hour')) {
@@ -112,7 +113,7 @@ export async function blueskyPublisherWorkflow(input: OperationInput<'bsky-publi
   }
   await condition(allHandlersFinished);
   progress.step = 'done';
-  return { ...progress, waiting: 0 };
+  return report();
 }
 
 /**

@@ -65,10 +65,10 @@ export function blueskyActivities({ ds, redis, config }: BlueskyDeps) {
    * one (`putOwnRecord`). A record written while its event was being deleted is removed again.
    */
   async function writeEventRecords(agent: Agent, did: string, events: EventToPublish[]): Promise<string[]> {
-    const offered = events.filter((e) => !e.bluesky_rkey).map((e) => ({ id: e.id, rkey: TID.nextStr() }));
-    const keys = await recordKeysOf(ds, offered);
+    const offered = new Map(events.filter((e) => !e.bluesky_rkey).map((e) => [e.id, TID.nextStr()]));
+    const keys = await recordKeysOf(ds, [...offered].map(([id, rkey]) => ({ id, rkey })));
     // Fresh: the key offered here was taken, so nothing can be stored under it yet.
-    const fresh = events.filter((e) => offered.some((o) => o.id === e.id && keys.get(e.id) === o.rkey));
+    const fresh = events.filter((e) => offered.has(e.id) && keys.get(e.id) === offered.get(e.id));
     const written: { id: string; slug: string; rkey: string; uri: string; cid: string }[] = [];
     if (fresh.length) {
       const { data } = await agent.com.atproto.repo.applyWrites({
