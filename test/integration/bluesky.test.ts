@@ -102,6 +102,11 @@ describe('Bluesky publishing against a local PDS', () => {
     });
     const { slug } = created.body;
     expect(created.body.operations).toContainEqual({ id: `bsky-publisher:${user.id}`, type: 'bsky-publisher' });
+    // The publisher is its user's: another user is told it does not exist.
+    const publisher = `/v1/operations/bsky-publisher:${user.id}`;
+    expect((await s.api('GET', publisher, { token })).status).toBe(200);
+    const stranger = await s.api('GET', publisher, { token: (await s.user('Stranger')).token });
+    expect([stranger.status, stranger.body.error.code]).toEqual([404, 'not_found']);
     const first = await published(slug, token);
     const record = await pdsRecord(first.uri);
     expect(record?.cid).toBe(first.cid);
