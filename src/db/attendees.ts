@@ -110,10 +110,13 @@ export async function setRegistrationRole(m: EntityManager, eventId: string, use
 
 /**
  * Confirms waitlisted people, earliest first, while there are free seats: per role on an event
- * that declares roles, else for the event (capacity `eventCapacity`). Derives everything from
- * the rows; the caller holds the event lock. Answers who was promoted, in arrival order.
+ * that declares roles, else for the event (capacity `eventCapacity`); at most `perBucket` people
+ * per role (null: no limit). Derives everything from the rows; the caller holds the event lock.
+ * Answers who was promoted, in arrival order.
  */
-export async function promoteWaitlisted(m: EntityManager, eventId: string, eventCapacity: number | null): Promise<{ id: string; user_id: string }[]> {
+export async function promoteWaitlisted(
+  m: EntityManager, eventId: string, eventCapacity: number | null, perBucket: number | null = null,
+): Promise<{ id: string; user_id: string }[]> {
   await m.query(`SELECT 1 FROM attendees WHERE event_id = $1 AND status = 'waitlisted' FOR UPDATE`, [eventId]);
   return m.query(
     `WITH buckets AS (
@@ -129,12 +132,12 @@ export async function promoteWaitlisted(m: EntityManager, eventId: string, event
          FROM attendees WHERE event_id = $1 AND status = 'waitlisted'),
      picked AS (
        SELECT r.id, r.waitlisted_at FROM ranked r JOIN free f ON f.name IS NOT DISTINCT FROM r.registration_role
-        WHERE f.capacity IS NULL OR r.n <= f.seats),
+        WHERE (f.capacity IS NULL OR r.n <= f.seats) AND ($3::int IS NULL OR r.n <= $3)),
      promoted AS (
        UPDATE attendees a SET status = 'confirmed', waitlisted_at = NULL, updated_at = now()
          FROM picked WHERE a.id = picked.id
        RETURNING a.id, a.user_id, picked.waitlisted_at)
-     SELECT id, user_id FROM promoted ORDER BY waitlisted_at, id`, [eventId, eventCapacity]);
+     SELECT id, user_id FROM promoted ORDER BY waitlisted_at, id`, [eventId, eventCapacity, perBucket]);
 }
 
 export interface AttendeeCounts { confirmed: number; waitlisted: number; maybe: number }

@@ -15,7 +15,7 @@ export interface RsvpResult {
   /** The registration's role, on an event that declares roles. */
   role: string | null;
   waitlistPosition?: number;
-  /** A confirmed seat was given up: the waitlist must be promoted. */
+  /** A confirmed seat was given up (and given to the next waiting person, in the same transaction). */
   seatFreed: boolean;
   changed: boolean;
   /** The event has a chat room whose membership follows confirmations. */
@@ -66,8 +66,9 @@ async function seatFree(m: EntityManager, eventId: string, bucket: Bucket, userI
  * for another role moves the registration (to the back of that role's waitlist if it is full).
  * Arrival order is the order in which requests take the event lock, and `clock_timestamp()` (not
  * the transaction's start time) records it. Decided and written in Postgres in one statement
- * (`decideRsvp`), so the lock is held for the decision only; what it sets in motion (`andThen`)
- * is recorded in the same transaction.
+ * (`decideRsvp`), so the lock is held for the decision only; a seat given up goes to the next
+ * waiting person (`promoteIntoFreedSeat`), and what the change sets in motion (`andThen`) is
+ * recorded, in the same transaction.
  */
 export async function rsvp(
   ds: DataSource, eventSlug: string, userId: string, intent: RsvpIntent,
@@ -78,6 +79,8 @@ export async function rsvp(
   return ds.transaction(async (m) => {
     // Null only for a quiet call (`rsvpIfQuiet`): never here.
     const result = resultOf(eventSlug, await decideRsvp(m, { slug: eventSlug, userId, intent, ...registration }))!;
+    // The lock `decideRsvp` took is held until commit: the row is there.
+    if (result.seatFreed) await promoteIntoFreedSeat(m, (await lockEvent(m, eventSlug))!);
     await andThen?.(m, result);
     return result;
   });
@@ -117,7 +120,7 @@ function refusal(eventSlug: string, o: RsvpRefusal): DomainError {
  * An organizer moves a registration to another role, atomically under the event lock: a
  * confirmed person moves only into a free seat (409 `role_full`: nobody is pushed back onto a
  * waitlist by someone else), a waiting one joins the back of the new role's waitlist or takes its
- * free seat. The seat given up in the old role is promoted from that role's waitlist.
+ * free seat. The seat given up in the old role goes to the first of that role's waitlist.
  */
 export async function moveToRole(
   ds: DataSource, eventSlug: string, userId: string, role: string,
@@ -135,11 +138,23 @@ export async function moveToRole(
     if (existing.status === 'confirmed' && !free) throw new DomainError('role_full', `role ${role} of ${eventSlug} has no free seat`, { role });
     const next: AttendeeStatus = existing.status === 'maybe' ? 'maybe' : free ? 'confirmed' : 'waitlisted';
     await setRegistrationRole(m, event.id, userId, bucket.name, next);
+    if (existing.status === 'confirmed') await promoteIntoFreedSeat(m, event);
     const result: RsvpResult = { status: next, role: bucket.name, changed: true, seatFreed: existing.status === 'confirmed', chatEnabled: event.chat_enabled };
     if (next === 'waitlisted') result.waitlistPosition = await waitlistPosition(m, event.id, userId);
     await andThen?.(m, result);
     return result;
   });
+}
+
+/**
+ * The seat one person gave up goes to the next waiting person of its role (or of the event) in
+ * the change's own transaction, under the event lock it holds: nobody sees the seat free while
+ * people wait, and the work is bounded (at most one person per role). Changes that may free many
+ * seats at once (a raised capacity, new roles, a claim) promote through `waitlist:<slug>`
+ * (`promoteFromWaitlist`).
+ */
+async function promoteIntoFreedSeat(m: EntityManager, event: { id: string; capacity: number | null }): Promise<void> {
+  await promoteWaitlisted(m, event.id, event.capacity, 1);
 }
 
 export interface Promotion { attendeeId: string; userId: string }

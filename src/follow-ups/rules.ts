@@ -92,16 +92,16 @@ export function afterMembershipChanged(config: ChatConfig, group: { slug: string
 }
 
 /**
- * An RSVP change: a freed seat wakes the waitlist; a change of attendance, the chat room; and a
- * publishing Bluesky user's RSVP record follows a change, when the event is on the network. (A
- * promotion needs no record change: both are `going`.)
+ * An RSVP change: a change of attendance reaches the chat room (the person promoted into a freed
+ * seat with it: the change itself promoted them, src/domain/rsvp.ts); and a publishing Bluesky
+ * user's RSVP record follows a change, when the event is on the network. (A promotion needs no
+ * record change: both are `going`.)
  */
 export async function afterRsvp(
   m: EntityManager, config: ChatConfig, eventSlug: string, result: RsvpResult,
   user?: { id: string; slug: string; blueskyConnected: boolean; blueskyAutoPublish: boolean },
 ): Promise<FollowUp[]> {
   const out: FollowUp[] = [];
-  if (result.seatFreed) out.push({ type: 'waitlist', slug: eventSlug });
   if (result.changed && result.chatEnabled && config.CHAT_ENABLED) out.push({ type: 'chat-room', slug: eventSlug });
   if (result.changed && user && publishesRsvps(user)) {
     if (await isOnNetwork(m, eventSlug)) out.push(rsvpRecord(eventSlug, user));
@@ -110,8 +110,9 @@ export async function afterRsvp(
 }
 
 /**
- * An RSVP outcome after which `afterRsvp` records nothing, for a person whose RSVPs publish no
- * record (`publishesRsvps`): no seat freed, no change reaching a chat room while chat is on.
+ * An RSVP outcome that may be written on its own, for a person whose RSVPs publish no record
+ * (`publishesRsvps`): no seat freed (its promotion is written in the same transaction), and
+ * nothing for `afterRsvp` to record (no change reaching a chat room while chat is on).
  * `meetflow_rsvp` checks the same before it writes a quiet RSVP (src/domain/rsvp.ts
  * `rsvpIfQuiet`); test/unit/follow-up-rules.test.ts holds it against `afterRsvp`.
  */

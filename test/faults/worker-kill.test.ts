@@ -36,28 +36,30 @@ describe('a worker killed while every family has work in flight', () => {
   it('the next worker finishes all of it, each effect once', { timeout: 600_000 }, async () => {
     const host = (await appPasswordLogin(s, 'alice.test', 'alice-pass')).body.token as string;
     const { token: guest, user: carolUser } = (await appPasswordLogin(s, 'carol.test', 'carol-pass')).body as { token: string; user: { slug: string } };
-    const waiting = await s.user('Waiting');
+    const [waiting, waitingMore] = [await s.user('Waiting'), await s.user('Waiting more')];
     const first = await spawnWorker(s);
     spawned.push(first.child);
 
-    // A published event (record), with chat, one seat: Carol takes it (RSVP record, room), Waiting queues.
+    // A published event (record), with chat, one seat: Carol takes it (RSVP record, room), Waiting and Waiting more queue.
     const event = (await s.api('POST', '/v1/events', { token: host, body: {
       name: 'Crash Test', startAt: '2027-07-01T18:00:00Z', endAt: '2027-07-01T20:00:00Z', timeZone: 'UTC',
       capacity: 1, chatEnabled: true, publishToBluesky: true,
     } })).body;
     await eventually(async () => (await s.api('GET', `/v1/events/${event.slug}`, { token: host })).body.bluesky?.uri);
     await s.api('POST', `/v1/events/${event.slug}/attendees`, { token: guest, body: { status: 'going' } });
-    await s.api('POST', `/v1/events/${event.slug}/attendees`, { token: waiting.token, body: { status: 'going' } });
+    for (const w of [waiting, waitingMore]) await s.api('POST', `/v1/events/${event.slug}/attendees`, { token: w.token, body: { status: 'going' } });
     const rsvpOp = `bsky-rsvp:${event.slug}/${carolUser.slug}`;
     await eventually(async () => (await records(carol, RSVP_COLLECTION)).length === 1, { timeoutMs: 60_000 })
       .catch(async (err: Error) => { throw new Error(`${err.message}; ${await s.whereIs(rsvpOp)}`); });
 
-    // Now, all at once: Carol gives up her seat (promotion, RSVP record, room), a series is
-    // created (materialization, its record), Alice asks for a sync; and the worker dies.
+    // Now, all at once: Carol gives up her seat (Waiting takes it in the same transaction; RSVP
+    // record, room), Alice adds a seat (waitlist promotion), a series is created (materialization,
+    // its record), Alice asks for a sync; and the worker dies.
     const start = new Date(Date.now() + 2 * 86_400_000);
     start.setUTCSeconds(0, 0);
     await Promise.all([
       s.api('DELETE', `/v1/events/${event.slug}/attendees/me`, { token: guest }),
+      s.api('PATCH', `/v1/events/${event.slug}`, { token: host, body: { capacity: 2 } }),
       s.api('POST', '/v1/series', { token: host, body: {
         name: 'Crash Series', rrule: 'FREQ=DAILY;COUNT=6', startAt: start.toISOString(), endAt: new Date(start.getTime() + 3_600_000).toISOString(), timeZone: 'UTC',
       } }).then((r) => { series = r.body.slug; }),
@@ -72,7 +74,7 @@ describe('a worker killed while every family has work in flight', () => {
       const status = async (userId: string) => (await s.ds.query(
         `SELECT a.status FROM attendees a JOIN events e ON e.id = a.event_id WHERE e.slug = $1 AND a.user_id = $2`, [event.slug, userId]))[0]?.status;
       const long = { timeoutMs: 240_000, intervalMs: 500 };
-      await eventually(async () => (await status(waiting.id)) === 'confirmed', long);
+      await eventually(async () => (await status(waiting.id)) === 'confirmed' && (await status(waitingMore.id)) === 'confirmed', long);
       await eventually(async () => (await s.ds.query(`SELECT count(*)::int AS n FROM events WHERE series_slug = $1`, [series]))[0].n === 6, long);
       await eventually(async () => {
         const rsvps = await records(carol, RSVP_COLLECTION);

@@ -147,8 +147,8 @@ describe('operations (API -> Temporal dev server -> worker -> activity -> Postgr
     const guest = await s.user();
     await s.api('POST', `/v1/events/${slug}/attendees`, { token: owner.token, body: { status: 'going' } });
     await s.api('POST', `/v1/events/${slug}/attendees`, { token: guest.token, body: { status: 'going' } });
-    const cancel = await s.api('DELETE', `/v1/events/${slug}/attendees/me`, { token: owner.token });
-    const id = cancel.body.operations[0].id;
+    const raised = await s.api('PATCH', `/v1/events/${slug}`, { token: owner.token, body: { capacity: 2 } });
+    const id = raised.body.operations[0].id;
     expect(id).toBe(`waitlist:${slug}`);
 
     const op = await eventually(async () => {
@@ -158,7 +158,7 @@ describe('operations (API -> Temporal dev server -> worker -> activity -> Postgr
     expect(op).toMatchObject({ id, type: 'waitlist', status: 'running', entity: { kind: 'event', slug } });
     expect(op.links.temporalUi).toContain(encodeURIComponent(id));
     // The activity's write is visible through the API.
-    expect((await s.api('GET', `/v1/events/${slug}`, { token: owner.token })).body.attendeeCounts).toEqual({ confirmed: 1, waitlisted: 0, maybe: 0 });
+    expect((await s.api('GET', `/v1/events/${slug}`, { token: owner.token })).body.attendeeCounts).toEqual({ confirmed: 2, waitlisted: 0, maybe: 0 });
 
     const listed = await eventually(async () => {
       const r = await s.api('GET', `/v1/operations?type=waitlist&entity=event:${slug}&status=running`, { token: owner.token });

@@ -48,36 +48,53 @@ describe('RSVPs with capacity (real Postgres, real dev server)', () => {
       .toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
   });
 
-  it('10 cancellations promote exactly the next 10 waitlisted, in order, each once, across a worker restart', async () => {
+  it('10 cancellations, half of them with no worker, each promote the next waitlisted person in their own transaction, in order, each once', async () => {
     const owner = await s.user('Owner');
     const { slug } = await s.event(owner.token, { capacity: 10 });
     const people = await users(30, 'Person');
     for (const p of people) await s.api('POST', `/v1/events/${slug}/attendees`, { token: p.token, body: { status: 'going' } });
     const firstTen = people.slice(0, 10);
     const nextTen = people.slice(10, 20).map((p) => p.id);
+    const confirmed = async () => (await statusRows(slug)).filter((r) => r.status === 'confirmed').length;
 
-    // Five cancellations with the worker up ...
-    await Promise.all(firstTen.slice(0, 5).map((p) => s.api('DELETE', `/v1/events/${slug}/attendees/me`, { token: p.token })));
-    await eventually(async () => (await statusRows(slug)).filter((r) => r.status === 'confirmed').length === 10);
-    // ... five while it is down: the signals wait in Temporal, nothing is promoted yet ...
+    // Five concurrent cancellations with the worker up, five with it down: each answer comes back
+    // with its seat already taken by the next person, and no workflow to wait for.
+    const cancel = (p: User) => s.api('DELETE', `/v1/events/${slug}/attendees/me`, { token: p.token });
+    const before = await Promise.all(firstTen.slice(0, 5).map(cancel));
+    expect(await confirmed()).toBe(10);
     await s.stopWorker();
-    const answers = await Promise.all(firstTen.slice(5).map((p) => s.api('DELETE', `/v1/events/${slug}/attendees/me`, { token: p.token })));
-    expect(answers.every((a) => a.body.operations[0].id === `waitlist:${slug}`)).toBe(true);
-    expect((await statusRows(slug)).filter((r) => r.status === 'confirmed')).toHaveLength(5);
-    // ... and a new worker finishes the job.
+    const after = await Promise.all(firstTen.slice(5).map(cancel));
+    expect(await confirmed()).toBe(10);
     await s.startWorker();
-    await eventually(async () => (await statusRows(slug)).filter((r) => r.status === 'confirmed').length === 10);
+    for (const a of [...before, ...after]) expect(a.body).toMatchObject({ status: 'cancelled', operations: [] });
 
     const rows = await statusRows(slug);
-    const confirmedIds = rows.filter((r) => r.status === 'confirmed').map((r) => r.user_id).sort();
-    expect(confirmedIds).toEqual([...nextTen].sort());
+    expect(rows.filter((r) => r.status === 'confirmed').map((r) => r.user_id).sort()).toEqual([...nextTen].sort());
     expect(rows.filter((r) => r.status === 'waitlisted').map((r) => r.user_id)).toEqual(people.slice(20).map((p) => p.id));
     expect(rows.filter((r) => r.status === 'cancelled')).toHaveLength(10);
+  });
+
+  it('a raised capacity promotes through waitlist:<slug>, across a worker restart, each person once', async () => {
+    const owner = await s.user('Owner');
+    const { slug } = await s.event(owner.token, { capacity: 2 });
+    const people = await users(12, 'Raise');
+    for (const p of people) await s.api('POST', `/v1/events/${slug}/attendees`, { token: p.token, body: { status: 'going' } });
+    const confirmed = async () => (await statusRows(slug)).filter((r) => r.status === 'confirmed').map((r) => r.user_id);
+
+    // The raise is committed with its follow-up while no worker runs: nobody is promoted yet ...
+    await s.stopWorker();
+    const raised = await s.api('PATCH', `/v1/events/${slug}`, { token: owner.token, body: { capacity: 10 } });
+    expect(raised.body.operations).toEqual([{ id: `waitlist:${slug}`, type: 'waitlist' }]);
+    expect(await confirmed()).toHaveLength(2);
+    // ... and a new worker does it: the next eight, in order.
+    await s.startWorker();
+    await eventually(async () => (await confirmed()).length === 10);
+    expect((await confirmed()).sort()).toEqual(people.slice(0, 10).map((p) => p.id).sort());
     const progress = await eventually(async () => {
       const op = await s.api('GET', `/v1/operations/waitlist:${slug}`, { token: owner.token });
-      return op.body.progress?.promoted === 10 && op.body.progress;
+      return op.body.progress?.promoted === 8 && op.body.progress;
     });
-    expect(progress.promoted).toBe(10); // each promoted once, never over capacity
+    expect(progress.promoted).toBe(8); // each promoted once, never over capacity
   });
 
   it('repeating an RSVP is a no-op; interested is maybe; notgoing cancels', async () => {
