@@ -74,22 +74,27 @@ describe('RSVPs with capacity (real Postgres, real dev server)', () => {
     expect(rows.filter((r) => r.status === 'cancelled')).toHaveLength(10);
   });
 
-  it('a raised capacity promotes through waitlist:<slug>, across a worker restart, each person once', async () => {
+  it('a raised capacity promotes through waitlist:<slug>, across a worker restart, each person once; a cancellation meanwhile promotes one person only', async () => {
     const owner = await s.user('Owner');
     const { slug } = await s.event(owner.token, { capacity: 2 });
     const people = await users(12, 'Raise');
     for (const p of people) await s.api('POST', `/v1/events/${slug}/attendees`, { token: p.token, body: { status: 'going' } });
     const confirmed = async () => (await statusRows(slug)).filter((r) => r.status === 'confirmed').map((r) => r.user_id);
+    const ids = (ps: User[]) => ps.map((p) => p.id).sort();
 
     // The raise is committed with its follow-up while no worker runs: nobody is promoted yet ...
     await s.stopWorker();
     const raised = await s.api('PATCH', `/v1/events/${slug}`, { token: owner.token, body: { capacity: 10 } });
     expect(raised.body.operations).toEqual([{ id: `waitlist:${slug}`, type: 'waitlist' }]);
     expect(await confirmed()).toHaveLength(2);
-    // ... and a new worker does it: the next eight, in order.
+    // ... a cancellation gives its own seat to the first waiting person, and no more (its
+    // transaction's work is bounded, whatever seats are free) ...
+    await s.api('DELETE', `/v1/events/${slug}/attendees/me`, { token: people[0].token });
+    expect((await confirmed()).sort()).toEqual(ids([people[1], people[2]]));
+    // ... and a new worker promotes the rest: the next eight, in order.
     await s.startWorker();
     await eventually(async () => (await confirmed()).length === 10);
-    expect((await confirmed()).sort()).toEqual(people.slice(0, 10).map((p) => p.id).sort());
+    expect((await confirmed()).sort()).toEqual(ids(people.slice(1, 11)));
     const progress = await eventually(async () => {
       const op = await s.api('GET', `/v1/operations/waitlist:${slug}`, { token: owner.token });
       return op.body.progress?.promoted === 8 && op.body.progress;
