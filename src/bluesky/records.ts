@@ -1,5 +1,15 @@
 import type { Agent } from '@atproto/api';
-import { ComAtprotoRepoPutRecord } from '@atproto/api';
+import { ComAtprotoRepoPutRecord, XRPCError } from '@atproto/api';
+
+/**
+ * The PDS's reason when it refused a write for what was sent (a 4xx: an invalid or too large
+ * record); null for anything a retry may get past (network, 5xx, rate limit, session, a swap).
+ */
+export function refusal(err: unknown): string | null {
+  if (!(err instanceof XRPCError) || err.status < 400 || err.status >= 500) return null;
+  if ([401, 403, 408, 429].includes(err.status)) return null;
+  return `${err.status} ${err.error}: ${err.message}`.slice(0, 300);
+}
 
 function isRecordNotFound(err: unknown): boolean {
   const e = err as { message?: string; error?: string };

@@ -5,7 +5,7 @@ import { putOwnRecord, RecordChangedError } from '../../src/bluesky/records.ts';
 import type { TestNetworkNoAppView } from '@atproto/dev-env';
 import { EVENT_COLLECTION, RSVP_COLLECTION } from '../../src/domain/lexicon.ts';
 import { agentFor, sessionStore } from '../../src/bluesky/sessions.ts';
-import { blueskyActivities } from '../../src/activities/bluesky/index.ts';
+import { blueskyActivities, type EventsPublishResult } from '../../src/activities/bluesky/index.ts';
 import { rowsReferencingEvent, seedAttendees } from '../helpers/seed.ts';
 import { eventually, type Stack } from '../helpers/stack.ts';
 import { appPasswordLogin, pdsAccount, startPdsStack } from '../helpers/pds.ts';
@@ -14,6 +14,8 @@ import { browserCookie, signInAndConsent } from '../helpers/oauth.ts';
 import { freePort } from '../../scripts/free-ports.ts';
 import { FAILURE } from '../../src/temporal/failures.ts';
 import { asActivityFailure } from '../../src/worker/activity-failures.ts';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
 
 // A real PDS and PLC in-process (@atproto/dev-env); meetflow logs in there with an app password.
 let net: TestNetworkNoAppView;
@@ -301,6 +303,38 @@ describe('Bluesky publishing against a local PDS', () => {
     }
   });
 
+  it('a record the PDS refuses (too large) is set aside with its reason and holds up none of the author\'s other events', async () => {
+    const { token, user } = (await login()).body;
+    const create = async (name: string, extra: object = {}) => (await s.api('POST', '/v1/events', {
+      token, body: { name, startAt: '2027-10-03T18:00:00Z', endAt: '2027-10-03T20:00:00Z', timeZone: 'UTC', ...extra },
+    })).body.slug as string;
+    // The PDS takes up to about 1 MB per call. The API's 50,000 characters of description stay
+    // below that (300 KB as JSON, when each is escaped); a row written otherwise need not.
+    const tooLarge = async (name: string) => {
+      const slug = await create(name, { publishToBluesky: false });
+      await s.ds.query(`UPDATE events SET description = repeat(chr(1), 200000) WHERE slug = $1`, [slug]);
+      return slug;
+    };
+
+    // Through the publisher: the refused record first, then another event, which is published.
+    const refused = await tooLarge('Too large');
+    expect((await s.api('POST', `/v1/events/${refused}/bluesky`, { token })).status).toBe(202);
+    await eventually(async () => (await s.api('GET', `/v1/operations/bsky-publisher:${user.id}`, { token })).body.progress?.last?.refused?.[0]?.slug === refused);
+    const after = await create('After the refused one');
+    await publishedAs(after, token, 'After the refused one');
+    expect((await s.api('GET', `/v1/events/${refused}`, { token })).body.bluesky).toBeNull();
+
+    // One round: four records the API allows, 1.2 MB together, are one commit the PDS refuses, so
+    // each is written on its own; the one too large by itself is set aside.
+    const wordy = await Promise.all([1, 2, 3, 4].map((i) => create(`Wordy ${i}`, { publishToBluesky: false, description: '\u0001'.repeat(50_000) })));
+    const big = await tooLarge('Too large again');
+    const { publishEventRecords } = blueskyActivities({ ds: s.ds, redis: s.redis, config: s.config });
+    const round: EventsPublishResult = await new MockActivityEnvironment({}, { logger: new DefaultLogger('ERROR') }).run(publishEventRecords, [...wordy, big]);
+    expect(round).toMatchObject({ skipped: [], gone: [], refused: [{ slug: big, reason: expect.stringMatching(/^413 /) }] });
+    expect([...round.published].sort()).toEqual([...wordy].sort());
+    for (const [i, slug] of wordy.entries()) await publishedAs(slug, token, `Wordy ${i + 1}`);
+  });
+
   it('a record written while its event is being deleted is removed again, and the row is left to its deletion', async () => {
     const { token } = (await login()).body;
     const { slug } = (await s.api('POST', '/v1/events', {
@@ -317,7 +351,7 @@ describe('Bluesky publishing against a local PDS', () => {
       return written;
     };
     try {
-      expect(await blueskyActivities(deps).publishEventRecords([slug])).toEqual({ published: [], skipped: [], gone: [slug] });
+      expect(await blueskyActivities(deps).publishEventRecords([slug])).toEqual({ published: [], skipped: [], gone: [slug], refused: [] });
     } finally {
       repo.applyWrites = applyWrites;
     }
@@ -333,7 +367,7 @@ describe('Bluesky publishing against a local PDS', () => {
     await s.ds.query(`UPDATE events SET source_type = 'bluesky', source_id = 'at://' || $2 || '/x/1' WHERE slug = $1`, [ingested.slug, user.did]);
     const skip = await s.api('POST', `/v1/events/${ingested.slug}/bluesky`, { token });
     const skipped = await eventually(async () => (await s.api('GET', `/v1/operations/${skip.body.id}`, { token })).body.progress?.last);
-    expect(skipped).toEqual({ published: [], skipped: [{ slug: ingested.slug, reason: 'ingested from the network' }], gone: [] });
+    expect(skipped).toEqual({ published: [], skipped: [{ slug: ingested.slug, reason: 'ingested from the network' }], gone: [], refused: [] });
 
     // Revoke: the stored refresh token is dead and the access token garbage.
     const store = sessionStore(s.redis, s.config);

@@ -40,7 +40,7 @@ describe('blueskyPublisherWorkflow', () => {
           for (const slug of [...Array.from({ length: 29 }, (_, i) => `e${i + 1}`), 'e0']) await handle.signal(SIGNALS.publishEvent, slug);
           throw new Error('connect ECONNREFUSED');
         }
-        return { published: slugs, skipped: [], gone: [] };
+        return { published: slugs, skipped: [], gone: [], refused: [] };
       },
     }, async (taskQueue) => {
       const handle = await suite.env.client.workflow.signalWithStart('blueskyPublisherWorkflow', {

@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../../config.ts';
 import { EVENT_COLLECTION, eventRecord } from '../../domain/lexicon.ts';
-import { putOwnRecord } from '../../bluesky/records.ts';
+import { putOwnRecord, refusal } from '../../bluesky/records.ts';
 import {
   clearEventRecord, eventRecordOf, eventsToPublish, recordKeysOf, setEventRecords, upcomingOccurrencesToPublish, type EventToPublish,
 } from '../../db/event-records.ts';
@@ -20,11 +20,15 @@ export type PublishResult =
   | { state: 'skipped'; reason: string }
   | { state: 'gone' };
 
+/** An event whose record the PDS refused, with its reason. */
+export interface Refused { slug: string; reason: string }
+
 /** One round of `bsky-publisher:<user id>`: what became of each event asked for. */
 export interface EventsPublishResult {
   published: string[];
   skipped: { slug: string; reason: string }[];
   gone: string[];
+  refused: Refused[];
 }
 
 export interface SeriesPublishResult {
@@ -58,34 +62,51 @@ export function blueskyActivities({ ds, redis, config }: BlueskyDeps) {
   }
 
   /**
-   * Creates or updates the records of one owner's events; answers the slugs written. Each rkey is
-   * saved before the first write, so a retry rewrites the same record. Events that never had a
-   * record are created together, in one commit (`applyWrites`); a failed batch is retried record by
-   * record, since their keys are saved by then. Records already there are read and swapped one by
-   * one (`putOwnRecord`). A record written while its event was being deleted is removed again.
+   * Creates or updates the records of one owner's events; answers the slugs written and those the
+   * PDS refused (with its reason). Each rkey is saved before the first write, so a retry rewrites
+   * the same record. Events that never had a record are created together, in one commit
+   * (`applyWrites`); records already there are read and swapped one by one (`putOwnRecord`). A
+   * refused commit is written record by record, and a record the PDS refuses (too large, invalid)
+   * is set aside: it does not hold up the author's other events, and is tried again on the event's
+   * next change (or the reconciler's). A record written while its event was being deleted is
+   * removed again.
    */
-  async function writeEventRecords(agent: Agent, did: string, events: EventToPublish[]): Promise<string[]> {
+  async function writeEventRecords(agent: Agent, did: string, events: EventToPublish[]): Promise<{ written: string[]; refused: Refused[] }> {
     const offered = new Map(events.filter((e) => !e.bluesky_rkey).map((e) => [e.id, TID.nextStr()]));
     const keys = await recordKeysOf(ds, [...offered].map(([id, rkey]) => ({ id, rkey })));
     // Fresh: the key offered here was taken, so nothing can be stored under it yet.
-    const fresh = events.filter((e) => offered.has(e.id) && keys.get(e.id) === offered.get(e.id));
+    const fresh = new Set(events.filter((e) => offered.has(e.id) && keys.get(e.id) === offered.get(e.id)));
     const written: { id: string; slug: string; rkey: string; uri: string; cid: string }[] = [];
-    if (fresh.length) {
-      const { data } = await agent.com.atproto.repo.applyWrites({
-        repo: did, validate: false,
-        writes: fresh.map((e) => ({ $type: 'com.atproto.repo.applyWrites#create' as const, collection: EVENT_COLLECTION, rkey: keys.get(e.id)!, value: recordOf(e, undefined) })),
-      });
-      fresh.forEach((e, i) => {
-        const r = data.results?.[i] as { uri?: string; cid?: string } | undefined;
-        if (!r?.uri || !r.cid) throw new Error(`applyWrites answered no record for ${e.slug}`);
-        written.push({ id: e.id, slug: e.slug, rkey: keys.get(e.id)!, uri: r.uri, cid: r.cid });
-      });
+    const refused: Refused[] = [];
+    if (fresh.size) {
+      const batch = [...fresh];
+      try {
+        const { data } = await agent.com.atproto.repo.applyWrites({
+          repo: did, validate: false,
+          writes: batch.map((e) => ({ $type: 'com.atproto.repo.applyWrites#create' as const, collection: EVENT_COLLECTION, rkey: keys.get(e.id)!, value: recordOf(e, undefined) })),
+        });
+        batch.forEach((e, i) => {
+          const r = data.results?.[i] as { uri?: string; cid?: string } | undefined;
+          if (!r?.uri || !r.cid) throw new Error(`applyWrites answered no record for ${e.slug}`);
+          written.push({ id: e.id, slug: e.slug, rkey: keys.get(e.id)!, uri: r.uri, cid: r.cid });
+          fresh.delete(e);
+        });
+      } catch (err) {
+        if (!refusal(err)) throw err; // else each is written on its own below, to find the one refused
+      }
     }
-    // A read and a swap each, a few side by side: a slow PDS keeps a round of updates inside its timeout.
-    await runBounded(events.filter((x) => !fresh.includes(x)), UPDATES_AT_ONCE, async (e) => {
+    // A read and a swap each (none for a fresh key), a few side by side: a slow PDS keeps a round inside its timeout.
+    await runBounded(events.filter((e) => !written.some((w) => w.id === e.id)), UPDATES_AT_ONCE, async (e) => {
       const rkey = e.bluesky_rkey ?? keys.get(e.id)!;
-      const w = await putOwnRecord(agent, { repo: did, collection: EVENT_COLLECTION, rkey }, (stored) => recordOf(e, stored));
-      written.push({ id: e.id, slug: e.slug, rkey, ...w });
+      try {
+        const w = await putOwnRecord(agent, { repo: did, collection: EVENT_COLLECTION, rkey }, (stored) => recordOf(e, stored), fresh.has(e));
+        written.push({ id: e.id, slug: e.slug, rkey, ...w });
+      } catch (err) {
+        const reason = refusal(err);
+        if (!reason) throw err;
+        log.warn('the PDS refused an event record', { did, slug: e.slug, reason });
+        refused.push({ slug: e.slug, reason });
+      }
     });
     const deleting = new Set(await setEventRecords(ds, written));
     for (const w of written.filter((x) => deleting.has(x.id))) {
@@ -93,7 +114,7 @@ export function blueskyActivities({ ds, redis, config }: BlueskyDeps) {
     }
     const saved = written.filter((w) => !deleting.has(w.id));
     if (saved.length) log.info('events published to Bluesky', { did, slugs: saved.map((w) => w.slug) });
-    return saved.map((w) => w.slug);
+    return { written: saved.map((w) => w.slug), refused };
   }
 
   /**
@@ -102,7 +123,7 @@ export function blueskyActivities({ ds, redis, config }: BlueskyDeps) {
    */
   async function publishEventRecords(slugs: string[]): Promise<EventsPublishResult> {
     const rows = new Map((await eventsToPublish(ds, slugs)).map((e) => [e.slug, e]));
-    const out: EventsPublishResult = { published: [], skipped: [], gone: [] };
+    const out: EventsPublishResult = { published: [], skipped: [], gone: [], refused: [] };
     const byOwner = new Map<string, EventToPublish[]>();
     for (const slug of new Set(slugs)) {
       const e = rows.get(slug);
@@ -112,9 +133,10 @@ export function blueskyActivities({ ds, redis, config }: BlueskyDeps) {
       else byOwner.set(e.owner_did!, [...byOwner.get(e.owner_did!) ?? [], e]);
     }
     for (const [did, events] of byOwner) {
-      const written = await writeEventRecords(await agentFor(did, { ds, redis, config }), did, events);
+      const { written, refused } = await writeEventRecords(await agentFor(did, { ds, redis, config }), did, events);
       out.published.push(...written);
-      out.gone.push(...events.filter((e) => !written.includes(e.slug)).map((e) => e.slug));
+      out.refused.push(...refused);
+      out.gone.push(...events.filter((e) => !written.includes(e.slug) && !refused.some((r) => r.slug === e.slug)).map((e) => e.slug));
     }
     return out;
   }
@@ -125,8 +147,9 @@ export function blueskyActivities({ ds, redis, config }: BlueskyDeps) {
 
     /** One round of `bsky-publish:<slug>` (runs started before `bsky-publisher`). */
     async publishEventRecord(slug: string): Promise<PublishResult> {
-      const { published, skipped } = await publishEventRecords([slug]);
-      if (skipped.length) return { state: 'skipped', reason: skipped[0].reason };
+      const { published, skipped, refused } = await publishEventRecords([slug]);
+      const notWritten = [...skipped, ...refused];
+      if (notWritten.length) return { state: 'skipped', reason: notWritten[0].reason };
       const [e] = published.length ? await eventsToPublish(ds, [slug]) : [];
       return e ? { state: 'published', uri: e.bluesky_uri, cid: e.bluesky_cid } : { state: 'gone' };
     },
@@ -146,8 +169,10 @@ export function blueskyActivities({ ds, redis, config }: BlueskyDeps) {
       const reason = next ? notPublishable(next) : 'no upcoming occurrence';
       if (reason) return { state: 'skipped', reason, published: [], nextEndsAt: next?.end_at.toISOString() ?? null };
       const did = next!.owner_did!;
-      const published = await writeEventRecords(await agentFor(did, { ds, redis, config }), did, targets);
-      return { state: 'published', published, nextEndsAt: next!.end_at.toISOString() };
+      const { written, refused } = await writeEventRecords(await agentFor(did, { ds, redis, config }), did, targets);
+      const nextRefused = refused.find((r) => r.slug === next!.slug);
+      if (nextRefused) return { state: 'skipped', reason: `refused by the PDS: ${nextRefused.reason}`, published: written, nextEndsAt: next!.end_at.toISOString() };
+      return { state: 'published', published: written, nextEndsAt: next!.end_at.toISOString() };
     },
 
     /**
