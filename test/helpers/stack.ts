@@ -13,7 +13,7 @@ import { workflowBundlePath } from './workflow-bundle.ts';
 import { quietRuntime, WORKER_LOG } from './quiet-runtime.ts';
 import { createMatrixClient } from '../../src/matrix/create-client.ts';
 
-const { EventType, PendingWorkflowTaskState: TaskState } = temporal.api.enums.v1;
+const { EventType, PendingWorkflowTaskState: TaskState, TaskQueueType } = temporal.api.enums.v1;
 
 /**
  * The real services started by `npm test` (Postgres, Redis, Temporal dev server), wired the way
@@ -113,7 +113,17 @@ export async function startStack(env: Record<string, string> = {}) {
       const events = await handle.fetchHistory().then((h) => (h.events ?? []).map((e) =>
         `${e.eventId} ${EventType[e.eventType ?? 0].replace('EVENT_TYPE_', '')}`).join(', '), (e: Error) => e.message);
       return `${workflowId} ${d.status.name} (run ${d.runId}, ${d.historyLength} events)${outcome}; operation ${JSON.stringify(operation)}; `
-        + `pending activities: ${pending || 'none'}; ${taskLine}; history: ${events}; worker log: ${WORKER_LOG}`;
+        + `pending activities: ${pending || 'none'}; ${taskLine}; history: ${events}; ${await stack.pollers()}; worker log: ${WORKER_LOG}`;
+    },
+
+    /** Who polled this stack's workflow task queue, and when last (a task nobody picks up: is anyone polling?). */
+    async pollers(): Promise<string> {
+      const q = await stack.temporal.workflowService.describeTaskQueue({
+        namespace: config.TEMPORAL_NAMESPACE, taskQueue: { name: config.TEMPORAL_TASK_QUEUE }, taskQueueType: TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+      }).catch((e: Error) => e);
+      if (q instanceof Error) return `pollers unknown: ${q.message}`;
+      const seen = (q.pollers ?? []).map((p) => `${p.identity} at ${new Date(Number(p.lastAccessTime?.seconds ?? 0) * 1000).toISOString()}`);
+      return `workflow pollers (now ${new Date().toISOString()}): ${seen.join(', ') || 'none'}`;
     },
 
     async event(ownerToken: string, fields: Record<string, unknown> = {}) {
