@@ -57,7 +57,7 @@ afterAll(async () => {
 const via = (i: number) => apis[i % apis.length];
 
 describe('two APIs, three workers and the consumer on one Temporal', () => {
-  it('RSVPs through both APIs never over-fill; cancellations promote the waitlist in arrival order', { timeout: 300_000 }, async () => {
+  it('RSVPs through both APIs never over-fill; cancellations and a raised capacity promote the waitlist in arrival order', { timeout: 300_000 }, async () => {
     const owner = await s.user('Owner');
     const { slug } = (await via(0).api('POST', '/v1/events', { token: owner.token, body: {
       name: 'Scaled', startAt: '2027-06-01T18:00:00Z', endAt: '2027-06-01T20:00:00Z', timeZone: 'UTC', capacity: 10,
@@ -71,12 +71,17 @@ describe('two APIs, three workers and the consumer on one Temporal', () => {
       `SELECT a.user_id, a.status FROM attendees a JOIN events e ON e.id = a.event_id WHERE e.slug = $1 ORDER BY a.waitlisted_at NULLS FIRST, a.id`, [slug]) as Promise<{ user_id: string; status: string }[]>;
     const waitlist = (await rows()).filter((r) => r.status === 'waitlisted').map((r) => r.user_id);
 
+    // Each cancellation gives its seat away in its own transaction, through either API ...
     const confirmed = people.filter((_, i) => answers[i].body.status === 'confirmed');
     await Promise.all(confirmed.map((p, i) => via(i + 1).api('DELETE', `/v1/events/${slug}/attendees/me`, { token: p.token })));
-    await eventually(async () => (await rows()).filter((r) => r.status === 'confirmed').length === 10, { timeoutMs: 120_000, intervalMs: 250 });
     const after = await rows();
     expect(after.filter((r) => r.status === 'confirmed').map((r) => r.user_id).sort()).toEqual(waitlist.slice(0, 10).sort());
     expect(after.filter((r) => r.status === 'waitlisted')).toHaveLength(20);
+
+    // ... and five more seats are filled by waitlist:<slug>, on whichever worker.
+    expect((await via(0).api('PATCH', `/v1/events/${slug}`, { token: owner.token, body: { capacity: 15 } })).body.operations).toEqual([{ id: `waitlist:${slug}`, type: 'waitlist' }]);
+    await eventually(async () => (await rows()).filter((r) => r.status === 'confirmed').length === 15, { timeoutMs: 120_000, intervalMs: 250 });
+    expect((await rows()).filter((r) => r.status === 'confirmed').map((r) => r.user_id).sort()).toEqual(waitlist.slice(0, 15).sort());
   });
 
   it('a deletion started through one API is followed through the other and completes once', { timeout: 300_000 }, async () => {
