@@ -96,7 +96,8 @@ export function blueskyActivities({ ds, redis, config }: BlueskyDeps) {
       }
     }
     // A read and a swap each (none for a fresh key), a few side by side: a slow PDS keeps a round inside its timeout.
-    await runBounded(events.filter((e) => !written.some((w) => w.id === e.id)), UPDATES_AT_ONCE, async (e) => {
+    const committed = new Set(written.map((w) => w.id));
+    await runBounded(events.filter((e) => !committed.has(e.id)), UPDATES_AT_ONCE, async (e) => {
       const rkey = e.bluesky_rkey ?? keys.get(e.id)!;
       try {
         const w = await putOwnRecord(agent, { repo: did, collection: EVENT_COLLECTION, rkey }, (stored) => recordOf(e, stored), fresh.has(e));
@@ -136,7 +137,8 @@ export function blueskyActivities({ ds, redis, config }: BlueskyDeps) {
       const { written, refused } = await writeEventRecords(await agentFor(did, { ds, redis, config }), did, events);
       out.published.push(...written);
       out.refused.push(...refused);
-      out.gone.push(...events.filter((e) => !written.includes(e.slug) && !refused.some((r) => r.slug === e.slug)).map((e) => e.slug));
+      const answered = new Set([...written, ...refused.map((r) => r.slug)]);
+      out.gone.push(...events.filter((e) => !answered.has(e.slug)).map((e) => e.slug));
     }
     return out;
   }
