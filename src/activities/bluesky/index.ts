@@ -89,7 +89,6 @@ export function blueskyActivities({ ds, redis, config }: BlueskyDeps) {
           const r = data.results?.[i] as { uri?: string; cid?: string } | undefined;
           if (!r?.uri || !r.cid) throw new Error(`applyWrites answered no record for ${e.slug}`);
           written.push({ id: e.id, slug: e.slug, rkey: keys.get(e.id)!, uri: r.uri, cid: r.cid });
-          fresh.delete(e);
         });
       } catch (err) {
         if (!refusal(err)) throw err; // else each is written on its own below, to find the one refused
