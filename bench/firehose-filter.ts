@@ -15,7 +15,7 @@ import { EVENT_COLLECTION, RSVP_COLLECTION } from '../src/domain/lexicon.ts';
 import { startFirehoseConsumer } from '../src/firehose/consumer.ts';
 import { idResolver } from '../src/identity.ts';
 
-const COMMITS = Number(process.env.BENCH_FILTER_COMMITS ?? 3000);
+const COMMITS = Number(process.env.BENCH_FILTER_COMMITS ?? 6000);
 const AUTHORS = 20;
 const net = await startPds();
 const config = { ...loadConfig(), BLUESKY_PLC_URL: net.plc };
@@ -49,6 +49,7 @@ await Promise.all(authors.map(async (agent, a) => {
   }
 }));
 const head = await net.head();
+await net.readBacklog();
 
 async function until(done: () => boolean | Promise<boolean>) { while (!(await done())) await new Promise((r) => setTimeout(r, 5)); }
 
@@ -79,6 +80,7 @@ console.log(`${head} commits (${COMMITS} in the mix, ${calendar} calendar events
 console.log(`  @atproto/sync Firehose, in-memory cursor, nothing handled   ${perSecond(bareMs).padStart(7)}`);
 console.log(`  meetflow consumer: every commit handled, cursor saved       ${perSecond(consumerMs).padStart(7)}   ${(consumerMs / bareMs).toFixed(2)}x the bare time`);
 console.log(`  ... and the ${calendar} calendar events in Postgres          ${perSecond(rowsMs).padStart(7)}`);
+console.log(`  (reading stopped at FIREHOSE_MAX_IN_FLIGHT ${consumer.stats.paused} times)`);
 summarize({ bench: 'firehose-filter', measure: `commits/s, ${head} commits, 2% calendar`, meetflow: perSecond(consumerMs), baseline: `${perSecond(bareMs)} (@atproto/sync alone)`,
   ratio: `${((bareMs / consumerMs) * 100).toFixed(0)}% of bare`, target: '>= 3000/s' });
 await temporal.connection.close();

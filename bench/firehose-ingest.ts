@@ -31,6 +31,7 @@ await Promise.all(authors.map(async (author, a) => {
     } });
   }
 }));
+await net.readBacklog();
 
 // Bare: the same subscription and signature checks, records parsed, nothing stored.
 let parsed = 0;

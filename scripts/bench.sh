@@ -26,6 +26,6 @@ for script in bench/*.ts; do
   [ $# -gt 0 ] && [[ " $* " != *" $name "* ]] && continue
   echo "== $name"
   # A benchmark that stops making progress (a lost firehose message, a stuck run) must not hang the run.
-  timeout --kill-after=10 "${BENCH_SCRIPT_TIMEOUT:-600}" node "$script" || echo "== $name did not finish (exit $?): no figures from it" >&2
+  timeout --kill-after=10 "${BENCH_SCRIPT_TIMEOUT:-600}" node ${BENCH_NODE_FLAGS:-} "$script" || echo "== $name did not finish (exit $?): no figures from it" >&2
 done
 node scripts/bench-summary.ts "$BENCH_SUMMARY"

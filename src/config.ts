@@ -65,7 +65,12 @@ const schema = z.object({
   FIREHOSE_LANES: z.coerce.number().int().min(1).max(64).default(4),
   /** Events from the network one author may have here; their further new records are skipped (updates still apply). */
   INGEST_MAX_EVENTS_PER_AUTHOR: z.coerce.number().int().min(1).default(5000),
-  FIREHOSE_MAX_IN_FLIGHT: z.coerce.number().int().min(10).max(1_000_000).default(2000),
+  /**
+   * Events the firehose consumer holds (read, not yet behind its cursor) before it stops reading.
+   * A calendar change is held until its batch starts (tens to hundreds of ms): at the relay's
+   * thousands of commits a second, 2000 stopped and re-read the stream every few seconds.
+   */
+  FIREHOSE_MAX_IN_FLIGHT: z.coerce.number().int().min(10).max(1_000_000).default(20_000),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
 });
 

@@ -89,4 +89,21 @@ describe('the consumer\'s subscription', () => {
     expect(await parse(commit(`${EVENT_COLLECTION}/3k`))).toEqual([]);
     expect(errors).toHaveLength(1); // read, and refused as unparseable
   });
+
+  it('validates every message but a commit without a calendar change, which is read for its repo and seq only', () => {
+    const errors: Error[] = [];
+    const f = calendarOnly(new Firehose({
+      idResolver: {} as IdResolver, unauthenticatedCommits: true, filterCollections: [EVENT_COLLECTION], handleEvent: () => undefined, onError: (err) => errors.push(err),
+    }));
+    const validate = (f as unknown as { sub: { opts: { validate: (value: unknown) => unknown } } }).sub.opts.validate;
+    // `commit: null` is not a valid commit message: only what is validated is refused.
+    const commit = (path: unknown, seq: unknown = 1) => ({ $type: 'com.atproto.sync.subscribeRepos#commit', seq, repo: did, commit: null, ops: [{ action: 'create', path, cid: null }] });
+    const foreign = commit('app.bsky.feed.like/3k');
+    expect(validate(foreign)).toBe(foreign);
+    expect(errors).toEqual([]);
+    for (const bad of [commit(`${EVENT_COLLECTION}/3k`), commit('app.bsky.feed.like/3k', 1.5), commit('app.bsky.feed.like/3k', '7'), commit(7), { ...foreign, repo: 7 }]) {
+      expect(validate(bad)).toBeUndefined();
+    }
+    expect(errors.map((e) => e.constructor.name)).toEqual(Array(5).fill('FirehoseValidationError'));
+  });
 });
