@@ -1,6 +1,6 @@
 import type { Event } from '@atproto/sync';
 import { Firehose, FirehoseHandlerError, FirehoseParseError } from '@atproto/sync';
-import type { IdResolver } from '@atproto/identity';
+import { ensureAtprotoKey, type DidDocument, type IdResolver } from '@atproto/identity';
 import type { Client } from '@temporalio/client';
 import type { DataSource } from 'typeorm';
 import { deadLetter, type DeadLetter } from '../db/dead-letters.ts';
@@ -45,11 +45,21 @@ function isPassing(err: unknown): boolean {
 
 /**
  * The key lookups of commit verification, with a passing failure marked as such (so the commit is
- * retried, not dead-lettered as unverifiable).
+ * retried, not dead-lettered as unverifiable). A document's key is read once: the DID cache hands
+ * out the same document until it refreshes it, and reading the key from it on every commit was a
+ * twentieth of the consumer's time (bench/firehose-ingest.ts, --cpu-prof).
  */
 function verificationKeys(config: Config): IdResolver {
   const resolver = idResolver(config);
-  return { did: { resolveAtprotoKey: (did: string, force?: boolean) => resolver.did.resolveAtprotoKey(did, force).catch((err: unknown) => {
+  const keyOfDocument = new WeakMap<DidDocument, string>();
+  const keyOf = async (did: string, force?: boolean) => {
+    if (did.startsWith('did:key:')) return did;
+    const doc = await resolver.did.ensureResolve(did, force);
+    let key = keyOfDocument.get(doc);
+    if (key === undefined) keyOfDocument.set(doc, key = ensureAtprotoKey(doc));
+    return key;
+  };
+  return { did: { resolveAtprotoKey: (did: string, force?: boolean) => keyOf(did, force).catch((err: unknown) => {
     throw isPassing(err) ? Object.assign(new Error(`identity of ${did} unavailable: ${(err as Error).message}`), { passing: true }) : err;
   }) } } as unknown as IdResolver; // only did.resolveAtprotoKey is called (by verifyChange)
 }

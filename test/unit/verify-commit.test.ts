@@ -4,7 +4,7 @@ import { BlockMap, MemoryBlockstore, Repo, WriteOpAction, type CommitData } from
 import { Firehose, type CommitEvt } from '@atproto/sync';
 import { AtUri } from '@atproto/syntax';
 import { EVENT_COLLECTION } from '../../src/domain/lexicon.ts';
-import { verifySignature } from '../../src/firehose/signatures.ts';
+import { SECP256K1_NATIVE, verifySignature, verifyWithOpenSsl } from '../../src/firehose/signatures.ts';
 import { verifyChange } from '../../src/firehose/verify-commit.ts';
 import { calendarOnly } from '../../src/firehose/consumer.ts';
 import type { IdResolver } from '@atproto/identity';
@@ -52,7 +52,8 @@ describe('verifyChange: a firehose change against its author\'s signed commit', 
     await expect(verifyChange(await change(repo, deleted, 'delete', 'a'), async () => author.did())).resolves.toBeUndefined();
   });
 
-  it('checks signatures by atproto\'s rules, like @atproto/crypto: valid ones pass, changed data, a flipped bit or the high-S twin do not', async () => {
+  it('checks signatures by atproto\'s rules, like @atproto/crypto, natively and with OpenSSL: valid ones pass, changed data, a flipped bit, the high-S twin or r, s out of range do not', async () => {
+    if (process.platform === 'linux' && process.arch === 'x64') expect(SECP256K1_NATIVE).toBe(true); // the add-on's prebuilt build loads here
     for (const [keypair, order] of [
       [await Secp256k1Keypair.create(), 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n],
       [await P256Keypair.create(), 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n],
@@ -64,9 +65,12 @@ describe('verifyChange: a firehose change against its author\'s signed commit', 
         const highS = Buffer.concat([sig.subarray(0, 32), Buffer.from((order - s).toString(16).padStart(64, '0'), 'hex')]);
         const flipped = Buffer.from(sig);
         flipped[7] ^= 1;
-        for (const [d, sg, valid] of [[data, sig, true], [Buffer.from(`commit ${i}!`), sig, false], [data, flipped, false], [data, highS, false]] as const) {
+        const outOfRange = Buffer.concat([Buffer.from(order.toString(16), 'hex'), sig.subarray(32)]); // r = the order
+        const cases = [[data, sig, true], [Buffer.from(`commit ${i}!`), sig, false], [data, flipped, false], [data, highS, false], [data, outOfRange, false], [data, Buffer.alloc(64), false]] as const;
+        for (const [d, sg, valid] of cases) {
           expect(verifySignature(keypair.did(), d, sg)).toBe(valid);
-          expect(await jsVerify(keypair.did(), d, sg)).toBe(valid);
+          expect(verifyWithOpenSsl(keypair.did(), d, sg)).toBe(valid);
+          expect(await jsVerify(keypair.did(), d, sg).catch(() => false)).toBe(valid); // it throws on r, s out of range
         }
       }
     }
