@@ -48,8 +48,7 @@ await Promise.all(authors.map(async (agent, a) => {
     await agent.com.atproto.repo.createRecord({ repo: agent.session!.did, collection, validate: false, record: { $type: collection, ...record(i) } });
   }
 }));
-const head = await net.head();
-await net.readBacklog();
+const head = await net.readBacklog();
 
 async function until(done: () => boolean | Promise<boolean>) { while (!(await done())) await new Promise((r) => setTimeout(r, 5)); }
 

@@ -31,8 +31,7 @@ await Promise.all(authors.map(async (author, a) => {
     } });
   }
 }));
-await net.readBacklog();
-const head = await net.head();
+const head = await net.readBacklog();
 // The authors' keys in the DID cache both readers share: PLC lookups are not what is measured (and
 // the library's reader drops a commit whose lookup fails, which left it waiting forever).
 await Promise.all(dids.map((did) => idResolver(config).did.resolveAtprotoKey(did)));

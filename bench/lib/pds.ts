@@ -14,8 +14,9 @@ export interface BenchPds {
   /**
    * Reads its firehose once to the head, handling nothing: the PDS serves a backlog faster the
    * second time (4.5k, then 5.6k, then 6.9k frames/s), so the first timed reader is not the slower for being first.
+   * Answers the head it read to.
    */
-  readBacklog: () => Promise<void>;
+  readBacklog: () => Promise<number>;
   close: () => void;
 }
 
@@ -46,6 +47,7 @@ export async function startPds(): Promise<BenchPds> {
       void firehose.start();
       while ((runner.getCursor() ?? 0) < last) await new Promise((r) => setTimeout(r, 5));
       await firehose.destroy();
+      return last;
     },
     close: () => child.stdin.end(),
   };
