@@ -14,8 +14,8 @@ export SERIES_HORIZON_DAYS=4000 SERIES_MAX_OCCURRENCES=5000
 export PORT; PORT=$(free_ports 1)
 node src/db/migrate.ts >/dev/null
 APP_PIDS=()
-node src/worker/main.ts >"$RUN/worker.log" 2>&1 & APP_PIDS+=($!)
-node src/api/main.ts >"$RUN/api.log" 2>&1 & APP_PIDS+=($!)
+node ${BENCH_WORKER_NODE_FLAGS:-} src/worker/main.ts >"$RUN/worker.log" 2>&1 & APP_PIDS+=($!)
+node ${BENCH_API_NODE_FLAGS:-} src/api/main.ts >"$RUN/api.log" 2>&1 & APP_PIDS+=($!)
 wait_for 60 api curl -sf "http://127.0.0.1:$PORT/health/ready"
 export API_URL="http://127.0.0.1:$PORT"
 export BENCH_SUMMARY="$RUN/summary.jsonl"
