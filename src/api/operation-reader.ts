@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { ApplicationFailure, TemporalFailure, WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { ApplicationFailure, TemporalFailure, WorkflowFailedError, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import protos, { type temporal } from '@temporalio/proto';
 import { DomainError, notFound } from '../domain/errors.ts';
@@ -44,17 +44,36 @@ const decoded = (p: Payload | null | undefined) => (p ? defaultPayloadConverter.
 const dateOf = (ts: { seconds?: { toString(): string } | null; nanos?: number | null } | null | undefined) =>
   ts ? new Date(Number(ts.seconds?.toString() ?? 0) * 1000 + Math.floor((ts.nanos ?? 0) / 1e6)) : undefined;
 
+/** The entity tag and requester of a run, from its raw search attributes and memo. */
+function tagsOf(raw: { searchAttributes?: temporal.api.common.v1.ISearchAttributes | null; memo?: temporal.api.common.v1.IMemo | null } | null | undefined) {
+  const tag = decoded(raw?.searchAttributes?.indexedFields?.[ENTITY.name]);
+  const requestedBy = decoded(raw?.memo?.fields?.requestedBy);
+  return { entityTag: typeof tag === 'string' ? tag : undefined, requestedBy: typeof requestedBy === 'string' ? requestedBy : undefined };
+}
+
 /** A row of ListWorkflowExecutions, read with the public proto and payload converter. */
 function fromListing(raw: temporal.api.workflow.v1.IWorkflowExecutionInfo): Execution {
   // @temporalio/proto is CommonJS: its namespaces come through the default export under Node's ESM.
   const status = protos.temporal.api.enums.v1.WorkflowExecutionStatus[raw.status ?? 0] ?? '';
-  const tag = decoded(raw.searchAttributes?.indexedFields?.[ENTITY.name]);
-  const requestedBy = decoded(raw.memo?.fields?.requestedBy);
   return {
     workflowId: raw.execution?.workflowId ?? '', status: status.replace('WORKFLOW_EXECUTION_STATUS_', ''),
-    startTime: dateOf(raw.startTime) ?? new Date(0), closeTime: dateOf(raw.closeTime),
-    entityTag: typeof tag === 'string' ? tag : undefined, requestedBy: typeof requestedBy === 'string' ? requestedBy : undefined,
+    startTime: dateOf(raw.startTime) ?? new Date(0), closeTime: dateOf(raw.closeTime), ...tagsOf(raw),
   };
+}
+
+/** What DescribeWorkflowExecution tells of the run under `id`. */
+async function described(handle: WorkflowHandle, id: string): Promise<Execution> {
+  try {
+    const info = await handle.describe();
+    const memo = info.memo?.requestedBy;
+    return {
+      workflowId: info.workflowId, status: info.status.name, startTime: info.startTime, closeTime: info.closeTime,
+      entityTag: info.typedSearchAttributes.get(ENTITY), requestedBy: typeof memo === 'string' ? memo : undefined,
+    };
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw notFound('operation', id);
+    throw err;
+  }
 }
 
 /** The innermost typed failure: the ApplicationFailure an activity or workflow threw. */
@@ -88,32 +107,39 @@ function summary({ uiBase }: Reader, info: Execution): Operation | null {
 }
 
 /**
- * What waiting on a new run already learned (`firstTaskDone`): its end (the settled result) or its
- * progress; `timedOut`: neither came within QUERY_TIMEOUT_MS (no worker polling).
+ * What waiting on a new run already learned (`firstTaskDone`): its end (the settled result, and the
+ * run as its history tells it, so it is not described again); `timedOut`: its first task was not
+ * done within QUERY_TIMEOUT_MS (no worker polling).
  */
-interface Known { ended?: Promise<unknown>; progress?: unknown; timedOut?: boolean }
+interface Known { ended?: Promise<unknown>; execution?: Execution; timedOut?: boolean }
+
+/** How a run's last event closes it (one continued as new runs on: it is described as usual). */
+const CLOSED: Record<string, string> = {
+  workflowExecutionCompletedEventAttributes: 'COMPLETED', workflowExecutionFailedEventAttributes: 'FAILED',
+  workflowExecutionCanceledEventAttributes: 'CANCELLED', workflowExecutionTerminatedEventAttributes: 'TERMINATED',
+  workflowExecutionTimedOutEventAttributes: 'TIMED_OUT',
+};
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+const closeStatus = (e: HistoryEvent) => Object.keys(CLOSED).find((k) => e[k as keyof HistoryEvent]);
+
+/** A closed run as its history tells it: what `describe` would (the start's memo and entity tag, the close's time). */
+function fromHistory(workflowId: string, start: HistoryEvent, close: HistoryEvent): Execution {
+  return {
+    workflowId, status: CLOSED[closeStatus(close)!], startTime: dateOf(start.eventTime) ?? new Date(0), closeTime: dateOf(close.eventTime),
+    ...tagsOf(start.workflowExecutionStartedEventAttributes),
+  };
+}
 
 /** One operation with its live progress (running) or its result/error (closed); what is `known` is not asked again. */
 async function describe(r: Reader, id: string, viewer?: Auth, known: Known = {}): Promise<Operation> {
   const { temporal, mayRead } = r;
   const handle = temporal.workflow.getHandle(id);
-  let info: Awaited<ReturnType<typeof handle.describe>>;
-  try {
-    info = await handle.describe();
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) throw notFound('operation', id);
-    throw err;
-  }
-  const memo = info.memo?.requestedBy;
-  const requestedBy = typeof memo === 'string' ? memo : undefined;
-  const op = summary(r, {
-    workflowId: info.workflowId, status: info.status.name, startTime: info.startTime, closeTime: info.closeTime,
-    entityTag: info.typedSearchAttributes.get(ENTITY), requestedBy,
-  });
-  if (!op || (viewer && !await mayRead(viewer, op.entity, requestedBy))) throw notFound('operation', id);
+  const info = known.execution ?? await described(handle, id);
+  const op = summary(r, info);
+  if (!op || (viewer && !await mayRead(viewer, op.entity, info.requestedBy))) throw notFound('operation', id);
   if (op.status === 'running') {
     // No worker polling right now: progress unknown, not an error (and not waited for twice).
-    op.progress = 'progress' in known ? known.progress : known.timedOut ? null : await temporal.connection
+    op.progress = known.timedOut ? null : await temporal.connection
       .withDeadline(Date.now() + QUERY_TIMEOUT_MS, () => handle.query(PROGRESS_QUERY))
       .catch(() => null);
   } else if (op.status === 'completed') {
@@ -130,31 +156,43 @@ async function describe(r: Reader, id: string, viewer?: Auth, known: Known = {})
  */
 async function start<T extends OperationType>(r: Reader, type: T, slug: string, input: OperationInput<T>, requestedBy?: string): Promise<Operation> {
   const id = await startOperation(r.temporal, r.config, type, slug, input, requestedBy);
-  return describe(r, id, undefined, await firstTaskDone(r.temporal, id));
+  return describe(r, id, undefined, await firstTaskDone(r, id));
 }
 
 /**
- * Waits until the workflow's first task is done: a deletion is answered once its tombstone is
- * down (the event is gone from reads when the 202 arrives). A progress query waits for that task,
- * but when the run ended in it (a small deletion does all its steps locally), answering the query
- * means replaying the closed run: 30–50 ms more here (bench/event-deletion.ts). So the end of the
- * run is awaited at the same time, and whichever comes first ends the wait; what it brought is
- * answered, for `describe` not to ask again.
+ * Waits until the run's first workflow task is done, reading its history as the server appends it:
+ * a deletion is answered once its tombstone is down (the event is gone from reads when the 202
+ * arrives). No worker takes part: a progress query would wait for that task as well, but one that
+ * reaches a run ending in it (a small deletion does all its steps locally) makes the worker replay
+ * the closed run (bench/event-deletion.ts). A run that ended is answered with its end and with what
+ * its history tells of it, for `describe` not to ask again.
  */
-async function firstTaskDone(temporal: Client, id: string): Promise<Known> {
-  const handle = temporal.workflow.getHandle(id);
+async function firstTaskDone({ temporal, config }: Reader, id: string): Promise<Known> {
   const done = new AbortController();
   const signal = AbortSignal.any([done.signal, AbortSignal.timeout(QUERY_TIMEOUT_MS)]);
   const within = <T>(call: () => Promise<T>) => temporal.connection.withAbortSignal(signal, call);
-  const ended = within(() => handle.result());
-  const known: Known = await Promise.race([
-    // Ended, well or not; a wait that was cut short says nothing.
-    ended.then(() => ({ ended }), () => (signal.aborted ? {} : { ended })),
-    within(() => handle.query(PROGRESS_QUERY)).then((progress) => ({ progress }), () => ({})),
-  ]);
-  known.timedOut = signal.aborted;
-  done.abort();
-  return known;
+  // Awaited alongside: the history shows the end, this brings its result (or failure) decoded.
+  const ended = within(() => temporal.workflow.getHandle(id).result());
+  const endedUncut = ended.then(() => true, () => !signal.aborted); // a wait cut short says nothing
+  let start: HistoryEvent | undefined;
+  let nextPageToken: Uint8Array | undefined;
+  try {
+    for (;;) {
+      const page = await within(() => temporal.workflowService.getWorkflowExecutionHistory({
+        namespace: config.TEMPORAL_NAMESPACE, execution: { workflowId: id }, waitNewEvent: true, nextPageToken,
+      }));
+      const events = page.history?.events ?? [];
+      start ??= events[0];
+      const close = events.find(closeStatus);
+      if (close && start) return { ended: await endedUncut ? ended : undefined, execution: fromHistory(id, start, close) };
+      if (events.some((e) => e.workflowTaskCompletedEventAttributes) || !page.nextPageToken?.length) return {};
+      nextPageToken = page.nextPageToken;
+    }
+  } catch {
+    return { timedOut: signal.aborted };
+  } finally {
+    done.abort();
+  }
 }
 
 /**
