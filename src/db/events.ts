@@ -97,6 +97,19 @@ export async function tombstoneEventRow(q: Q, slug: string) {
   return event ?? null;
 }
 
+/**
+ * Locks the event for a deletion in one step, if nothing of it lies outside the database and its
+ * series: no record on its owner's PDS, and not an occurrence its series must be told about
+ * (`inSeriesDeletion`: the series goes as well). Undefined otherwise, or when it is gone.
+ */
+export async function lockLoneEvent(m: EntityManager, slug: string, inSeriesDeletion: boolean) {
+  const [event] = await m.query(
+    `SELECT id, series_slug, original_start FROM events
+      WHERE slug = $1 AND bluesky_uri IS NULL AND ($2 OR series_slug IS NULL OR original_start IS NULL) FOR UPDATE`,
+    [slug, inSeriesDeletion]);
+  return event as { id: string; series_slug: string | null; original_start: Date | null } | undefined;
+}
+
 /** Undoes the tombstone; answers the event's id, or null when it was not tombstoned. */
 export async function restoreEventRow(m: EntityManager, slug: string): Promise<string | null> {
   const [event] = await changedRows<{ id: string }>(m,

@@ -31,6 +31,8 @@ type DeleteEventInput = OperationInput<'delete-event'>;
  */
 export const FEW_ATTENDEES = 100_000;
 const FEWER_STEPS = 'fewer-delete-steps';
+/** A lone event (nothing outside the database, few attendees) goes in the tombstone's step. */
+const LONE_EVENT_ONE_STEP = 'lone-event-one-step';
 export interface DeleteEventProgress {
   step: 'tombstoning' | 'cancelling workflows' | 'deleting Bluesky record' | 'deleting chat room' | 'deleting RSVP records'
     | 'removing attendees' | 'detaching from series'
@@ -64,12 +66,17 @@ export async function deleteEventWorkflow(input: DeleteEventInput): Promise<Dele
   // Runs from before this patch cancel the others in a step of their own, and remove a few
   // attendees in a step before the row's (bench/event-deletion.ts: two local steps less).
   const fewerSteps = patched(FEWER_STEPS);
+  // Runs from before this patch tombstone a lone event too, and delete it in the steps below.
+  const alone = fewerSteps && localSteps() && patched(LONE_EVENT_ONE_STEP)
+    ? { attendees: Math.min(FEW_ATTENDEES, input.batchSize ?? FEW_ATTENDEES), inSeriesDeletion: input.inSeriesDeletion ?? false }
+    : undefined;
   const event = fewerSteps
     // Not cut short by a cancel: one that lands now is seen in the steps below, whose undo lifts the tombstone.
-    ? await CancellationScope.nonCancellable(() => db.tombstoneEvent(slug, others))
+    ? await CancellationScope.nonCancellable(() => db.tombstoneEvent(slug, others, alone))
     : await db.tombstoneEvent(slug);
   if (!event) { progress.step = 'done'; return progress; } // already gone: nothing to do
   progress.attendeesTotal = event.attendees;
+  if (event.deleted) { progress.attendeesRemoved = event.attendees; progress.step = 'done'; return progress; }
 
   try {
     if (!fewerSteps) {

@@ -45,4 +45,26 @@ describe('Postgres restarted in the middle of a 100k-attendee deletion', () => {
     // The API serves again on fresh connections.
     expect((await s.api('GET', '/v1/events', { token: owner.token })).status).toBe(200);
   });
+
+  it('a lone event\'s one-step deletion, refused by the database, is retried whole: nothing half-done', { timeout: 300_000 }, async () => {
+    const owner = await s.user('Owner');
+    const { slug } = await s.event(owner.token);
+    await seedAttendees(s.ds, slug, 2000);
+    const [{ id }] = await s.ds.query(`SELECT id FROM events WHERE slug = $1`, [slug]);
+
+    await door.shut();
+    const handle = await s.temporal.workflow.start('deleteEventWorkflow', {
+      workflowId: `delete-event:${slug}`, taskQueue: s.config.TEMPORAL_TASK_QUEUE, args: [{ eventSlug: slug }],
+    });
+    // Its step keeps failing and is retried: the worker reports its first task to keep it alive
+    // (a local step outlasting the task's timeout) while the run goes on.
+    await eventually(async () => (await handle.fetchHistory()).events!.some((e) => e.workflowTaskCompletedEventAttributes),
+      { timeoutMs: 60_000, intervalMs: 500 });
+    expect((await handle.describe()).status.name).toBe('RUNNING');
+    await door.open();
+
+    expect(await handle.result()).toMatchObject({ step: 'done', attendeesTotal: 2000, attendeesRemoved: 2000 });
+    expect(Object.values(await rowsReferencingEvent(s.ds, id)).every((n) => n === 0)).toBe(true);
+    expect(await s.ds.query(`SELECT 1 FROM events WHERE slug = $1`, [slug])).toEqual([]);
+  });
 });

@@ -71,6 +71,38 @@ describe('event deletion (real dev server, Postgres, Synapse)', () => {
     expect((await s.api('DELETE', `/v1/events/${slug}`, { token: owner.token })).status).toBe(404);
   });
 
+  it('an event with nothing outside the database goes in one step, and the 202 tells it done', async () => {
+    const owner = await s.user();
+    const { slug } = await s.event(owner.token);
+    await seedAttendees(s.ds, slug, 300);
+    const [{ id: eventId }] = await s.ds.query(`SELECT id FROM events WHERE slug = $1`, [slug]);
+
+    const res = await s.api('DELETE', `/v1/events/${slug}`, { token: owner.token });
+    expect(res.status).toBe(202);
+    // Answered from the run's history: what a later read of the operation tells.
+    expect(res.body).toMatchObject({ status: 'completed', result: { step: 'done', attendeesTotal: 300, attendeesRemoved: 300 } });
+    expect(res.body).toEqual((await s.api('GET', `/v1/operations/${res.body.id}`, { token: owner.token })).body);
+    expect(Object.values(await rowsReferencingEvent(s.ds, eventId)).every((n) => n === 0)).toBe(true);
+    expect(await s.ds.query(`SELECT 1 FROM events WHERE id = $1`, [eventId])).toEqual([]);
+    // One local step: the tombstone's, which deleted it.
+    const history = await s.temporal.workflow.getHandle(res.body.id).fetchHistory();
+    const steps = history.events!.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity');
+    expect(steps).toHaveLength(1);
+  });
+
+  it('a lone event with more attendees than a batch is tombstoned and removed in batches, as before', async () => {
+    const owner = await s.user();
+    const { slug } = await s.event(owner.token);
+    await seedAttendees(s.ds, slug, 250);
+    const handle = await s.temporal.workflow.start('deleteEventWorkflow', {
+      ...operationTags('delete-event', slug), taskQueue: s.config.TEMPORAL_TASK_QUEUE, args: [{ eventSlug: slug, batchSize: 100 }],
+    });
+    expect(await handle.result()).toMatchObject({ step: 'done', attendeesTotal: 250, attendeesRemoved: 250 });
+    const history = await handle.fetchHistory();
+    expect(history.events!.filter((e) => e.activityTaskCompletedEventAttributes)).not.toHaveLength(0); // the batches' activity
+    expect(await s.ds.query(`SELECT 1 FROM events WHERE slug = $1`, [slug])).toEqual([]);
+  });
+
   it('a permanent failure before the point of no return restores the event exactly', async () => {
     const owner = await s.user();
     const guest = await s.user();

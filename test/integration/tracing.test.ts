@@ -26,13 +26,13 @@ describe('OpenTelemetry traces', () => {
     const traceId = request.spanContext().traceId;
     const names = await eventually(async () => {
       const inTrace = spans.getFinishedSpans().filter((span) => span.spanContext().traceId === traceId).map((span) => span.name);
-      return inTrace.some((n) => n.startsWith('RunWorkflow:deleteEventWorkflow')) && inTrace.some((n) => n === 'RunActivity:deleteEventRow') && inTrace;
+      return inTrace.some((n) => n.startsWith('RunWorkflow:deleteEventWorkflow')) && inTrace.some((n) => n === 'RunActivity:tombstoneEvent') && inTrace;
     }, { timeoutMs: 30_000 });
     expect(names).toEqual(expect.arrayContaining([
       'StartWorkflow:deleteEventWorkflow', 'RunWorkflow:deleteEventWorkflow', 'StartActivity:tombstoneEvent', 'RunActivity:tombstoneEvent',
     ]));
     // The Postgres queries and Redis commands made for it are in the same trace: the request's own
-    // (rate limit in Redis, the event read), and an activity's (the tombstone's UPDATE) under its span.
+    // (rate limit in Redis, the event read), and an activity's (the tombstone's step, which deletes this lone event) under its span.
     const inTrace = spans.getFinishedSpans().filter((span) => span.spanContext().traceId === traceId);
     expect(inTrace.some((span) => span.name.startsWith('pg.query'))).toBe(true);
     expect(inTrace.some((span) => /^(evalsha|eval|incr|multi|exec|get|set)/i.test(span.name))).toBe(true);

@@ -36,6 +36,8 @@ const HISTORIES = [
   { file: 'chat-room-delete-one-step.json', workflowId: 'chat-room-delete:recorded-one-step' }, // one member removed
   // Recorded after the tombstone began to stop the other workflows, and a few attendees to go with the row (patch `fewer-delete-steps`).
   { file: 'delete-event-fewer-steps.json', workflowId: 'delete-event:recorded-fewer-steps' }, // an attendee and a chat room (child)
+  // Recorded after a lone event began to go in its tombstone's step (patch `lone-event-one-step`).
+  { file: 'delete-event-lone-one-step.json', workflowId: 'delete-event:recorded-lone-one-step' }, // three attendees, nothing outside the database
   // Recorded after a record write's first try became local (patch `publish-first-try-local`).
   { file: 'bsky-publish-first-try-local.json', workflowId: 'bsky-publish:recorded-first-try-local' }, // created, then updated
   { file: 'bsky-rsvp-first-try-local.json', workflowId: 'bsky-rsvp:recorded-first-try-local' }, // going, then interested

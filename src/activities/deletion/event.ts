@@ -1,10 +1,10 @@
 import { activityInfo, heartbeat, log } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import type { Config } from '../../config.ts';
 import { attendeeCount, attendeeTally, deleteAllAttendees, deleteAttendeeBatch } from '../../db/attendees.ts';
 import { deleteRoomRow, liveRoomOf, reopenEventRoom } from '../../db/chat-rooms.ts';
-import { deleteEventRows, restoreEventRow, tombstoneEventRow } from '../../db/events.ts';
+import { deleteEventRows, lockLoneEvent, restoreEventRow, tombstoneEventRow } from '../../db/events.ts';
 import { lockSeriesRule, markOccurrenceDeleted, moveTemplate, nearestOtherOccurrence, releaseTemplate, tombstoneSeries } from '../../db/series.ts';
 import { recordFollowUps, type FollowUpRelay, type Recorded } from '../../follow-ups/outbox.ts';
 import { afterRoomReopened } from '../../follow-ups/rules.ts';
@@ -21,7 +21,12 @@ export interface TombstonedEvent {
   blueskyUri: string | null;
   /** Attendees' RSVP records on the network (absent in runs recorded before it was counted). */
   rsvpRecords?: number;
+  /** Deleted already, with its attendees, in the tombstone's step (see `tombstoneEvent`'s `aloneUpTo`). */
+  deleted?: boolean;
 }
+
+/** When a deletion may take the event at once: up to `attendees` of them, and whether its series goes too. */
+export interface AloneUpTo { attendees: number; inSeriesDeletion: boolean }
 
 export interface DeletionDeps { ds: DataSource; temporal: Client; config: Config; followUps: FollowUpRelay }
 
@@ -35,21 +40,33 @@ export function eventTombstoneActivities({ ds, temporal, config, followUps }: De
   return {
     /**
      * Tombstones the event (status `deleting`: gone from reads, no new RSVPs), remembering its
-     * previous status once so that a compensation restores it exactly, then cancels those of
+     * previous status once so that a compensation restores it exactly, and cancels those of
      * `stopWorkflows` that run (its other operations; a retry does both again, harmlessly). Null
      * if it is gone already.
+     *
+     * With `aloneUpTo`, an event that has nothing outside the database (no record, chat room or
+     * RSVP records, no series to keep consistent) and at most that many attendees is deleted
+     * instead, with them, in one transaction (`deleted`: the deletion's one step; bench/event-deletion.ts).
      */
-    async tombstoneEvent(slug: string, stopWorkflows: string[] = []): Promise<TombstonedEvent | null> {
-      const event = await tombstoneEventRow(ds, slug);
-      if (!event) return null;
-      // Read side by side: counting 100k attendees is most of this step.
-      const [{ attendees, rsvpRecords }, chatRoom] = await Promise.all([
-        attendeeTally(ds, event.id), liveRoomOf(ds, { kind: 'event', id: event.id }), cancelRunning(temporal, stopWorkflows),
-      ]);
-      return {
-        eventId: event.id, slug, seriesSlug: event.series_slug, originalStart: event.original_start?.toISOString() ?? null,
-        attendees, chatRoom, blueskyUri: event.bluesky_uri ?? null, rsvpRecords,
-      };
+    async tombstoneEvent(slug: string, stopWorkflows: string[] = [], aloneUpTo?: AloneUpTo): Promise<TombstonedEvent | null> {
+      // Side by side with the database: the other operations see the tombstone, or no event, either way.
+      const cancelling = cancelRunning(temporal, stopWorkflows);
+      try {
+        const gone = aloneUpTo ? await ds.transaction((m) => deleteLoneEvent(m, slug, aloneUpTo)) : null;
+        if (gone) return gone;
+        const event = await tombstoneEventRow(ds, slug);
+        if (!event) return null;
+        // Read side by side: counting 100k attendees is most of this step.
+        const [{ attendees, rsvpRecords }, chatRoom] = await Promise.all([
+          attendeeTally(ds, event.id), liveRoomOf(ds, { kind: 'event', id: event.id }),
+        ]);
+        return {
+          eventId: event.id, slug, seriesSlug: event.series_slug, originalStart: event.original_start?.toISOString() ?? null,
+          attendees, chatRoom, blueskyUri: event.bluesky_uri ?? null, rsvpRecords,
+        };
+      } finally {
+        await cancelling;
+      }
     },
 
     /**
@@ -72,6 +89,31 @@ export function eventTombstoneActivities({ ds, temporal, config, followUps }: De
       return cancelRunning(temporal, ids);
     },
   };
+}
+
+/**
+ * Deletes a lone event (see `tombstoneEvent`) with its attendees and rows, or writes nothing and
+ * answers null when it is not one (or is gone). The lock keeps RSVPs and a new chat room out meanwhile.
+ */
+async function deleteLoneEvent(m: EntityManager, slug: string, upTo: AloneUpTo): Promise<TombstonedEvent | null> {
+  const event = await lockLoneEvent(m, slug, upTo.inSeriesDeletion);
+  if (!event) return null;
+  if (await liveRoomOf(m, { kind: 'event', id: event.id })) return null;
+  const { attendees, rsvpRecords } = await attendeeTally(m, event.id);
+  if (rsvpRecords > 0 || attendees > upTo.attendees) return null;
+  await deleteAllAttendees(m, event.id);
+  await removeEventRows(m, event.id);
+  return {
+    eventId: event.id, slug, seriesSlug: event.series_slug, originalStart: event.original_start?.toISOString() ?? null,
+    attendees, chatRoom: null, blueskyUri: null, rsvpRecords: 0, deleted: true,
+  };
+}
+
+/** The rows an event leaves once its attendees are gone: its place as a template, its room row, its own rows. */
+async function removeEventRows(m: EntityManager, eventId: string): Promise<void> {
+  await releaseTemplate(m, eventId);
+  await deleteRoomRow(m, { kind: 'event', id: eventId });
+  await deleteEventRows(m, eventId);
 }
 
 /** Requests cancellation of those of `ids` that run; answers them. One round trip each, side by side. */
@@ -153,9 +195,7 @@ export function eventRemovalActivities({ ds }: DeletionDeps) {
           const left = await attendeeCount(m, eventId);
           if (left > 0) throw new Error(`event ${eventId} still has ${left} attendees`); // retried after the batches
         }
-        await releaseTemplate(m, eventId);
-        await deleteRoomRow(m, { kind: 'event', id: eventId });
-        await deleteEventRows(m, eventId);
+        await removeEventRows(m, eventId);
       });
       log.info('event deleted', { eventId, attempt: activityInfo().attempt });
     },
