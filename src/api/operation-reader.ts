@@ -107,11 +107,11 @@ function summary({ uiBase }: Reader, info: Execution): Operation | null {
 }
 
 /**
- * What waiting on a new run already learned (`firstTaskDone`): its end (the settled result, and the
- * run as its history tells it, so it is not described again); `timedOut`: its first task was not
+ * What waiting on a new run already learned (`firstTaskDone`): that it ended, as its history tells
+ * it (not described again), with the result it completed with; `timedOut`: its first task was not
  * done within QUERY_TIMEOUT_MS (no worker polling).
  */
-interface Known { ended?: Promise<unknown>; execution?: Execution; timedOut?: boolean }
+interface Known { execution?: Execution; completedWith?: { result: unknown }; timedOut?: boolean }
 
 /** How a run's last event closes it (one continued as new runs on: it is described as usual). */
 const CLOSED: Record<string, string> = {
@@ -143,9 +143,9 @@ async function describe(r: Reader, id: string, viewer?: Auth, known: Known = {})
       .withDeadline(Date.now() + QUERY_TIMEOUT_MS, () => handle.query(PROGRESS_QUERY))
       .catch(() => null);
   } else if (op.status === 'completed') {
-    op.result = (await (known.ended ?? handle.result())) ?? null;
+    op.result = (known.completedWith ? known.completedWith.result : await handle.result()) ?? null;
   } else {
-    op.error = await (known.ended ?? handle.result()).then(() => null, failureOf);
+    op.error = await handle.result().then(() => null, failureOf);
   }
   return op;
 }
@@ -164,34 +164,30 @@ async function start<T extends OperationType>(r: Reader, type: T, slug: string, 
  * a deletion is answered once its tombstone is down (the event is gone from reads when the 202
  * arrives). No worker takes part: a progress query would wait for that task as well, but one that
  * reaches a run ending in it (a small deletion does all its steps locally) makes the worker replay
- * the closed run (bench/event-deletion.ts). A run that ended is answered with its end and with what
- * its history tells of it, for `describe` not to ask again.
+ * the closed run (bench/event-deletion.ts). A run that ended is answered as its history tells it
+ * (its result too), for `describe` not to ask again.
  */
 async function firstTaskDone({ temporal, config }: Reader, id: string): Promise<Known> {
-  const done = new AbortController();
-  const signal = AbortSignal.any([done.signal, AbortSignal.timeout(QUERY_TIMEOUT_MS)]);
-  const within = <T>(call: () => Promise<T>) => temporal.connection.withAbortSignal(signal, call);
-  // Awaited alongside: the history shows the end, this brings its result (or failure) decoded.
-  const ended = within(() => temporal.workflow.getHandle(id).result());
-  const endedUncut = ended.then(() => true, () => !signal.aborted); // a wait cut short says nothing
+  const signal = AbortSignal.timeout(QUERY_TIMEOUT_MS);
   let start: HistoryEvent | undefined;
   let nextPageToken: Uint8Array | undefined;
   try {
     for (;;) {
-      const page = await within(() => temporal.workflowService.getWorkflowExecutionHistory({
+      const page = await temporal.connection.withAbortSignal(signal, () => temporal.workflowService.getWorkflowExecutionHistory({
         namespace: config.TEMPORAL_NAMESPACE, execution: { workflowId: id }, waitNewEvent: true, nextPageToken,
       }));
       const events = page.history?.events ?? [];
       start ??= events[0];
       const close = events.find(closeStatus);
-      if (close && start) return { ended: await endedUncut ? ended : undefined, execution: fromHistory(id, start, close) };
+      if (close && start) {
+        const completed = close.workflowExecutionCompletedEventAttributes;
+        return { execution: fromHistory(id, start, close), ...(completed ? { completedWith: { result: decoded(completed.result?.payloads?.[0]) } } : {}) };
+      }
       if (events.some((e) => e.workflowTaskCompletedEventAttributes) || !page.nextPageToken?.length) return {};
       nextPageToken = page.nextPageToken;
     }
   } catch {
     return { timedOut: signal.aborted };
-  } finally {
-    done.abort();
   }
 }
 

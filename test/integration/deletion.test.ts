@@ -90,6 +90,22 @@ describe('event deletion (real dev server, Postgres, Synapse)', () => {
     expect(steps).toHaveLength(1);
   });
 
+  it('with no worker polling, the 202 comes without progress, and the deletion runs once a worker is back', { timeout: 120_000 }, async () => {
+    const owner = await s.user();
+    const { slug } = await s.event(owner.token);
+    await s.stopWorker();
+    let res;
+    try {
+      res = await s.api('DELETE', `/v1/events/${slug}`, { token: owner.token });
+    } finally {
+      await s.startWorker();
+    }
+    expect(res.status).toBe(202);
+    expect(res.body).toMatchObject({ id: `delete-event:${slug}`, status: 'running', progress: null, closedAt: null });
+    expect(await finished(res.body.id, owner.token)).toMatchObject({ status: 'completed', result: { step: 'done' } });
+    expect(await s.ds.query(`SELECT 1 FROM events WHERE slug = $1`, [slug])).toEqual([]);
+  });
+
   it('a lone event with more attendees than a batch is tombstoned and removed in batches, as before', async () => {
     const owner = await s.user();
     const { slug } = await s.event(owner.token);
