@@ -38,8 +38,26 @@ const stop = () => { stopping = true; worker?.shutdown(); };
 process.once('SIGTERM', stop);
 process.once('SIGINT', stop);
 if (config.WORKER_HEALTH_PORT) {
-  const polling = () => worker?.getState() === 'RUNNING';
-  serveHealth({ port: config.WORKER_HEALTH_PORT, host: config.WORKER_METRICS_HOST, ready: polling, details: () => ({ polling: polling() }) });
+  // Ready while it runs and both its pollers poll (a poller that failed or shut down stops the work).
+  const status = () => worker?.getStatus();
+  const polling = () => {
+    const s = status();
+    return s?.runState === 'RUNNING' && s.workflowPollerState === 'POLLING' && s.activityPollerState === 'POLLING';
+  };
+  serveHealth({
+    port: config.WORKER_HEALTH_PORT, host: config.WORKER_METRICS_HOST, ready: polling,
+    details: () => {
+      const s = status();
+      return {
+        polling: polling(),
+        ...(s && {
+          state: s.runState, workflowPoller: s.workflowPollerState, activityPoller: s.activityPollerState,
+          inFlight: { workflowTasks: s.numInFlightWorkflowActivations, activities: s.numInFlightNonLocalActivities, localActivities: s.numInFlightLocalActivities },
+          cachedWorkflows: s.numCachedWorkflows,
+        }),
+      };
+    },
+  });
 }
 
 const waitFor = <T>(what: string, step: () => Promise<T>) => waitForIt('worker', what, step, () => stopping);

@@ -32,9 +32,17 @@ describe('a worker whose Temporal is unreachable', () => {
       expect(await health('/health/live')).toBe(200);
       expect(await health('/health/ready')).toBe(503);
 
+      expect(await (await fetch(`http://127.0.0.1:${healthPort}/health/ready`)).json()).toEqual({ status: 'unavailable', polling: false });
+
       await door.open();
       await eventually(async () => (await health('/health/ready')) === 200, { timeoutMs: 120_000, intervalMs: 250 });
       expect(log).toContain('worker polling');
+      // What it does, for operators: its pollers, the work in flight, its cache.
+      expect(await (await fetch(`http://127.0.0.1:${healthPort}/health/ready`)).json()).toMatchObject({
+        status: 'ok', polling: true, state: 'RUNNING', workflowPoller: 'POLLING', activityPoller: 'POLLING',
+        inFlight: { workflowTasks: expect.any(Number), activities: expect.any(Number), localActivities: expect.any(Number) },
+        cachedWorkflows: expect.any(Number),
+      });
 
       child.kill('SIGTERM');
       const [code] = await exited;
