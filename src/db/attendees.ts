@@ -30,9 +30,16 @@ export async function deleteAttendeeBatch(q: Q, eventId: string, batchSize: numb
   return deleted;
 }
 
-/** Deletes all of the event's attendees in one statement. */
-export async function deleteAllAttendees(q: Q, eventId: string): Promise<void> {
-  await q.query(`DELETE FROM attendees WHERE event_id = $1`, [eventId]);
+/** Whether any of the event's attendees has an RSVP record on the network (an index lookup). */
+export async function hasRsvpRecords(q: Q, eventId: string): Promise<boolean> {
+  const [row] = await q.query(`SELECT 1 FROM attendees WHERE event_id = $1 AND bluesky_uri IS NOT NULL LIMIT 1`, [eventId]);
+  return row !== undefined;
+}
+
+/** Deletes all of the event's attendees in one statement; answers how many (the command's row count). */
+export async function deleteAllAttendees(q: Q, eventId: string): Promise<number> {
+  const [, deleted] = await q.query(`DELETE FROM attendees WHERE event_id = $1`, [eventId]);
+  return deleted;
 }
 
 /** The locked event row, with the roles it declares (in order), read in the same statement. */

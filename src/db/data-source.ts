@@ -22,6 +22,7 @@ import { UserAvatar1764000000010 } from './migrations/1764000000010-user-avatar.
 import { EventRoles1764000000011 } from './migrations/1764000000011-event-roles.ts';
 import { IngestForwarded1764000000012 } from './migrations/1764000000012-ingest-forwarded.ts';
 import { RsvpFunction1764000000013 } from './migrations/1764000000013-rsvp-function.ts';
+import { AttendeeRsvpRecordsIndex1764000000014 } from './migrations/1764000000014-attendee-rsvp-records-index.ts';
 
 type DbConfig = Pick<Config, 'DATABASE_URL' | 'DB_POOL_MAX' | 'DB_ACQUIRE_TIMEOUT_MS' | 'DB_STATEMENT_TIMEOUT_MS' | 'DB_LOCK_TIMEOUT_MS' | 'DB_IDLE_IN_TRANSACTION_TIMEOUT_MS'>;
 
@@ -39,7 +40,8 @@ export function createDataSource(config: DbConfig): DataSource {
     migrations: [InitialSchema1764000000000, MatrixUserId1764000000001, DeletionTombstone1764000000002, AccountClaimJournal1764000000003, FollowUps1764000000004,
       IdempotencyKeys1764000000005, GroupMembership1764000000006, PublishChoice1764000000007,
       ChatRoomPurging1764000000008, EventCountry1764000000009, UserAvatar1764000000010,
-      EventRoles1764000000011, IngestForwarded1764000000012, RsvpFunction1764000000013],
+      EventRoles1764000000011, IngestForwarded1764000000012, RsvpFunction1764000000013,
+      AttendeeRsvpRecordsIndex1764000000014],
     migrationsTransactionMode: 'all',
     synchronize: false,
     extra: {
