@@ -9,7 +9,7 @@ export class AttendeeRsvpRecordsIndex1764000000014 implements MigrationInterface
   name = 'AttendeeRsvpRecordsIndex1764000000014';
 
   async up(q: QueryRunner): Promise<void> {
-    await q.query(`CREATE INDEX attendees_rsvp_records_idx ON attendees (event_id) WHERE bluesky_uri IS NOT NULL`);
+    await q.query(`CREATE INDEX IF NOT EXISTS attendees_rsvp_records_idx ON attendees (event_id) WHERE bluesky_uri IS NOT NULL`);
   }
 
   async down(q: QueryRunner): Promise<void> {
