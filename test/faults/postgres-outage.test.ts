@@ -53,8 +53,9 @@ describe('Postgres restarted in the middle of a 100k-attendee deletion', () => {
     const [{ id }] = await s.ds.query(`SELECT id FROM events WHERE slug = $1`, [slug]);
 
     await door.shut();
+    // A short task timeout: the worker soon reports a task whose local step is still being retried.
     const handle = await s.temporal.workflow.start('deleteEventWorkflow', {
-      workflowId: `delete-event:${slug}`, taskQueue: s.config.TEMPORAL_TASK_QUEUE, args: [{ eventSlug: slug }],
+      workflowId: `delete-event:${slug}`, taskQueue: s.config.TEMPORAL_TASK_QUEUE, args: [{ eventSlug: slug }], workflowTaskTimeout: '2s',
     });
     // Its step keeps failing and is retried: the worker reports its first task to keep it alive
     // (a local step outlasting the task's timeout) while the run goes on.
