@@ -19,7 +19,8 @@ const signed = new Set<string>();
  * nothing for a delete). Throws RepoVerificationError when it does not; `keyOf`'s own failures pass through.
  */
 export async function verifyChange(evt: CommitEvt, keyOf: (did: string, fresh: boolean) => Promise<string>): Promise<void> {
-  const store = new MemoryBlockstore(evt.blocks);
+  // Read in place: the store's constructor would copy every block, keying each by its CID's string.
+  const store = Object.assign(new MemoryBlockstore(), { blocks: evt.blocks });
   const commit = await store.readObj(evt.commit, def.commit);
   if (commit.did !== evt.did) throw new RepoVerificationError(`Invalid repo did: ${commit.did}`);
   const commitCid = evt.commit.toString();
