@@ -3,7 +3,7 @@
 // Dependencies that are down (at start, or lost later) are waited for with backoff: the worker
 // says so, reports not-ready on WORKER_HEALTH_PORT, and never exits for it.
 import { Client, Connection } from '@temporalio/client';
-import { makeTelemetryFilterString, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { makeTelemetryFilterString, NativeConnection, Runtime, type Worker, type WorkerStatus } from '@temporalio/worker';
 import type { DataSource } from 'typeorm';
 import { createMatrixClient } from '../matrix/create-client.ts';
 import { loadConfig } from '../config.ts';
@@ -39,17 +39,13 @@ process.once('SIGTERM', stop);
 process.once('SIGINT', stop);
 if (config.WORKER_HEALTH_PORT) {
   // Ready while it runs and both its pollers poll (a poller that failed or shut down stops the work).
-  const status = () => worker?.getStatus();
-  const polling = () => {
-    const s = status();
-    return s?.runState === 'RUNNING' && s.workflowPollerState === 'POLLING' && s.activityPollerState === 'POLLING';
-  };
+  const polling = (s: WorkerStatus | undefined) => s?.runState === 'RUNNING' && s.workflowPollerState === 'POLLING' && s.activityPollerState === 'POLLING';
   serveHealth({
-    port: config.WORKER_HEALTH_PORT, host: config.WORKER_METRICS_HOST, ready: polling,
+    port: config.WORKER_HEALTH_PORT, host: config.WORKER_METRICS_HOST, ready: () => polling(worker?.getStatus()),
     details: () => {
-      const s = status();
+      const s = worker?.getStatus();
       return {
-        polling: polling(),
+        polling: polling(s),
         ...(s && {
           state: s.runState, workflowPoller: s.workflowPollerState, activityPoller: s.activityPollerState,
           inFlight: { workflowTasks: s.numInFlightWorkflowActivations, activities: s.numInFlightNonLocalActivities, localActivities: s.numInFlightLocalActivities },
