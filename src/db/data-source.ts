@@ -23,6 +23,7 @@ import { EventRoles1764000000011 } from './migrations/1764000000011-event-roles.
 import { IngestForwarded1764000000012 } from './migrations/1764000000012-ingest-forwarded.ts';
 import { RsvpFunction1764000000013 } from './migrations/1764000000013-rsvp-function.ts';
 import { AttendeeRsvpRecordsIndex1764000000014 } from './migrations/1764000000014-attendee-rsvp-records-index.ts';
+import { ForeignKeyIndexes1764000000015 } from './migrations/1764000000015-foreign-key-indexes.ts';
 
 type DbConfig = Pick<Config, 'DATABASE_URL' | 'DB_POOL_MAX' | 'DB_ACQUIRE_TIMEOUT_MS' | 'DB_STATEMENT_TIMEOUT_MS' | 'DB_LOCK_TIMEOUT_MS' | 'DB_IDLE_IN_TRANSACTION_TIMEOUT_MS'>;
 
@@ -41,7 +42,7 @@ export function createDataSource(config: DbConfig): DataSource {
       IdempotencyKeys1764000000005, GroupMembership1764000000006, PublishChoice1764000000007,
       ChatRoomPurging1764000000008, EventCountry1764000000009, UserAvatar1764000000010,
       EventRoles1764000000011, IngestForwarded1764000000012, RsvpFunction1764000000013,
-      AttendeeRsvpRecordsIndex1764000000014],
+      AttendeeRsvpRecordsIndex1764000000014, ForeignKeyIndexes1764000000015],
     migrationsTransactionMode: 'all',
     synchronize: false,
     extra: {

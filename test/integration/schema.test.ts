@@ -38,6 +38,18 @@ describe('migrations', () => {
     ]));
   });
 
+  it('index the first column of every foreign key (deleting the row it refers to reads the referring rows by index, not the whole table)', async () => {
+    // An index counts if that column leads it and it is whole, or partial on that column being set
+    // (all a key lookup reads). A composite key (attendees' role) is read through its event's rows.
+    const unindexed = await ds.query(`
+      SELECT c.conrelid::regclass || '.' || a.attname AS fk
+        FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+       WHERE c.contype = 'f' AND NOT EXISTS (
+         SELECT 1 FROM pg_index i WHERE i.indrelid = c.conrelid AND i.indkey[0] = c.conkey[1]
+            AND (i.indpred IS NULL OR pg_get_expr(i.indpred, i.indrelid) = '(' || a.attname || ' IS NOT NULL)'))`);
+    expect(unindexed).toEqual([]);
+  });
+
   it('enforce the unique keys dedup and materialization depend on', async () => {
     const [user] = await ds.query(`INSERT INTO users (slug, display_name, did, is_shadow_account) VALUES ('shadow-' || gen_random_uuid(), 's', 'did:plc:' || gen_random_uuid(), true) RETURNING id, did`);
     await expect(ds.query(`INSERT INTO users (slug, display_name, did) VALUES ('dup-' || gen_random_uuid(), 'd', $1)`, [user.did]))
