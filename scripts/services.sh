@@ -63,13 +63,19 @@ stop_redis() { # waits for it to exit: it writes its last log line on the way ou
 }
 
 SEARCH_ATTRIBUTES=(--search-attribute MeetflowOperation=Keyword --search-attribute MeetflowEntity=Keyword)
+# The dev server (one history shard) runs with the compose stack's dynamic config, which says why:
+# each `key:` / `  - value: V` pair there becomes a --dynamic-config-value flag.
+DYNAMIC_CONFIG=()
+while read -r key value; do DYNAMIC_CONFIG+=(--dynamic-config-value "$key=$value"); done < <(
+  awk '/^[a-zA-Z][^ ]*:$/ { key = substr($0, 1, length($0) - 1) } /^  - value: / { print key, $3 }' \
+    "$(dirname "${BASH_SOURCE[0]}")/../deploy/temporal/dynamicconfig.yaml")
 CONTRACT_NAMESPACE=contract
 
 start_temporal() { # start_temporal DBFILE GRPC_PORT UI_PORT HTTP_PORT METRICS_PORT LOGFILE [extra flags]
   local db=$1 port=$2 ui=$3 http=$4 metrics=$5 logf=$6; shift 6
   temporal server start-dev --ip 127.0.0.1 --port "$port" --ui-port "$ui" --db-filename "$db" \
     --http-port "$http" --metrics-port "$metrics" --log-level warn \
-    "${SEARCH_ATTRIBUTES[@]}" "$@" >"$logf" 2>&1 &
+    "${SEARCH_ATTRIBUTES[@]}" "${DYNAMIC_CONFIG[@]}" "$@" >"$logf" 2>&1 &
   TEMPORAL_PID=$!
   local deadline=$((SECONDS + 90))
   until temporal operator cluster health --address "127.0.0.1:$port" >/dev/null 2>&1; do

@@ -48,6 +48,15 @@ describe.skipIf(!cmd)('docker-compose.yml', () => {
     expect(services.temporal.image).toMatch(/^temporalio\/server:/); // not the deprecated auto-setup
   });
 
+  it('gives Temporal the dynamic config the dev server runs with, mounted where it is read', () => {
+    const temporal = resolved().temporal;
+    const path = temporal.environment?.DYNAMIC_CONFIG_FILE_PATH ?? '';
+    const mount = (temporal.volumes ?? []).map(String).find((v) => path.startsWith(`${v.split(':')[1]}/`));
+    expect(mount, 'the file is mounted').toBeDefined();
+    const file = join(mount!.split(':')[0], path.slice(mount!.split(':')[1].length));
+    expect(parse(readFileSync(file, 'utf8'))).toMatchObject({ 'history.transferProcessorMaxPollRPS': [{ value: 1000 }] });
+  });
+
   it('gives every long-running service a restart policy and a healthcheck', () => {
     for (const [name, s] of longRunning(resolved())) {
       expect(s.restart, name).toBe('unless-stopped');
