@@ -2,7 +2,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import type { Event } from '../db/entities/event.ts';
 import type { User } from '../db/entities/user.ts';
 import { groupSlugs } from '../db/groups.ts';
-import { attendeeCounts, roleCounts, type AttendeeCounts } from '../db/attendees.ts';
+import { attendeeCounts, roleCounts, type AttendeeCounts } from '../db/attendee-tallies.ts';
 import type { RsvpResult } from '../domain/rsvp.ts';
 import type { FollowUpOperation } from '../follow-ups/outbox.ts';
 

@@ -1,5 +1,6 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { changedRows } from './changed-rows.ts';
+import { untally } from './attendee-tallies.ts';
 
 /**
  * An account claim merges a shadow account into the user who proved its DID: the statements of
@@ -45,7 +46,7 @@ export const claimMoves = {
     const merges: { event: string; shadow: unknown; user: unknown; kept: string }[] = [];
     for (const { s, u, event_id } of overlaps) {
       await m.query(`INSERT INTO account_claim_journal (did, kind, before) VALUES ($1, 'attendee-merged', $2)`, [c.did, { shadow: s, user: u }]);
-      await m.query(`DELETE FROM attendees WHERE id = $1`, [s.id]);
+      await untally(m, await changedRows(m, `DELETE FROM attendees WHERE id = $1 RETURNING event_id, registration_role, status`, [s.id]));
       const [merged] = await changedRows(m,
         `WITH pair AS (SELECT * FROM jsonb_populate_recordset(null::attendees, $2))
          UPDATE attendees a SET

@@ -1,8 +1,12 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { AttendeeStatus } from './entities/attendee.ts';
 import type { Role } from './event-roles.ts';
+import { dropTallies } from './attendee-tallies.ts';
 
-/** The `attendees` table (registrations for events). */
+/**
+ * The `attendees` table (registrations for events). Inserts and updates move `attendee_tallies`
+ * by trigger; a delete of a live event's rows takes them off itself (`untally`).
+ */
 type Q = DataSource | EntityManager;
 
 export async function attendeeCount(q: Q, eventId: string): Promise<number> {
@@ -19,12 +23,14 @@ export async function attendeeTally(q: Q, eventId: string): Promise<{ attendees:
 }
 
 /**
- * Deletes up to `batchSize` of the event's attendees in one statement; answers how many (the
- * command's row count: counting RETURNING rows cost 100k deletions half again). Batches go by
+ * Deletes up to `batchSize` of the event's attendees in one statement, its tallies first
+ * (`dropTallies`); answers how many (the command's row count: counting RETURNING rows cost 100k
+ * deletions half again). Batches go by
  * physical row id (ctid), which measured ~9x faster than `id IN (... LIMIT)` on 100k rows
  * (bench/event-deletion.ts); a row a concurrent update moved is simply taken by a later batch.
  */
 export async function deleteAttendeeBatch(q: Q, eventId: string, batchSize: number): Promise<number> {
+  await dropTallies(q, eventId);
   const [, deleted] = await q.query(
     `DELETE FROM attendees WHERE ctid = ANY (ARRAY(SELECT ctid FROM attendees WHERE event_id = $1 LIMIT $2))`, [eventId, batchSize]);
   return deleted;
@@ -36,8 +42,9 @@ export async function hasRsvpRecords(q: Q, eventId: string): Promise<boolean> {
   return row !== undefined;
 }
 
-/** Deletes all of the event's attendees in one statement; answers how many (the command's row count). */
+/** Deletes all of the event's attendees in one statement, its tallies first (`dropTallies`); answers how many (the command's row count). */
 export async function deleteAllAttendees(q: Q, eventId: string): Promise<number> {
+  await dropTallies(q, eventId);
   const [, deleted] = await q.query(`DELETE FROM attendees WHERE event_id = $1`, [eventId]);
   return deleted;
 }
@@ -83,14 +90,6 @@ export async function registrationOf(m: EntityManager, eventId: string, userId: 
   const [row] = await m.query(
     `SELECT status, registration_role, notes, special_requirements FROM attendees WHERE event_id = $1 AND user_id = $2`, [eventId, userId]);
   return row;
-}
-
-/** Seats taken in a bucket (a role, or the event when `role` is null) by others: confirmed and waiting people. */
-export async function seatsTakenByOthers(m: EntityManager, eventId: string, role: string | null, userId: string): Promise<number> {
-  const [taken] = await m.query(
-    `SELECT count(*)::int AS n FROM attendees WHERE event_id = $1 AND registration_role IS NOT DISTINCT FROM $2
-        AND status IN ('confirmed', 'waitlisted') AND user_id <> $3`, [eventId, role, userId]);
-  return taken.n;
 }
 
 /**
@@ -145,40 +144,6 @@ export async function promoteWaitlisted(
          FROM picked WHERE a.id = picked.id
        RETURNING a.id, a.user_id, picked.waitlisted_at)
      SELECT id, user_id FROM promoted ORDER BY waitlisted_at, id`, [eventId, eventCapacity, perBucket]);
-}
-
-export interface AttendeeCounts { confirmed: number; waitlisted: number; maybe: number }
-
-/** Counts computed from the attendee rows (index attendees_event_status_idx), for many events at once. */
-export async function attendeeCounts(q: Q, eventIds: string[]): Promise<Map<string, AttendeeCounts>> {
-  const counts = new Map<string, AttendeeCounts>(eventIds.map((id) => [id, { confirmed: 0, waitlisted: 0, maybe: 0 }]));
-  if (eventIds.length === 0) return counts;
-  const rows = await q.query(
-    `SELECT event_id, status, count(*)::int AS n FROM attendees
-      WHERE event_id = ANY($1::uuid[]) AND status <> 'cancelled' GROUP BY event_id, status`, [eventIds]);
-  for (const r of rows as { event_id: string; status: keyof AttendeeCounts; n: number }[]) {
-    counts.get(r.event_id)![r.status] = r.n;
-  }
-  return counts;
-}
-
-export interface RoleCounts { name: string; capacity: number | null; attendeeCounts: AttendeeCounts }
-
-/** The roles each event declares, in order, with counts computed from the attendee rows. */
-export async function roleCounts(q: Q, eventIds: string[]): Promise<Map<string, RoleCounts[]>> {
-  const out = new Map<string, RoleCounts[]>(eventIds.map((id) => [id, []]));
-  if (eventIds.length === 0) return out;
-  const rows: { event_id: string; name: string; capacity: number | null; confirmed: number; waitlisted: number; maybe: number }[] = await q.query(
-    `SELECT r.event_id, r.name, r.capacity,
-            count(a.id) FILTER (WHERE a.status = 'confirmed')::int AS confirmed,
-            count(a.id) FILTER (WHERE a.status = 'waitlisted')::int AS waitlisted,
-            count(a.id) FILTER (WHERE a.status = 'maybe')::int AS maybe
-       FROM event_roles r LEFT JOIN attendees a ON a.event_id = r.event_id AND a.registration_role = r.name
-      WHERE r.event_id = ANY($1::uuid[]) GROUP BY r.event_id, r.name, r.capacity, r.position ORDER BY r.event_id, r.position`, [eventIds]);
-  for (const r of rows) {
-    out.get(r.event_id)!.push({ name: r.name, capacity: r.capacity, attendeeCounts: { confirmed: r.confirmed, waitlisted: r.waitlisted, maybe: r.maybe } });
-  }
-  return out;
 }
 
 /** A role some live registration of the event holds that is not among `names`, if any. */

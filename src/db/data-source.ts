@@ -24,6 +24,7 @@ import { IngestForwarded1764000000012 } from './migrations/1764000000012-ingest-
 import { RsvpFunction1764000000013 } from './migrations/1764000000013-rsvp-function.ts';
 import { AttendeeRsvpRecordsIndex1764000000014 } from './migrations/1764000000014-attendee-rsvp-records-index.ts';
 import { ForeignKeyIndexes1764000000015 } from './migrations/1764000000015-foreign-key-indexes.ts';
+import { AttendeeTallies1764000000016 } from './migrations/1764000000016-attendee-tallies.ts';
 
 type DbConfig = Pick<Config, 'DATABASE_URL' | 'DB_POOL_MAX' | 'DB_ACQUIRE_TIMEOUT_MS' | 'DB_STATEMENT_TIMEOUT_MS' | 'DB_LOCK_TIMEOUT_MS' | 'DB_IDLE_IN_TRANSACTION_TIMEOUT_MS'>;
 
@@ -42,7 +43,8 @@ export function createDataSource(config: DbConfig): DataSource {
       IdempotencyKeys1764000000005, GroupMembership1764000000006, PublishChoice1764000000007,
       ChatRoomPurging1764000000008, EventCountry1764000000009, UserAvatar1764000000010,
       EventRoles1764000000011, IngestForwarded1764000000012, RsvpFunction1764000000013,
-      AttendeeRsvpRecordsIndex1764000000014, ForeignKeyIndexes1764000000015],
+      AttendeeRsvpRecordsIndex1764000000014, ForeignKeyIndexes1764000000015,
+      AttendeeTallies1764000000016],
     migrationsTransactionMode: 'all',
     synchronize: false,
     extra: {

@@ -19,6 +19,11 @@ export const INVARIANTS: Record<string, string> = {
   'more confirmed attendees than capacity': `
     SELECT e.slug FROM events e JOIN attendees a ON a.event_id = e.id AND a.status = 'confirmed'
      WHERE e.capacity IS NOT NULL GROUP BY e.id, e.slug, e.capacity HAVING count(*) > e.capacity`,
+  'attendee tally that disagrees with the rows (migration 1764000000016 keeps them equal)': `
+    SELECT e.slug FROM events e WHERE e.status <> 'deleting' AND e.id IN (
+      SELECT event_id FROM (SELECT event_id, coalesce(registration_role, '') AS role, status, count(*)::int AS n FROM attendees GROUP BY 1, 2, 3) r
+        FULL JOIN (SELECT * FROM attendee_tallies WHERE n <> 0) t USING (event_id, role, status)
+       WHERE r.n IS DISTINCT FROM t.n)`,
   'ingested event published back (loop)': `
     SELECT slug FROM events WHERE source_type IS NOT NULL AND bluesky_uri IS NOT NULL`,
   'ingested RSVP published back (loop)': `

@@ -37,7 +37,7 @@ export async function exceptedStarts(m: EntityManager, slug: string): Promise<Se
 export function managedOccurrences(m: EntityManager, slug: string, from: Date, templateId: string): Promise<{ id: string; original_start: Date; attendees: number }[]> {
   return m.query(
     `SELECT e.id, e.original_start,
-            (SELECT count(*)::int FROM attendees a WHERE a.event_id = e.id AND a.status <> 'cancelled') AS attendees
+            (SELECT coalesce(sum(t.n), 0)::int FROM attendee_tallies t WHERE t.event_id = e.id AND t.status <> 'cancelled') AS attendees
        FROM events e
       WHERE e.series_slug = $1 AND e.original_start >= $2 AND e.id <> $3 AND e.status <> 'deleting'
         AND NOT EXISTS (SELECT 1 FROM series_exceptions x WHERE x.series_slug = e.series_slug AND x.original_start = e.original_start)`,

@@ -1,8 +1,9 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import {
-  decideRsvp, lockEventSeats, promoteWaitlisted, registrationOf, seatsTakenByOthers, setRegistrationRole,
+  decideRsvp, lockEventSeats, promoteWaitlisted, registrationOf, setRegistrationRole,
   waitlistPosition, type RsvpOutcome, type RsvpRefusal, type SeatedEvent,
 } from '../db/attendees.ts';
+import { seatsHeld } from '../db/attendee-tallies.ts';
 import { lockEvent } from '../db/events.ts';
 import type { AttendeeStatus } from '../db/entities/attendee.ts';
 import { DomainError, notFound } from './errors.ts';
@@ -54,9 +55,9 @@ function bucketFor(event: SeatedEvent, eventSlug: string, asked: string | undefi
   return role;
 }
 
-/** Is there a free seat in the bucket for this person (people already waiting there keep their place)? */
-async function seatFree(m: EntityManager, eventId: string, bucket: Bucket, userId: string): Promise<boolean> {
-  return bucket.capacity === null || await seatsTakenByOthers(m, eventId, bucket.name, userId) < bucket.capacity;
+/** Is there a free seat in the bucket for someone who holds none in it (people already waiting there keep their place)? */
+async function seatFree(m: EntityManager, eventId: string, bucket: Bucket): Promise<boolean> {
+  return bucket.capacity === null || await seatsHeld(m, eventId, bucket.name) < bucket.capacity;
 }
 
 /**
@@ -134,7 +135,7 @@ export async function moveToRole(
     if (bucket.name === existing.registration_role) {
       return { status: existing.status, role: bucket.name, changed: false, seatFreed: false, chatEnabled: event.chat_enabled };
     }
-    const free = existing.status === 'maybe' || await seatFree(m, event.id, bucket, userId);
+    const free = existing.status === 'maybe' || await seatFree(m, event.id, bucket); // another role than theirs
     if (existing.status === 'confirmed' && !free) throw new DomainError('role_full', `role ${role} of ${eventSlug} has no free seat`, { role });
     const next: AttendeeStatus = existing.status === 'maybe' ? 'maybe' : free ? 'confirmed' : 'waitlisted';
     await setRegistrationRole(m, event.id, userId, bucket.name, next);

@@ -3,6 +3,8 @@ import { DataSource, type DataSourceOptions, type QueryRunner } from 'typeorm';
 import { loadConfig } from '../../src/config.ts';
 import { createDataSource } from '../../src/db/data-source.ts';
 import { findViolations } from '../../src/db/invariants.ts';
+import { untally } from '../../src/db/attendee-tallies.ts';
+import { deleteAttendeeBatch } from '../../src/db/attendees.ts';
 
 let ds: DataSource;
 beforeAll(async () => { ds = await createDataSource(loadConfig()).initialize(); });
@@ -95,6 +97,51 @@ describe('migrations', () => {
         VALUES ('inv-' || gen_random_uuid(), 'E', now(), now(), 'UTC', $1, 'bluesky', 'at://did:plc:x/c/' || gen_random_uuid(), 'at://did:plc:y/c/' || gen_random_uuid())
         RETURNING slug`, [u.id]);
       expect((await findViolations(runner.manager))['ingested event published back (loop)']).toEqual([e.slug]);
+    } finally {
+      await runner.rollbackTransaction(); // leave nothing behind
+      await runner.release();
+    }
+  });
+
+  it('keep attendee tallies equal to the rows through every kind of write (those of an event being deleted go with its rows), and the invariant check finds a drifted one', async () => {
+    const runner = ds.createQueryRunner();
+    await runner.startTransaction();
+    try {
+      const q = (sql: string, params?: unknown[]) => runner.query(sql, params);
+      const users: { id: string }[] = await q(`INSERT INTO users (slug, display_name) SELECT 'tally-' || gen_random_uuid(), 'u' FROM generate_series(1, 6) RETURNING id`);
+      const [e] = await q(`INSERT INTO events (slug, name, start_at, end_at, time_zone, owner_id, status, capacity)
+        VALUES ('tally-' || gen_random_uuid(), 'T', now() + interval '1 day', now() + interval '2 days', 'UTC', $1, 'published', 2) RETURNING id, slug`, [users[0].id]);
+      const tallies = async () => Object.fromEntries((await q(`SELECT role || '/' || status AS k, n FROM attendee_tallies WHERE event_id = $1 AND n <> 0`, [e.id]))
+        .map((r: { k: string; n: number }) => [r.k, r.n]));
+      const rsvp = (user: string, intent: string, role: string | null = null) =>
+        q(`SELECT meetflow_rsvp($1, $2, $3, $4, NULL, false, NULL, false, false, false) AS r`, [e.slug, user, intent, role]);
+      // Many rows in one statement, then one at a time through the seat decision (inserts and upserts).
+      await q(`INSERT INTO attendees (event_id, user_id, status) VALUES ($1, $2, 'confirmed'), ($1, $3, 'maybe')`, [e.id, users[0].id, users[1].id]);
+      await rsvp(users[1].id, 'going'); // maybe -> confirmed: the last seat
+      const [{ r: waiting }] = await rsvp(users[2].id, 'going');
+      expect(waiting).toMatchObject({ status: 'waitlisted', waitlistPosition: 1 });
+      await rsvp(users[3].id, 'going');
+      expect(await tallies()).toEqual({ '/confirmed': 2, '/waitlisted': 2 });
+      await rsvp(users[0].id, 'notgoing');
+      await q(`UPDATE attendees SET status = 'confirmed', waitlisted_at = NULL WHERE event_id = $1 AND user_id = $2`, [e.id, users[2].id]);
+      expect(await tallies()).toEqual({ '/confirmed': 2, '/waitlisted': 1, '/cancelled': 1 });
+      // Roles come: everyone joins the first (one UPDATE of many rows), then a batch is deleted.
+      await q(`INSERT INTO event_roles (event_id, name, capacity, position) VALUES ($1, 'crew', 5, 0)`, [e.id]);
+      await q(`UPDATE attendees SET registration_role = 'crew' WHERE event_id = $1`, [e.id]);
+      expect(await tallies()).toEqual({ 'crew/confirmed': 2, 'crew/waitlisted': 1, 'crew/cancelled': 1 });
+      // A claim's merge deletes one row and takes it off; a deletion drops the tombstoned event's tallies with its rows.
+      const [gone] = await q(`DELETE FROM attendees WHERE event_id = $1 AND status = 'waitlisted' RETURNING event_id, registration_role, status`, [e.id]);
+      await untally(runner.manager, gone); // TypeORM answers a DELETE … RETURNING with [rows, count]
+      expect(await tallies()).toEqual({ 'crew/confirmed': 2, 'crew/cancelled': 1 });
+      const drift = 'attendee tally that disagrees with the rows (migration 1764000000016 keeps them equal)';
+      expect((await findViolations(runner.manager))[drift]).toBeUndefined();
+      await q(`UPDATE attendee_tallies SET n = n + 1 WHERE event_id = $1`, [e.id]);
+      expect((await findViolations(runner.manager))[drift]).toEqual([e.slug]);
+
+      await q(`UPDATE events SET status = 'deleting' WHERE id = $1`, [e.id]);
+      expect(await deleteAttendeeBatch(runner.manager, e.id, 2)).toBe(2);
+      expect(await tallies()).toEqual({});
+      expect((await findViolations(runner.manager))[drift]).toBeUndefined();
     } finally {
       await runner.rollbackTransaction(); // leave nothing behind
       await runner.release();

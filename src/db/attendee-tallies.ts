@@ -1,0 +1,65 @@
+import type { DataSource, EntityManager } from 'typeorm';
+
+/**
+ * The `attendee_tallies` table: registrations per event, role ('' for none) and status, kept by
+ * triggers on `attendees` inserts and updates, and by the two kinds of delete below (migration
+ * 1764000000016 says why), so reading one never reads the rows.
+ */
+type Q = DataSource | EntityManager;
+
+/** An event being deleted loses its tallies before its attendees go (nothing reads a tombstoned event's). */
+export async function dropTallies(q: Q, eventId: string): Promise<void> {
+  await q.query(`DELETE FROM attendee_tallies WHERE event_id = $1`, [eventId]);
+}
+
+/** Takes deleted attendee rows of live events off their tallies, in the transaction that deleted them. */
+export async function untally(m: EntityManager, rows: { event_id: string; registration_role: string | null; status: string }[]): Promise<void> {
+  if (!rows.length) return;
+  await m.query(
+    `UPDATE attendee_tallies t SET n = t.n - d.n
+       FROM (SELECT event_id, coalesce(registration_role, '') AS role, status, count(*)::int AS n
+               FROM jsonb_to_recordset($1) AS r(event_id uuid, registration_role text, status text) GROUP BY 1, 2, 3) d
+      WHERE t.event_id = d.event_id AND t.role = d.role AND t.status = d.status`, [JSON.stringify(rows)]);
+}
+
+/** Seats held in a bucket (a role, or the event when `role` is null): confirmed and waiting people. */
+export async function seatsHeld(q: Q, eventId: string, role: string | null): Promise<number> {
+  const [held] = await q.query(
+    `SELECT coalesce(sum(n), 0)::int AS n FROM attendee_tallies WHERE event_id = $1 AND role = coalesce($2, '')
+        AND status IN ('confirmed', 'waitlisted')`, [eventId, role]);
+  return held.n;
+}
+
+export interface AttendeeCounts { confirmed: number; waitlisted: number; maybe: number }
+
+/** Each event's registrations by status (all roles together), for many events at once. */
+export async function attendeeCounts(q: Q, eventIds: string[]): Promise<Map<string, AttendeeCounts>> {
+  const counts = new Map<string, AttendeeCounts>(eventIds.map((id) => [id, { confirmed: 0, waitlisted: 0, maybe: 0 }]));
+  if (eventIds.length === 0) return counts;
+  const rows = await q.query(
+    `SELECT event_id, status, sum(n)::int AS n FROM attendee_tallies
+      WHERE event_id = ANY($1::uuid[]) AND status <> 'cancelled' GROUP BY event_id, status`, [eventIds]);
+  for (const r of rows as { event_id: string; status: keyof AttendeeCounts; n: number }[]) {
+    counts.get(r.event_id)![r.status] = r.n;
+  }
+  return counts;
+}
+
+export interface RoleCounts { name: string; capacity: number | null; attendeeCounts: AttendeeCounts }
+
+/** The roles each event declares, in order, with their registrations by status. */
+export async function roleCounts(q: Q, eventIds: string[]): Promise<Map<string, RoleCounts[]>> {
+  const out = new Map<string, RoleCounts[]>(eventIds.map((id) => [id, []]));
+  if (eventIds.length === 0) return out;
+  const rows: { event_id: string; name: string; capacity: number | null; confirmed: number; waitlisted: number; maybe: number }[] = await q.query(
+    `SELECT r.event_id, r.name, r.capacity,
+            coalesce(sum(t.n) FILTER (WHERE t.status = 'confirmed'), 0)::int AS confirmed,
+            coalesce(sum(t.n) FILTER (WHERE t.status = 'waitlisted'), 0)::int AS waitlisted,
+            coalesce(sum(t.n) FILTER (WHERE t.status = 'maybe'), 0)::int AS maybe
+       FROM event_roles r LEFT JOIN attendee_tallies t ON t.event_id = r.event_id AND t.role = r.name
+      WHERE r.event_id = ANY($1::uuid[]) GROUP BY r.event_id, r.name, r.capacity, r.position ORDER BY r.event_id, r.position`, [eventIds]);
+  for (const r of rows) {
+    out.get(r.event_id)!.push({ name: r.name, capacity: r.capacity, attendeeCounts: { confirmed: r.confirmed, waitlisted: r.waitlisted, maybe: r.maybe } });
+  }
+  return out;
+}
