@@ -1,11 +1,12 @@
 // RSVPs per second at concurrency 1, 16 and 64, against one event (every request contends for
 // the same row lock) and spread over 100 events, with p50/p99; then at concurrency 16 on one
-// popular event that already has BENCH_POPULAR registrations (half confirmed, half waiting).
+// popular event that already has BENCH_POPULAR registrations (half confirmed, half waiting), and
+// cancellations of confirmed people there (each seat goes to the next waiting person at once).
 // Baseline, same run and concurrency: reading an event with its counts.
 import { summarize } from './lib/summary.ts';
 import { loadConfig } from '../src/config.ts';
 import { createDataSource } from '../src/db/data-source.ts';
-import { api, auth, createEvent, createUsers, fmt, ok, percentile, rsvp, runConcurrent } from './lib/client.ts';
+import { api, auth, createEvent, createUsers, fmt, ok, percentile, rsvp, runConcurrent, tokenFor } from './lib/client.ts';
 
 const PER_SCENARIO = Number(process.env.BENCH_RSVPS ?? 640);
 const users = await createUsers(PER_SCENARIO);
@@ -51,10 +52,16 @@ await ds.query(
    SELECT e.id, u.id, CASE WHEN u.n <= $2 / 2 THEN 'confirmed' ELSE 'waitlisted' END, CASE WHEN u.n > $2 / 2 THEN now() - interval '1 day' END
      FROM numbered u, events e WHERE e.slug = $1`, [popular, POPULAR]);
 await ds.query('ANALYZE attendees');
+const confirmed: { user_id: string }[] = await ds.query(
+  `SELECT user_id FROM attendees WHERE event_id = (SELECT id FROM events WHERE slug = $1) AND status = 'confirmed' LIMIT $2`, [popular, PER_SCENARIO]);
 await ds.destroy();
+const cancelling = await Promise.all(confirmed.map((c) => tokenFor(c.user_id)));
 const label = `one event with ${POPULAR} registrations`;
 const get = await runConcurrent(users.map((u) => () => ok(api.GET('/v1/events/{slug}', { params: { path: { slug: popular } }, headers: auth(u.token) }))), 16);
 row(`baseline: GET, ${label}`, 16, get);
 const popularRsvps = await runConcurrent(users.map((u) => () => rsvp(popular, u.token)), 16);
 row(`RSVP going, ${label}`, 16, popularRsvps);
 summary(`RSVP going, ${label}, conc 16: req/s, p99`, popularRsvps, get, '>= 300 req/s');
+const cancels = await runConcurrent(cancelling.map((token) => () => rsvp(popular, token, 'notgoing')), 16);
+row(`cancel (seat to the next), ${label}`, 16, cancels);
+summary(`cancel with promotion, ${label}, conc 16: req/s, p99`, cancels, get, '-');

@@ -40,7 +40,7 @@ export async function createUsers(n: number): Promise<{ id: string; token: strin
   for (let i = 0; i < n; i += 32) {
     const batch = await Promise.all(Array.from({ length: Math.min(32, n - i) }, async (_, j) => {
       const u = await ok(api.POST('/v1/users', { headers: auth(service), body: { displayName: `bench ${i + j}` } }));
-      return { id: u.id, token: await mintToken(tokens, { sub: u.id }, 24 * 3600) };
+      return { id: u.id, token: await tokenFor(u.id) };
     }));
     out.push(...batch);
   }
@@ -54,9 +54,12 @@ export async function createEvent(token: string, capacity: number | null): Promi
   return e.slug;
 }
 
-/** RSVP `going` as the token's user. */
-export const rsvp = (slug: string, token: string) =>
-  ok(api.POST('/v1/events/{slug}/attendees', { params: { path: { slug } }, headers: auth(token), body: { status: 'going' } }));
+/** A day's token for a user made outside the API (rows seeded in SQL). */
+export const tokenFor = (userId: string) => mintToken(tokens, { sub: userId }, 24 * 3600);
+
+/** RSVP (`going` unless said) as the token's user. */
+export const rsvp = (slug: string, token: string, status: 'going' | 'notgoing' = 'going') =>
+  ok(api.POST('/v1/events/{slug}/attendees', { params: { path: { slug } }, headers: auth(token), body: { status } }));
 
 export const patchEvent = (slug: string, token: string, body: { description?: string; capacity?: number }) =>
   ok(api.PATCH('/v1/events/{slug}', { params: { path: { slug } }, headers: auth(token), body }));
