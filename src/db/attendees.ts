@@ -25,9 +25,9 @@ export async function attendeeTally(q: Q, eventId: string): Promise<{ attendees:
 /**
  * Deletes up to `batchSize` of the event's attendees in one statement, its tallies first
  * (`dropTallies`); answers how many (the command's row count: counting RETURNING rows cost 100k
- * deletions half again). Batches go by
- * physical row id (ctid), which measured ~9x faster than `id IN (... LIMIT)` on 100k rows
- * (bench/event-deletion.ts); a row a concurrent update moved is simply taken by a later batch.
+ * deletions half again). Batches go by physical row id (ctid), which measured ~9x faster than
+ * `id IN (... LIMIT)` on 100k rows (bench/event-deletion.ts); a row a concurrent update moved is
+ * simply taken by a later batch.
  */
 export async function deleteAttendeeBatch(q: Q, eventId: string, batchSize: number): Promise<number> {
   await dropTallies(q, eventId);
