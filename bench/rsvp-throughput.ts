@@ -6,7 +6,7 @@
 import { summarize } from './lib/summary.ts';
 import { loadConfig } from '../src/config.ts';
 import { createDataSource } from '../src/db/data-source.ts';
-import { api, auth, createEvent, createUsers, fmt, ok, percentile, rsvp, runConcurrent, tokenFor } from './lib/client.ts';
+import { createEvent, createUsers, fmt, getEvent, percentile, rsvp, runConcurrent, tokenFor } from './lib/client.ts';
 
 const PER_SCENARIO = Number(process.env.BENCH_RSVPS ?? 640);
 const users = await createUsers(PER_SCENARIO);
@@ -26,7 +26,7 @@ for (const concurrency of [1, 16, 64]) {
   const one = await createEvent(owner.token, Math.floor(n / 2));
   const hundred = await Promise.all(Array.from({ length: 100 }, () => createEvent(owner.token, Math.max(1, Math.floor(n / 200)))));
   const scenarios: [string, (i: number) => Promise<unknown>][] = [
-    ['baseline: GET event with counts', (i) => ok(api.GET('/v1/events/{slug}', { params: { path: { slug: one } }, headers: auth(users[i].token) }))],
+    ['baseline: GET event with counts', (i) => getEvent(one, users[i].token)],
     ['RSVP going, one event', (i) => rsvp(one, users[i].token)],
     ['RSVP going, 100 events', (i) => rsvp(hundred[i % 100], users[i].token)],
   ];
@@ -57,7 +57,7 @@ const confirmed: { user_id: string }[] = await ds.query(
 await ds.destroy();
 const cancelling = await Promise.all(confirmed.map((c) => tokenFor(c.user_id)));
 const label = `one event with ${POPULAR} registrations`;
-const get = await runConcurrent(users.map((u) => () => ok(api.GET('/v1/events/{slug}', { params: { path: { slug: popular } }, headers: auth(u.token) }))), 16);
+const get = await runConcurrent(users.map((u) => () => getEvent(popular, u.token)), 16);
 row(`baseline: GET, ${label}`, 16, get);
 const popularRsvps = await runConcurrent(users.map((u) => () => rsvp(popular, u.token)), 16);
 row(`RSVP going, ${label}`, 16, popularRsvps);

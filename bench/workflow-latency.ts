@@ -3,7 +3,7 @@
 // - a raised capacity, which wakes `waitlist:<slug>` to promote (the workflow path).
 // Baseline, same run: an RSVP that starts no workflow.
 import { summarize } from './lib/summary.ts';
-import { api, auth, createEvent, createUsers, fmt, ok, patchEvent, percentile, rsvp } from './lib/client.ts';
+import { api, auth, createEvent, createUsers, fmt, getEvent, ok, patchEvent, percentile, rsvp } from './lib/client.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 300);
 const [owner, first, second] = await createUsers(3);
@@ -15,7 +15,7 @@ async function untilConfirmed(slug: string, confirmed: number, change: () => Pro
   const t0 = performance.now();
   await change();
   for (;;) {
-    const e = await ok(api.GET('/v1/events/{slug}', { params: { path: { slug } }, headers: auth(owner.token) }));
+    const e = await getEvent(slug, owner.token);
     if (e.attendeeCounts.confirmed === confirmed) return performance.now() - t0;
     await sleep(2);
   }

@@ -57,6 +57,10 @@ export async function createEvent(token: string, capacity: number | null): Promi
 /** A day's token for a user made outside the API (rows seeded in SQL). */
 export const tokenFor = (userId: string) => mintToken(tokens, { sub: userId }, 24 * 3600);
 
+/** The event with its counts, as the token's user reads it. */
+export const getEvent = (slug: string, token: string) =>
+  ok(api.GET('/v1/events/{slug}', { params: { path: { slug } }, headers: auth(token) }));
+
 /** RSVP (`going` unless said) as the token's user. */
 export const rsvp = (slug: string, token: string, status: 'going' | 'notgoing' = 'going') =>
   ok(api.POST('/v1/events/{slug}/attendees', { params: { path: { slug } }, headers: auth(token), body: { status } }));
