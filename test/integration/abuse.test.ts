@@ -315,6 +315,44 @@ describe('input', () => {
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('payload_too_large');
   });
 
+  it('over HTTP, a body over the limit is 413 whether its length is declared or it comes in chunks', async () => {
+    const user = await s.user();
+    const server = serve({ fetch: s.app.fetch, port: 0, hostname: '127.0.0.1' });
+    await new Promise((ok) => server.once('listening', ok));
+    const port = (server.address() as AddressInfo).port;
+    // The answer can come before the body is sent: the request stops being written once it has.
+    const post = (body: string, { declared, chunk = body.length }: { declared: boolean; chunk?: number }) =>
+      new Promise<{ status: number; code?: string }>((ok, fail) => {
+        const headers: Record<string, string | number> = { Authorization: `Bearer ${user.token}`, 'Content-Type': 'application/json' };
+        if (declared) headers['Content-Length'] = Buffer.byteLength(body);
+        let answered = false;
+        const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/v1/events', headers }, (res) => {
+          answered = true;
+          let text = '';
+          res.on('data', (d) => { text += d; });
+          res.on('end', () => ok({ status: res.statusCode!, code: text.startsWith('{') ? JSON.parse(text).error?.code : undefined }));
+        });
+        req.on('error', (err) => { if (!answered) fail(err); });
+        void (async () => {
+          for (let at = 0; at < body.length && !answered; at += chunk) {
+            await new Promise((written) => req.write(body.slice(at, at + chunk), written)); // without Content-Length: one chunk each
+            await new Promise((tick) => setImmediate(tick));
+          }
+          if (!answered) req.end();
+        })();
+      });
+    const event = (name: string) => JSON.stringify({ name, startAt: '2027-01-01T10:00:00Z', endAt: '2027-01-01T11:00:00Z', timeZone: 'UTC' });
+    const big = event('x'.repeat(2 * 1024 * 1024));
+    try {
+      expect(await post(big, { declared: true, chunk: 64 * 1024 })).toEqual({ status: 413, code: 'payload_too_large' });
+      expect(await post(big, { declared: false, chunk: 64 * 1024 })).toEqual({ status: 413, code: 'payload_too_large' });
+      expect((await post(event('fits'), { declared: true })).status).toBe(201);
+      expect((await post(event('fits, in chunks'), { declared: false, chunk: 10 })).status).toBe(201);
+    } finally {
+      server.close();
+    }
+  });
+
   it('NUL and control characters in paths, queries and bodies are 400, never 500', async () => {
     const user = await s.user();
     for (const path of ['/v1/events/abc%00def', '/v1/events/abc%0Adef', '/v1/events?groupSlug=%00', '/v1/events/%E0%A4%A']) {
