@@ -1,7 +1,7 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { rsvp, rsvpIfQuiet, type Registration, type RsvpIntent } from '../domain/rsvp.ts';
 import { recordFollowUps, type Recorded } from '../follow-ups/outbox.ts';
-import { afterRsvp, publishesRsvps } from '../follow-ups/rules.ts';
+import { afterRsvp, givesUpSeat, publishesRsvps } from '../follow-ups/rules.ts';
 import { attendeesPage } from '../db/attendees.ts';
 import { findVisibleEvent, isManager, requireUser, rsvpAccess } from './access.ts';
 import type { Auth, AuthEnv } from './auth.ts';
@@ -35,7 +35,7 @@ export function attendeesRoutes({ ds, config, followUps }: RouteDeps) {
    */
   async function respond(slug: string, auth: Auth, intent: RsvpIntent, { registration = {}, hideDraft }: { registration?: Registration; hideDraft: boolean }) {
     const caller = await rsvpAccess(ds, auth, slug, hideDraft);
-    const quiet = publishesRsvps(caller) ? null : await rsvpIfQuiet(ds, slug, auth.sub, intent, registration, config.CHAT_ENABLED);
+    const quiet = publishesRsvps(caller) || givesUpSeat(caller.held, intent) ? null : await rsvpIfQuiet(ds, slug, auth.sub, intent, registration, config.CHAT_ENABLED);
     if (quiet) return rsvpAnswer(quiet, []);
     const user = await requireUser(ds, auth); // the whole row, for the follow-ups
     let recorded: Recorded[] = [];

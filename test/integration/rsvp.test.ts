@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startStack, type Stack } from '../helpers/stack.ts';
+import { rsvpIfQuiet } from '../../src/domain/rsvp.ts';
+import { givesUpSeat } from '../../src/follow-ups/rules.ts';
 
 let s: Stack;
 beforeAll(async () => { s = await startStack(); await s.startWorker(); });
@@ -100,6 +102,24 @@ describe('RSVPs with capacity (real Postgres, real dev server)', () => {
       return op.body.progress?.promoted === 8 && op.body.progress;
     });
     expect(progress.promoted).toBe(8); // each promoted once, never over capacity
+  });
+
+  it('a confirmed person not going gives up a seat: the quiet attempt the API skips for them would refuse and write nothing', async () => {
+    const owner = await s.user('Owner');
+    const { slug } = await s.event(owner.token, { capacity: 1 });
+    const [held, waiting, leaving] = await users(3, 'Seat');
+    for (const p of [held, waiting, leaving]) expect((await s.api('POST', `/v1/events/${slug}/attendees`, { token: p.token, body: { status: 'going' } })).status).toBe(200);
+    for (const intent of ['notgoing', 'interested'] as const) {
+      expect(givesUpSeat('confirmed', intent)).toBe(true);
+      expect(await rsvpIfQuiet(s.ds, slug, held.id, intent, {}, false)).toBeNull();
+    }
+    expect(await confirmedIds(slug)).toEqual([held.id]);
+    // Anyone else's RSVP may be quiet: the attempt is made.
+    expect(givesUpSeat('confirmed', 'going') || givesUpSeat('waitlisted', 'notgoing') || givesUpSeat(null, 'notgoing')).toBe(false);
+    expect(await rsvpIfQuiet(s.ds, slug, leaving.id, 'notgoing', {}, false)).toMatchObject({ status: 'cancelled', seatFreed: false });
+    // Through the API, the seat given up goes to the next person waiting, in the cancellation's transaction.
+    expect((await s.api('DELETE', `/v1/events/${slug}/attendees/me`, { token: held.token })).body).toMatchObject({ status: 'cancelled' });
+    expect(await confirmedIds(slug)).toEqual([waiting.id]);
   });
 
   it('repeating an RSVP is a no-op; interested is maybe; notgoing cancels', async () => {
