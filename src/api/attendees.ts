@@ -3,7 +3,7 @@ import { rsvp, rsvpIfQuiet, type Registration, type RsvpIntent } from '../domain
 import { recordFollowUps, type Recorded } from '../follow-ups/outbox.ts';
 import { afterRsvp, givesUpSeat, publishesRsvps } from '../follow-ups/rules.ts';
 import { attendeesPage } from '../db/attendees.ts';
-import { findVisibleEvent, isManager, requireUser, rsvpAccess } from './access.ts';
+import { findVisibleEvent, isManager, rsvpAccess } from './access.ts';
 import type { Auth, AuthEnv } from './auth.ts';
 import type { RouteDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
@@ -31,15 +31,15 @@ export function attendeesRoutes({ ds, config, followUps }: RouteDeps) {
   /**
    * The row change commits with the follow-ups it sets in motion (the outbox); delivery comes after.
    * An RSVP that sets nothing in motion is two statements: one read (who, and for what), then the
-   * decision and its write in one (the event's lock held inside Postgres only).
+   * decision and its write in one (the event's lock held inside Postgres only). The same read names
+   * the user in the follow-ups of one that does.
    */
   async function respond(slug: string, auth: Auth, intent: RsvpIntent, { registration = {}, hideDraft }: { registration?: Registration; hideDraft: boolean }) {
     const caller = await rsvpAccess(ds, auth, slug, hideDraft);
     const quiet = publishesRsvps(caller) || givesUpSeat(caller.held, intent) ? null : await rsvpIfQuiet(ds, slug, auth.sub, intent, registration, config.CHAT_ENABLED);
     if (quiet) return rsvpAnswer(quiet, []);
-    const user = await requireUser(ds, auth); // the whole row, for the follow-ups
     let recorded: Recorded[] = [];
-    const result = await rsvp(ds, slug, user.id, intent, async (m, r) => { recorded = await recordFollowUps(m, await afterRsvp(m, config, slug, r, user)); }, registration);
+    const result = await rsvp(ds, slug, caller.id, intent, async (m, r) => { recorded = await recordFollowUps(m, await afterRsvp(m, config, slug, r, caller)); }, registration);
     return rsvpAnswer(result, await followUps.deliver(recorded));
   }
 

@@ -11,21 +11,21 @@ export const userByDid = (q: Q, did: string): Promise<User | null> => q.getRepos
 export const userBySlug = (q: Q, slug: string): Promise<User | null> => q.getRepository(UserEntity).findOneBy({ slug });
 
 /**
- * Who RSVPs to what, in one round trip (the RSVP path's hot read, bench/rsvp-throughput.ts): whether
- * the user publishes RSVPs to Bluesky, the event's status and managers (null: no such event), and
- * the status the user holds there (null: none; read without the event's lock, so it may be stale).
- * Null: no such user.
+ * Who RSVPs to what, in one round trip (the RSVP path's hot read, bench/rsvp-throughput.ts): the
+ * user (what an RSVP's follow-ups name: id, slug, whether their RSVPs are published to Bluesky),
+ * the event's status and managers (null: no such event), and the status the user holds there
+ * (null: none; read without the event's lock, so it may be stale). Null: no such user.
  */
 export async function rsvpCaller(q: Q, userId: string, eventSlug: string): Promise<RsvpCaller | null> {
   const [row] = await q.query(
-    `SELECT u.bluesky_connected AS "blueskyConnected", u.bluesky_auto_publish AS "blueskyAutoPublish",
+    `SELECT u.id, u.slug, u.bluesky_connected AS "blueskyConnected", u.bluesky_auto_publish AS "blueskyAutoPublish",
             e.status AS "eventStatus", e.owner_id AS "ownerId", e.group_id AS "groupId", a.status AS "held"
        FROM users u LEFT JOIN events e ON e.slug = $2 LEFT JOIN attendees a ON a.event_id = e.id AND a.user_id = u.id
       WHERE u.id = $1`, [userId, eventSlug]);
   return row ?? null;
 }
 export interface RsvpCaller {
-  blueskyConnected: boolean; blueskyAutoPublish: boolean; eventStatus: string | null; ownerId: string | null; groupId: string | null;
+  id: string; slug: string; blueskyConnected: boolean; blueskyAutoPublish: boolean; eventStatus: string | null; ownerId: string | null; groupId: string | null;
   held: AttendeeStatus | null;
 }
 
