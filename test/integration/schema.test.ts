@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DataSource, type DataSourceOptions, type QueryRunner } from 'typeorm';
+import { DataSource, type DataSourceOptions, type EntityManager, type QueryRunner } from 'typeorm';
 import { loadConfig } from '../../src/config.ts';
 import { createDataSource } from '../../src/db/data-source.ts';
 import { findViolations } from '../../src/db/invariants.ts';
@@ -11,6 +11,18 @@ import { EventEntity } from '../../src/db/entities/event.ts';
 let ds: DataSource;
 beforeAll(async () => { ds = await createDataSource(loadConfig()).initialize(); });
 afterAll(async () => { await ds?.destroy(); });
+
+/** Runs `fn` in a transaction that is rolled back: the test leaves nothing behind (its rows may break invariants on purpose). */
+async function rolledBack(fn: (m: EntityManager) => Promise<void>): Promise<void> {
+  const runner = ds.createQueryRunner();
+  await runner.startTransaction();
+  try {
+    await fn(runner.manager);
+  } finally {
+    await runner.rollbackTransaction();
+    await runner.release();
+  }
+}
 
 async function foreignKeys(): Promise<string[]> {
   const rows = await ds.query(`
@@ -88,28 +100,21 @@ describe('migrations', () => {
   });
 
   it('the invariant check finds a series without its template and an ingested event published back (the checks can fail)', async () => {
-    const runner = ds.createQueryRunner();
-    await runner.startTransaction();
-    try {
-      const [u] = await runner.query(`INSERT INTO users (slug, display_name) VALUES ('inv-' || gen_random_uuid(), 'u') RETURNING id`);
-      const [s] = await runner.query(`INSERT INTO event_series (slug, name, rrule, dtstart, duration_minutes, time_zone, owner_id)
+    await rolledBack(async (m) => {
+      const [u] = await m.query(`INSERT INTO users (slug, display_name) VALUES ('inv-' || gen_random_uuid(), 'u') RETURNING id`);
+      const [s] = await m.query(`INSERT INTO event_series (slug, name, rrule, dtstart, duration_minutes, time_zone, owner_id)
         VALUES ('inv-' || gen_random_uuid(), 'S', 'FREQ=DAILY', now(), 60, 'UTC', $1) RETURNING slug`, [u.id]);
-      expect((await findViolations(runner.manager))['series without its template event']).toEqual([s.slug]);
-      const [e] = await runner.query(`INSERT INTO events (slug, name, start_at, end_at, time_zone, owner_id, source_type, source_id, bluesky_uri)
+      expect((await findViolations(m))['series without its template event']).toEqual([s.slug]);
+      const [e] = await m.query(`INSERT INTO events (slug, name, start_at, end_at, time_zone, owner_id, source_type, source_id, bluesky_uri)
         VALUES ('inv-' || gen_random_uuid(), 'E', now(), now(), 'UTC', $1, 'bluesky', 'at://did:plc:x/c/' || gen_random_uuid(), 'at://did:plc:y/c/' || gen_random_uuid())
         RETURNING slug`, [u.id]);
-      expect((await findViolations(runner.manager))['ingested event published back (loop)']).toEqual([e.slug]);
-    } finally {
-      await runner.rollbackTransaction(); // leave nothing behind
-      await runner.release();
-    }
+      expect((await findViolations(m))['ingested event published back (loop)']).toEqual([e.slug]);
+    });
   });
 
   it('keep attendee tallies equal to the rows through every kind of write (those of an event being deleted go with its rows), and the invariant check finds a drifted one', async () => {
-    const runner = ds.createQueryRunner();
-    await runner.startTransaction();
-    try {
-      const q = (sql: string, params?: unknown[]) => runner.query(sql, params);
+    await rolledBack(async (m) => {
+      const q = (sql: string, params?: unknown[]) => m.query(sql, params);
       const users: { id: string }[] = await q(`INSERT INTO users (slug, display_name) SELECT 'tally-' || gen_random_uuid(), 'u' FROM generate_series(1, 6) RETURNING id`);
       const [e] = await q(`INSERT INTO events (slug, name, start_at, end_at, time_zone, owner_id, status, capacity)
         VALUES ('tally-' || gen_random_uuid(), 'T', now() + interval '1 day', now() + interval '2 days', 'UTC', $1, 'published', 2) RETURNING id, slug`, [users[0].id]);
@@ -133,21 +138,18 @@ describe('migrations', () => {
       expect(await tallies()).toEqual({ 'crew/confirmed': 2, 'crew/waitlisted': 1, 'crew/cancelled': 1 });
       // A claim's merge deletes one row and takes it off; a deletion drops the tombstoned event's tallies with its rows.
       const [gone] = await q(`DELETE FROM attendees WHERE event_id = $1 AND status = 'waitlisted' RETURNING event_id, registration_role, status`, [e.id]);
-      await untally(runner.manager, gone); // TypeORM answers a DELETE … RETURNING with [rows, count]
+      await untally(m, gone); // TypeORM answers a DELETE … RETURNING with [rows, count]
       expect(await tallies()).toEqual({ 'crew/confirmed': 2, 'crew/cancelled': 1 });
       const drift = 'attendee tally that disagrees with the rows (migration 1764000000016 keeps them equal)';
-      expect((await findViolations(runner.manager))[drift]).toBeUndefined();
+      expect((await findViolations(m))[drift]).toBeUndefined();
       await q(`UPDATE attendee_tallies SET n = n + 1 WHERE event_id = $1`, [e.id]);
-      expect((await findViolations(runner.manager))[drift]).toEqual([e.slug]);
+      expect((await findViolations(m))[drift]).toEqual([e.slug]);
 
       await q(`UPDATE events SET status = 'deleting' WHERE id = $1`, [e.id]);
-      expect(await deleteAttendeeBatch(runner.manager, e.id, 2)).toBe(2);
+      expect(await deleteAttendeeBatch(m, e.id, 2)).toBe(2);
       expect(await tallies()).toEqual({});
-      expect((await findViolations(runner.manager))[drift]).toBeUndefined();
-    } finally {
-      await runner.rollbackTransaction(); // leave nothing behind
-      await runner.release();
-    }
+      expect((await findViolations(m))[drift]).toBeUndefined();
+    });
   });
 
   it('a migration that cannot apply its constraints fails loudly and applies nothing', async () => {
@@ -174,10 +176,7 @@ describe('migrations', () => {
 
 describe('reads', () => {
   it('an event read by its slug is the entity TypeORM builds, column for column', async () => {
-    const runner = ds.createQueryRunner();
-    await runner.startTransaction();
-    try {
-      const m = runner.manager;
+    await rolledBack(async (m) => {
       const [owner] = await m.query(`INSERT INTO users (slug, display_name) VALUES ('o-' || gen_random_uuid(), 'o') RETURNING id`);
       const [group] = await m.query(`INSERT INTO groups (slug, name, owner_id) VALUES ('g-' || gen_random_uuid(), 'G', $1) RETURNING id`, [owner.id]);
       // Every column that may be set is (text, integer, boolean, timestamptz, uuid), so each type's reading is compared.
@@ -193,9 +192,6 @@ describe('reads', () => {
       expect(read).toEqual(await m.getRepository(EventEntity).findOneBy({ slug }));
       expect(Object.values(read!).filter((v) => v === null)).toHaveLength(2); // the series' two: they would need a series of its own
       expect(await eventBySlug(m, 'no-such-event')).toBeNull();
-    } finally {
-      await runner.rollbackTransaction(); // rows no invariant allows (a group without its owner's membership, an ingested event published back)
-      await runner.release();
-    }
+    });
   });
 });
