@@ -11,11 +11,6 @@ export interface RoomRow { id: string; alias: string; room_id: string | null; st
 
 const column = (owner: RoomOwner) => (owner.kind === 'event' ? 'event_id' : 'group_id');
 
-export async function roomById(q: Q, id: string): Promise<RoomRow | undefined> {
-  const [row] = await q.query(`SELECT id, alias, room_id, status, notice_sent_at FROM chat_rooms WHERE id = $1`, [id]);
-  return row;
-}
-
 /** The owner's room, created as `provisioning` with its alias the first time. */
 export async function ensureRoomRow(q: Q, owner: RoomOwner, alias: string): Promise<Pick<RoomRow, 'id' | 'room_id' | 'status'>> {
   await q.query(`INSERT INTO chat_rooms (${column(owner)}, alias) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [owner.id, alias]);
@@ -48,19 +43,30 @@ export function expiredRooms(q: Q, p: { endedBefore: string; afterId: string | n
       ORDER BY c.id LIMIT $3`, [p.endedBefore, p.afterId, p.limit]);
 }
 
-/** Being closed: no more provisioning (a purge or a deletion already further on is left alone). */
-export async function markRoomClosing(q: Q, id: string): Promise<void> {
-  await q.query(`UPDATE chat_rooms SET status = 'deleting', updated_at = now() WHERE id = $1 AND status NOT IN ('purging', 'deleted')`, [id]);
+/**
+ * Moves the room on to `status` unless it is in one of `further` already, and answers the row as
+ * it is now (undefined: no such room), in one statement.
+ */
+async function moveRoomOn(q: Q, id: string, status: string, further: string[]): Promise<RoomRow | undefined> {
+  const [row] = await q.query(
+    `WITH moved AS (
+       UPDATE chat_rooms SET status = $2, updated_at = now() WHERE id = $1 AND status <> ALL($3::text[])
+       RETURNING id, alias, room_id, status, notice_sent_at)
+     SELECT * FROM moved
+     UNION ALL SELECT id, alias, room_id, status, notice_sent_at FROM chat_rooms WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM moved)`,
+    [id, status, further]);
+  return row;
 }
+
+/** Being closed: no more provisioning (a purge or a deletion already further on is left alone). */
+export const markRoomClosing = (q: Q, id: string) => moveRoomOn(q, id, 'deleting', ['purging', 'deleted']);
 
 export async function markNoticeSent(q: Q, id: string): Promise<void> {
   await q.query(`UPDATE chat_rooms SET notice_sent_at = now() WHERE id = $1`, [id]);
 }
 
 /** From here the room is gone for good: a deletion undone later must not reopen it. */
-export async function markRoomPurging(q: Q, id: string): Promise<void> {
-  await q.query(`UPDATE chat_rooms SET status = 'purging', updated_at = now() WHERE id = $1 AND status <> 'deleted'`, [id]);
-}
+export const markRoomPurging = (q: Q, id: string) => moveRoomOn(q, id, 'purging', ['deleted']);
 
 export async function markRoomDeleted(q: Q, id: string): Promise<void> {
   await q.query(`UPDATE chat_rooms SET status = 'deleted', deleted_at = coalesce(deleted_at, now()), updated_at = now() WHERE id = $1`, [id]);

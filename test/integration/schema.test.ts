@@ -6,6 +6,7 @@ import { findViolations } from '../../src/db/invariants.ts';
 import { untally } from '../../src/db/attendee-tallies.ts';
 import { deleteAttendeeBatch } from '../../src/db/attendees.ts';
 import { eventBySlug } from '../../src/db/events.ts';
+import { markRoomClosing, markRoomDeleted, markRoomPurging } from '../../src/db/chat-rooms.ts';
 import { EventEntity } from '../../src/db/entities/event.ts';
 
 let ds: DataSource;
@@ -149,6 +150,21 @@ describe('migrations', () => {
       expect(await deleteAttendeeBatch(m, e.id, 2)).toBe(2);
       expect(await tallies()).toEqual({});
       expect((await findViolations(m))[drift]).toBeUndefined();
+    });
+  });
+
+  it('a chat room only moves on: each mark answers the row as it is now, and one further on is left as it is', async () => {
+    await rolledBack(async (m) => {
+      const [u] = await m.query(`INSERT INTO users (slug, display_name) VALUES ('room-' || gen_random_uuid(), 'u') RETURNING id`);
+      const [e] = await m.query(`INSERT INTO events (slug, name, start_at, end_at, time_zone, owner_id)
+        VALUES ('room-' || gen_random_uuid(), 'E', now(), now(), 'UTC', $1) RETURNING id`, [u.id]);
+      const [room] = await m.query(`INSERT INTO chat_rooms (event_id, alias, room_id, status) VALUES ($1, 'room-' || gen_random_uuid(), '!r:x', 'active') RETURNING id, alias`, [e.id]);
+      expect(await markRoomClosing(m, room.id)).toEqual({ id: room.id, alias: room.alias, room_id: '!r:x', status: 'deleting', notice_sent_at: null });
+      expect(await markRoomPurging(m, room.id)).toMatchObject({ id: room.id, status: 'purging' });
+      expect(await markRoomClosing(m, room.id)).toMatchObject({ id: room.id, status: 'purging' });
+      await markRoomDeleted(m, room.id);
+      expect(await markRoomPurging(m, room.id)).toMatchObject({ id: room.id, status: 'deleted' });
+      expect(await markRoomClosing(m, '00000000-0000-4000-8000-000000000000')).toBeUndefined();
     });
   });
 

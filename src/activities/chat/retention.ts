@@ -1,8 +1,11 @@
 import { ApplicationFailure, heartbeat } from '@temporalio/activity';
 import { isRejection } from '../../matrix/client.ts';
 import { FAILURE } from '../../temporal/failures.ts';
-import { expiredRooms, markNoticeSent, markRoomClosing, markRoomDeleted, markRoomPurging, roomById, type RoomRow } from '../../db/chat-rooms.ts';
+import { expiredRooms, markNoticeSent, markRoomClosing, markRoomDeleted, markRoomPurging, type RoomRow } from '../../db/chat-rooms.ts';
 import { requireHomeserver, type ChatDeps } from './homeserver.ts';
+
+/** Heartbeats of a purge start after this long (the activity's heartbeat timeout: 1 minute). */
+const PURGE_QUIET_MS = 5_000;
 
 export interface ExpiredRoom { id: string; alias: string; roomId: string | null }
 
@@ -10,36 +13,30 @@ export interface ExpiredRoom { id: string; alias: string; roomId: string | null 
 export function retentionActivities({ ds, matrix }: ChatDeps) {
   const homeserver = () => requireHomeserver(matrix);
 
-  /** Marks the room as going (no more provisioning) and answers its row. */
-  async function closingRoom(id: string): Promise<RoomRow> {
-    await markRoomClosing(ds, id);
-    return roomRow(id);
-  }
-
-  async function roomRow(id: string): Promise<RoomRow> {
-    const row = await roomById(ds, id);
+  function found(id: string, row: RoomRow | undefined): RoomRow {
     if (!row) throw ApplicationFailure.create({ type: FAILURE.chatRoomNotFound, message: `chat room ${id} not found`, nonRetryable: true });
     return row;
   }
 
-  /** Marks the room as going (no more provisioning) and tells its members, once. */
-  async function postRetentionNotice(chatRoomId: string): Promise<void> {
-    const row = await closingRoom(chatRoomId);
+  /** Marks the room as going (no more provisioning) and answers its row. */
+  const closingRoom = async (id: string) => found(id, await markRoomClosing(ds, id));
+
+  /** Tells the members, once. */
+  async function notify(row: RoomRow): Promise<void> {
     if (!row.room_id || row.notice_sent_at || row.status === 'deleted') return;
-    await homeserver().sendNotice(row.room_id, `retention-${chatRoomId}`,
+    await homeserver().sendNotice(row.room_id, `retention-${row.id}`,
       'This event has ended and its chat room is being closed. Thanks for taking part!')
       .catch((err) => { if (!isRejection(err)) throw err; }); // room gone: nobody to tell
-    await markNoticeSent(ds, chatRoomId);
+    await markNoticeSent(ds, row.id);
   }
 
-  async function removeChatMembers(chatRoomId: string): Promise<number> {
-    const row = await closingRoom(chatRoomId);
+  async function removeMembers(row: RoomRow): Promise<number> {
     if (!row.room_id || row.status === 'deleted') return 0;
     const mx = homeserver();
     const bot = await mx.whoami();
-    const members = (await mx.members(row.room_id!)).filter((m) => m !== bot);
+    const members = (await mx.members(row.room_id)).filter((m) => m !== bot);
     for (const [i, m] of members.entries()) {
-      await mx.kick(row.room_id!, m, 'chat room closed');
+      await mx.kick(row.room_id, m, 'chat room closed');
       if (i % 50 === 49) heartbeat(i + 1);
     }
     return members.length;
@@ -47,10 +44,11 @@ export function retentionActivities({ ds, matrix }: ChatDeps) {
 
   /** Deletes and purges the room on the homeserver; an unknown or already purged room is success. */
   async function purgeChatRoom(chatRoomId: string): Promise<void> {
-    await markRoomPurging(ds, chatRoomId);
-    const row = await roomRow(chatRoomId);
+    const row = found(chatRoomId, await markRoomPurging(ds, chatRoomId));
     if (!row.room_id || row.status === 'deleted') return;
-    await homeserver().purgeRoom(row.room_id, () => heartbeat());
+    // Most purges end within a second: heartbeats (a call to Temporal each) start once one has not.
+    const started = Date.now();
+    await homeserver().purgeRoom(row.room_id, () => { if (Date.now() - started >= PURGE_QUIET_MS) heartbeat(); });
   }
 
   return {
@@ -66,14 +64,17 @@ export function retentionActivities({ ds, matrix }: ChatDeps) {
      * tasks per room cost a fifth of the run).
      */
     async closeChatRoom(input: { chatRoomId: string; notice: boolean }): Promise<number> {
-      if (input.notice) await postRetentionNotice(input.chatRoomId);
-      const removed = await removeChatMembers(input.chatRoomId);
-      await purgeChatRoom(input.chatRoomId);
+      const row = await closingRoom(input.chatRoomId);
+      if (input.notice) await notify(row);
+      const removed = await removeMembers(row);
+      await purgeChatRoom(row.id);
       return removed;
     },
 
     // The same parts one activity each: what runs recorded before `closeChatRoom` schedule.
-    postRetentionNotice, removeChatMembers, purgeChatRoom,
+    postRetentionNotice: async (chatRoomId: string) => notify(await closingRoom(chatRoomId)),
+    removeChatMembers: async (chatRoomId: string) => removeMembers(await closingRoom(chatRoomId)),
+    purgeChatRoom,
 
     async markChatRoomDeleted(chatRoomId: string): Promise<void> {
       await markRoomDeleted(ds, chatRoomId);
