@@ -46,7 +46,7 @@ export function retentionActivities({ ds, matrix }: ChatDeps) {
   async function purgeChatRoom(chatRoomId: string): Promise<void> {
     const row = found(chatRoomId, await markRoomPurging(ds, chatRoomId));
     if (!row.room_id || row.status === 'deleted') return;
-    // Most purges end within a second: heartbeats (a call to Temporal each) start once one has not.
+    // Most purges end within a second: heartbeats (a call to Temporal each) begin once one has run PURGE_QUIET_MS.
     const started = Date.now();
     await homeserver().purgeRoom(row.room_id, () => { if (Date.now() - started >= PURGE_QUIET_MS) heartbeat(); });
   }
