@@ -1,6 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type { Config } from '../config.ts';
 import type { RsvpIntent, RsvpResult } from '../domain/rsvp.ts';
+import type { AttendeeStatus } from '../db/entities/attendee.ts';
 import { isOnNetwork, rulePublishes } from '../db/event-records.ts';
 import { templateOfSeries } from '../db/series.ts';
 
@@ -125,7 +126,7 @@ export const quietOutcome = (r: Pick<RsvpResult, 'seatFreed' | 'changed' | 'chat
  * attempt is made in vain (as without this) or it is skipped and `rsvp` decides; both are right.
  * Skipping it takes the event's lock once per cancellation instead of twice (bench/rsvp-throughput.ts).
  */
-export const givesUpSeat = (held: string | null, intent: RsvpIntent): boolean =>
+export const givesUpSeat = (held: AttendeeStatus | null, intent: RsvpIntent): boolean =>
   held === 'confirmed' && intent !== 'going';
 
 /** Whether this person's RSVPs are published as records (then every change has a follow-up). */
