@@ -2,7 +2,7 @@
 // running activities finish within WORKER_SHUTDOWN_GRACE, closes Postgres and Redis, exits 0.
 // Dependencies that are down (at start, or lost later) are waited for with backoff: the worker
 // says so, reports not-ready on WORKER_HEALTH_PORT, and never exits for it.
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { makeTelemetryFilterString, NativeConnection, Runtime, type Worker, type WorkerStatus } from '@temporalio/worker';
 import type { DataSource } from 'typeorm';
 import { createMatrixClient } from '../matrix/create-client.ts';
@@ -66,16 +66,14 @@ try {
     const deps = ds;
     const connected = await waitFor('Temporal', async () => {
       const connection = await NativeConnection.connect(config.TEMPORAL_CONNECTION);
-      const temporal = new Client({
-        connection: await Connection.connect(config.TEMPORAL_CONNECTION), namespace: config.TEMPORAL_NAMESPACE,
-        interceptors: { workflow: clientInterceptors() },
-      });
+      // The activities' client shares the worker's connection (Rust core's): no second gRPC stack
+      // in this process (bench/event-deletion.ts: a deletion's three cancels go through it).
+      const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, interceptors: { workflow: clientInterceptors() } });
       try {
         await ensureSchedules(temporal, config);
         return { connection, temporal, worker: await createWorker(connection, { ds: deps, redis, config, temporal, matrix: createMatrixClient(config) }) };
       } catch (err) {
         await connection.close();
-        await temporal.connection.close();
         throw err;
       }
     });
@@ -93,7 +91,6 @@ try {
       await stopRelay();
       worker = null;
       await connected.connection.close().catch(() => undefined);
-      await connected.temporal.connection.close().catch(() => undefined);
     }
   }
   log.info('worker stopped');
