@@ -33,6 +33,13 @@ export const FEW_ATTENDEES = 100_000;
 const FEWER_STEPS = 'fewer-delete-steps';
 /** A lone event (nothing outside the database, few attendees) goes in the tombstone's step. */
 const LONE_EVENT_ONE_STEP = 'lone-event-one-step';
+const RSVP_RECORDS = 'delete-rsvp-records';
+/**
+ * New runs record this one marker, which implies the four above and `local-db-steps`: each marker
+ * is a history event and an upsert of the run's search attributes (bench/event-deletion.ts). Runs
+ * recorded before it replay with the markers they have.
+ */
+const ONE_MARKER = 'delete-event-one-marker';
 export interface DeleteEventProgress {
   step: 'tombstoning' | 'cancelling workflows' | 'deleting Bluesky record' | 'deleting chat room' | 'deleting RSVP records'
     | 'removing attendees' | 'detaching from series'
@@ -60,14 +67,17 @@ export async function deleteEventWorkflow(input: DeleteEventInput): Promise<Dele
   const progress: DeleteEventProgress = { step: 'tombstoning', attendeesTotal: 0, attendeesRemoved: 0, series: null, bluesky: null };
   setHandler(defineQuery<DeleteEventProgress>(PROGRESS_QUERY), () => progress);
   const slug = input.eventSlug;
-  const db = dbSteps();
+  // Asked first, and each older one only without it: a new run records no other marker.
+  const current = patched(ONE_MARKER);
+  const local = current || localSteps();
+  const db = dbSteps(local);
 
   const others = [operationId('waitlist', slug), operationId('chat-room', slug), operationId('bsky-publish', slug)];
   // Runs from before this patch cancel the others in a step of their own, and remove a few
   // attendees in a step before the row's (bench/event-deletion.ts: two local steps less).
-  const fewerSteps = patched(FEWER_STEPS);
+  const fewerSteps = current || patched(FEWER_STEPS);
   // Runs from before this patch tombstone a lone event too, and delete it in the steps below.
-  const alone = fewerSteps && localSteps() && patched(LONE_EVENT_ONE_STEP)
+  const alone = current || (fewerSteps && local && patched(LONE_EVENT_ONE_STEP))
     ? { attendees: Math.min(FEW_ATTENDEES, input.batchSize ?? FEW_ATTENDEES), inSeriesDeletion: input.inSeriesDeletion ?? false }
     : undefined;
   const event = fewerSteps
@@ -105,12 +115,12 @@ export async function deleteEventWorkflow(input: DeleteEventInput): Promise<Dele
   // Past the point of no return: finish even if cancelled.
   await CancellationScope.nonCancellable(async () => {
     // No RSVP records (counted under the tombstone, which keeps new RSVPs out): no step.
-    if (patched('delete-rsvp-records') && event.rsvpRecords !== 0) {
+    if ((current || patched(RSVP_RECORDS)) && event.rsvpRecords !== 0) {
       progress.step = 'deleting RSVP records';
       progress.rsvpRecords = await remote.deleteRsvpRecords(event.eventId);
     }
     // A few go with the row (in one transaction); more go in batches that heartbeat (an activity task).
-    const few = localSteps() && event.attendees <= Math.min(FEW_ATTENDEES, input.batchSize ?? FEW_ATTENDEES);
+    const few = local && event.attendees <= Math.min(FEW_ATTENDEES, input.batchSize ?? FEW_ATTENDEES);
     const withRow = few && fewerSteps;
     if (!withRow) {
       progress.step = 'removing attendees';

@@ -20,7 +20,10 @@ const asTask = proxyActivities<Activities>(options);
 /** Whether this run takes its short database steps locally (false: a run recorded before). */
 export const localSteps = (): boolean => patched(LOCAL_DB_STEPS);
 
-/** The proxy for short database steps: local activities, except when replaying a run from before. */
-export function dbSteps(): Activities {
-  return (localSteps() ? asLocal : asTask) as Activities;
+/**
+ * The proxy for short database steps: local activities, except when replaying a run from before.
+ * `local`: what the caller knows already (a marker of its own that implies this one).
+ */
+export function dbSteps(local: boolean = localSteps()): Activities {
+  return (local ? asLocal : asTask) as Activities;
 }

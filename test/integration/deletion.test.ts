@@ -88,6 +88,10 @@ describe('event deletion (real dev server, Postgres, Synapse)', () => {
     const history = await s.temporal.workflow.getHandle(res.body.id).fetchHistory();
     const steps = history.events!.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity');
     expect(steps).toHaveLength(1);
+    // And one marker of the code's version (each marker is also an upsert of the run's search attributes).
+    const versions = history.events!.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')
+      .map((e) => JSON.parse(Buffer.from(e.markerRecordedEventAttributes!.details!['patch-data'].payloads![0].data!).toString()).id);
+    expect(versions).toEqual(['delete-event-one-marker']);
   });
 
   it('with no worker polling, the 202 comes without progress, and the deletion runs once a worker is back', { timeout: 120_000 }, async () => {

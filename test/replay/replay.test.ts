@@ -45,6 +45,9 @@ const HISTORIES = [
   { file: 'chat-retention-rooms-in-run.json', workflowId: 'chat-retention:recorded-rooms-in-run' }, // three rooms: one member, one purged by hand
   // One publisher per author (`bsky-publisher`), which replaced `bsky-publish:<slug>` for new events.
   { file: 'bsky-publisher.json', workflowId: 'bsky-publisher:recorded' }, // three events created at once, one renamed: four rounds, waiting
+  // Recorded after a new deletion began to record one marker for all its versions (patch `delete-event-one-marker`).
+  { file: 'delete-event-one-marker.json', workflowId: 'delete-event:recorded-one-marker' }, // three attendees, nothing outside the database
+  { file: 'delete-event-one-marker-chat.json', workflowId: 'delete-event:recorded-one-marker-chat' }, // an attendee and a chat room (child)
 ];
 
 quietRuntime();
