@@ -35,7 +35,7 @@ const FEWER_STEPS = 'fewer-delete-steps';
 const LONE_EVENT_ONE_STEP = 'lone-event-one-step';
 const RSVP_RECORDS = 'delete-rsvp-records';
 /**
- * New runs record this one marker, which implies the four above and `local-db-steps`: each marker
+ * New runs record this one marker, which implies the three above and `local-db-steps`: each marker
  * is a history event and an upsert of the run's search attributes (bench/event-deletion.ts). Runs
  * recorded before it replay with the markers they have.
  */
