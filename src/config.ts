@@ -27,6 +27,7 @@ const schema = z.object({
   // TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS*, TEMPORAL_PROFILE and
   // TEMPORAL_CONFIG_FILE are Temporal's standard client configuration (@temporalio/envconfig).
   TEMPORAL_TASK_QUEUE: z.string().default('meetflow'),
+  TEMPORAL_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
   TEMPORAL_UI_URL: z.string().default('http://127.0.0.1:8233'),
   AUTH_JWT_SECRET: z.string().min(16).optional(),
   AUTH_JWT_ISSUER: z.string().min(1).optional(),

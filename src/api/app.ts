@@ -51,6 +51,9 @@ export function createApp(services: AppDeps) {
   app.use('*', limitBody(deps.config));
   app.use('*', refuseControlCharacters);
   app.use('/v1/*', rateLimits(deps.redis, deps.config));
+  // Every Temporal call of a request has a deadline (a call that sets its own keeps that): a Temporal
+  // that accepts and never answers held the request for good, one that refuses for ~18 s of retries.
+  app.use('/v1/*', (c, next) => deps.temporal.connection.withDeadline(Date.now() + deps.config.TEMPORAL_REQUEST_TIMEOUT_MS, next));
   app.onError(onError);
   app.notFound((c) => {
     // A path that exists with other methods: 405 with `Allow`, not 404.

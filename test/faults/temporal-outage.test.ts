@@ -5,13 +5,14 @@ import { eventually, startStack, type Stack } from '../helpers/stack.ts';
 
 // This stack's Temporal made unreachable (a TCP door in front of the real dev server, shut) while
 // writes go through the API: each commits and answers at once with its follow-ups pending; once
-// Temporal is back the relay delivers them, and each one's effect is there exactly once.
+// Temporal is back the relay delivers them, and each one's effect is there exactly once. Then a
+// Temporal that hangs (the door stalled): a request that needs it answers 503 by its deadline.
 let door: Door;
 let s: Stack;
 beforeAll(async () => {
   const temporal = await doorFor('TEMPORAL_ADDRESS');
   door = temporal.door;
-  s = await startStack(temporal.env);
+  s = await startStack({ ...temporal.env, TEMPORAL_REQUEST_TIMEOUT_MS: '2000' });
   await s.startWorker();
 });
 afterAll(async () => { await door?.open(); await s?.close(); await door?.shut(); });
@@ -120,5 +121,29 @@ describe('the outbox of a raised capacity while Temporal is unreachable', () => 
     await eventually(async () => (await s.ds.query(`SELECT 1 FROM follow_ups WHERE slug = $1`, [slug])).length === 0, { timeoutMs: 30_000 });
     const counts = (await s.api('GET', `/v1/events/${slug}`, { token: owner.token })).body.attendeeCounts;
     expect(counts).toEqual({ confirmed: 2, waitlisted: 0, maybe: 0 });
+  });
+});
+
+describe('a request while Temporal accepts connections and never answers', () => {
+  it('answers 503 temporal_unavailable by its deadline, having started nothing; the same request works once Temporal answers', { timeout: 180_000 }, async () => {
+    const owner = await s.user('Owner');
+    const { slug } = await s.event(owner.token);
+    await door.stall();
+    try {
+      // Without a deadline on its Temporal calls, this request never answered (the test's timeout).
+      const deleting = await s.api('DELETE', `/v1/events/${slug}`, { token: owner.token });
+      expect([deleting.status, deleting.body.error?.code]).toEqual([503, 'temporal_unavailable']);
+      const op = await s.api('GET', `/v1/operations/delete-event:${slug}`, { token: owner.token });
+      expect([op.status, op.body.error?.code]).toEqual([503, 'temporal_unavailable']);
+      // What needs no workflow goes on; the event is untouched (no tombstone: no run began).
+      expect((await s.api('GET', `/v1/events/${slug}`, { token: owner.token })).status).toBe(200);
+    } finally {
+      await door.open();
+    }
+    // Retried as its Retry-After says, until the client's connection is back.
+    let again = { status: 0, body: null as any };
+    await eventually(async () => (again = await s.api('DELETE', `/v1/events/${slug}`, { token: owner.token })).status === 202, { timeoutMs: 60_000, intervalMs: 1000 });
+    expect((await s.finished(again.body.id, owner.token, { timeoutMs: 60_000 })).status).toBe('completed');
+    expect(await s.ds.query(`SELECT 1 FROM events WHERE slug = $1`, [slug])).toEqual([]);
   });
 });

@@ -2,12 +2,13 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { freePort } from '../../scripts/free-ports.ts';
 
 /**
- * A TCP door in front of the real Temporal: shut (listener closed, open connections cut) and
- * opened again on the same port, so the API and the worker of this stack lose Temporal while the
- * rest of the suite keeps it.
+ * A TCP door in front of the real Temporal: shut (listener closed, open connections cut), stalled
+ * (connections accepted and held, nothing forwarded: a server that hangs) and opened again on the
+ * same port, so the API and the worker of this stack lose Temporal while the rest of the suite keeps it.
  */
 export class Door {
   private server: Server | null = null;
+  private stalled = false;
   private sockets = new Set<Socket>();
   readonly port: number;
   private readonly target: string;
@@ -18,17 +19,33 @@ export class Door {
     if (open) await door.open();
     return door;
   }
-  open() {
-    if (this.server?.listening) return Promise.resolve();
+  async open() {
+    if (this.server?.listening && !this.stalled) return;
+    await this.shut();
     const [host, port] = this.target.split(':');
-    this.server = createServer((client) => {
+    await this.listen((client) => {
       const upstream = createConnection(Number(port), host);
-      for (const s of [client, upstream]) { this.sockets.add(s); s.on('close', () => this.sockets.delete(s)); s.on('error', () => s.destroy()); }
+      for (const s of [client, upstream]) this.hold(s);
       client.pipe(upstream).pipe(client);
     });
+  }
+  /** Open connections cut; new ones accepted and never answered. */
+  async stall() {
+    await this.shut();
+    await this.listen((client) => this.hold(client));
+    this.stalled = true;
+  }
+  private hold(s: Socket) {
+    this.sockets.add(s);
+    s.on('close', () => this.sockets.delete(s));
+    s.on('error', () => s.destroy());
+  }
+  private listen(onConnection: (client: Socket) => void) {
+    this.server = createServer(onConnection);
     return new Promise<void>((ok) => this.server!.listen(this.port, '127.0.0.1', ok));
   }
   async shut() {
+    this.stalled = false;
     const closed = new Promise((ok) => this.server?.close(ok) ?? ok(null)); // resolves once every connection is gone
     for (const s of this.sockets) s.destroy();
     await closed;
