@@ -59,6 +59,9 @@ function databaseUnavailable(err: Error): { code: string; message: string } | nu
   if (/timeout exceeded when trying to connect|Connection terminated due to connection timeout/.test(err.message)) {
     return { code: 'database_busy', message: 'the database is busy; try again shortly' };
   }
+  if (err.message === 'Query read timeout') { // the server stopped answering (pg's query_timeout)
+    return { code: 'database_timeout', message: 'the database did not answer in time; try again shortly' };
+  }
   if ((err as { code?: string }).code === 'ECONNREFUSED' || /Connection terminated unexpectedly/.test(err.message)) {
     return { code: 'database_unavailable', message: 'the database is unavailable; try again shortly' };
   }

@@ -27,6 +27,8 @@ import { ForeignKeyIndexes1764000000015 } from './migrations/1764000000015-forei
 import { AttendeeTallies1764000000016 } from './migrations/1764000000016-attendee-tallies.ts';
 
 type DbConfig = Pick<Config, 'DATABASE_URL' | 'DB_POOL_MAX' | 'DB_ACQUIRE_TIMEOUT_MS' | 'DB_STATEMENT_TIMEOUT_MS' | 'DB_LOCK_TIMEOUT_MS' | 'DB_IDLE_IN_TRANSACTION_TIMEOUT_MS'>;
+/** How much longer than statement_timeout the client waits for an answer (the server's own error comes first). */
+const QUERY_TIMEOUT_MARGIN_MS = 5000;
 
 /**
  * No request can hold a shared resource for ever: waiting for a pooled connection, a statement,
@@ -51,6 +53,9 @@ export function createDataSource(config: DbConfig): DataSource {
       max: config.DB_POOL_MAX,
       connectionTimeoutMillis: config.DB_ACQUIRE_TIMEOUT_MS, // also bounds the wait for a free pooled connection
       statement_timeout: config.DB_STATEMENT_TIMEOUT_MS,
+      // The server enforces statement_timeout, unless it has stopped answering (hung, or cut off
+      // without a reset): then the client gives up a little later (a request answers 503).
+      query_timeout: config.DB_STATEMENT_TIMEOUT_MS + QUERY_TIMEOUT_MARGIN_MS,
       lock_timeout: config.DB_LOCK_TIMEOUT_MS,
       idle_in_transaction_session_timeout: config.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS,
     },

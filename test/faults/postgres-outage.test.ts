@@ -69,3 +69,25 @@ describe('Postgres restarted in the middle of a 100k-attendee deletion', () => {
     expect(await s.ds.query(`SELECT 1 FROM events WHERE slug = $1`, [slug])).toEqual([]);
   });
 });
+
+describe('a request while Postgres stops answering (hung, or cut off without a reset)', () => {
+  it('answers 503 database_timeout a little after the statement timeout, and the API serves again once Postgres answers', { timeout: 180_000 }, async () => {
+    const postgres = await doorFor('DATABASE_URL');
+    const stalled = await startStack({ ...postgres.env, DB_STATEMENT_TIMEOUT_MS: '1000' });
+    try {
+      const owner = await stalled.user('Owner');
+      const { slug } = await stalled.event(owner.token);
+      postgres.door.stall();
+      // A stopped server cannot enforce statement_timeout: without the client's own timeout this
+      // request never answered (the test's timeout).
+      const res = await stalled.api('GET', `/v1/events/${slug}`, { token: owner.token });
+      expect([res.status, res.body.error?.code]).toEqual([503, 'database_timeout']);
+      await postgres.door.open();
+      await eventually(async () => (await stalled.api('GET', `/v1/events/${slug}`, { token: owner.token })).status === 200, { timeoutMs: 60_000, intervalMs: 500 });
+    } finally {
+      await postgres.door.open();
+      await stalled.close();
+      await postgres.door.shut();
+    }
+  });
+});

@@ -3,8 +3,8 @@ import { freePort } from '../../scripts/free-ports.ts';
 
 /**
  * A TCP door in front of the real Temporal: shut (listener closed, open connections cut), stalled
- * (connections accepted and held, nothing forwarded: a server that hangs) and opened again on the
- * same port, so the API and the worker of this stack lose Temporal while the rest of the suite keeps it.
+ * (open connections and new ones kept, nothing forwarded: a server that hangs) and opened again on
+ * the same port, so the API and the worker of this stack lose Temporal while the rest of the suite keeps it.
  */
 export class Door {
   private server: Server | null = null;
@@ -29,10 +29,10 @@ export class Door {
       client.pipe(upstream).pipe(client);
     });
   }
-  /** Open connections cut; new ones accepted and never answered. */
-  async stall() {
-    await this.shut();
-    await this.listen((client) => this.hold(client));
+  /** Nothing forwarded any more: open connections stay open, new ones are accepted; none is answered. */
+  stall() {
+    for (const s of this.sockets) { s.unpipe(); s.pause(); }
+    this.server?.removeAllListeners('connection').on('connection', (client: Socket) => this.hold(client));
     this.stalled = true;
   }
   private hold(s: Socket) {
