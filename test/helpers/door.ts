@@ -2,9 +2,10 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { freePort } from '../../scripts/free-ports.ts';
 
 /**
- * A TCP door in front of the real Temporal: shut (listener closed, open connections cut), stalled
- * (open connections and new ones kept, nothing forwarded: a server that hangs) and opened again on
- * the same port, so the API and the worker of this stack lose Temporal while the rest of the suite keeps it.
+ * A TCP door in front of a real service (Temporal, Postgres, Redis, Synapse): shut (listener
+ * closed, open connections cut), stalled (open connections and new ones kept, nothing forwarded: a
+ * server that hangs) and opened again on the same port, so the API and the worker of this stack
+ * lose the service while the rest of the suite keeps it.
  */
 export class Door {
   private server: Server | null = null;
