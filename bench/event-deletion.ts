@@ -5,7 +5,7 @@
 import { summarize } from './lib/summary.ts';
 import { loadConfig } from '../src/config.ts';
 import { createDataSource } from '../src/db/data-source.ts';
-import { api, auth, createEvent, createUsers, fmt, ok, settled } from './lib/client.ts';
+import { api, auth, createEvent, createUsers, fmt, ok, percentile, settled } from './lib/client.ts';
 
 const SIZES = (process.env.BENCH_DELETE_SIZES ?? '1000,10000,100000').split(',').map(Number);
 /** One deletion is one sample: each size runs several times (fewer of 100k: each seeds 100k users). */
@@ -28,8 +28,7 @@ await ok(api.DELETE('/v1/events/{slug}', { params: { path: { slug: (await eventW
 await new Promise((r) => setTimeout(r, 1000));
 
 console.log(`${'attendees'.padStart(9)} ${'one SQL transaction'.padStart(20)} ${'workflow'.padStart(12)} ${'ratio'.padStart(6)}   ${'workflow p25-p75'.padStart(18)}   (medians of ${RUNS} runs; 100k: ${RUNS_100K})`);
-const at = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) * q)];
-const median = (xs: number[]) => at(xs, 0.5);
+const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
 for (const n of SIZES) {
   const rawRuns: number[] = [];
   const wfRuns: number[] = [];
@@ -50,9 +49,10 @@ for (const n of SIZES) {
     if (done.status !== 'completed') throw new Error(`deletion ${done.status}`);
     wfRuns.push(performance.now() - t0);
   }
-  const rawMs = median(rawRuns);
-  const wfMs = median(wfRuns);
-  const spread = `${at(wfRuns, 0.25).toFixed(1)}-${fmt(at(wfRuns, 0.75))}`;
+  const rawMs = percentile(sorted(rawRuns), 50);
+  const wf = sorted(wfRuns);
+  const wfMs = percentile(wf, 50);
+  const spread = `${percentile(wf, 25).toFixed(1)}-${fmt(percentile(wf, 75))}`;
   console.log(`${String(n).padStart(9)} ${fmt(rawMs).padStart(20)} ${fmt(wfMs).padStart(12)} ${(wfMs / rawMs).toFixed(1).padStart(5)}x   ${spread.padStart(18)}`);
   summarize({ bench: 'event-deletion', measure: `ms to delete, ${n} attendees`, meetflow: fmt(wfMs), baseline: `${fmt(rawMs)} (one SQL transaction)`,
     ratio: `${(wfMs / rawMs).toFixed(1)}x the time, +${fmt(wfMs - rawMs)}`, target: n >= 100_000 ? '<= 2x' : 'overhead < 60 ms' });
