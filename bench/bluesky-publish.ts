@@ -14,7 +14,7 @@ import { api, auth, createUsers, ok, runConcurrent } from './lib/client.ts';
 const N = Number(process.env.BENCH_PUBLISH_N ?? 200);
 const config = loadConfig();
 const ds = await createDataSource(config).initialize();
-const redis = createRedis(config.REDIS_URL);
+const redis = createRedis(config);
 const net = await TestNetworkNoAppView.create({});
 const agent = new AtpAgent({ service: net.pds.url });
 await agent.createAccount({ handle: 'bench.test', email: 'bench@test.com', password: 'bench-pass' });

@@ -24,6 +24,7 @@ const schema = z.object({
   RATE_LIMIT_ANON_PER_MIN: z.coerce.number().int().min(0).default(60),
   RATE_LIMIT_WRITES_PER_MIN: z.coerce.number().int().min(0).default(600),
   REDIS_URL: z.string().default('redis://127.0.0.1:56379'),
+  REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int().positive().default(1_000),
   // TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS*, TEMPORAL_PROFILE and
   // TEMPORAL_CONFIG_FILE are Temporal's standard client configuration (@temporalio/envconfig).
   TEMPORAL_TASK_QUEUE: z.string().default('meetflow'),

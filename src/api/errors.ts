@@ -76,9 +76,9 @@ function temporalUnavailable(err: unknown): boolean {
   return false;
 }
 
-/** Redis unreachable (ioredis gave up on the command, or the connection is down). */
+/** Redis unreachable (ioredis gave up on the command, or the connection is down) or not answering. */
 function redisUnavailable(err: Error): boolean {
-  return err.name === 'MaxRetriesPerRequestError' || /^(Connection is closed|Stream isn't writeable)/.test(err.message);
+  return err.name === 'MaxRetriesPerRequestError' || /^(Connection is closed|Stream isn't writeable|Command timed out)/.test(err.message);
 }
 
 /** Escapes what a log line prints of a request, so no input can forge a line (CR, LF, control characters). */

@@ -15,7 +15,7 @@ setupTracing('meetflow-api');
 const config = loadConfig();
 log.setBindings({ service: 'api' });
 const ds = await createDataSource(config).initialize();
-const redis = createRedis(config.REDIS_URL);
+const redis = createRedis(config);
 const temporal = createTemporalClient(config);
 const { app, followUps } = createApp({ ds, redis, temporal, config });
 const stopRelay = followUps.start(); // follow-ups recorded while Temporal was away

@@ -58,7 +58,7 @@ if (config.WORKER_HEALTH_PORT) {
 
 const waitFor = <T>(what: string, step: () => Promise<T>) => waitForIt('worker', what, step, () => stopping);
 
-const redis = createRedis(config.REDIS_URL);
+const redis = createRedis(config);
 let ds: DataSource | null = null;
 try {
   ds = await waitFor('Postgres', () => createDataSource(config).initialize());

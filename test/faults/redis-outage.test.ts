@@ -57,3 +57,22 @@ describe('Redis unreachable', () => {
     expect(record.data.value).toMatchObject({ name: 'Published Later' });
   });
 });
+
+describe('Redis that stops answering (hung, or cut off without a reset)', () => {
+  it('a write still goes on (rate limits fail open), a login answers 503 redis_unavailable; both recover', { timeout: 180_000 }, async () => {
+    const { token } = (await appPasswordLogin(s, 'alice.test', 'alice-pass')).body;
+    const carol = await pdsAccount(net, 'carol.test', 'carol-pass');
+    door.stall();
+    // Without the client's command timeout each of these never answered (the test's timeout).
+    const created = await s.api('POST', '/v1/events', { token, body: {
+      name: 'Redis Hung', startAt: '2027-09-02T18:00:00Z', endAt: '2027-09-02T20:00:00Z', timeZone: 'UTC',
+    } });
+    expect(created.status).toBe(201);
+    const login = await appPasswordLogin(s, 'carol.test', 'carol-pass');
+    expect([login.status, login.body.error?.code]).toEqual([503, 'redis_unavailable']);
+    expect(await s.ds.query(`SELECT 1 FROM users WHERE did = $1`, [carol.session!.did])).toEqual([]); // nothing half-written
+
+    await door.open();
+    await eventually(async () => (await appPasswordLogin(s, 'carol.test', 'carol-pass')).status === 200, { timeoutMs: 60_000, intervalMs: 500 });
+  });
+});

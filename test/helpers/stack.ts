@@ -28,7 +28,7 @@ export async function startStack(env: Record<string, string> = {}) {
     ...process.env, TEMPORAL_TASK_QUEUE: taskQueue, WORKER_SHUTDOWN_GRACE: '5s', WORKFLOW_BUNDLE_PATH: workflowBundlePath(), ...env,
   });
   const ds = await createDataSource(config).initialize();
-  const redis = createRedis(config.REDIS_URL);
+  const redis = createRedis(config);
   const temporal = new Client({
     connection: await Connection.connect(config.TEMPORAL_CONNECTION), namespace: config.TEMPORAL_NAMESPACE,
     interceptors: { workflow: clientInterceptors() },

@@ -19,7 +19,7 @@ import { timeSkippingSuite } from '../helpers/stub-workers.ts';
 const DAY = 86_400_000;
 const suite = timeSkippingSuite();
 const config = loadConfig();
-const redis = createRedis(config.REDIS_URL);
+const redis = createRedis(config);
 let ds: DataSource;
 let net: TestNetworkNoAppView;
 let dana: AtpAgent;

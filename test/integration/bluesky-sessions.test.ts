@@ -7,7 +7,7 @@ import { createRedis } from '../../src/redis.ts';
 
 // The OAuth refresh lock and the encrypted session store, on the real Redis.
 const config = loadConfig();
-const connections = [0, 1, 2].map(() => createRedis(config.REDIS_URL)); // as three processes would
+const connections = [0, 1, 2].map(() => createRedis(config)); // as three processes would
 afterAll(() => { for (const r of connections) r.disconnect(); });
 
 describe('Redis request lock', () => {

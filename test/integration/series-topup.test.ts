@@ -15,7 +15,7 @@ const DAY = 86_400_000;
 const suite = timeSkippingSuite();
 let ds: DataSource;
 const config = loadConfig();
-const redis = createRedis(config.REDIS_URL);
+const redis = createRedis(config);
 beforeAll(async () => { ds = await createDataSource(config).initialize(); });
 afterAll(async () => { await ds?.destroy(); redis.disconnect(); });
 
