@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TID } from '@atproto/common-web';
 import { EVENT_COLLECTION } from '../../src/domain/lexicon.ts';
+import { doorFor } from '../helpers/door.ts';
 import { eventually, startStack, type Stack } from '../helpers/stack.ts';
 
 // `npm run ops`: the operator's CLI, as a process against the test services and a worker.
@@ -14,12 +15,14 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => { await s?.close(); });
 
-const ops = (...args: string[]) => {
+/** Runs the CLI with the test services, or with `env` overriding them; killed after 2 min (a hang fails). */
+const opsWith = (env: Record<string, string>, ...args: string[]) => {
   const r = spawnSync(process.execPath, ['src/ops/main.ts', ...args], {
-    encoding: 'utf8', env: { ...process.env, TEMPORAL_TASK_QUEUE: s.config.TEMPORAL_TASK_QUEUE },
+    encoding: 'utf8', env: { ...process.env, TEMPORAL_TASK_QUEUE: s.config.TEMPORAL_TASK_QUEUE, ...env }, timeout: 120_000,
   });
   return { status: r.status, out: r.stdout, err: r.stderr, json: () => JSON.parse(r.stdout) };
 };
+const ops = (...args: string[]) => opsWith({}, ...args);
 const letter = async (fields: { source: string; uri: string | null; collection: string | null; payload: unknown; reason: string }) =>
   String((await s.ds.query(
     `INSERT INTO ingestion_dead_letters (source, uri, collection, reason, payload) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
@@ -69,6 +72,25 @@ describe('the operator CLI', () => {
     expect(set.json()).toEqual({ service, cursor: 1234 });
     expect(ops('cursor', '--json').json()).toContainEqual(expect.objectContaining({ service, cursor: '1234' }));
     expect(ops('cursor', 'set', '12', '--service', service).out).toMatch(/set to 12/); // back as well
+  });
+
+  it('gives up on a Temporal that accepts connections and never answers: exit 1 with the reason', { timeout: 300_000 }, async () => {
+    const temporal = await doorFor('TEMPORAL_ADDRESS');
+    temporal.door.stall();
+    try {
+      const kept = await letter({
+        source: 'firehose', uri: `at://did:plc:opsstalled/${EVENT_COLLECTION}/${TID.nextStr()}`, collection: EVENT_COLLECTION,
+        payload: { $type: EVENT_COLLECTION, name: 'Not handed off yet', createdAt: new Date().toISOString(), startsAt: '2027-04-01T18:00:00.000Z' }, reason: 'x',
+      });
+      // Without a deadline on the command's Temporal calls, each of these ran until it was killed.
+      for (const args of [['operations', 'describe', 'delete-event:nowhere'], ['dead-letters', 'retry', kept]]) {
+        const r = opsWith(temporal.env, ...args);
+        expect([r.status, r.err], args.join(' ')).toEqual([1, expect.stringMatching(/deadline/i)]);
+      }
+      expect(await s.ds.query(`SELECT 1 FROM ingestion_dead_letters WHERE id = $1`, [kept])).toHaveLength(1); // not lost
+    } finally {
+      await temporal.door.shut();
+    }
   });
 
   it('runs the invariant checks, and refuses what it does not understand with a usage error', () => {
