@@ -89,7 +89,9 @@ export function followUpRelay({ ds, temporal, config, registry }: { ds: DataSour
       const op = { id: operationId(f.type, f.slug), type: f.type };
       try {
         await send(f);
-        await deleteFollowUp(ds, f.id);
+        // Not waited for: the answer needs the hand-off, not the bookkeeping. Until the row is gone
+        // its lease keeps relays off it; a delete that fails leaves one more harmless delivery.
+        void deleteFollowUp(ds, f.id).catch((err: Error) => log.warn({ err, id: f.id }, 'delivered follow-up not deleted; it will be delivered again'));
         lag.observe({ type: f.type }, (Date.now() - f.recordedAt) / 1000);
         if (recovering) {
           // Temporal answers again: what backed off during the outage (up to 5 min) is due now, not later.
