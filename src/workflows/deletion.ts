@@ -86,7 +86,17 @@ export async function deleteEventWorkflow(input: DeleteEventInput): Promise<Dele
     : await db.tombstoneEvent(slug);
   if (!event) { progress.step = 'done'; return progress; } // already gone: nothing to do
   progress.attendeesTotal = event.attendees;
-  if (event.deleted) { progress.attendeesRemoved = event.attendees; progress.step = 'done'; return progress; }
+  if (event.deleted) {
+    progress.attendeesRemoved = event.attendees;
+    if (event.cancelsLeft?.length) {
+      // Deleted, but cancelling its other operations failed: only a result of that step says so,
+      // so runs without it record no new command.
+      progress.step = 'cancelling workflows';
+      await CancellationScope.nonCancellable(() => db.cancelWorkflows(event.cancelsLeft!));
+    }
+    progress.step = 'done';
+    return progress;
+  }
 
   try {
     if (!fewerSteps) {

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventTombstoneActivities } from '../../src/activities/deletion/event.ts';
+import { followUpRelay } from '../../src/follow-ups/outbox.ts';
 import { doorFor, type Door } from '../helpers/door.ts';
 import { eventually, startStack, type Stack } from '../helpers/stack.ts';
 
@@ -147,3 +149,28 @@ describe('a request while Temporal accepts connections and never answers', () =>
     expect(await s.ds.query(`SELECT 1 FROM events WHERE slug = $1`, [slug])).toEqual([]);
   });
 });
+
+describe('a lone event deleted while Temporal is unreachable', () => {
+  it('its one step keeps the deletion\'s report and names the operations it could not cancel (a retry would find no event)', { timeout: 120_000 }, async () => {
+    const owner = await s.user('Owner');
+    const { slug } = await s.event(owner.token);
+    for (const name of ['G1', 'G2']) {
+      expect((await s.api('POST', `/v1/events/${slug}/attendees`, { token: (await s.user(name)).token, body: { status: 'going' } })).status).toBe(200);
+    }
+    const { tombstoneEvent } = eventTombstoneActivities({
+      ds: s.ds, temporal: s.temporal, config: s.config, followUps: followUpRelay({ ds: s.ds, temporal: s.temporal, config: s.config }),
+    });
+    const others = [`waitlist:${slug}`, `chat-room:${slug}`];
+    await door.shut();
+    try {
+      // The step as the worker runs it, its cancels failing (refused, then out of time) beside its committed transaction.
+      const event = await s.temporal.connection.withDeadline(Date.now() + 2000,
+        () => tombstoneEvent(slug, others, { attendees: 100, inSeriesDeletion: false }));
+      expect(event).toMatchObject({ deleted: true, attendees: 2, cancelsLeft: others });
+      expect(await s.ds.query(`SELECT 1 FROM events WHERE slug = $1`, [slug])).toEqual([]);
+    } finally {
+      await door.open();
+    }
+  });
+});
+

@@ -50,4 +50,20 @@ describe('deleteEventWorkflow', () => {
     });
     expect(deleted).toEqual([]);
   });
+
+  it('a lone event deleted whose other operations could not be cancelled: it cancels them in a step of its own and reports what it deleted', async () => {
+    const cancelled: string[][] = [];
+    await devServerStubWorker({
+      tombstoneEvent: async (slug, others): Promise<TombstonedEvent> => ({
+        eventId: 'e1', slug, seriesSlug: null, originalStart: null, attendees: 3, chatRoom: null, blueskyUri: null, rsvpRecords: 0,
+        deleted: true, cancelsLeft: others,
+      }),
+      cancelWorkflows: async (ids) => { cancelled.push(ids); return ids; },
+    }, async (client, taskQueue) => {
+      const slug = `party-${randomUUID()}`;
+      const result = await client.workflow.execute('deleteEventWorkflow', { workflowId: `delete-event:${slug}`, taskQueue, args: [{ eventSlug: slug }] });
+      expect(result).toMatchObject({ step: 'done', attendeesTotal: 3, attendeesRemoved: 3 });
+      expect(cancelled).toEqual([[`waitlist:${slug}`, `chat-room:${slug}`, `bsky-publish:${slug}`]]);
+    });
+  });
 });

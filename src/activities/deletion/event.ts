@@ -23,6 +23,8 @@ export interface TombstonedEvent {
   rsvpRecords?: number;
   /** Deleted already, with its attendees, in the tombstone's step (see `tombstoneEvent`'s `aloneUpTo`). */
   deleted?: boolean;
+  /** Deleted, but cancelling these of its other operations failed: the workflow cancels them next. */
+  cancelsLeft?: string[];
 }
 
 /** When a deletion may take the event at once: up to `attendees` of them, and whether its series goes too. */
@@ -50,23 +52,13 @@ export function eventTombstoneActivities({ ds, temporal, config, followUps }: De
      */
     async tombstoneEvent(slug: string, stopWorkflows: string[] = [], aloneUpTo?: AloneUpTo): Promise<TombstonedEvent | null> {
       // Side by side with the database: the other operations see the tombstone, or no event, either way.
-      const cancelling = cancelRunning(temporal, stopWorkflows);
-      try {
-        const gone = aloneUpTo ? await deleteLoneEvent(ds, slug, aloneUpTo) : null;
-        if (gone) return gone;
-        const event = await tombstoneEventRow(ds, slug);
-        if (!event) return null;
-        // Read side by side: counting 100k attendees is most of this step.
-        const [{ attendees, rsvpRecords }, chatRoom] = await Promise.all([
-          attendeeTally(ds, event.id), liveRoomOf(ds, { kind: 'event', id: event.id }),
-        ]);
-        return {
-          eventId: event.id, slug, seriesSlug: event.series_slug, originalStart: event.original_start?.toISOString() ?? null,
-          attendees, chatRoom, blueskyUri: event.bluesky_uri ?? null, rsvpRecords,
-        };
-      } finally {
-        await cancelling;
-      }
+      const [outcome, cancels] = await Promise.allSettled([tombstoneOrDelete(ds, slug, aloneUpTo), cancelRunning(temporal, stopWorkflows)]);
+      if (outcome.status === 'rejected') throw outcome.reason;
+      if (cancels.status === 'fulfilled') return outcome.value;
+      // A lone event's deletion committed: failing now would lose its report (a retry finds no
+      // event). The workflow cancels them in a step of its own instead.
+      if (outcome.value?.deleted) return { ...outcome.value, cancelsLeft: stopWorkflows };
+      throw cancels.reason;
     },
 
     /**
@@ -88,6 +80,22 @@ export function eventTombstoneActivities({ ds, temporal, config, followUps }: De
     async cancelWorkflows(ids: string[]): Promise<string[]> {
       return cancelRunning(temporal, ids);
     },
+  };
+}
+
+/** `tombstoneEvent`'s database part: the lone event deleted, or the event tombstoned and counted; null if gone. */
+async function tombstoneOrDelete(ds: DataSource, slug: string, aloneUpTo?: AloneUpTo): Promise<TombstonedEvent | null> {
+  const gone = aloneUpTo ? await deleteLoneEvent(ds, slug, aloneUpTo) : null;
+  if (gone) return gone;
+  const event = await tombstoneEventRow(ds, slug);
+  if (!event) return null;
+  // Read side by side: counting 100k attendees is most of this step.
+  const [{ attendees, rsvpRecords }, chatRoom] = await Promise.all([
+    attendeeTally(ds, event.id), liveRoomOf(ds, { kind: 'event', id: event.id }),
+  ]);
+  return {
+    eventId: event.id, slug, seriesSlug: event.series_slug, originalStart: event.original_start?.toISOString() ?? null,
+    attendees, chatRoom, blueskyUri: event.bluesky_uri ?? null, rsvpRecords,
   };
 }
 
