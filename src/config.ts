@@ -20,6 +20,8 @@ const schema = z.object({
   DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: z.coerce.number().int().positive().default(15_000),
   API_BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
   API_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(20_000),
+  API_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  API_MAX_CONNECTIONS_PER_CLIENT: z.coerce.number().int().min(0).default(256),
   LIVENESS_STALL_MS: z.coerce.number().int().positive().default(30_000),
   RATE_LIMIT_ANON_PER_MIN: z.coerce.number().int().min(0).default(60),
   RATE_LIMIT_WRITES_PER_MIN: z.coerce.number().int().min(0).default(600),

@@ -1,12 +1,14 @@
 // `npm run api`: serves the HTTP API on PORT; on SIGTERM/SIGINT stops accepting connections,
 // lets in-flight requests finish (at most API_SHUTDOWN_TIMEOUT_MS), then closes Postgres, Redis and
 // the Temporal connection.
+import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { loadConfig } from '../config.ts';
 import { createDataSource } from '../db/data-source.ts';
 import { createRedis } from '../redis.ts';
 import { createTemporalClient } from '../temporal/client.ts';
 import { createApp } from './app.ts';
+import { limitConnectionsPerClient, receiveLimits } from './connections.ts';
 import { purgeExpiredKeys } from '../db/idempotency-keys.ts';
 import { log } from '../logger.ts';
 import { setupTracing } from '../tracing.ts';
@@ -21,9 +23,10 @@ const { app, followUps } = createApp({ ds, redis, temporal, config });
 const stopRelay = followUps.start(); // follow-ups recorded while Temporal was away
 const purge = setInterval(() => { purgeExpiredKeys(ds).catch((err: Error) => log.warn({ err }, 'purging idempotency keys failed')); }, 3_600_000);
 
-const server = serve({ fetch: app.fetch, port: config.PORT, hostname: '0.0.0.0' }, (info) => {
+const server = serve({ fetch: app.fetch, port: config.PORT, hostname: '0.0.0.0', serverOptions: receiveLimits(config) }, (info) => {
   log.info({ port: info.port }, `api listening on http://127.0.0.1:${info.port} (docs: /docs)`);
 });
+limitConnectionsPerClient(server as Server, config);
 
 let stopping = false;
 async function shutdown(signal: string) {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { request as httpRequest, createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { promisify } from 'node:util';
 import { serve } from '@hono/node-server';
 import { sign } from 'hono/jwt';
@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../src/activities/index.ts';
 import { poolStats } from '../../src/db/data-source.ts';
 import { EVENT_COLLECTION } from '../../src/domain/lexicon.ts';
+import { spawnApi } from '../helpers/api-process.ts';
 import { seedAttendees } from '../helpers/seed.ts';
 import { eventually, startStack, type Stack } from '../helpers/stack.ts';
 import { freePort } from '../../scripts/free-ports.ts';
@@ -301,6 +302,40 @@ describe('tokens', () => {
     }
     const { stdout } = await run(process.execPath, ['scripts/token.ts', '--sub', 'someone', '--ttl', '60']);
     expect(stdout.trim().split('.')).toHaveLength(3);
+  });
+});
+
+describe('connections', () => {
+  it('one client cannot hold every connection: past its share new ones are closed, others are served, and trickled requests time out', { timeout: 120_000 }, async () => {
+    const api = await spawnApi(s, { API_MAX_CONNECTIONS_PER_CLIENT: '8', API_REQUEST_TIMEOUT_MS: '2000' });
+    const port = Number(new URL(api.base).port);
+    // Open and sending headers a byte at a time (or nothing): what held 20,000 connections in one API before.
+    // The client is 127.0.0.3 (127.0.0.1 already has the readiness check's kept-alive connection).
+    const open = (from = '127.0.0.3', first = 'GET /health/live HTTP/1.1\r\nHost: x\r\n') => new Promise<{ socket: Socket; answer: Promise<string> }>((ok, fail) => {
+      const socket = connect({ host: '127.0.0.1', port, localAddress: from }, () => {
+        if (first) socket.write(first);
+        ok({ socket, answer: new Promise((done) => { let text = ''; socket.on('data', (d) => { text += d; }); socket.on('close', () => done(text)); }) });
+      });
+      socket.on('error', fail);
+    });
+    const get = (from: string) => new Promise<number>((ok, fail) => {
+      httpRequest({ host: '127.0.0.1', port, path: '/health/live', localAddress: from, agent: false }, (res) => { res.resume(); ok(res.statusCode!); })
+        .on('error', fail).end();
+    });
+    try {
+      const held = [await open('127.0.0.3', '')];
+      for (let i = 1; i < 8; i++) held.push(await open());
+      // The ninth from the same client is closed unanswered; another client is served meanwhile.
+      const ninth = await open('127.0.0.3', 'GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n');
+      expect(await ninth.answer).toBe('');
+      expect(await get('127.0.0.2')).toBe(200);
+      // The held ones are given up by the request timeout (408), also the one that sent nothing.
+      const answers = await Promise.all(held.map((h) => h.answer));
+      expect(answers.map((a) => a.slice(0, 12))).toEqual(Array(8).fill('HTTP/1.1 408'));
+      expect(await get('127.0.0.3')).toBe(200);
+    } finally {
+      await api.stop();
+    }
   });
 });
 
