@@ -51,7 +51,7 @@ export function seriesActivities({ ds, followUps }: { ds: DataSource; followUps:
         const kept = existing.filter((e) => wantedMs.has(e.original_start.getTime())).map((e) => e.id);
         const cancelled = await cancelOccurrences(m, stale.filter((e) => e.attendees > 0).map((e) => e.id));
         const deleted = await deleteEmptyOccurrences(m, stale.filter((e) => e.attendees === 0).map((e) => e.id));
-        const updated = await followTemplate(m, kept, template.id, series.duration_minutes);
+        const { changed: updated, seatsFreed } = await followTemplate(m, kept, template.id, series.duration_minutes);
         const created = await insertOccurrences(m, series.slug,
           wanted.map((start) => ({ slug: occurrenceSlug(series.slug, start, series.time_zone), start })), template.id, series.duration_minutes);
 
@@ -61,7 +61,7 @@ export function seriesActivities({ ds, followUps }: { ds: DataSource; followUps:
         if (created || updated || cancelled || deleted) {
           log.info('series materialized', { series: series.slug, created, updated, cancelled, deleted });
           // Recorded with the change: a retry after a crash finds nothing changed, and the wake-up still comes.
-          recorded = await recordFollowUps(m, await afterOccurrencesChanged(m, series.slug));
+          recorded = await recordFollowUps(m, await afterOccurrencesChanged(m, series.slug, seatsFreed));
         }
         return {
           state: 'active' as const, created, updated, cancelled, deleted,

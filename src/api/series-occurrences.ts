@@ -70,6 +70,7 @@ function patchOccurrence(app: RouteApp, ctx: Ctx): void {
 
       const { status: _st, ...overrides } = p;
       let event = await occurrenceAt(m, slug, at);
+      const freed: string[] = [];
       // Beyond the horizon: materialize this one occurrence now, from the template.
       if (!event && kind === 'modified') event = await insertOccurrenceFromTemplate(m, s, at, occurrenceSlug(slug, at, s.time_zone));
       if (event) {
@@ -79,11 +80,11 @@ function patchOccurrence(app: RouteApp, ctx: Ctx): void {
         const columns = eventColumns(overrides);
         if (p.startAt || p.endAt) Object.assign(columns, { start_at: start, end_at: end });
         if (kind === 'cancelled') columns.status = 'cancelled';
-        await updateEventById(m, event.id, columns);
+        if ((await updateEventById(m, event.id, columns)).seatsFreed) freed.push(event.slug);
       }
       await upsertException(m, { seriesSlug: slug, originalStart: at, kind, eventId: event?.id ?? null, overrides });
       // The series' record may show this occurrence: its publisher looks again.
-      return { eventSlug: event?.slug ?? null, recorded: await recordFollowUps(m, await afterOccurrencesChanged(m, slug)) };
+      return { eventSlug: event?.slug ?? null, recorded: await recordFollowUps(m, await afterOccurrencesChanged(m, slug, freed)) };
     });
     return c.json({ originalStart: at.toISOString(), kind, eventSlug, operations: await followUps.deliver(recorded) }, 200);
   });

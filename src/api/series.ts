@@ -143,8 +143,8 @@ function patchSeries(app: RouteApp, ctx: Ctx): void {
       if ((p.startAt || p.endAt) && templateStart && templateStart > new Date()) {
         Object.assign(columns, { start_at: dtstart, original_start: dtstart, end_at: new Date(dtstart.getTime() + (minutes ?? s.duration_minutes) * 60_000) });
       }
-      await updateEventById(m, s.template_event_id, columns);
-      return recordFollowUps(m, await afterSeriesChanged(m, slug));
+      const { seatsFreed } = await updateEventById(m, s.template_event_id, columns);
+      return recordFollowUps(m, await afterSeriesChanged(m, slug, seatsFreed ? [s.template_slug] : []));
     });
     const operations = await followUps.deliver(recorded);
     return c.json({ ...toJson(await loadSeries(ds, slug)), operations }, 200);

@@ -94,10 +94,21 @@ export async function updateLiveEvent(m: EntityManager, slug: string, columns: R
   return rows.length ? m.getRepository(EventEntity).findOneByOrFail({ slug }) : null;
 }
 
-/** Writes `columns` of the event with this id (nothing when there are none). */
-export async function updateEventById(m: Q, id: string, columns: Record<string, unknown>): Promise<void> {
+/**
+ * In an `UPDATE events e … FROM events o` (o: the row as it was): the update raised the capacity
+ * while people wait on the event's waitlist, so seats are free for them now.
+ */
+export const SEATS_FREED = `o.capacity IS NOT NULL AND (e.capacity IS NULL OR e.capacity > o.capacity)
+  AND EXISTS (SELECT 1 FROM attendee_tallies w WHERE w.event_id = e.id AND w.status = 'waitlisted' AND w.n > 0)`;
+
+/** Writes `columns` of the event with this id (nothing when there are none); answers whether that freed seats (SEATS_FREED). */
+export async function updateEventById(m: Q, id: string, columns: Record<string, unknown>): Promise<{ seatsFreed: boolean }> {
   const set = setClause(columns);
-  if (set.values.length) await m.query(`UPDATE events SET ${set.sql}, updated_at = now() WHERE id = $1`, [id, ...set.values]);
+  if (!set.values.length) return { seatsFreed: false };
+  const [row] = await changedRows<{ freed: boolean }>(m,
+    `UPDATE events e SET ${set.sql}, updated_at = now() FROM events o WHERE e.id = $1 AND o.id = e.id RETURNING ${SEATS_FREED} AS freed`,
+    [id, ...set.values]);
+  return { seatsFreed: row?.freed ?? false };
 }
 
 /** The tombstone a cascade deletion sets first (the status before it is kept for an undo). */

@@ -1,5 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import { changedRows } from './changed-rows.ts';
+import { SEATS_FREED } from './events.ts';
 
 /**
  * The statements of series materialization: the occurrence rows of `events` that a series'
@@ -61,18 +62,26 @@ export async function deleteEmptyOccurrences(m: EntityManager, ids: string[]): P
      DELETE FROM events WHERE id IN (SELECT id FROM gone) RETURNING id`, [ids])).length;
 }
 
-/** Unmodified occurrences follow the template (targeted columns, only where they differ); answers how many changed. */
-export async function followTemplate(m: EntityManager, ids: string[], templateId: string, durationMinutes: number): Promise<number> {
-  if (!ids.length) return 0;
+/**
+ * Unmodified occurrences follow the template (targeted columns, only where they differ). Answers
+ * how many changed, and the slugs of those where that freed seats (`SEATS_FREED`).
+ */
+export async function followTemplate(
+  m: EntityManager, ids: string[], templateId: string, durationMinutes: number,
+): Promise<{ changed: number; seatsFreed: string[] }> {
+  if (!ids.length) return { changed: 0, seatsFreed: [] };
   const sets = TEMPLATE_FIELDS.map((f) => `${f} = t.${f}`).join(', ');
   const differs = TEMPLATE_FIELDS.map((f) => `e.${f} IS DISTINCT FROM t.${f}`).join(' OR ');
-  return (await changedRows(m,
+  const rows = await changedRows<{ slug: string; freed: boolean }>(m,
     `UPDATE events e SET ${sets}, start_at = e.original_start, end_at = e.original_start + $3 * interval '1 minute',
             status = CASE WHEN e.status = 'cancelled' THEN t.status ELSE e.status END, updated_at = now()
-       FROM events t WHERE t.id = $2 AND e.id = ANY($1::uuid[])
+       FROM events t, events o
+      WHERE t.id = $2 AND e.id = ANY($1::uuid[]) AND o.id = e.id
         AND (${differs} OR e.start_at <> e.original_start OR e.end_at <> e.original_start + $3 * interval '1 minute'
              OR (e.status = 'cancelled' AND t.status <> 'cancelled'))
-     RETURNING e.id`, [ids, templateId, durationMinutes])).length;
+     RETURNING e.slug, ${SEATS_FREED} AS freed`,
+    [ids, templateId, durationMinutes]);
+  return { changed: rows.length, seatsFreed: rows.filter((r) => r.freed).map((r) => r.slug) };
 }
 
 /** Creates the occurrences at `starts` from the template (bulk; one already there is left alone); answers how many. */

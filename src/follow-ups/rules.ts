@@ -61,15 +61,22 @@ export async function afterEventChanged(
   return [...out, ...await publishing(m, after)];
 }
 
-/** A created or changed series: its materializer, and the publication of its next occurrence. */
-export async function afterSeriesChanged(m: EntityManager, seriesSlug: string): Promise<FollowUp[]> {
-  return [{ type: 'series', slug: seriesSlug }, ...await afterOccurrencesChanged(m, seriesSlug)];
+/**
+ * A created or changed series: its materializer, the publication of its next occurrence, and the
+ * waitlist of its template if a raised capacity freed seats there (`seatsFreed`).
+ */
+export async function afterSeriesChanged(m: EntityManager, seriesSlug: string, seatsFreed: string[] = []): Promise<FollowUp[]> {
+  return [{ type: 'series', slug: seriesSlug }, ...await afterOccurrencesChanged(m, seriesSlug, seatsFreed)];
 }
 
-/** Occurrences changed: the series' publisher looks at its next one again, if the owner publishes. */
-export async function afterOccurrencesChanged(m: EntityManager, seriesSlug: string): Promise<FollowUp[]> {
+/**
+ * Occurrences changed: the series' publisher looks at its next one again, if the owner publishes,
+ * and occurrences whose capacity rose (`seatsFreed`) promote from their waitlists.
+ */
+export async function afterOccurrencesChanged(m: EntityManager, seriesSlug: string, seatsFreed: string[] = []): Promise<FollowUp[]> {
   const template = await templateOfSeries(m, seriesSlug);
-  return template ? publishing(m, template) : [];
+  const waitlists = seatsFreed.map((slug): FollowUp => ({ type: 'waitlist', slug }));
+  return [...waitlists, ...template ? await publishing(m, template) : []];
 }
 
 /** A new group: its chat room, when chat is on. */

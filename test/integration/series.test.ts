@@ -132,6 +132,34 @@ describe('series materialization on the real dev server', () => {
     expect(guestView.body).toMatchObject({ status: 'cancelled', seriesSlug: series.slug, attendeeCounts: { confirmed: 1 } });
   });
 
+  it('a capacity raised on the series, or on one occurrence, promotes the next people on those events\' waitlists', async () => {
+    const owner = await s.user('Class Owner');
+    const people = await Promise.all(['P1', 'P2', 'P3', 'P4', 'P5', 'P6'].map((n) => s.user(n)));
+    const start = dayAt(0);
+    const series = await createSeries(owner.token, {
+      name: 'Small Class', rrule: 'FREQ=WEEKLY;COUNT=3', capacity: 1,
+      startAt: start.toISOString(), endAt: new Date(start.getTime() + 60 * 60_000).toISOString(),
+    });
+    const seen = await materialized(series.slug, owner.token);
+    const events = await rows(series.slug); // the template, then two occurrences
+    const going = async (slug: string, token: string) => (await s.api('POST', `/v1/events/${slug}/attendees`, { token, body: { status: 'going' } })).body.status;
+    for (const [i, e] of events.entries()) {
+      expect([await going(e.slug, people[2 * i].token), await going(e.slug, people[2 * i + 1].token)]).toEqual(['confirmed', 'waitlisted']);
+    }
+    const status = async (slug: string, userId: string) => (await s.ds.query(
+      `SELECT a.status FROM attendees a JOIN events e ON e.id = a.event_id WHERE e.slug = $1 AND a.user_id = $2`, [slug, userId]))[0].status;
+
+    // One occurrence's own capacity (an exception), then the series': each waiting person gets the seat.
+    const raised = await s.api('PATCH', `/v1/series/${series.slug}/occurrences/${events[2].original_start.toISOString()}`, { token: owner.token, body: { capacity: 2 } });
+    expect(raised.body.operations).toContainEqual({ id: `waitlist:${events[2].slug}`, type: 'waitlist' });
+    await eventually(async () => (await status(events[2].slug, people[5].id)) === 'confirmed', { timeoutMs: 30_000 });
+    expect((await s.api('PATCH', `/v1/series/${series.slug}`, { token: owner.token, body: { capacity: 2 } })).status).toBe(200);
+    await materialized(series.slug, owner.token, seen);
+    for (const [i, e] of events.slice(0, 2).entries()) {
+      await eventually(async () => (await status(e.slug, people[2 * i + 1].id)) === 'confirmed', { timeoutMs: 30_000 });
+    }
+  });
+
   it('lists occurrences beyond the horizon, and an exception there materializes that one occurrence', async () => {
     const owner = await s.user();
     const start = dayAt(0, 17);
