@@ -1,6 +1,7 @@
 import { ApplicationFailure, log } from '@temporalio/activity';
 import type { DataSource } from 'typeorm';
 import { lastOccurrence, occurrences } from '../domain/recurrence.ts';
+import { followTemplateRoles } from '../domain/event-roles.ts';
 import { occurrenceSlug } from '../domain/series.ts';
 import type { FollowUpRelay } from '../follow-ups/outbox.ts';
 import { recordFollowUps, type Recorded } from '../follow-ups/outbox.ts';
@@ -51,7 +52,11 @@ export function seriesActivities({ ds, followUps }: { ds: DataSource; followUps:
         const kept = existing.filter((e) => wantedMs.has(e.original_start.getTime())).map((e) => e.id);
         const cancelled = await cancelOccurrences(m, stale.filter((e) => e.attendees > 0).map((e) => e.id));
         const deleted = await deleteEmptyOccurrences(m, stale.filter((e) => e.attendees === 0).map((e) => e.id));
-        const { changed: updated, seatsFreed } = await followTemplate(m, kept, template.id, series.duration_minutes);
+        // The template's fields first: an occurrence taking roles must have lost its own capacity.
+        const fields = await followTemplate(m, kept, template.id, series.duration_minutes);
+        const roles = await followTemplateRoles(m, template.id, kept);
+        const updated = new Set([...fields.changed, ...roles.changed]).size;
+        const seatsFreed = [...new Set([...fields.seatsFreed, ...roles.seatsFreed])];
         const created = await insertOccurrences(m, series.slug,
           wanted.map((start) => ({ slug: occurrenceSlug(series.slug, start, series.time_zone), start })), template.id, series.duration_minutes);
 

@@ -13,6 +13,7 @@ import { findVisibleEvent } from './access.ts';
 import { rsvpAnswer, toEventJsons } from './answers.ts';
 import { EventSchema, RsvpAnswer } from './schemas.ts';
 import { roleName, slug } from './fields.ts';
+import { recordOccurrenceChange } from '../db/series.ts';
 import { userBySlug } from '../db/users.ts';
 
 const PersonParam = z.object({ slug, user: slug.openapi({ description: 'the person\'s user slug' }) });
@@ -57,7 +58,9 @@ export function registrationsRoutes({ ds, config, followUps }: RouteDeps) {
     const { roles } = c.req.valid('json');
     const recorded = await ds.transaction(async (m) => {
       const { seatsMayBeFree } = await declareRoles(m, event.slug, roles);
-      return recordFollowUps(m, afterRolesChanged(event.slug, seatsMayBeFree));
+      // An occurrence's own roles make it an exception; a template's reach its occurrences.
+      const isTemplate = event.seriesSlug !== null && await recordOccurrenceChange(m, event, { roles });
+      return recordFollowUps(m, afterRolesChanged(event, { seatsMayBeFree, isTemplate }));
     });
     const operations = await followUps.deliver(recorded);
     const [json] = await toEventJsons(ds, [await findVisibleEvent(ds, event.slug, c.get('auth'))]);

@@ -30,6 +30,14 @@ export async function seatsHeld(q: Q, eventId: string, role: string | null): Pro
   return held.n;
 }
 
+/** Those of these events where people wait for a seat. */
+export async function withWaitlist(q: Q, eventIds: string[]): Promise<Set<string>> {
+  if (!eventIds.length) return new Set();
+  const rows: { event_id: string }[] = await q.query(
+    `SELECT DISTINCT event_id FROM attendee_tallies WHERE event_id = ANY($1::uuid[]) AND status = 'waitlisted' AND n > 0`, [eventIds]);
+  return new Set(rows.map((r) => r.event_id));
+}
+
 export interface AttendeeCounts { confirmed: number; waitlisted: number; maybe: number }
 
 /** Each event's registrations by status (all roles together), for many events at once. */

@@ -28,3 +28,25 @@ export async function upsertRoles(m: EntityManager, eventId: string, roles: Role
 export async function dropRolesExcept(m: EntityManager, eventId: string, names: string[]): Promise<void> {
   await m.query(`DELETE FROM event_roles WHERE event_id = $1 AND NOT name = ANY($2::text[])`, [eventId, names]);
 }
+
+/** Gives events without roles (new occurrences) the roles of `fromEventId` (their template). */
+export async function copyRoles(m: EntityManager, fromEventId: string, toEventIds: string[]): Promise<void> {
+  if (!toEventIds.length) return;
+  await m.query(
+    `INSERT INTO event_roles (event_id, name, capacity, position)
+     SELECT e.id, r.name, r.capacity, r.position FROM unnest($2::uuid[]) AS e(id), event_roles r WHERE r.event_id = $1
+     ON CONFLICT (event_id, name) DO NOTHING`, [fromEventId, toEventIds]);
+}
+
+/** Those of `eventIds` whose roles (names, capacities, order) are not those of `templateId`, with their slugs. */
+export function rolesDifferingFrom(m: EntityManager, templateId: string, eventIds: string[]): Promise<{ id: string; slug: string }[]> {
+  if (!eventIds.length) return Promise.resolve([]);
+  return m.query(
+    `SELECT e.id, e.slug FROM events e
+      WHERE e.id = ANY($2::uuid[])
+        AND (EXISTS (SELECT name, capacity, position FROM event_roles WHERE event_id = $1
+                     EXCEPT SELECT name, capacity, position FROM event_roles WHERE event_id = e.id)
+          OR EXISTS (SELECT name, capacity, position FROM event_roles WHERE event_id = e.id
+                     EXCEPT SELECT name, capacity, position FROM event_roles WHERE event_id = $1))`, [templateId, eventIds]);
+}
+

@@ -1,5 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import { changedRows } from './changed-rows.ts';
+import { copyRoles } from './event-roles.ts';
 import { SEATS_FREED } from './events.ts';
 
 /**
@@ -64,12 +65,12 @@ export async function deleteEmptyOccurrences(m: EntityManager, ids: string[]): P
 
 /**
  * Unmodified occurrences follow the template (targeted columns, only where they differ). Answers
- * how many changed, and the slugs of those where that freed seats (`SEATS_FREED`).
+ * which changed, and the slugs of those where that freed seats (`SEATS_FREED`).
  */
 export async function followTemplate(
   m: EntityManager, ids: string[], templateId: string, durationMinutes: number,
-): Promise<{ changed: number; seatsFreed: string[] }> {
-  if (!ids.length) return { changed: 0, seatsFreed: [] };
+): Promise<{ changed: string[]; seatsFreed: string[] }> {
+  if (!ids.length) return { changed: [], seatsFreed: [] };
   const sets = TEMPLATE_FIELDS.map((f) => `${f} = t.${f}`).join(', ');
   const differs = TEMPLATE_FIELDS.map((f) => `e.${f} IS DISTINCT FROM t.${f}`).join(' OR ');
   const rows = await changedRows<{ slug: string; freed: boolean }>(m,
@@ -81,20 +82,25 @@ export async function followTemplate(
              OR (e.status = 'cancelled' AND t.status <> 'cancelled'))
      RETURNING e.slug, ${SEATS_FREED} AS freed`,
     [ids, templateId, durationMinutes]);
-  return { changed: rows.length, seatsFreed: rows.filter((r) => r.freed).map((r) => r.slug) };
+  return { changed: rows.map((r) => r.slug), seatsFreed: rows.filter((r) => r.freed).map((r) => r.slug) };
 }
 
-/** Creates the occurrences at `starts` from the template (bulk; one already there is left alone); answers how many. */
+/**
+ * Creates the occurrences at `starts` from the template, with its roles (bulk; one already there is
+ * left alone); answers how many.
+ */
 export async function insertOccurrences(m: EntityManager, seriesSlug: string, starts: { slug: string; start: Date }[], templateId: string, durationMinutes: number): Promise<number> {
   if (!starts.length) return 0;
-  return (await m.query(
+  const created: { id: string }[] = await m.query(
     `INSERT INTO events (slug, series_slug, original_start, start_at, end_at, status, ${TEMPLATE_FIELDS.join(', ')})
      SELECT o.slug, $1, o.start, o.start, o.start + $4 * interval '1 minute', CASE WHEN t.status = 'draft' THEN 'draft' ELSE 'published' END,
             ${TEMPLATE_FIELDS.map((f) => `t.${f}`).join(', ')}
        FROM unnest($2::text[], $3::timestamptz[]) AS o(slug, start), events t
       WHERE t.id = $5
      ON CONFLICT (series_slug, original_start) DO NOTHING RETURNING id`,
-    [seriesSlug, starts.map((s) => s.slug), starts.map((s) => s.start), durationMinutes, templateId])).length;
+    [seriesSlug, starts.map((s) => s.slug), starts.map((s) => s.start), durationMinutes, templateId]);
+  await copyRoles(m, templateId, created.map((e) => e.id));
+  return created.length;
 }
 
 export async function setMaterializedUntil(m: EntityManager, slug: string, until: Date): Promise<void> {

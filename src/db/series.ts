@@ -1,6 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Event } from './entities/event.ts';
 import { changedRows } from './changed-rows.ts';
+import { copyRoles } from './event-roles.ts';
 import { setClause } from './events.ts';
 
 /** The `event_series` and `series_exceptions` tables, and the template event a series is made with. */
@@ -68,7 +69,7 @@ export async function occurrenceAt(m: EntityManager, seriesSlug: string, origina
   return event;
 }
 
-/** Materializes one occurrence now, from the template (one beyond the horizon being modified). */
+/** Materializes one occurrence now, from the template and with its roles (one beyond the horizon being modified). */
 export async function insertOccurrenceFromTemplate(m: EntityManager, s: Pick<SeriesRow, 'slug' | 'duration_minutes' | 'template_event_id'>, originalStart: Date, slug: string): Promise<OccurrenceRow> {
   const [event] = await m.query(
     `INSERT INTO events (slug, series_slug, original_start, start_at, end_at, name, description, time_zone, visibility, owner_id,
@@ -77,6 +78,7 @@ export async function insertOccurrenceFromTemplate(m: EntityManager, s: Pick<Ser
             group_id, capacity, chat_enabled, location, online_url, country, publish_to_bluesky FROM events WHERE id = $5
      RETURNING id, slug, original_start, start_at, end_at, status`,
     [s.slug, originalStart, slug, s.duration_minutes, s.template_event_id]);
+  await copyRoles(m, s.template_event_id, [event.id]);
   return event;
 }
 

@@ -1,7 +1,8 @@
 import type { EntityManager } from 'typeorm';
+import { withWaitlist } from '../db/attendee-tallies.ts';
 import { assignRoleOutside, roleInUseOutside } from '../db/attendees.ts';
 import { lockEvent } from '../db/events.ts';
-import { dropRolesExcept, upsertRoles, type Role } from '../db/event-roles.ts';
+import { dropRolesExcept, eventRoles, rolesDifferingFrom, upsertRoles, type Role } from '../db/event-roles.ts';
 import { DomainError, notFound } from './errors.ts';
 
 export type RoleSpec = Role;
@@ -30,3 +31,28 @@ export async function declareRoles(m: EntityManager, eventSlug: string, roles: R
   await dropRolesExcept(m, event.id, names);
   return { seatsMayBeFree: raised || !roles.length };
 }
+
+/**
+ * Unmodified occurrences take their template's roles, each declared as `declareRoles` would (the
+ * materializer's transaction, under the series' lock). One that cannot take them (people are
+ * registered in a role the template dropped) keeps its own. Answers the slugs that changed, and
+ * those where seats may be free with people waiting.
+ */
+export async function followTemplateRoles(m: EntityManager, templateId: string, eventIds: string[]): Promise<{ changed: string[]; seatsFreed: string[] }> {
+  const differing = await rolesDifferingFrom(m, templateId, eventIds);
+  if (!differing.length) return { changed: [], seatsFreed: [] };
+  const roles = await eventRoles(m, templateId);
+  const changed: { id: string; slug: string }[] = [];
+  const mayBeFree: string[] = [];
+  for (const e of differing) {
+    try {
+      if ((await declareRoles(m, e.slug, roles)).seatsMayBeFree) mayBeFree.push(e.id);
+      changed.push(e);
+    } catch (err) {
+      if (!(err instanceof DomainError)) throw err; // role_in_use: its people are not moved for it
+    }
+  }
+  const waiting = await withWaitlist(m, mayBeFree);
+  return { changed: changed.map((e) => e.slug), seatsFreed: changed.filter((e) => waiting.has(e.id)).map((e) => e.slug) };
+}
+

@@ -89,9 +89,15 @@ export function afterRoomReopened(config: ChatConfig, eventSlug: string): Follow
   return config.CHAT_ENABLED ? [{ type: 'chat-room', slug: eventSlug }] : [];
 }
 
-/** An event's roles changed: a new or larger role may take people from its waitlist. */
-export function afterRolesChanged(eventSlug: string, seatsMayBeFree: boolean): FollowUp[] {
-  return seatsMayBeFree ? [{ type: 'waitlist', slug: eventSlug }] : [];
+/**
+ * An event's roles changed: a new or larger role may take people from its waitlist, and a series
+ * template's roles go to its unmodified occurrences (its materializer).
+ */
+export function afterRolesChanged(event: { slug: string; seriesSlug: string | null }, change: { seatsMayBeFree: boolean; isTemplate: boolean }): FollowUp[] {
+  return [
+    ...change.seatsMayBeFree ? [{ type: 'waitlist' as const, slug: event.slug }] : [],
+    ...change.isTemplate && event.seriesSlug ? [{ type: 'series' as const, slug: event.seriesSlug }] : [],
+  ];
 }
 
 /** A membership change: the group's room follows who is in the group, and in which role. */

@@ -160,6 +160,57 @@ describe('series materialization on the real dev server', () => {
     }
   });
 
+  it('occurrences take the template\'s roles: new ones, unmodified ones when they change (promoting who waits), never an exception\'s or one whose people hold a dropped role', async () => {
+    const owner = await s.user('Roles Owner');
+    const people = await Promise.all(['R1', 'R2', 'R3'].map((n) => s.user(n)));
+    const start = dayAt(0);
+    const series = await createSeries(owner.token, {
+      name: 'Volunteer Night', rrule: 'FREQ=WEEKLY;COUNT=3', startAt: start.toISOString(), endAt: new Date(start.getTime() + 60 * 60_000).toISOString(),
+    });
+    let seen = await materialized(series.slug, owner.token);
+    const [template, first, second] = (await rows(series.slug)).map((e) => e.slug);
+    const roles = async (slug: string) => (await s.api('GET', `/v1/events/${slug}`, { token: owner.token })).body.roles
+      .map((r: { name: string; capacity: number | null }) => [r.name, r.capacity]);
+    const declare = async (slug: string, declared: { name: string; capacity: number | null }[]) => {
+      const res = await s.api('PUT', `/v1/events/${slug}/roles`, { token: owner.token, body: { roles: declared } });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      return res.body;
+    };
+    const going = async (slug: string, token: string, role: string) =>
+      (await s.api('POST', `/v1/events/${slug}/attendees`, { token, body: { status: 'going', role } })).body.status;
+    const status = async (slug: string, userId: string) => (await s.ds.query(
+      `SELECT a.status FROM attendees a JOIN events e ON e.id = a.event_id WHERE e.slug = $1 AND a.user_id = $2`, [slug, userId]))[0].status;
+
+    // The template's roles reach the unmodified occurrences.
+    expect((await declare(template, [{ name: 'volunteers', capacity: 2 }, { name: 'attendees', capacity: 1 }])).operations)
+      .toContainEqual({ id: `series:${series.slug}`, type: 'series' });
+    seen = await materialized(series.slug, owner.token, seen);
+    for (const slug of [first, second]) expect(await roles(slug)).toEqual([['volunteers', 2], ['attendees', 1]]);
+
+    // Someone waits on the first occurrence; the second is made an exception with roles of its own.
+    expect([await going(first, people[0].token, 'attendees'), await going(first, people[1].token, 'attendees')]).toEqual(['confirmed', 'waitlisted']);
+    await declare(second, [{ name: 'crew', capacity: 5 }]);
+    // A larger role on the template: the first occurrence follows and promotes; the exception keeps its own.
+    await declare(template, [{ name: 'volunteers', capacity: 2 }, { name: 'attendees', capacity: 2 }]);
+    seen = await materialized(series.slug, owner.token, seen);
+    expect(await roles(first)).toEqual([['volunteers', 2], ['attendees', 2]]);
+    await eventually(async () => (await status(first, people[1].id)) === 'confirmed', { timeoutMs: 30_000 });
+    expect(await roles(second)).toEqual([['crew', 5]]);
+
+    // A new occurrence (the rule now runs longer) is made with the template's roles.
+    expect((await s.api('PATCH', `/v1/series/${series.slug}`, { token: owner.token, body: { rrule: 'FREQ=WEEKLY;COUNT=4' } })).status).toBe(200);
+    seen = await materialized(series.slug, owner.token, seen);
+    const fourth = (await rows(series.slug))[3].slug;
+    expect(await roles(fourth)).toEqual([['volunteers', 2], ['attendees', 2]]);
+
+    // The template drops a role someone on the first occurrence holds: that one keeps its roles, the new one follows.
+    expect(await going(first, people[2].token, 'volunteers')).toBe('confirmed');
+    await declare(template, [{ name: 'attendees', capacity: 3 }]);
+    await materialized(series.slug, owner.token, seen);
+    expect(await roles(first)).toEqual([['volunteers', 2], ['attendees', 2]]);
+    expect(await roles(fourth)).toEqual([['attendees', 3]]);
+  });
+
   it('lists occurrences beyond the horizon, and an exception there materializes that one occurrence', async () => {
     const owner = await s.user();
     const start = dayAt(0, 17);
