@@ -3,6 +3,7 @@ import { DataSource, type DataSourceOptions, type EntityManager, type QueryRunne
 import { loadConfig } from '../../src/config.ts';
 import { createDataSource } from '../../src/db/data-source.ts';
 import { findViolations } from '../../src/db/invariants.ts';
+import { OccurrenceRolesExceptions1764000000017 } from '../../src/db/migrations/1764000000017-occurrence-roles-exceptions.ts';
 import { untally } from '../../src/db/attendee-tallies.ts';
 import { deleteAttendeeBatch } from '../../src/db/attendees.ts';
 import { eventBySlug } from '../../src/db/events.ts';
@@ -98,6 +99,33 @@ describe('migrations', () => {
       .rejects.toThrow(/attendees_event_id_user_id_key/);
     await expect(ds.query(`INSERT INTO attendees (event_id, user_id, status) VALUES ($1, $2, 'waitlisted')`, [event.id, user.id]))
       .rejects.toThrow();
+  });
+
+  it('migration 17 makes an exception of each occurrence whose own roles differ from its template\'s, and of no other', async () => {
+    await rolledBack(async (m) => {
+      const [u] = await m.query(`INSERT INTO users (slug, display_name) VALUES ('roles-' || gen_random_uuid(), 'u') RETURNING id`);
+      const [s] = await m.query(`INSERT INTO event_series (slug, name, rrule, dtstart, duration_minutes, time_zone, owner_id)
+        VALUES ('roles-' || gen_random_uuid(), 'S', 'FREQ=WEEKLY', '2027-01-01T10:00Z', 60, 'UTC', $1) RETURNING slug`, [u.id]);
+      const events: { id: string; original_start: Date }[] = await m.query(
+        `INSERT INTO events (slug, name, start_at, end_at, time_zone, owner_id, series_slug, original_start)
+         SELECT $2 || '-' || w, 'o', t, t + interval '1 hour', 'UTC', $1, $2, t
+           FROM generate_series(0, 3) w, LATERAL (SELECT '2027-01-01T10:00Z'::timestamptz + w * interval '7 days' AS t) x
+         RETURNING id, original_start`, [u.id, s.slug]);
+      const [template, same, own, none] = events;
+      await m.query(`UPDATE event_series SET template_event_id = $1 WHERE slug = $2`, [template.id, s.slug]);
+      const roles = (id: string, declared: [string, number][]) => m.query(
+        `INSERT INTO event_roles (event_id, name, capacity, position) SELECT $1, r.n, r.c, r.p FROM unnest($2::text[], $3::int[]) WITH ORDINALITY AS r(n, c, p)`,
+        [id, declared.map((r) => r[0]), declared.map((r) => r[1])]);
+      await roles(template.id, [['crew', 2]]);
+      await roles(same.id, [['crew', 2]]);
+      await roles(own.id, [['crew', 2], ['guests', 10]]);
+      void none; // no roles: it takes the template's from now on
+
+      await new OccurrenceRolesExceptions1764000000017().up(m.queryRunner!);
+      expect(await m.query(`SELECT event_id, kind, overrides FROM series_exceptions WHERE series_slug = $1`, [s.slug])).toEqual([
+        { event_id: own.id, kind: 'modified', overrides: { roles: [{ name: 'crew', capacity: 2 }, { name: 'guests', capacity: 10 }] } },
+      ]);
+    });
   });
 
   it('the invariant check finds a series without its template and an ingested event published back (the checks can fail)', async () => {
