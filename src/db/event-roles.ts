@@ -38,11 +38,13 @@ export async function copyRoles(m: EntityManager, fromEventId: string, toEventId
      ON CONFLICT (event_id, name) DO NOTHING`, [fromEventId, toEventIds]);
 }
 
-/** Those of `eventIds` whose roles (names, capacities, order) are not those of `templateId`, with their slugs. */
-export function rolesDifferingFrom(m: EntityManager, templateId: string, eventIds: string[]): Promise<{ id: string; slug: string }[]> {
+export interface Occurrence { id: string; slug: string; series_slug: string; original_start: Date }
+
+/** Those of `eventIds` (occurrences) whose roles (names, capacities, order) are not those of `templateId`. */
+export function rolesDifferingFrom(m: EntityManager, templateId: string, eventIds: string[]): Promise<Occurrence[]> {
   if (!eventIds.length) return Promise.resolve([]);
   return m.query(
-    `SELECT e.id, e.slug FROM events e
+    `SELECT e.id, e.slug, e.series_slug, e.original_start FROM events e
       WHERE e.id = ANY($2::uuid[])
         AND (EXISTS (SELECT name, capacity, position FROM event_roles WHERE event_id = $1
                      EXCEPT SELECT name, capacity, position FROM event_roles WHERE event_id = e.id)

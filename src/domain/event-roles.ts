@@ -1,8 +1,9 @@
 import type { EntityManager } from 'typeorm';
 import { withWaitlist } from '../db/attendee-tallies.ts';
 import { assignRoleOutside, roleInUseOutside } from '../db/attendees.ts';
-import { lockEvent } from '../db/events.ts';
-import { dropRolesExcept, eventRoles, rolesDifferingFrom, upsertRoles, type Role } from '../db/event-roles.ts';
+import { lockEvent, updateEventById } from '../db/events.ts';
+import { dropRolesExcept, eventRoles, rolesDifferingFrom, upsertRoles, type Occurrence, type Role } from '../db/event-roles.ts';
+import { upsertException } from '../db/series.ts';
 import { DomainError, notFound } from './errors.ts';
 
 export type RoleSpec = Role;
@@ -35,24 +36,31 @@ export async function declareRoles(m: EntityManager, eventSlug: string, roles: R
 /**
  * Unmodified occurrences take their template's roles, each declared as `declareRoles` would (the
  * materializer's transaction, under the series' lock). One that cannot take them (people are
- * registered in a role the template dropped) keeps its own. Answers the slugs that changed, and
- * those where seats may be free with people waiting.
+ * registered in a role the template dropped) keeps its roles and becomes an exception, without a
+ * capacity of its own (its roles' apply): the template no longer describes it. Answers the slugs
+ * that changed, and those where seats may be free with people waiting.
  */
 export async function followTemplateRoles(m: EntityManager, templateId: string, eventIds: string[]): Promise<{ changed: string[]; seatsFreed: string[] }> {
   const differing = await rolesDifferingFrom(m, templateId, eventIds);
   if (!differing.length) return { changed: [], seatsFreed: [] };
   const roles = await eventRoles(m, templateId);
-  const changed: { id: string; slug: string }[] = [];
+  const changed: Occurrence[] = [];
   const mayBeFree: string[] = [];
   for (const e of differing) {
     try {
       if ((await declareRoles(m, e.slug, roles)).seatsMayBeFree) mayBeFree.push(e.id);
-      changed.push(e);
     } catch (err) {
-      if (!(err instanceof DomainError)) throw err; // role_in_use: its people are not moved for it
+      if (err instanceof DomainError && err.code === 'not_found') continue; // being deleted meanwhile
+      if (!(err instanceof DomainError && err.code === 'role_in_use')) throw err;
+      await keepOwnRoles(m, e, err.message);
     }
+    changed.push(e);
   }
   const waiting = await withWaitlist(m, mayBeFree);
   return { changed: changed.map((e) => e.slug), seatsFreed: changed.filter((e) => waiting.has(e.id)).map((e) => e.slug) };
 }
 
+async function keepOwnRoles(m: EntityManager, e: Occurrence, reason: string): Promise<void> {
+  await updateEventById(m, e.id, { capacity: null });
+  await upsertException(m, { seriesSlug: e.series_slug, originalStart: e.original_start, kind: 'modified', eventId: e.id, overrides: { roles: `kept: ${reason}` } });
+}

@@ -203,12 +203,20 @@ describe('series materialization on the real dev server', () => {
     const fourth = (await rows(series.slug))[3].slug;
     expect(await roles(fourth)).toEqual([['volunteers', 2], ['attendees', 2]]);
 
-    // The template drops a role someone on the first occurrence holds: that one keeps its roles, the new one follows.
+    // The template drops its roles while someone on the first occurrence holds one: that one keeps
+    // its roles (no capacity of its own, an exception from now on), the new one follows.
     expect(await going(first, people[2].token, 'volunteers')).toBe('confirmed');
-    await declare(template, [{ name: 'attendees', capacity: 3 }]);
-    await materialized(series.slug, owner.token, seen);
+    await declare(template, []);
+    seen = await materialized(series.slug, owner.token, seen);
     expect(await roles(first)).toEqual([['volunteers', 2], ['attendees', 2]]);
-    expect(await roles(fourth)).toEqual([['attendees', 3]]);
+    expect(await roles(fourth)).toEqual([]);
+    expect((await s.ds.query(`SELECT kind FROM series_exceptions x JOIN events e ON e.id = x.event_id WHERE e.slug = $1`, [first]))[0]?.kind).toBe('modified');
+    // So the template's next change passes it by: its seats stay its roles'.
+    expect((await s.api('PATCH', `/v1/series/${series.slug}`, { token: owner.token, body: { name: 'Volunteer Evening', capacity: 5 } })).status).toBe(200);
+    await materialized(series.slug, owner.token, seen);
+    const now = Object.fromEntries((await s.ds.query(`SELECT slug, name, capacity FROM events WHERE series_slug = $1`, [series.slug]))
+      .map((e: { slug: string; name: string; capacity: number | null }) => [e.slug, [e.name, e.capacity]]));
+    expect([now[first], now[fourth]]).toEqual([['Volunteer Night', null], ['Volunteer Evening', 5]]);
   });
 
   it('lists occurrences beyond the horizon, and an exception there materializes that one occurrence', async () => {
