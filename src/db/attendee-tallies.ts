@@ -30,12 +30,15 @@ export async function seatsHeld(q: Q, eventId: string, role: string | null): Pro
   return held.n;
 }
 
+/** SQL: people wait for a seat of the event whose id is `eventId` (a column or parameter). */
+export const hasWaitlist = (eventId: string) =>
+  `EXISTS (SELECT 1 FROM attendee_tallies w WHERE w.event_id = ${eventId} AND w.status = 'waitlisted' AND w.n > 0)`;
+
 /** Those of these events where people wait for a seat. */
 export async function withWaitlist(q: Q, eventIds: string[]): Promise<Set<string>> {
   if (!eventIds.length) return new Set();
-  const rows: { event_id: string }[] = await q.query(
-    `SELECT DISTINCT event_id FROM attendee_tallies WHERE event_id = ANY($1::uuid[]) AND status = 'waitlisted' AND n > 0`, [eventIds]);
-  return new Set(rows.map((r) => r.event_id));
+  const rows: { id: string }[] = await q.query(`SELECT e.id FROM unnest($1::uuid[]) AS e(id) WHERE ${hasWaitlist('e.id')}`, [eventIds]);
+  return new Set(rows.map((r) => r.id));
 }
 
 export interface AttendeeCounts { confirmed: number; waitlisted: number; maybe: number }

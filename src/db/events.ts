@@ -1,4 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
+import { hasWaitlist } from './attendee-tallies.ts';
 import { changedRows } from './changed-rows.ts';
 import { EventEntity, type Event } from './entities/event.ts';
 
@@ -98,8 +99,7 @@ export async function updateLiveEvent(m: EntityManager, slug: string, columns: R
  * In an `UPDATE events e … FROM events o` (o: the row as it was): the update raised the capacity
  * while people wait on the event's waitlist, so seats are free for them now.
  */
-export const SEATS_FREED = `o.capacity IS NOT NULL AND (e.capacity IS NULL OR e.capacity > o.capacity)
-  AND EXISTS (SELECT 1 FROM attendee_tallies w WHERE w.event_id = e.id AND w.status = 'waitlisted' AND w.n > 0)`;
+export const SEATS_FREED = `o.capacity IS NOT NULL AND (e.capacity IS NULL OR e.capacity > o.capacity) AND ${hasWaitlist('e.id')}`;
 
 /** Writes `columns` of the event with this id (nothing when there are none); answers whether that freed seats (SEATS_FREED). */
 export async function updateEventById(m: Q, id: string, columns: Record<string, unknown>): Promise<{ seatsFreed: boolean }> {
