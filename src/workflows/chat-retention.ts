@@ -17,8 +17,16 @@ const matrixStep = {
 } as const;
 const { closeChatRoom, postRetentionNotice, removeChatMembers, purgeChatRoom, findExpiredChatRooms } = proxyActivities<Activities>(matrixStep);
 
+/**
+ * Runs from this patch on leave marking the row deleted to `closeChatRoom` (which always does it,
+ * idempotently); runs recorded before mark it in a local step of their own (a history event per
+ * room). New runs record this one marker, which implies `one-close-step` and `retention-rooms-in-run`:
+ * each marker is a history event and an upsert of the run's search attributes.
+ */
+const MARKED_IN_CLOSE = 'room-marked-in-close';
+
 export interface RoomDeletionProgress {
-  /** `closing`: notice, members and purge in one activity; runs recorded before show the three parts. */
+  /** `closing`: notice, members, purge and the row marked deleted in one activity; runs recorded before show the parts. */
   step: 'closing' | 'notice' | 'removing members' | 'purging' | 'marking deleted' | 'done';
   membersRemoved: number;
 }
@@ -31,8 +39,11 @@ export interface RoomDeletionProgress {
 export async function chatRoomDeletionWorkflow(input: OperationInput<'chat-room-delete'>): Promise<RoomDeletionProgress> {
   const progress: RoomDeletionProgress = { step: 'closing', membersRemoved: 0 };
   setHandler(defineQuery<RoomDeletionProgress>(PROGRESS_QUERY), () => progress);
-  if (patched('one-close-step')) {
+  // Asked first, and the older one only without it: a new run records no other marker.
+  const marked = patched(MARKED_IN_CLOSE);
+  if (marked || patched('one-close-step')) {
     progress.membersRemoved = await closeChatRoom(input);
+    if (marked) { progress.step = 'done'; return progress; }
   } else {
     progress.step = 'notice';
     if (input.notice) await postRetentionNotice(input.chatRoomId);
@@ -80,7 +91,7 @@ const FAILURE_LIST_MAX = 100;
 /**
  * `chat-retention:<run>` (daily from the `chat-retention` schedule, or on demand): closes the
  * rooms of events that ended more than `retentionDays` ago, in batches, at most CONCURRENCY rooms
- * at once, each by the `closeChatRoom` activity and a local step that marks its row deleted.
+ * at once, each by the `closeChatRoom` activity (which marks its row deleted last).
  * `dryRun` only lists the aliases that would go.
  */
 export async function chatRetentionWorkflow(input: RetentionInput): Promise<RetentionProgress> {
@@ -91,7 +102,8 @@ export async function chatRetentionWorkflow(input: RetentionInput): Promise<Rete
   };
   setHandler(defineQuery<RetentionProgress>(PROGRESS_QUERY), () => progress);
   let afterId = input.afterId ?? null;
-  const deleteRoom = patched(ROOMS_IN_RUN) ? closeInRun : closeAsChild;
+  const marked = patched(MARKED_IN_CLOSE); // asked first, as in chatRoomDeletionWorkflow
+  const deleteRoom = marked || patched(ROOMS_IN_RUN) ? closeInRun(marked) : closeAsChild;
 
   for (;;) {
     progress.step = 'finding rooms';
@@ -114,17 +126,17 @@ export async function chatRetentionWorkflow(input: RetentionInput): Promise<Rete
   return progress;
 }
 
-async function closeInRun(room: ExpiredRoom, progress: RetentionProgress): Promise<void> {
+const closeInRun = (marked: boolean) => async (room: ExpiredRoom, progress: RetentionProgress): Promise<void> => {
   try {
     // The summary names the room in the Web UI's pending activities (attempts, last failure).
     await closeChatRoom.executeWithOptions({ ...matrixStep, summary: `close ${room.alias}` }, [{ chatRoomId: room.id, notice: true }]);
-    await dbSteps().markChatRoomDeleted(room.id);
+    if (!marked) await dbSteps().markChatRoomDeleted(room.id);
     progress.deleted++;
   } catch (err) {
     if (!(err instanceof ActivityFailure) || isCancellation(err)) throw err; // the run is cancelled
     failedFor(room, failureReason(err), progress); // a permanent failure, recorded in the run's history
   }
-}
+};
 
 async function closeAsChild(room: ExpiredRoom, progress: RetentionProgress): Promise<void> {
   try {

@@ -48,6 +48,9 @@ const HISTORIES = [
   // Recorded after a new deletion began to record one marker for all its versions (patch `delete-event-one-marker`).
   { file: 'delete-event-one-marker.json', workflowId: 'delete-event:recorded-one-marker' }, // three attendees, nothing outside the database
   { file: 'delete-event-one-marker-chat.json', workflowId: 'delete-event:recorded-one-marker-chat' }, // an attendee and a chat room (child)
+  // Recorded after closeChatRoom began to mark the room's row itself (patch `room-marked-in-close`; stub activities).
+  { file: 'chat-retention-marked-in-close.json', workflowId: 'chat-retention:recorded-marked-in-close' }, // three rooms
+  { file: 'chat-room-delete-marked-in-close.json', workflowId: 'chat-room-delete:recorded-marked-in-close' },
   // A lone event deleted whose other operations could not be cancelled in that step (stub activities): cancelled in a step of their own.
   { file: 'delete-event-cancels-left.json', workflowId: 'delete-event:recorded-cancels-left' },
 ];

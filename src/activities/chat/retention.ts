@@ -58,16 +58,17 @@ export function retentionActivities({ ds, matrix }: ChatDeps) {
     },
 
     /**
-     * The room closed on the homeserver in one activity: the notice (once, when asked), members
-     * removed, deleted and purged; answers how many members were removed. Each part is idempotent,
-     * so a retry after any of them does only what is left (bench/chat-retention.ts: three activity
-     * tasks per room cost a fifth of the run).
+     * The room closed in one activity: the notice (once, when asked), members removed, deleted
+     * and purged on the homeserver, the row marked deleted; answers how many members were removed.
+     * Each part is idempotent, so a retry after any of them does only what is left
+     * (bench/chat-retention.ts: three activity tasks per room cost a fifth of the run).
      */
     async closeChatRoom(input: { chatRoomId: string; notice: boolean }): Promise<number> {
       const row = await closingRoom(input.chatRoomId);
       if (input.notice) await notify(row);
       const removed = await removeMembers(row);
       await purgeChatRoom(row.id);
+      await markRoomDeleted(ds, row.id);
       return removed;
     },
 
@@ -76,6 +77,7 @@ export function retentionActivities({ ds, matrix }: ChatDeps) {
     removeChatMembers: async (chatRoomId: string) => removeMembers(await closingRoom(chatRoomId)),
     purgeChatRoom,
 
+    /** What runs recorded before `closeChatRoom` marked the row do in a step of their own. */
     async markChatRoomDeleted(chatRoomId: string): Promise<void> {
       await markRoomDeleted(ds, chatRoomId);
     },
