@@ -4944,7 +4944,10 @@ export interface operations {
     };
     getOperationsById: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description seconds to hold the answer while the operation runs: it comes as soon as the operation closes (a long poll; at most 10) */
+                wait?: number | null;
+            };
             header?: never;
             path: {
                 id: string;

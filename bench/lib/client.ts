@@ -25,12 +25,11 @@ export async function ok<T>(call: Promise<{ data?: T; error?: unknown; response:
   return data;
 }
 
-/** Follows an operation until it is no longer running. */
-export async function settled(id: string, token: string, everyMs = 20) {
+/** Waits on an operation (the API's long poll) until it is no longer running. */
+export async function settled(id: string, token: string) {
   for (;;) {
-    const op = await ok(api.GET('/v1/operations/{id}', { params: { path: { id } }, headers: auth(token) }));
+    const op = await ok(api.GET('/v1/operations/{id}', { params: { path: { id }, query: { wait: 10 } }, headers: auth(token) }));
     if (op.status !== 'running') return op;
-    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 

@@ -151,6 +151,22 @@ async function describe(r: Reader, id: string, viewer?: Auth, known: Known = {})
 }
 
 /**
+ * `describe`, answered once the operation has closed or `ms` have passed (a long poll: a client
+ * hears of the end as it happens instead of asking again and again), or the caller hung up
+ * (`gone`). Who may not read it is told so at once. The wait and the description after it each
+ * have their own deadline (the request's covers the first description only).
+ */
+async function describeWhenClosed(r: Reader, id: string, viewer: Auth, ms: number, gone: AbortSignal): Promise<Operation> {
+  const op = await describe(r, id, viewer);
+  if (op.status !== 'running' || ms <= 0) return op;
+  const { connection } = r.temporal;
+  // Waits for the close event (across continue-as-new); a failure or the wait's end is read by `describe`.
+  const known: Known = await connection.withDeadline(Date.now() + ms, () => connection.withAbortSignal(gone, () => r.temporal.workflow.getHandle(id).result()))
+    .then((result) => ({ completedWith: { result } }), () => ({}));
+  return connection.withDeadline(Date.now() + r.config.TEMPORAL_REQUEST_TIMEOUT_MS, () => describe(r, id, viewer, known));
+}
+
+/**
  * Starts `<type>:<slug>`, or joins the one already running (the workflow id is the lock), and
  * answers what api.md calls an operation.
  */
@@ -232,6 +248,7 @@ export function operationReader({ ds, temporal, config }: Pick<AppDeps, 'ds' | '
   };
   return {
     describe: (id: string, viewer?: Auth) => describe(r, id, viewer),
+    describeWhenClosed: (id: string, viewer: Auth, ms: number, gone: AbortSignal) => describeWhenClosed(r, id, viewer, ms, gone),
     start: <T extends OperationType>(type: T, slug: string, input: OperationInput<T>, requestedBy?: string) => start(r, type, slug, input, requestedBy),
     list: (q: ListQuery, viewer?: Auth) => list(r, q, viewer),
   };

@@ -8,18 +8,31 @@ import { cursor, operationId } from './fields.ts';
 import { ENTITY_FILTER, operationReader, STATUS_FILTER } from './operation-reader.ts';
 import { OperationSchema, type Operation } from './schemas.ts';
 
+const MAX_WAIT_S = 10;
+
 export function operationsRoutes(deps: AppDeps) {
   const { temporal } = deps;
   const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
-  const { describe, list } = operationReader(deps);
+  const { describe, describeWhenClosed, list } = operationReader(deps);
 
   const Id = z.object({ id: operationId });
 
   app.openapi(createRoute({
     method: 'get', path: '/v1/operations/{id}', tags: ['operations'], security: [{ bearer: [] }],
-    request: { params: Id },
+    request: {
+      params: Id,
+      query: z.object({
+        wait: z.coerce.number().int().min(0).max(MAX_WAIT_S).default(0).openapi({
+          description: `seconds to hold the answer while the operation runs: it comes as soon as the operation closes (a long poll; at most ${MAX_WAIT_S})`,
+        }),
+      }),
+    },
     responses: { 200: { content: { 'application/json': { schema: OperationSchema } }, description: 'the operation' }, ...errorResponses },
-  }), async (c) => c.json(await describe(c.req.valid('param').id, c.get('auth')), 200));
+  }), async (c) => {
+    // Within the request timeout, with room for the descriptions around the wait (TEMPORAL_REQUEST_TIMEOUT_MS each).
+    const ms = Math.min(c.req.valid('query').wait * 1000, deps.config.API_REQUEST_TIMEOUT_MS - 2 * deps.config.TEMPORAL_REQUEST_TIMEOUT_MS);
+    return c.json(await describeWhenClosed(c.req.valid('param').id, c.get('auth'), ms, c.req.raw.signal), 200);
+  });
 
   app.openapi(createRoute({
     method: 'get', path: '/v1/operations', tags: ['operations'], security: [{ bearer: [] }],

@@ -83,20 +83,19 @@ export async function startStack(env: Record<string, string> = {}) {
     },
 
     /**
-     * Polls `GET /v1/operations/:id` until the operation no longer runs; answers it. On timeout the
-     * error says where it stands: status, progress and the last failure of its pending activities.
+     * Waits on `GET /v1/operations/:id?wait=` (the API's long poll) until the operation no longer
+     * runs; answers it. On timeout the error says where it stands: status, progress and the last
+     * failure of its pending activities.
      */
-    async finished(id: string, token: string, wait: { timeoutMs?: number; intervalMs?: number } = {}) {
-      let last: unknown;
-      try {
-        return await eventually(async () => {
-          const op = (await stack.api('GET', `/v1/operations/${encodeURIComponent(id)}`, { token })).body;
-          last = op;
-          return op.status !== 'running' && op;
-        }, wait);
-      } catch {
-        throw new Error(`operation ${id} did not finish within ${wait.timeoutMs ?? 30_000} ms: ${await stack.whereIs(id, last)}`);
-      }
+    async finished(id: string, token: string, { timeoutMs = 30_000 }: { timeoutMs?: number } = {}) {
+      const deadline = Date.now() + timeoutMs;
+      let last: any;
+      do {
+        const wait = Math.min(10, Math.max(1, Math.ceil((deadline - Date.now()) / 1000)));
+        last = (await stack.api('GET', `/v1/operations/${encodeURIComponent(id)}?wait=${wait}`, { token })).body;
+        if (last.status !== 'running') return last;
+      } while (Date.now() < deadline);
+      throw new Error(`operation ${id} did not finish within ${timeoutMs} ms: ${await stack.whereIs(id, last)}`);
     },
 
     /** One line on where a workflow stands (for failure messages). */

@@ -166,11 +166,20 @@ describe('operations (API -> Temporal dev server -> worker -> activity -> Postgr
     });
     expect(listed[0].id).toBe(id);
 
-    // Only admins cancel; a cancelled operation reports it.
+    // A long poll on a running operation answers it running once the wait is over; longer waits are refused.
+    expect((await s.api('GET', `/v1/operations/${id}?wait=1`, { token: owner.token })).body).toMatchObject({ status: 'running', progress: { promoted: 1 } });
+    expect((await s.api('GET', `/v1/operations/${id}?wait=11`, { token: owner.token })).body.error.code).toBe('validation_failed');
+    // A stranger is told at once that there is nothing to wait for.
+    expect((await s.api('GET', `/v1/operations/${id}?wait=10`, { token: guest.token })).status).toBe(404);
+    let answered = false;
+    const waiting = s.api('GET', `/v1/operations/${id}?wait=10`, { token: owner.token }).finally(() => { answered = true; });
+
+    // Only admins cancel; a cancelled operation reports it, to the long poll as soon as it closes.
     expect((await s.api('POST', `/v1/operations/${id}/cancel`, { token: owner.token })).status).toBe(403);
+    expect(answered).toBe(false);
     const admin = await s.token(owner.id, 'admin');
     expect((await s.api('POST', `/v1/operations/${id}/cancel`, { token: admin })).status).toBe(202);
-    const closed = await s.finished(id, owner.token);
+    const closed = (await waiting).body;
     expect(closed.status).toBe('cancelled');
     expect(closed.closedAt).toBeTypeOf('string');
   });

@@ -264,7 +264,7 @@ describe('Bluesky publishing against a local PDS', () => {
     await store.save(`http://127.0.0.1:${dead}`, { ...stored.session, accessJwt: `${stored.session.accessJwt}.moved` });
 
     const del = await s.api('DELETE', `/v1/events/${slug}`, { token: host });
-    const op = await s.finished(del.body.id, host, { timeoutMs: 150_000, intervalMs: 500 });
+    const op = await s.finished(del.body.id, host, { timeoutMs: 150_000 });
     expect(op.status).toBe('completed');
     expect(op.result.rsvpRecords).toEqual({ deleted: 0, unreachable: 0, failed: 1, failedUris: [uri] });
     expect(await s.ds.query(`SELECT 1 FROM events WHERE slug = $1`, [slug])).toEqual([]);

@@ -104,7 +104,7 @@ describe('chat retention', () => {
   async function runRetention(body: Record<string, unknown>) {
     const started = await s.api('POST', '/v1/admin/chat-retention/run', { token: await admin(), body });
     expect(started.status).toBe(202);
-    return s.finished(started.body.id, await admin(), { timeoutMs: RUN_TIMEOUT, intervalMs: 500 });
+    return s.finished(started.body.id, await admin(), { timeoutMs: RUN_TIMEOUT });
   }
 
   it('over 200 rooms of which 150 are past the period deletes exactly those 150; a second run changes nothing', { timeout: 600_000 }, async () => {
@@ -166,7 +166,7 @@ describe('chat retention', () => {
       expect(n).toBe(0);
 
       await matrix.door.open();
-      const done = await own.finished(started.body.id, await admin(), { timeoutMs: RUN_TIMEOUT, intervalMs: 500 });
+      const done = await own.finished(started.body.id, await admin(), { timeoutMs: RUN_TIMEOUT });
       expect(done.status).toBe('completed');
       // Rooms of other tests in the shared database may be due too: this test counts its own.
       expect(done.result).toMatchObject({ failed: 0, failures: [] });

@@ -11,7 +11,7 @@ let s: Stack;
 beforeAll(async () => { s = await startStack(); await s.startWorker(); });
 afterAll(async () => { await s?.close(); });
 
-const finished = (id: string, token: string, timeoutMs = 120_000) => s.finished(id, token, { timeoutMs, intervalMs: 200 });
+const finished = (id: string, token: string, timeoutMs = 120_000) => s.finished(id, token, { timeoutMs });
 
 function dayAt(days: number, hour = 18): Date {
   const d = new Date(Date.now() + (days + 1) * DAY);
