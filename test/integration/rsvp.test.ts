@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startStack, type Stack } from '../helpers/stack.ts';
 import { rsvpIfQuiet } from '../../src/domain/rsvp.ts';
 import { givesUpSeat } from '../../src/follow-ups/rules.ts';
+import { findViolations } from '../../src/db/invariants.ts';
 
 let s: Stack;
 beforeAll(async () => { s = await startStack(); await s.startWorker(); });
@@ -153,6 +154,14 @@ describe('RSVPs with capacity (real Postgres, real dev server)', () => {
     await eventually(async () => (await s.api('GET', `/v1/events/${slug}`, { token: owner.token })).body.attendeeCounts.confirmed === 4);
     const rows = await statusRows(slug);
     expect(rows.filter((r) => r.status === 'confirmed').map((r) => r.user_id).sort()).toEqual(people.slice(0, 4).map((p) => p.id).sort());
+
+    // Lowered below its confirmed count again (and left so for the suite's last invariant check):
+    // the four stay, nobody new gets a seat, and that is no breach of the capacity.
+    expect((await s.api('PATCH', `/v1/events/${slug}`, { token: owner.token, body: { capacity: 1 } })).body.attendeeCounts.confirmed).toBe(4);
+    await s.api('DELETE', `/v1/events/${slug}/attendees/me`, { token: people[0].token });
+    const late = await s.user('Late');
+    expect((await s.api('POST', `/v1/events/${slug}/attendees`, { token: late.token, body: { status: 'going' } })).body.status).toBe('waitlisted');
+    expect((await findViolations(s.ds))['more confirmed attendees than capacity'] ?? []).not.toContain(slug);
 
     const stranger = await s.user('Stranger');
     const denied = await s.api('PATCH', `/v1/events/${slug}`, { token: stranger.token, body: { capacity: 100 } });

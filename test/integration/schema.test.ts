@@ -141,6 +141,33 @@ describe('migrations', () => {
     });
   });
 
+  it('the capacity check allows those a lowered capacity left confirmed, and finds one more confirmed beyond them, or beyond a capacity never lowered', async () => {
+    await rolledBack(async (m) => {
+      const q = (sql: string, params?: unknown[]) => m.query(sql, params);
+      const users: { id: string }[] = await q(`INSERT INTO users (slug, display_name) SELECT 'cap-' || gen_random_uuid(), 'u' FROM generate_series(1, 4) RETURNING id`);
+      const event = async (capacity: number) => (await q(`INSERT INTO events (slug, name, start_at, end_at, time_zone, owner_id, status, capacity)
+        VALUES ('cap-' || gen_random_uuid(), 'C', now() + interval '1 day', now() + interval '2 days', 'UTC', $1, 'published', $2) RETURNING id, slug`,
+      [users[0].id, capacity]))[0] as { id: string; slug: string };
+      const confirm = (e: { id: string }, from: number, to: number) =>
+        q(`INSERT INTO attendees (event_id, user_id, status) SELECT $1, id, 'confirmed' FROM unnest($2::uuid[]) id`, [e.id, users.slice(from, to).map((u) => u.id)]);
+      const overCapacity = async () => ((await findViolations(m))['more confirmed attendees than capacity'] ?? [])
+        .filter((slug) => slug.startsWith('cap-')); // other test files' events share the database
+
+      const lowered = await event(3);
+      await confirm(lowered, 0, 3);
+      await q(`UPDATE events SET capacity = 1 WHERE id = $1`, [lowered.id]);
+      const never = await event(1);
+      await confirm(never, 0, 2); // written past the seat decision
+      expect(await overCapacity()).toEqual([never.slug]);
+      await confirm(lowered, 3, 4);
+      expect((await overCapacity()).sort()).toEqual([lowered.slug, never.slug].sort());
+      // Raised to hold them all, the allowance goes: the capacity alone counts again.
+      await q(`UPDATE events SET capacity = 4 WHERE id = $1`, [lowered.id]);
+      expect(await q(`SELECT confirmed_when_lowered FROM events WHERE id = $1`, [lowered.id])).toEqual([{ confirmed_when_lowered: null }]);
+      expect(await overCapacity()).toEqual([never.slug]);
+    });
+  });
+
   it('keep attendee tallies equal to the rows through every kind of write (those of an event being deleted go with its rows), and the invariant check finds a drifted one', async () => {
     await rolledBack(async (m) => {
       const q = (sql: string, params?: unknown[]) => m.query(sql, params);
