@@ -1,6 +1,6 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { User } from '../db/entities/user.ts';
-import { rsvpCaller, userById, type RsvpCaller } from '../db/users.ts';
+import { userById, type RsvpCaller } from '../db/users.ts';
 import { activeGroupId, isGroupManager, isMember } from '../db/groups.ts';
 import type { Event } from '../db/entities/event.ts';
 import { eventBySlug } from '../db/events.ts';
@@ -63,14 +63,20 @@ async function hideDraft(ds: DataSource, slug: string, auth: Auth, event: { stat
 }
 
 /**
- * The caller of an RSVP (401 when the token's subject is not a known user) and, `withDraftHidden`
- * (a sign-up), a draft hidden from anyone who does not manage it (the rest: rsvp() decides). One query.
+ * The caller of an RSVP as read (401 when the token's subject is not a known user) and, with
+ * `withDraftHidden` (a sign-up), a draft hidden from anyone who does not manage it (the rest:
+ * rsvp() decides).
  */
-export async function rsvpAccess(ds: DataSource, auth: Auth, slug: string, withDraftHidden: boolean): Promise<RsvpCaller> {
-  const caller = UUID.test(auth.sub) ? await rsvpCaller(ds, auth.sub, slug) : null;
+export async function rsvpAccess(ds: DataSource, auth: Auth, slug: string, caller: RsvpCaller | null, withDraftHidden: boolean): Promise<RsvpCaller> {
   if (!caller) throw unknownUser();
   if (withDraftHidden) await hideDraft(ds, slug, auth, { status: caller.eventStatus, ownerId: caller.ownerId, groupId: caller.groupId });
   return caller;
+}
+
+/** A token whose subject is not a user id at all is refused before any read (the reads cast it to uuid). */
+export function requireUserId(auth: Auth): string {
+  if (!UUID.test(auth.sub)) throw unknownUser();
+  return auth.sub;
 }
 
 /** A live series, or `not_found`; `lock` takes its row lock. */

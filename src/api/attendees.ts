@@ -1,9 +1,9 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { rsvp, rsvpIfQuiet, type Registration, type RsvpIntent } from '../domain/rsvp.ts';
 import { recordFollowUps, type Recorded } from '../follow-ups/outbox.ts';
-import { afterRsvp, givesUpSeat, publishesRsvps } from '../follow-ups/rules.ts';
+import { afterRsvp } from '../follow-ups/rules.ts';
 import { attendeesPage } from '../db/attendees.ts';
-import { findVisibleEvent, isManager, rsvpAccess } from './access.ts';
+import { findVisibleEvent, isManager, requireUserId, rsvpAccess } from './access.ts';
 import type { Auth, AuthEnv } from './auth.ts';
 import type { RouteDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
@@ -30,14 +30,14 @@ export function attendeesRoutes({ ds, config, followUps }: RouteDeps) {
 
   /**
    * The row change commits with the follow-ups it sets in motion (the outbox); delivery comes after.
-   * An RSVP that sets nothing in motion is two statements: one read (who, and for what), then the
-   * decision and its write in one (the event's lock held inside Postgres only). The same read names
-   * the user in the follow-ups of one that does.
+   * An RSVP that sets nothing in motion is one statement: who, and for what, then the decision and
+   * its write (the event's lock held inside Postgres only). The same read names the user in the
+   * follow-ups of one that does.
    */
   async function respond(slug: string, auth: Auth, intent: RsvpIntent, { registration = {}, hideDraft }: { registration?: Registration; hideDraft: boolean }) {
-    const caller = await rsvpAccess(ds, auth, slug, hideDraft);
-    const quiet = publishesRsvps(caller) || givesUpSeat(caller.held, intent) ? null : await rsvpIfQuiet(ds, slug, auth.sub, intent, registration, config.CHAT_ENABLED);
-    if (quiet) return rsvpAnswer(quiet, []);
+    const first = await rsvpIfQuiet(ds, slug, requireUserId(auth), intent, registration, { chatOn: config.CHAT_ENABLED, hideDraft });
+    const caller = await rsvpAccess(ds, auth, slug, first.caller, hideDraft);
+    if (first.result) return rsvpAnswer(first.result, []);
     let recorded: Recorded[] = [];
     const result = await rsvp(ds, slug, caller.id, intent, async (m, r) => { recorded = await recordFollowUps(m, await afterRsvp(m, config, slug, r, caller)); }, registration);
     return rsvpAnswer(result, await followUps.deliver(recorded));

@@ -2,6 +2,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import type { AttendeeStatus } from './entities/attendee.ts';
 import type { Role } from './event-roles.ts';
 import { dropTallies } from './attendee-tallies.ts';
+import { RSVP_CALLER, type RsvpCaller } from './users.ts';
 
 /**
  * The `attendees` table (registrations for events). Inserts and updates move `attendee_tallies`
@@ -75,13 +76,35 @@ export interface RsvpRefusal { error: 'not_found' | 'event_deleting' | 'event_no
  * stored ones; absent ones (undefined) keep them. `quiet`: on its own (autocommit), writing only an
  * outcome that sets nothing in motion (else `not_quiet`, nothing written).
  */
-export async function decideRsvp(q: Q, r: {
-  slug: string; userId: string; intent: 'going' | 'interested' | 'notgoing'; role?: string; notes?: string | null; specialRequirements?: string | null;
-}, quiet?: { chatOn: boolean }): Promise<RsvpOutcome> {
-  const [{ outcome }] = await q.query(`SELECT meetflow_rsvp($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) AS outcome`, [
-    r.slug, r.userId, r.intent, r.role ?? null, r.notes ?? null, r.notes !== undefined, r.specialRequirements ?? null, r.specialRequirements !== undefined,
-    quiet !== undefined, quiet?.chatOn ?? false]);
+export async function decideRsvp(q: Q, r: RsvpInput): Promise<RsvpOutcome> {
+  const [{ outcome }] = await q.query(`SELECT meetflow_rsvp($1, $2, $3, $4, $5, $6, $7, $8, false, false) AS outcome`, rsvpParams(r));
   return outcome;
+}
+export interface RsvpInput {
+  slug: string; userId: string; intent: 'going' | 'interested' | 'notgoing'; role?: string; notes?: string | null; specialRequirements?: string | null;
+}
+const rsvpParams = (r: RsvpInput) => [
+  r.slug, r.userId, r.intent, r.role ?? null, r.notes ?? null, r.notes !== undefined, r.specialRequirements ?? null, r.specialRequirements !== undefined];
+
+/**
+ * The caller of an RSVP (null: no such user, RSVP_CALLER) and, in the same statement, the RSVP
+ * decided quietly: on its own (autocommit), written only if its outcome sets nothing in motion
+ * (else `not_quiet`, nothing written). One round trip for most RSVPs (bench/rsvp-throughput.ts: two
+ * cost the API a fifth of its rate). Not tried (`outcome` null, nothing written) for a person whose
+ * RSVPs publish records (`publishesRsvps` in src/follow-ups/rules.ts: every change has a follow-up),
+ * a sign-up to a draft (`hideDraft`: the caller tells managers and others apart), or a confirmed
+ * seat given up (not quiet: its promotion is written with it; the event's lock is taken once).
+ */
+export async function callerWithQuietRsvp(q: Q, r: RsvpInput, { chatOn, hideDraft }: { chatOn: boolean; hideDraft: boolean }): Promise<{ caller: RsvpCaller | null; outcome: RsvpOutcome | null }> {
+  const [row] = await q.query(
+    `WITH c AS MATERIALIZED (${RSVP_CALLER})
+     SELECT to_jsonb(c) AS caller,
+            CASE WHEN NOT (c."blueskyConnected" AND c."blueskyAutoPublish")
+                      AND NOT coalesce($10 AND c."eventStatus" = 'draft', false)
+                      AND NOT coalesce(c.held = 'confirmed' AND $3 <> 'going', false)
+                 THEN meetflow_rsvp($1, $2, $3, $4, $5, $6, $7, $8, true, $9) END AS outcome
+       FROM c`, [...rsvpParams(r), chatOn, hideDraft]);
+  return { caller: row?.caller ?? null, outcome: row?.outcome ?? null };
 }
 
 export interface RegistrationRow { status: AttendeeStatus; registration_role: string | null; notes: string | null; special_requirements: string | null }

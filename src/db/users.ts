@@ -11,19 +11,16 @@ export const userByDid = (q: Q, did: string): Promise<User | null> => q.getRepos
 export const userBySlug = (q: Q, slug: string): Promise<User | null> => q.getRepository(UserEntity).findOneBy({ slug });
 
 /**
- * Who RSVPs to what, in one round trip (the RSVP path's hot read, bench/rsvp-throughput.ts): the
- * user (what an RSVP's follow-ups name: id, slug, whether their RSVPs are published to Bluesky),
- * the event's status and managers (null: no such event), and the status the user holds there
- * (null: none; read without the event's lock, so it may be stale). Null: no such user.
+ * Who RSVPs to what (the RSVP path's hot read, bench/rsvp-throughput.ts): the user (what an RSVP's
+ * follow-ups name: id, slug, whether their RSVPs are published to Bluesky), the event's status and
+ * managers (null: no such event), and the status the user holds there (null: none; read without
+ * the event's lock, so it may be stale). No row: no such user. `$1`: the event's slug, `$2`: the user.
  */
-export async function rsvpCaller(q: Q, userId: string, eventSlug: string): Promise<RsvpCaller | null> {
-  const [row] = await q.query(
-    `SELECT u.id, u.slug, u.bluesky_connected AS "blueskyConnected", u.bluesky_auto_publish AS "blueskyAutoPublish",
-            e.status AS "eventStatus", e.owner_id AS "ownerId", e.group_id AS "groupId", a.status AS "held"
-       FROM users u LEFT JOIN events e ON e.slug = $2 LEFT JOIN attendees a ON a.event_id = e.id AND a.user_id = u.id
-      WHERE u.id = $1`, [userId, eventSlug]);
-  return row ?? null;
-}
+export const RSVP_CALLER = `
+  SELECT u.id, u.slug, u.bluesky_connected AS "blueskyConnected", u.bluesky_auto_publish AS "blueskyAutoPublish",
+         e.status AS "eventStatus", e.owner_id AS "ownerId", e.group_id AS "groupId", a.status AS "held"
+    FROM users u LEFT JOIN events e ON e.slug = $1 LEFT JOIN attendees a ON a.event_id = e.id AND a.user_id = u.id
+   WHERE u.id = $2`;
 export interface RsvpCaller {
   id: string; slug: string; blueskyConnected: boolean; blueskyAutoPublish: boolean; eventStatus: string | null; ownerId: string | null; groupId: string | null;
   held: AttendeeStatus | null;

@@ -1,11 +1,12 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import {
-  decideRsvp, lockEventSeats, promoteWaitlisted, registrationOf, setRegistrationRole,
+  callerWithQuietRsvp, decideRsvp, lockEventSeats, promoteWaitlisted, registrationOf, setRegistrationRole,
   waitlistPosition, type RsvpOutcome, type RsvpRefusal, type SeatedEvent,
 } from '../db/attendees.ts';
 import { seatsHeld } from '../db/attendee-tallies.ts';
 import { lockEvent } from '../db/events.ts';
 import type { AttendeeStatus } from '../db/entities/attendee.ts';
+import type { RsvpCaller } from '../db/users.ts';
 import { DomainError, notFound } from './errors.ts';
 
 /** What the caller says (api.md / AT Protocol), mapped to the attendee status it becomes. */
@@ -88,13 +89,17 @@ export async function rsvp(
 }
 
 /**
- * The same RSVP in one statement with no transaction around it (the lock is held inside Postgres
- * only), if its outcome sets nothing in motion (`quietOutcome` in src/follow-ups/rules.ts: no seat
- * freed; no change reaching a chat room while chat is on); else null and nothing written, and the
- * caller records it with `rsvp` and its follow-ups. Only for people whose RSVPs publish no record.
+ * Who RSVPs (`caller`, null: no such user) and, in the same statement, the same RSVP with no
+ * transaction around it (the lock is held inside Postgres only) if its outcome sets nothing in
+ * motion (`quietOutcome` in src/follow-ups/rules.ts: no seat freed; no change reaching a chat room
+ * while chat is on): `result`. Else `result` is null and nothing is written, and the caller records
+ * it with `rsvp` and its follow-ups (see `callerWithQuietRsvp` for the cases not tried at all).
  */
-export async function rsvpIfQuiet(ds: DataSource, eventSlug: string, userId: string, intent: RsvpIntent, registration: Registration, chatOn: boolean): Promise<RsvpResult | null> {
-  return resultOf(eventSlug, await decideRsvp(ds, { slug: eventSlug, userId, intent, ...registration }, { chatOn }));
+export async function rsvpIfQuiet(
+  ds: DataSource, eventSlug: string, userId: string, intent: RsvpIntent, registration: Registration, opts: { chatOn: boolean; hideDraft: boolean },
+): Promise<{ caller: RsvpCaller | null; result: RsvpResult | null }> {
+  const { caller, outcome } = await callerWithQuietRsvp(ds, { slug: eventSlug, userId, intent, ...registration }, opts);
+  return { caller, result: caller && outcome ? resultOf(eventSlug, outcome) : null };
 }
 
 function resultOf(eventSlug: string, outcome: RsvpOutcome): RsvpResult | null {

@@ -1,7 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import type { Config } from '../config.ts';
-import type { RsvpIntent, RsvpResult } from '../domain/rsvp.ts';
-import type { AttendeeStatus } from '../db/entities/attendee.ts';
+import type { RsvpResult } from '../domain/rsvp.ts';
 import { isOnNetwork, rulePublishes } from '../db/event-records.ts';
 import { templateOfSeries } from '../db/series.ts';
 
@@ -134,15 +133,9 @@ export const quietOutcome = (r: Pick<RsvpResult, 'seatFreed' | 'changed' | 'chat
   !r.seatFreed && !(r.changed && r.chatEnabled && chatOn);
 
 /**
- * Whether an RSVP surely gives up a confirmed seat, so that its outcome cannot be quiet: the
- * person held one and is not going. Read before the event's lock: when stale, either the quiet
- * attempt is made in vain (as without this) or it is skipped and `rsvp` decides; both are right.
- * Skipping it takes the event's lock once per cancellation instead of twice (bench/rsvp-throughput.ts).
+ * Whether this person's RSVPs are published as records (then every change has a follow-up).
+ * `callerWithQuietRsvp` (src/db/attendees.ts) says the same in SQL.
  */
-export const givesUpSeat = (held: AttendeeStatus | null, intent: RsvpIntent): boolean =>
-  held === 'confirmed' && intent !== 'going';
-
-/** Whether this person's RSVPs are published as records (then every change has a follow-up). */
 export const publishesRsvps = (user: { blueskyConnected: boolean; blueskyAutoPublish: boolean }): boolean =>
   user.blueskyConnected && user.blueskyAutoPublish;
 
