@@ -11,6 +11,7 @@ import { operationAccess } from './operation-access.ts';
 import type { AppDeps } from './deps.ts';
 import type { Operation } from './schemas.ts';
 import type { Config } from '../config.ts';
+import { log } from '../logger.ts';
 
 const QUERY_TIMEOUT_MS = 2000;
 const LIST_TIMEOUT_MS = 10_000;
@@ -172,7 +173,13 @@ async function describeWhenClosed(r: Reader, id: string, viewer: Auth, ms: numbe
  */
 async function start<T extends OperationType>(r: Reader, type: T, slug: string, input: OperationInput<T>, requestedBy?: string): Promise<Operation> {
   const id = await startOperation(r.temporal, r.config, type, slug, input, requestedBy);
-  return describe(r, id, undefined, await firstTaskDone(r, id));
+  try {
+    return await describe(r, id, undefined, await firstTaskDone(r, id));
+  } catch (err) {
+    // It runs: a 503 now would tell the caller it did not (and a retry might find its entity gone).
+    log.warn({ err, id }, 'operation started, not described; answered as running');
+    return summary(r, { workflowId: id, status: 'RUNNING', startTime: new Date() })!;
+  }
 }
 
 /**
