@@ -2,7 +2,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import type { Event } from '../db/entities/event.ts';
 import type { User } from '../db/entities/user.ts';
 import { groupSlugs } from '../db/groups.ts';
-import { attendeeCounts, roleCounts, type AttendeeCounts } from '../db/attendee-tallies.ts';
+import { attendeeCounts, roleCounts, type AttendeeCounts, type RoleCounts } from '../db/attendee-tallies.ts';
 import type { RsvpResult } from '../domain/rsvp.ts';
 import type { FollowUpOperation } from '../follow-ups/outbox.ts';
 
@@ -15,17 +15,23 @@ export async function toEventJsons(ds: DataSource | EntityManager, events: Event
   const groups = groupIds.length
     ? await groupSlugs(ds, groupIds)
     : new Map<string, string>();
-  return events.map((e) => ({
+  return events.map((e) => eventJson(e, counts.get(e.id) as AttendeeCounts, roles.get(e.id) ?? [], e.groupId ? groups.get(e.groupId) ?? null : null));
+}
+
+/** A new event's answer, read from nothing: nobody has registered, it declares no roles. */
+export const newEventJson = (e: Event, groupSlug: string | null) => eventJson(e, { confirmed: 0, waitlisted: 0, maybe: 0 }, [], groupSlug);
+
+function eventJson(e: Event, attendeeCounts: AttendeeCounts, roles: RoleCounts[], groupSlug: string | null) {
+  return {
     slug: e.slug, name: e.name, description: e.description,
     startAt: e.startAt.toISOString(), endAt: e.endAt.toISOString(), timeZone: e.timeZone,
     status: e.status as 'draft' | 'published' | 'cancelled', ownerId: e.ownerId,
-    groupSlug: e.groupId ? groups.get(e.groupId) ?? null : null, seriesSlug: e.seriesSlug,
+    groupSlug, seriesSlug: e.seriesSlug,
     capacity: e.capacity, chatEnabled: e.chatEnabled, publishToBluesky: e.publishToBluesky,
     location: e.location, country: e.country, onlineUrl: e.onlineUrl,
-    attendeeCounts: counts.get(e.id) as AttendeeCounts,
-    roles: roles.get(e.id) ?? [],
+    attendeeCounts, roles,
     bluesky: e.blueskyUri ? { uri: e.blueskyUri, cid: e.blueskyCid } : null,
-  }));
+  };
 }
 
 export const toUserJson = (u: User) => ({

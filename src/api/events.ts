@@ -11,7 +11,7 @@ import { readKey, writeKey } from './keyset.ts';
 import { recordFollowUps } from '../follow-ups/outbox.ts';
 import { afterEventChanged, afterEventCreated, publishNow } from '../follow-ups/rules.ts';
 import { findVisibleEvent, groupForNewItem, requireManager, requireUser } from './access.ts';
-import { toEventJsons } from './answers.ts';
+import { newEventJson, toEventJsons } from './answers.ts';
 import type { Auth, AuthEnv } from './auth.ts';
 import type { RouteApp, RouteDeps } from './deps.ts';
 import { errorResponses, validationHook } from './errors.ts';
@@ -92,8 +92,7 @@ function createEvent(app: RouteApp, ctx: Ctx): void {
         chatEnabled: body.chatEnabled, publishToBluesky: body.publishToBluesky,
         location: body.location ?? null, onlineUrl: body.onlineUrl ?? null, country: body.country ?? null,
       });
-      const [json] = await toEventJsons(m, [event]);
-      return commitCreated(c, m, json, await afterEventCreated(m, config, event));
+      return commitCreated(c, m, newEventJson(event, groupId ? body.groupSlug! : null), await afterEventCreated(m, config, event));
     });
     return c.json({ ...answer, operations: await followUps.deliver(recorded) }, 201);
   });
