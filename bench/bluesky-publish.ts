@@ -1,29 +1,29 @@
-// Publishing events to a local PDS (@atproto/dev-env, in this process) through the API and the
-// owner's `bsky-publisher:<user id>` (session from Redis, one commit per round, row update), against direct
-// `createRecord` calls with one agent, in the same run. Records per second at a few concurrencies.
+// Publishing events to a local PDS (@atproto/dev-env, in a process of its own: a PDS never runs in
+// its clients' process, and here the publisher's writes landed on the event loop that timed the
+// POSTs) through the API and the owner's `bsky-publisher:<user id>` (session from Redis, one commit
+// per round, row update), against direct `createRecord` calls with one agent, in the same run.
+// Records per second at a few concurrencies.
 import { summarize } from './lib/summary.ts';
-import { AtpAgent } from '@atproto/api';
-import { TestNetworkNoAppView } from '@atproto/dev-env';
 import { sessionStore } from '../src/bluesky/sessions.ts';
 import { loadConfig } from '../src/config.ts';
 import { createDataSource } from '../src/db/data-source.ts';
 import { EVENT_COLLECTION } from '../src/domain/lexicon.ts';
 import { createRedis } from '../src/redis.ts';
 import { api, auth, createUsers, ok, runConcurrent } from './lib/client.ts';
+import { startPds } from './lib/pds.ts';
 
 const N = Number(process.env.BENCH_PUBLISH_N ?? 200);
 const config = loadConfig();
 const ds = await createDataSource(config).initialize();
 const redis = createRedis(config);
-const net = await TestNetworkNoAppView.create({});
-const agent = new AtpAgent({ service: net.pds.url });
-await agent.createAccount({ handle: 'bench.test', email: 'bench@test.com', password: 'bench-pass' });
+const net = await startPds();
+const [agent] = await net.accounts(1, 'bench-publish');
 const did = agent.session!.did;
 
 // A meetflow user connected to that account, the way a login leaves it.
 const [owner] = await createUsers(1);
-await ds.query(`UPDATE users SET did = $2, handle = 'bench.test', provider = 'bluesky', bluesky_connected = true WHERE id = $1`, [owner.id, did]);
-await sessionStore(redis, config).save(net.pds.url, agent.session!);
+await ds.query(`UPDATE users SET did = $2, handle = 'bench-publish-0.test', provider = 'bluesky', bluesky_connected = true WHERE id = $1`, [owner.id, did]);
+await sessionStore(redis, config).save(net.pds, agent.session!);
 
 const record = (i: number) => ({
   $type: EVENT_COLLECTION, name: `direct ${i}`, createdAt: new Date().toISOString(),
@@ -62,4 +62,4 @@ for (const c of [1, 8, 32]) {
 }
 await ds.destroy();
 redis.disconnect();
-await net.close();
+net.close();
