@@ -33,6 +33,8 @@ const STATUS: Record<string, Operation['status']> = {
   RUNNING: 'running', CONTINUED_AS_NEW: 'running', COMPLETED: 'completed', FAILED: 'failed',
   CANCELLED: 'cancelled', TERMINATED: 'terminated', TIMED_OUT: 'timed_out',
 };
+/** An execution status as api.md names it (one this code does not know reads as running). */
+const statusOf = (status: string): Operation['status'] => STATUS[status] ?? 'running';
 export const STATUS_FILTER: Record<Operation['status'], string> = {
   running: 'Running', completed: 'Completed', failed: 'Failed', cancelled: 'Canceled',
   terminated: 'Terminated', timed_out: 'TimedOut',
@@ -100,7 +102,7 @@ function summary({ uiBase }: Reader, info: Execution): Operation | null {
   const tagged = info.entityTag?.match(/^([^:]+):(.+)$/);
   const entity = tagged ? { kind: tagged[1], slug: tagged[2] } : parsed.entity;
   return {
-    id: info.workflowId, type: parsed.type, status: STATUS[info.status] ?? 'running', entity,
+    id: info.workflowId, type: parsed.type, status: statusOf(info.status), entity,
     startedAt: info.startTime.toISOString(), closedAt: info.closeTime?.toISOString() ?? null,
     progress: null, result: null, error: null,
     links: { self: `/v1/operations/${encodeURIComponent(info.workflowId)}`, temporalUi: `${uiBase}/${encodeURIComponent(info.workflowId)}` },
@@ -133,11 +135,9 @@ function fromHistory(workflowId: string, start: HistoryEvent, close: HistoryEven
 
 /** One operation with its live progress (running) or its result/error (closed); what is `known` is not asked again. */
 async function describe(r: Reader, id: string, viewer?: Auth, known: Known = {}): Promise<Operation> {
-  const { temporal, mayRead } = r;
+  const { temporal } = r;
   const handle = temporal.workflow.getHandle(id);
-  const info = known.execution ?? await described(handle, id);
-  const op = summary(r, info);
-  if (!op || (viewer && !await mayRead(viewer, op.entity, info.requestedBy))) throw notFound('operation', id);
+  const op = await readable(r, id, known.execution ?? await described(handle, id), viewer);
   if (op.status === 'running') {
     // No worker polling right now: progress unknown, not an error (and not waited for twice).
     op.progress = known.timedOut ? null : await temporal.connection
@@ -151,15 +151,24 @@ async function describe(r: Reader, id: string, viewer?: Auth, known: Known = {})
   return op;
 }
 
+/** The run summarized; `not_found` when it is no operation, or one the viewer may not read. */
+async function readable(r: Reader, id: string, info: Execution, viewer?: Auth): Promise<Operation> {
+  const op = summary(r, info);
+  if (!op || (viewer && !await r.mayRead(viewer, op.entity, info.requestedBy))) throw notFound('operation', id);
+  return op;
+}
+
 /**
  * `describe`, answered once the operation has closed or `ms` have passed (a long poll: a client
  * hears of the end as it happens instead of asking again and again), or the caller hung up
- * (`gone`). Who may not read it is told so at once. The wait and the description after it each
- * have their own deadline (the request's covers the first description only).
+ * (`gone`). Who may not read it is told so at once, and the progress of a run about to be waited
+ * on is not asked for. The wait and the description after it each have their own deadline (the
+ * request's covers the first reads only).
  */
 async function describeWhenClosed(r: Reader, id: string, viewer: Auth, ms: number, gone: AbortSignal): Promise<Operation> {
-  const op = await describe(r, id, viewer);
-  if (op.status !== 'running' || ms <= 0) return op;
+  const execution = await described(r.temporal.workflow.getHandle(id), id);
+  if (ms <= 0 || statusOf(execution.status) !== 'running') return describe(r, id, viewer, { execution });
+  await readable(r, id, execution, viewer);
   const { connection } = r.temporal;
   // Waits for the close event (across continue-as-new); a failure or the wait's end is read by `describe`.
   const known: Known = await connection.withDeadline(Date.now() + ms, () => connection.withAbortSignal(gone, () => r.temporal.workflow.getHandle(id).result()))
