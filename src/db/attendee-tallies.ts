@@ -1,4 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
+import { prepared } from './prepared.ts';
 
 /**
  * The `attendee_tallies` table: registrations per event, role ('' for none) and status, kept by
@@ -43,14 +44,15 @@ export async function withWaitlist(q: Q, eventIds: string[]): Promise<Set<string
 
 export interface AttendeeCounts { confirmed: number; waitlisted: number; maybe: number }
 
+const ATTENDEE_COUNTS = prepared<{ event_id: string; status: keyof AttendeeCounts; n: number }>(
+  `SELECT event_id, status, sum(n)::int AS n FROM attendee_tallies
+    WHERE event_id = ANY($1::uuid[]) AND status <> 'cancelled' GROUP BY event_id, status`);
+
 /** Each event's registrations by status (all roles together), for many events at once. */
 export async function attendeeCounts(q: Q, eventIds: string[]): Promise<Map<string, AttendeeCounts>> {
   const counts = new Map<string, AttendeeCounts>(eventIds.map((id) => [id, { confirmed: 0, waitlisted: 0, maybe: 0 }]));
   if (eventIds.length === 0) return counts;
-  const rows = await q.query(
-    `SELECT event_id, status, sum(n)::int AS n FROM attendee_tallies
-      WHERE event_id = ANY($1::uuid[]) AND status <> 'cancelled' GROUP BY event_id, status`, [eventIds]);
-  for (const r of rows as { event_id: string; status: keyof AttendeeCounts; n: number }[]) {
+  for (const r of await ATTENDEE_COUNTS(q, [eventIds])) {
     counts.get(r.event_id)![r.status] = r.n;
   }
   return counts;
@@ -58,18 +60,19 @@ export async function attendeeCounts(q: Q, eventIds: string[]): Promise<Map<stri
 
 export interface RoleCounts { name: string; capacity: number | null; attendeeCounts: AttendeeCounts }
 
+const ROLE_COUNTS = prepared<{ event_id: string; name: string; capacity: number | null; confirmed: number; waitlisted: number; maybe: number }>(
+  `SELECT r.event_id, r.name, r.capacity,
+          coalesce(sum(t.n) FILTER (WHERE t.status = 'confirmed'), 0)::int AS confirmed,
+          coalesce(sum(t.n) FILTER (WHERE t.status = 'waitlisted'), 0)::int AS waitlisted,
+          coalesce(sum(t.n) FILTER (WHERE t.status = 'maybe'), 0)::int AS maybe
+     FROM event_roles r LEFT JOIN attendee_tallies t ON t.event_id = r.event_id AND t.role = r.name
+    WHERE r.event_id = ANY($1::uuid[]) GROUP BY r.event_id, r.name, r.capacity, r.position ORDER BY r.event_id, r.position`);
+
 /** The roles each event declares, in order, with their registrations by status. */
 export async function roleCounts(q: Q, eventIds: string[]): Promise<Map<string, RoleCounts[]>> {
   const out = new Map<string, RoleCounts[]>(eventIds.map((id) => [id, []]));
   if (eventIds.length === 0) return out;
-  const rows: { event_id: string; name: string; capacity: number | null; confirmed: number; waitlisted: number; maybe: number }[] = await q.query(
-    `SELECT r.event_id, r.name, r.capacity,
-            coalesce(sum(t.n) FILTER (WHERE t.status = 'confirmed'), 0)::int AS confirmed,
-            coalesce(sum(t.n) FILTER (WHERE t.status = 'waitlisted'), 0)::int AS waitlisted,
-            coalesce(sum(t.n) FILTER (WHERE t.status = 'maybe'), 0)::int AS maybe
-       FROM event_roles r LEFT JOIN attendee_tallies t ON t.event_id = r.event_id AND t.role = r.name
-      WHERE r.event_id = ANY($1::uuid[]) GROUP BY r.event_id, r.name, r.capacity, r.position ORDER BY r.event_id, r.position`, [eventIds]);
-  for (const r of rows) {
+  for (const r of await ROLE_COUNTS(q, [eventIds])) {
     out.get(r.event_id)!.push({ name: r.name, capacity: r.capacity, attendeeCounts: { confirmed: r.confirmed, waitlisted: r.waitlisted, maybe: r.maybe } });
   }
   return out;

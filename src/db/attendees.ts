@@ -2,6 +2,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import type { AttendeeStatus } from './entities/attendee.ts';
 import type { Role } from './event-roles.ts';
 import { dropTallies } from './attendee-tallies.ts';
+import { prepared } from './prepared.ts';
 import { RSVP_CALLER, type RsvpCaller } from './users.ts';
 
 /**
@@ -85,6 +86,15 @@ export interface RsvpInput {
 const rsvpParams = (r: RsvpInput) => [
   r.slug, r.userId, r.intent, r.role ?? null, r.notes ?? null, r.notes !== undefined, r.specialRequirements ?? null, r.specialRequirements !== undefined];
 
+const CALLER_WITH_QUIET_RSVP = prepared<{ caller: RsvpCaller | null; outcome: RsvpOutcome | null }>(
+  `WITH c AS MATERIALIZED (${RSVP_CALLER})
+   SELECT to_jsonb(c) AS caller,
+          CASE WHEN NOT (c."blueskyConnected" AND c."blueskyAutoPublish")
+                    AND NOT coalesce($10 AND c."eventStatus" = 'draft', false)
+                    AND NOT coalesce(c.held = 'confirmed' AND $3 <> 'going', false)
+               THEN meetflow_rsvp($1, $2, $3, $4, $5, $6, $7, $8, true, $9) END AS outcome
+     FROM c`);
+
 /**
  * The caller of an RSVP (null: no such user, RSVP_CALLER) and, in the same statement, the RSVP
  * decided quietly: on its own (autocommit), written only if its outcome sets nothing in motion
@@ -95,14 +105,7 @@ const rsvpParams = (r: RsvpInput) => [
  * seat given up (not quiet: its promotion is written with it; the event's lock is taken once).
  */
 export async function callerWithQuietRsvp(q: Q, r: RsvpInput, { chatOn, hideDraft }: { chatOn: boolean; hideDraft: boolean }): Promise<{ caller: RsvpCaller | null; outcome: RsvpOutcome | null }> {
-  const [row] = await q.query(
-    `WITH c AS MATERIALIZED (${RSVP_CALLER})
-     SELECT to_jsonb(c) AS caller,
-            CASE WHEN NOT (c."blueskyConnected" AND c."blueskyAutoPublish")
-                      AND NOT coalesce($10 AND c."eventStatus" = 'draft', false)
-                      AND NOT coalesce(c.held = 'confirmed' AND $3 <> 'going', false)
-                 THEN meetflow_rsvp($1, $2, $3, $4, $5, $6, $7, $8, true, $9) END AS outcome
-       FROM c`, [...rsvpParams(r), chatOn, hideDraft]);
+  const [row] = await CALLER_WITH_QUIET_RSVP(q, [...rsvpParams(r), chatOn, hideDraft]);
   return { caller: row?.caller ?? null, outcome: row?.outcome ?? null };
 }
 

@@ -64,8 +64,11 @@ export function createDataSource(config: DbConfig): DataSource {
   });
 }
 
-/** The pg pool behind TypeORM, for the readiness check's total/idle/waiting figures. */
+/** The pg pool behind TypeORM (its `extra` options above apply to every connection). */
+export const poolOf = (ds: DataSource): Pool => (ds.driver as unknown as { master: Pool }).master;
+
+/** The readiness check's total/idle/waiting figures. */
 export function poolStats(ds: DataSource): { total: number; idle: number; waiting: number } {
-  const pool = (ds.driver as unknown as { master: Pool }).master;
+  const pool = poolOf(ds);
   return { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount };
 }

@@ -2,6 +2,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { hasWaitlist } from './attendee-tallies.ts';
 import { changedRows } from './changed-rows.ts';
 import { EventEntity, type Event } from './entities/event.ts';
+import { prepared } from './prepared.ts';
 
 /** The `events` table: every statement that writes it, and the reads the API and activities share. */
 type Q = DataSource | EntityManager;
@@ -71,9 +72,11 @@ export async function lockEvent(m: EntityManager, slug: string): Promise<{ id: s
 const AS_EVENT = Object.entries(EventEntity.options.columns)
   .map(([property, column]) => `${column?.name ?? property} AS "${property}"`).join(', ');
 
+const EVENT_BY_SLUG = prepared<Event>(`SELECT ${AS_EVENT} FROM events WHERE slug = $1`);
+
 /** The event with this slug, a tombstoned one too. */
 export async function eventBySlug(q: Q, slug: string): Promise<Event | null> {
-  const [event] = await q.query(`SELECT ${AS_EVENT} FROM events WHERE slug = $1`, [slug]);
+  const [event] = await EVENT_BY_SLUG(q, [slug]);
   return event ?? null;
 }
 
