@@ -13,7 +13,7 @@ const schema = z.object({
   PORT: z.coerce.number().int().positive().default(3000),
   PUBLIC_BASE_URL: z.string().url().optional(),
   DATABASE_URL: z.string().default('postgres://postgres@127.0.0.1:55432/meetflow'),
-  DB_POOL_MAX: z.coerce.number().int().positive().default(20),
+  DB_POOL_MAX: z.coerce.number().int().positive().default(10),
   DB_ACQUIRE_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
   DB_LOCK_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
