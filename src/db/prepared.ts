@@ -4,8 +4,9 @@ import { QueryFailedError, DataSource, type EntityManager } from 'typeorm';
 import { poolOf } from './data-source.ts';
 
 /**
- * A statement of a hot path, run under a name so that each pooled connection parses and plans it
- * once and keeps the plan for its life. Parsing and planning were most of Postgres's CPU for the
+ * A statement of a hot path, run under a name so that each pooled connection parses it once and,
+ * after a few runs, keeps one plan for it (re-made when its tables are analyzed again, like the
+ * plans inside PL/pgSQL functions). Parsing and planning were most of Postgres's CPU for the
  * short reads the API makes on every request: the RSVP caller's read took 150 µs of backend CPU
  * unnamed and 33 µs prepared (20,000 runs on one connection). The text must be constant (its
  * name is a hash of it), so a connection holds a small fixed set of plans. Its rows come back as
