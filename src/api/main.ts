@@ -10,6 +10,7 @@ import { createTemporalClient } from '../temporal/client.ts';
 import { createApp } from './app.ts';
 import { limitConnectionsPerClient, receiveLimits } from './connections.ts';
 import { purgeExpiredKeys } from '../db/idempotency-keys.ts';
+import { purgeOldReceipts } from '../db/deletion-receipts.ts';
 import { log } from '../logger.ts';
 import { setupTracing } from '../tracing.ts';
 
@@ -21,7 +22,10 @@ const redis = createRedis(config);
 const temporal = createTemporalClient(config);
 const { app, followUps } = createApp({ ds, redis, temporal, config });
 const stopRelay = followUps.start(); // follow-ups recorded while Temporal was away
-const purge = setInterval(() => { purgeExpiredKeys(ds).catch((err: Error) => log.warn({ err }, 'purging idempotency keys failed')); }, 3_600_000);
+const purge = setInterval(() => {
+  purgeExpiredKeys(ds).catch((err: Error) => log.warn({ err }, 'purging idempotency keys failed'));
+  purgeOldReceipts(ds).catch((err: Error) => log.warn({ err }, 'purging deletion receipts failed'));
+}, 3_600_000);
 
 const server = serve({ fetch: app.fetch, port: config.PORT, hostname: '0.0.0.0', serverOptions: receiveLimits(config) }, (info) => {
   log.info({ port: info.port }, `api listening on http://127.0.0.1:${info.port} (docs: /docs)`);

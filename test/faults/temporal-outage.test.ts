@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
 import { eventTombstoneActivities } from '../../src/activities/deletion/event.ts';
 import { followUpRelay } from '../../src/follow-ups/outbox.ts';
 import { doorFor, type Door } from '../helpers/door.ts';
@@ -151,8 +153,11 @@ describe('a request while Temporal accepts connections and never answers', () =>
   });
 });
 
+/** An activity context as a run of `delete-event` gives it. */
+const inRun = (runId: string) => new MockActivityEnvironment({ workflowExecution: { workflowId: 'delete-event:test', runId } }, { logger: new DefaultLogger('ERROR') });
+
 describe('a lone event deleted while Temporal is unreachable', () => {
-  it('its one step keeps the deletion\'s report and names the operations it could not cancel (a retry would find no event)', { timeout: 120_000 }, async () => {
+  it('its one step answers the deletion\'s report and names the operations it could not cancel, for a step of their own', { timeout: 120_000 }, async () => {
     const owner = await s.user('Owner');
     const { slug } = await s.event(owner.token);
     for (const name of ['G1', 'G2']) {
@@ -166,7 +171,7 @@ describe('a lone event deleted while Temporal is unreachable', () => {
     try {
       // The step as the worker runs it, its cancels failing (refused, then out of time) beside its committed transaction.
       const event = await s.temporal.connection.withDeadline(Date.now() + 2000,
-        () => tombstoneEvent(slug, others, { attendees: 100, inSeriesDeletion: false }));
+        () => inRun(randomUUID()).run(tombstoneEvent, slug, others, { attendees: 100, inSeriesDeletion: false }));
       expect(event).toMatchObject({ deleted: true, attendees: 2, cancelsLeft: others });
       expect(await s.ds.query(`SELECT 1 FROM events WHERE slug = $1`, [slug])).toEqual([]);
     } finally {
@@ -175,3 +180,22 @@ describe('a lone event deleted while Temporal is unreachable', () => {
   });
 });
 
+describe('a lone event\'s one step run again after its commit (its worker died before reporting)', () => {
+  it('answers the report it kept, for that run only', async () => {
+    const owner = await s.user('Owner');
+    const { slug } = await s.event(owner.token);
+    for (const name of ['R1', 'R2', 'R3']) {
+      expect((await s.api('POST', `/v1/events/${slug}/attendees`, { token: (await s.user(name)).token, body: { status: 'going' } })).status).toBe(200);
+    }
+    const { tombstoneEvent } = eventTombstoneActivities({
+      ds: s.ds, temporal: s.temporal, config: s.config, followUps: followUpRelay({ ds: s.ds, temporal: s.temporal, config: s.config }),
+    });
+    const alone = { attendees: 100, inSeriesDeletion: false };
+    const runId = randomUUID();
+    const first = await inRun(runId).run(tombstoneEvent, slug, [], alone);
+    expect(first).toMatchObject({ deleted: true, attendees: 3 });
+    expect(await s.ds.query(`SELECT 1 FROM events WHERE slug = $1`, [slug])).toEqual([]);
+    expect(await inRun(runId).run(tombstoneEvent, slug, [], alone)).toEqual(first);
+    expect(await inRun(randomUUID()).run(tombstoneEvent, slug, [], alone)).toBeNull(); // another run: the event is simply gone
+  });
+});

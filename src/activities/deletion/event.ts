@@ -4,6 +4,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import type { Config } from '../../config.ts';
 import { attendeeCount, attendeeTally, deleteAllAttendees, deleteAttendeeBatch, hasRsvpRecords } from '../../db/attendees.ts';
 import { deleteRoomRow, liveRoomOf, reopenEventRoom } from '../../db/chat-rooms.ts';
+import { keepReceipt, receiptOf } from '../../db/deletion-receipts.ts';
 import { deleteEventRows, lockLoneEvent, restoreEventRow, tombstoneEventRow } from '../../db/events.ts';
 import { lockSeriesRule, markOccurrenceDeleted, moveTemplate, nearestOtherOccurrence, releaseTemplate, tombstoneSeries } from '../../db/series.ts';
 import { recordFollowUps, type FollowUpRelay, type Recorded } from '../../follow-ups/outbox.ts';
@@ -49,14 +50,19 @@ export function eventTombstoneActivities({ ds, temporal, config, followUps }: De
      * With `aloneUpTo`, an event that has nothing outside the database (no record, chat room or
      * RSVP records, no series to keep consistent) and at most that many attendees is deleted
      * instead, with them, in one transaction (`deleted`: the deletion's one step; bench/event-deletion.ts).
+     * That transaction keeps the report under the run's id: run again after its commit (its worker
+     * died before the result reached Temporal), the step answers the same report.
      */
     async tombstoneEvent(slug: string, stopWorkflows: string[] = [], aloneUpTo?: AloneUpTo): Promise<TombstonedEvent | null> {
+      // One step only for a workflow's run, whose id keeps the step's report (always one: `delete-event`).
+      const run = activityInfo().workflowExecution;
+      const alone = aloneUpTo && run && { ...aloneUpTo, runId: run.runId };
       // Side by side with the database: the other operations see the tombstone, or no event, either way.
-      const [outcome, cancels] = await Promise.allSettled([tombstoneOrDelete(ds, slug, aloneUpTo), cancelRunning(temporal, stopWorkflows)]);
+      const [outcome, cancels] = await Promise.allSettled([tombstoneOrDelete(ds, slug, alone), cancelRunning(temporal, stopWorkflows)]);
       if (outcome.status === 'rejected') throw outcome.reason;
       if (cancels.status === 'fulfilled') return outcome.value;
-      // A lone event's deletion committed: failing now would lose its report (a retry finds no
-      // event). The workflow cancels them in a step of its own instead.
+      // A lone event's deletion committed: rather than this whole step again, the workflow cancels
+      // them in a step of its own.
       if (outcome.value?.deleted) return { ...outcome.value, cancelsLeft: stopWorkflows };
       throw cancels.reason;
     },
@@ -83,12 +89,19 @@ export function eventTombstoneActivities({ ds, temporal, config, followUps }: De
   };
 }
 
-/** `tombstoneEvent`'s database part: the lone event deleted, or the event tombstoned and counted; null if gone. */
-async function tombstoneOrDelete(ds: DataSource, slug: string, aloneUpTo?: AloneUpTo): Promise<TombstonedEvent | null> {
-  const gone = aloneUpTo ? await deleteLoneEvent(ds, slug, aloneUpTo) : null;
+/** A lone event's deletion, by the run that asks for it (its report is kept under the run's id). */
+type Alone = AloneUpTo & { runId: string };
+
+/**
+ * `tombstoneEvent`'s database part: the lone event deleted, or the event tombstoned and counted.
+ * When it is gone: what this run's lone deletion reported, if it did (its step is being run again
+ * after the commit), else null.
+ */
+async function tombstoneOrDelete(ds: DataSource, slug: string, alone?: Alone): Promise<TombstonedEvent | null> {
+  const gone = alone ? await deleteLoneEvent(ds, slug, alone) : null;
   if (gone) return gone;
   const event = await tombstoneEventRow(ds, slug);
-  if (!event) return null;
+  if (!event) return alone ? receiptOf<TombstonedEvent>(ds, alone.runId) : null;
   // Read side by side: counting 100k attendees is most of this step.
   const [{ attendees, rsvpRecords }, chatRoom] = await Promise.all([
     attendeeTally(ds, event.id), liveRoomOf(ds, { kind: 'event', id: event.id }),
@@ -108,7 +121,7 @@ class TooManyAttendees extends Error {}
  * chat room out meanwhile. The attendees are not counted first (a scan of them all: a fifth of
  * 100k deletions): the deletion's row count is checked, and an event with more is rolled back.
  */
-async function deleteLoneEvent(ds: DataSource, slug: string, upTo: AloneUpTo): Promise<TombstonedEvent | null> {
+async function deleteLoneEvent(ds: DataSource, slug: string, upTo: Alone): Promise<TombstonedEvent | null> {
   try {
     return await ds.transaction(async (m) => {
       const event = await lockLoneEvent(m, slug, upTo.inSeriesDeletion);
@@ -116,10 +129,12 @@ async function deleteLoneEvent(ds: DataSource, slug: string, upTo: AloneUpTo): P
       const attendees = await deleteAllAttendees(m, event.id);
       if (attendees > upTo.attendees) throw new TooManyAttendees();
       await removeEventRows(m, event.id);
-      return {
+      const report: TombstonedEvent = {
         eventId: event.id, slug, seriesSlug: event.series_slug, originalStart: event.original_start?.toISOString() ?? null,
         attendees, chatRoom: null, blueskyUri: null, rsvpRecords: 0, deleted: true,
       };
+      await keepReceipt(m, upTo.runId, report);
+      return report;
     });
   } catch (err) {
     if (err instanceof TooManyAttendees) return null;
