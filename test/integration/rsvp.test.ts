@@ -174,6 +174,30 @@ describe('RSVPs with capacity (real Postgres, real dev server)', () => {
     expect(denied.body.error.code).toBe('forbidden');
   });
 
+  it('a registration that comes while an RSVP looks for it (a claim\'s merge moves one without the event\'s lock) is updated: one row, tallies true', async () => {
+    const owner = await s.user('Owner');
+    const { slug } = await s.event(owner.token, { capacity: 5 });
+    const [shadow, person] = await users(2, 'Merged');
+    await s.api('POST', `/v1/events/${slug}/attendees`, { token: shadow.token, body: { status: 'interested' } });
+    const merge = s.ds.createQueryRunner();
+    await merge.connect();
+    try {
+      await merge.startTransaction();
+      await merge.query(`UPDATE attendees SET user_id = $2 WHERE user_id = $1`, [shadow.id, person.id]);
+      // Looked for before the merge commits (not there yet): the insert waits on the merged row.
+      const deciding = s.ds.query(`SELECT meetflow_rsvp($1, $2, 'going', NULL, NULL, false, NULL, false, false, false) AS r`, [slug, person.id]);
+      await eventually(async () => (await s.ds.query(
+        `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%meetflow_rsvp(%' AND pid <> pg_backend_pid()`)).length > 0);
+      await merge.commitTransaction();
+      expect((await deciding)[0].r).toMatchObject({ status: 'confirmed', changed: true });
+    } finally {
+      await merge.release();
+    }
+    expect((await statusRows(slug)).map((r) => [r.user_id, r.status])).toEqual([[person.id, 'confirmed']]);
+    expect((await s.api('GET', `/v1/events/${slug}`, { token: owner.token })).body.attendeeCounts).toEqual({ confirmed: 1, waitlisted: 0, maybe: 0 });
+    expect((await findViolations(s.ds))['attendee tally that disagrees with the rows (migration 1764000000016 keeps them equal)']).toBeUndefined();
+  });
+
   it('a tombstoned (deleting) event refuses RSVPs with a clear error and nothing written', async () => {
     const owner = await s.user('Owner');
     const { slug } = await s.event(owner.token, { capacity: 5 });

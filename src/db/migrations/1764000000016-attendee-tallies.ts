@@ -1,57 +1,8 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { RsvpFunction1764000000013 } from './1764000000013-rsvp-function.ts';
 
-/**
- * How many registrations each event holds per role and status (`attendee_tallies`, role '' when
- * the event declares none), kept by statement triggers on `attendees` for every insert and update,
- * of one row or of 100k. The seat decision under an event's lock reads its tally instead of
- * counting the held seats (bench/rsvp-throughput.ts: one event with 20,000 registrations took 70
- * RSVPs a second, each counting them), and a GET reads its counts the same way. Deletes have no
- * trigger: a whole event's attendees would be copied into a transition table first (100k rows by
- * hand: 104 -> 130 ms, more in the bench); its tallies go with it instead (`dropTallies`, the event is
- * tombstoned and read by nobody), and the one other delete, a claim's merge, takes its row off
- * (`untally`). `ops invariants` checks that tallies and rows agree. Rows are summed per statement
- * and written in key order, so two statements never lock two tallies in opposite orders.
- */
-export class AttendeeTallies1764000000016 implements MigrationInterface {
-  name = 'AttendeeTallies1764000000016';
-
-  async up(q: QueryRunner): Promise<void> {
-    await q.query(`
-      CREATE TABLE attendee_tallies (
-        event_id uuid NOT NULL REFERENCES events(id) ON DELETE CASCADE,
-        role     text NOT NULL,
-        status   text NOT NULL,
-        n        int  NOT NULL,
-        PRIMARY KEY (event_id, role, status)
-      )`);
-    await q.query(`
-      CREATE FUNCTION meetflow_tally_attendees() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        -- Each branch names only the transition tables its trigger has (PL/pgSQL plans a statement when it first runs).
-        IF TG_OP = 'INSERT' THEN
-          INSERT INTO attendee_tallies AS t (event_id, role, status, n)
-            SELECT event_id, coalesce(registration_role, ''), status, count(*) FROM new_rows GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-          ON CONFLICT (event_id, role, status) DO UPDATE SET n = t.n + EXCLUDED.n;
-        ELSE
-          INSERT INTO attendee_tallies AS t (event_id, role, status, n)
-            SELECT event_id, role, status, sum(d) FROM (
-              SELECT event_id, coalesce(registration_role, '') AS role, status, 1 AS d FROM new_rows
-              UNION ALL SELECT event_id, coalesce(registration_role, ''), status, -1 FROM old_rows) moved
-             GROUP BY 1, 2, 3 HAVING sum(d) <> 0 ORDER BY 1, 2, 3
-          ON CONFLICT (event_id, role, status) DO UPDATE SET n = t.n + EXCLUDED.n;
-        END IF;
-        RETURN NULL;
-      END $$`);
-    // The triggers first: they lock out writers until this commits, so the count below stays true.
-    await q.query(`CREATE TRIGGER attendees_tally_insert AFTER INSERT ON attendees
-      REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION meetflow_tally_attendees()`);
-    await q.query(`CREATE TRIGGER attendees_tally_update AFTER UPDATE ON attendees
-      REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION meetflow_tally_attendees()`);
-    await q.query(`
-      INSERT INTO attendee_tallies (event_id, role, status, n)
-      SELECT event_id, coalesce(registration_role, ''), status, count(*) FROM attendees GROUP BY 1, 2, 3`);
-    await q.query(`
+/** `meetflow_rsvp` as this migration leaves it (migration 1764000000020 changes its write). */
+export const RSVP_FUNCTION = `
       CREATE OR REPLACE FUNCTION meetflow_rsvp(p_slug text, p_user uuid, p_intent text, p_role text,
                                     p_notes text, p_notes_given boolean, p_special text, p_special_given boolean,
                                     p_quiet boolean, p_chat_on boolean)
@@ -130,7 +81,59 @@ export class AttendeeTallies1764000000016 implements MigrationInterface {
         END IF;
         RETURN jsonb_build_object('status', nxt, 'role', bucket, 'changed', changed, 'chatEnabled', ev.chat_enabled,
           'seatFreed', coalesce(prev = 'confirmed' AND (nxt <> 'confirmed' OR moved), false), 'waitlistPosition', pos);
+      END $$`;
+
+/**
+ * How many registrations each event holds per role and status (`attendee_tallies`, role '' when
+ * the event declares none), kept by statement triggers on `attendees` for every insert and update,
+ * of one row or of 100k. The seat decision under an event's lock reads its tally instead of
+ * counting the held seats (bench/rsvp-throughput.ts: one event with 20,000 registrations took 70
+ * RSVPs a second, each counting them), and a GET reads its counts the same way. Deletes have no
+ * trigger: a whole event's attendees would be copied into a transition table first (100k rows by
+ * hand: 104 -> 130 ms, more in the bench); its tallies go with it instead (`dropTallies`, the event is
+ * tombstoned and read by nobody), and the one other delete, a claim's merge, takes its row off
+ * (`untally`). `ops invariants` checks that tallies and rows agree. Rows are summed per statement
+ * and written in key order, so two statements never lock two tallies in opposite orders.
+ */
+export class AttendeeTallies1764000000016 implements MigrationInterface {
+  name = 'AttendeeTallies1764000000016';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`
+      CREATE TABLE attendee_tallies (
+        event_id uuid NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+        role     text NOT NULL,
+        status   text NOT NULL,
+        n        int  NOT NULL,
+        PRIMARY KEY (event_id, role, status)
+      )`);
+    await q.query(`
+      CREATE FUNCTION meetflow_tally_attendees() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        -- Each branch names only the transition tables its trigger has (PL/pgSQL plans a statement when it first runs).
+        IF TG_OP = 'INSERT' THEN
+          INSERT INTO attendee_tallies AS t (event_id, role, status, n)
+            SELECT event_id, coalesce(registration_role, ''), status, count(*) FROM new_rows GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+          ON CONFLICT (event_id, role, status) DO UPDATE SET n = t.n + EXCLUDED.n;
+        ELSE
+          INSERT INTO attendee_tallies AS t (event_id, role, status, n)
+            SELECT event_id, role, status, sum(d) FROM (
+              SELECT event_id, coalesce(registration_role, '') AS role, status, 1 AS d FROM new_rows
+              UNION ALL SELECT event_id, coalesce(registration_role, ''), status, -1 FROM old_rows) moved
+             GROUP BY 1, 2, 3 HAVING sum(d) <> 0 ORDER BY 1, 2, 3
+          ON CONFLICT (event_id, role, status) DO UPDATE SET n = t.n + EXCLUDED.n;
+        END IF;
+        RETURN NULL;
       END $$`);
+    // The triggers first: they lock out writers until this commits, so the count below stays true.
+    await q.query(`CREATE TRIGGER attendees_tally_insert AFTER INSERT ON attendees
+      REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION meetflow_tally_attendees()`);
+    await q.query(`CREATE TRIGGER attendees_tally_update AFTER UPDATE ON attendees
+      REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION meetflow_tally_attendees()`);
+    await q.query(`
+      INSERT INTO attendee_tallies (event_id, role, status, n)
+      SELECT event_id, coalesce(registration_role, ''), status, count(*) FROM attendees GROUP BY 1, 2, 3`);
+    await q.query(RSVP_FUNCTION);
   }
 
   async down(q: QueryRunner): Promise<void> {
