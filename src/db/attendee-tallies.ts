@@ -60,13 +60,20 @@ export async function attendeeCounts(q: Q, eventIds: string[]): Promise<Map<stri
 
 export interface RoleCounts { name: string; capacity: number | null; attendeeCounts: AttendeeCounts }
 
+/**
+ * Each role's tallies are read by their key (LATERAL). As a join, the plan kept for the statement
+ * hashed the whole table once `attendee_tallies` was analyzed with a few thousand rows (EXPLAIN of
+ * the generic plan, 2,001 tallies: 0.25 ms per event with roles, 0.04 ms this way), and it grows
+ * with every event ever held.
+ */
 const ROLE_COUNTS = prepared<{ event_id: string; name: string; capacity: number | null; confirmed: number; waitlisted: number; maybe: number }>(
-  `SELECT r.event_id, r.name, r.capacity,
-          coalesce(sum(t.n) FILTER (WHERE t.status = 'confirmed'), 0)::int AS confirmed,
-          coalesce(sum(t.n) FILTER (WHERE t.status = 'waitlisted'), 0)::int AS waitlisted,
-          coalesce(sum(t.n) FILTER (WHERE t.status = 'maybe'), 0)::int AS maybe
-     FROM event_roles r LEFT JOIN attendee_tallies t ON t.event_id = r.event_id AND t.role = r.name
-    WHERE r.event_id = ANY($1::uuid[]) GROUP BY r.event_id, r.name, r.capacity, r.position ORDER BY r.event_id, r.position`);
+  `SELECT r.event_id, r.name, r.capacity, t.confirmed, t.waitlisted, t.maybe
+     FROM event_roles r CROSS JOIN LATERAL (
+            SELECT coalesce(sum(n) FILTER (WHERE status = 'confirmed'), 0)::int AS confirmed,
+                   coalesce(sum(n) FILTER (WHERE status = 'waitlisted'), 0)::int AS waitlisted,
+                   coalesce(sum(n) FILTER (WHERE status = 'maybe'), 0)::int AS maybe
+              FROM attendee_tallies WHERE event_id = r.event_id AND role = r.name) t
+    WHERE r.event_id = ANY($1::uuid[]) ORDER BY r.event_id, r.position`);
 
 /** The roles each event declares, in order, with their registrations by status. */
 export async function roleCounts(q: Q, eventIds: string[]): Promise<Map<string, RoleCounts[]>> {
