@@ -184,10 +184,11 @@ describe('RSVPs with capacity (real Postgres, real dev server)', () => {
     try {
       await merge.startTransaction();
       await merge.query(`UPDATE attendees SET user_id = $2 WHERE user_id = $1`, [shadow.id, person.id]);
-      // Looked for before the merge commits (not there yet): the insert waits on the merged row.
+      const [{ xid }] = await merge.query(`SELECT pg_current_xact_id()::text AS xid`);
+      // Looked for before the merge commits (not there yet): the insert waits on the merge's transaction.
       const deciding = s.ds.query(`SELECT meetflow_rsvp($1, $2, 'going', NULL, NULL, false, NULL, false, false, false) AS r`, [slug, person.id]);
       await eventually(async () => (await s.ds.query(
-        `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%meetflow_rsvp(%' AND pid <> pg_backend_pid()`)).length > 0);
+        `SELECT 1 FROM pg_locks WHERE locktype = 'transactionid' AND NOT granted AND transactionid::text = $1`, [xid])).length > 0);
       await merge.commitTransaction();
       expect((await deciding)[0].r).toMatchObject({ status: 'confirmed', changed: true });
     } finally {

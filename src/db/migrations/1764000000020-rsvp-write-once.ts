@@ -26,7 +26,7 @@ const INSERT_OR_UPDATE = `
 /** Migration 1764000000016's function with `from` replaced by `to`; throws if `from` is not in it. */
 function rsvpFunctionWith(from: string, to: string): string {
   if (!RSVP_FUNCTION.includes(from)) throw new Error('meetflow_rsvp does not hold the statement to replace');
-  return RSVP_FUNCTION.replace(from, to);
+  return RSVP_FUNCTION.replace(from, () => to); // a function: `$` in `to` is no pattern
 }
 
 /**
