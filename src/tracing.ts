@@ -14,9 +14,9 @@ import { createMiddleware } from 'hono/factory';
 /**
  * OpenTelemetry traces: an API request, the workflows it starts or signals and their activities
  * in one trace (Temporal's OpenTelemetry interceptors carry the context in headers), with the
- * Postgres queries, Redis commands and outgoing HTTP calls (fetch) made meanwhile. Exported over
- * OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT (or ..._TRACES_ENDPOINT) is set; off otherwise, and
- * then every tracer is OpenTelemetry's no-op.
+ * Postgres queries, Redis commands and outgoing HTTP calls (fetch; src/matrix/client.ts records
+ * its own) made meanwhile. Exported over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT (or
+ * ..._TRACES_ENDPOINT) is set; off otherwise, and then every tracer is OpenTelemetry's no-op.
  */
 let workflowSpans: { exporter: SpanExporter; resource: Resource } | null = null;
 
