@@ -51,6 +51,8 @@ const HISTORIES = [
   // Recorded after closeChatRoom began to mark the room's row itself (patch `room-marked-in-close`; stub activities).
   { file: 'chat-retention-marked-in-close.json', workflowId: 'chat-retention:recorded-marked-in-close' }, // three rooms
   { file: 'chat-room-delete-marked-in-close.json', workflowId: 'chat-room-delete:recorded-marked-in-close' },
+  // Recorded after retention began to look for rooms in local steps, its last page a short one (patch `retention-pages-local`; stub activities).
+  { file: 'chat-retention-pages-local.json', workflowId: 'chat-retention:recorded-pages-local' }, // three rooms
   // A lone event deleted whose other operations could not be cancelled in that step (stub activities): cancelled in a step of their own.
   { file: 'delete-event-cancels-left.json', workflowId: 'delete-event:recorded-cancels-left' },
 ];

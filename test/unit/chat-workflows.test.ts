@@ -53,12 +53,13 @@ describe('chatRetentionWorkflow', () => {
     rooms.filter((r) => q.afterId === null || r.id > q.afterId).slice(0, q.limit);
 
   it('closes every expired room in the run itself (no child per room), at most 10 at once, batch after batch; a room that fails for good is listed with its reason', async () => {
+    const pages: (string | null)[] = [];
     let inFlight = 0;
     let maxInFlight = 0;
     const purged: string[] = [];
     const marked: string[] = [];
     await devServerStubWorker({
-      findExpiredChatRooms: finder,
+      findExpiredChatRooms: async (q) => { pages.push(q.afterId); return finder(q); },
       closeChatRoom: async ({ chatRoomId: id }) => {
         if (id === '0007') throw ApplicationFailure.nonRetryable('Matrix 403 M_FORBIDDEN: not allowed', 'MatrixRejected');
         inFlight++; maxInFlight = Math.max(maxInFlight, inFlight);
@@ -81,7 +82,11 @@ describe('chatRetentionWorkflow', () => {
       expect(summaries).toHaveLength(250);
       expect(summaries).toContain('close room-7');
       expect(events!.some((e) => e.startChildWorkflowExecutionInitiatedEventAttributes)).toBe(false);
+      // Pages are looked for in local steps (markers, no activity task), and a short page is the last.
+      expect(events!.some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'findExpiredChatRooms')).toBe(false);
+      expect(events!.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toHaveLength(2);
     });
+    expect(pages).toEqual([null, '0199']);
     const closed = rooms.map((r) => r.id).filter((id) => id !== '0007');
     expect(purged.sort()).toEqual(closed);
     expect(marked).toEqual([]); // closeChatRoom marks the row itself: no step of the run's own
