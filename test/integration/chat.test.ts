@@ -1,4 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DefaultLogger } from '@temporalio/worker';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { retentionActivities } from '../../src/activities/chat/retention.ts';
+import { MatrixError, type MatrixClient } from '../../src/matrix/client.ts';
 import { doorFor } from '../helpers/door.ts';
 import { synapseRoom } from '../helpers/synapse.ts';
 import { eventually, startStack, type Stack } from '../helpers/stack.ts';
@@ -141,6 +146,40 @@ describe('chat retention', () => {
     for (const r of recent.slice(0, 5)) expect(await synapseRoom(r.roomId)).not.toBeNull();
   });
 
+  it('a batch of rooms goes on past a room that fails for good, and its retry starts where the heartbeats say', { timeout: 120_000 }, async () => {
+    const owner = await s.user('Batch Owner');
+    const seeded = await seedRooms(owner.id, 4, 60, 'batch');
+    const rows: { id: string; alias: string; room_id: string }[] = await s.ds.query(
+      `SELECT id, alias, room_id FROM chat_rooms WHERE alias = ANY($1) ORDER BY alias`, [seeded.map((r) => r.alias)]);
+    // The homeserver fails the third room's purge once (a proxy's 502: worth a retry).
+    let failing: string | null = rows[2].room_id;
+    const flaky: MatrixClient = Object.create(s.matrix!);
+    flaky.purgeRoom = async (roomId, beat) => {
+      if (roomId === failing) { failing = null; throw new MatrixError(502, 'M_UNKNOWN', 'bad gateway'); }
+      return s.matrix!.purgeRoom(roomId, beat);
+    };
+    const { closeChatRooms } = retentionActivities({ ds: s.ds, matrix: flaky });
+    // A room whose row is gone fails for good, between two that close.
+    const batch = { rooms: [rows[0], { id: randomUUID(), alias: 'meetflow-event-gone' }, ...rows.slice(1)].map(({ id, alias }) => ({ id, alias })), notice: true };
+    const gone = { alias: 'meetflow-event-gone', reason: expect.stringMatching(/not found/) };
+
+    const beats: unknown[] = [];
+    const first = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });
+    first.on('heartbeat', (d) => beats.push(d));
+    await expect(first.run(closeChatRooms, batch)).rejects.toThrow(/502/);
+    expect(beats.at(-1)).toEqual({ done: 3, failures: [gone] });
+    const status = async () => Object.fromEntries((await s.ds.query(`SELECT alias, status FROM chat_rooms WHERE alias = ANY($1)`, [rows.map((r) => r.alias)]))
+      .map((r: { alias: string; status: string }) => [r.alias, r.status]));
+    expect(await status()).toEqual({ [rows[0].alias]: 'deleted', [rows[1].alias]: 'deleted', [rows[2].alias]: 'purging', [rows[3].alias]: 'active' });
+
+    // The retry, as Temporal starts it: with the last heartbeat's details. The room that failed
+    // for good is reported once (it is not tried again), and the rest are closed.
+    const retry = new MockActivityEnvironment({ heartbeatDetails: beats.at(-1), attempt: 2 }, { logger: new DefaultLogger('ERROR') });
+    expect(await retry.run(closeChatRooms, batch)).toEqual({ failures: [gone] });
+    expect(Object.values(await status())).toEqual(['deleted', 'deleted', 'deleted', 'deleted']);
+    for (const r of rows) expect(await synapseRoom(r.room_id), r.alias).toBeNull();
+  });
+
   it('a room deleted by hand is success, and a homeserver that is down is waited for', { timeout: 300_000 }, async () => {
     const owner = await s.user('Outage Owner');
     const rooms = await seedRooms(owner.id, 4, 60, 'outage');
@@ -158,7 +197,7 @@ describe('chat retention', () => {
       const run = own.temporal.workflow.getHandle(started.body.id);
       await eventually(async () => {
         const pending = (await run.describe()).raw.pendingActivities ?? [];
-        return pending.length > 0 && pending.every((a) => a.activityType?.name === 'closeChatRoom' && (a.attempt ?? 0) >= 2);
+        return pending.length > 0 && pending.every((a) => a.activityType?.name === 'closeChatRooms' && (a.attempt ?? 0) >= 2);
       }, { timeoutMs: 60_000, intervalMs: 250 });
       const waiting = await own.api('GET', `/v1/operations/${started.body.id}`, { token: await admin() });
       expect(waiting.body).toMatchObject({ status: 'running', progress: { step: 'deleting rooms', deleted: 0 } });

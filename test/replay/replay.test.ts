@@ -53,6 +53,8 @@ const HISTORIES = [
   { file: 'chat-room-delete-marked-in-close.json', workflowId: 'chat-room-delete:recorded-marked-in-close' },
   // Recorded after retention began to look for rooms in local steps, its last page a short one (patch `retention-pages-local`; stub activities).
   { file: 'chat-retention-pages-local.json', workflowId: 'chat-retention:recorded-pages-local' }, // three rooms
+  // Recorded after retention began to close rooms in batches of 5, an activity each (patch `retention-room-batches`; stub activities).
+  { file: 'chat-retention-room-batches.json', workflowId: 'chat-retention:recorded-room-batches' }, // seven rooms: two batches, one room refused
   // A lone event deleted whose other operations could not be cancelled in that step (stub activities): cancelled in a step of their own.
   { file: 'delete-event-cancels-left.json', workflowId: 'delete-event:recorded-cancels-left' },
 ];

@@ -52,7 +52,7 @@ describe('chatRetentionWorkflow', () => {
   const finder = async (q: { afterId: string | null; limit: number }) =>
     rooms.filter((r) => q.afterId === null || r.id > q.afterId).slice(0, q.limit);
 
-  it('closes every expired room in the run itself (no child per room), at most 10 at once, batch after batch; a room that fails for good is listed with its reason', async () => {
+  it('closes every expired room in the run itself (no child per room), 5 to an activity, at most 10 rooms at once, page after page; rooms that fail for good are listed with the reason', async () => {
     const pages: (string | null)[] = [];
     let inFlight = 0;
     let maxInFlight = 0;
@@ -60,12 +60,17 @@ describe('chatRetentionWorkflow', () => {
     const marked: string[] = [];
     await devServerStubWorker({
       findExpiredChatRooms: async (q) => { pages.push(q.afterId); return finder(q); },
-      closeChatRoom: async ({ chatRoomId: id }) => {
-        if (id === '0007') throw ApplicationFailure.nonRetryable('Matrix 403 M_FORBIDDEN: not allowed', 'MatrixRejected');
-        inFlight++; maxInFlight = Math.max(maxInFlight, inFlight);
-        await new Promise((r) => setTimeout(r, 20));
-        inFlight--; purged.push(id);
-        return 1;
+      closeChatRooms: async ({ rooms: batch }) => {
+        // A batch that fails for good as a whole: each of its rooms is listed with the reason.
+        if (batch.some((r) => r.id === '0123')) throw ApplicationFailure.nonRetryable('no Matrix homeserver configured', 'ChatNotConfigured');
+        const failures = [];
+        for (const { id, alias } of batch) {
+          if (id === '0007') { failures.push({ alias, reason: 'Matrix 403 M_FORBIDDEN: not allowed' }); continue; }
+          inFlight++; maxInFlight = Math.max(maxInFlight, inFlight);
+          await new Promise((r) => setTimeout(r, 5));
+          inFlight--; purged.push(id);
+        }
+        return { failures };
       },
       markChatRoomDeleted: async (id) => { marked.push(id); },
     }, async (client, taskQueue) => {
@@ -73,28 +78,33 @@ describe('chatRetentionWorkflow', () => {
         workflowId: `chat-retention:${randomUUID()}`, taskQueue, args: [{ retentionDays: 30 }],
       });
       const result = await run.result();
-      expect(result).toMatchObject({ step: 'done', found: 250, deleted: 249, failed: 1, skipped: 0 });
-      expect(result.failures).toEqual([{ alias: 'room-7', reason: 'Matrix 403 M_FORBIDDEN: not allowed' }]);
-      // Each closing is an activity of the run, named for its room in the Web UI; no child workflows.
+      expect(result).toMatchObject({ step: 'done', found: 250, deleted: 244, failed: 6, skipped: 0 });
+      expect(result.failures).toEqual(expect.arrayContaining([
+        { alias: 'room-7', reason: 'Matrix 403 M_FORBIDDEN: not allowed' },
+        ...['120', '121', '122', '123', '124'].map((i) => ({ alias: `room-${i}`, reason: 'no Matrix homeserver configured' })),
+      ]));
+      expect(result.failures).toHaveLength(6);
+      // Each batch is an activity of the run, named for its rooms in the Web UI; no child workflows.
       const { events } = await run.fetchHistory();
-      const summaries = events!.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'closeChatRoom')
+      const summaries = events!.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'closeChatRooms')
         .map((e) => JSON.parse(Buffer.from(e.userMetadata!.summary!.data!).toString()));
-      expect(summaries).toHaveLength(250);
-      expect(summaries).toContain('close room-7');
+      expect(summaries).toHaveLength(50);
+      expect(summaries).toContain('close room-5, room-6, room-7, room-8, room-9');
+      expect(events!.some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'closeChatRoom')).toBe(false);
       expect(events!.some((e) => e.startChildWorkflowExecutionInitiatedEventAttributes)).toBe(false);
       // Pages are looked for in local steps (markers, no activity task), and a short page is the last.
       expect(events!.some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'findExpiredChatRooms')).toBe(false);
       expect(events!.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toHaveLength(2);
     });
     expect(pages).toEqual([null, '0199']);
-    const closed = rooms.map((r) => r.id).filter((id) => id !== '0007');
+    const closed = rooms.map((r) => r.id).filter((id) => id !== '0007' && !(id >= '0120' && id <= '0124'));
     expect(purged.sort()).toEqual(closed);
-    expect(marked).toEqual([]); // closeChatRoom marks the row itself: no step of the run's own
+    expect(marked).toEqual([]); // closeChatRooms marks each row itself: no step of the run's own
     expect(maxInFlight).toBeLessThanOrEqual(10);
     expect(maxInFlight).toBeGreaterThan(1);
   });
 
-  it('a cancelled run ends cancelled, marks nothing it did not close and starts no further room', async () => {
+  it('a cancelled run ends cancelled, marks nothing it did not close and starts no further batch', async () => {
     const started: string[] = [];
     const marked: string[] = [];
     let release!: () => void;
@@ -103,11 +113,11 @@ describe('chatRetentionWorkflow', () => {
     const allStarted = new Promise<void>((r) => { tenStarted = r; });
     await devServerStubWorker({
       findExpiredChatRooms: finder,
-      closeChatRoom: async ({ chatRoomId: id }) => {
-        started.push(id);
+      closeChatRooms: async ({ rooms: batch }) => {
+        started.push(batch[0].id);
         if (started.length === 10) tenStarted();
-        await held; // every closing hangs until the run is cancelled
-        return 0;
+        await held; // every batch hangs until the run is cancelled
+        return { failures: [] };
       },
       markChatRoomDeleted: async (id) => { marked.push(id); },
     }, async (client, taskQueue) => {
@@ -129,7 +139,7 @@ describe('chatRetentionWorkflow', () => {
     const touch = async () => { touched = true; };
     await suite.withWorker({
       findExpiredChatRooms: finder, markChatRoomDeleted: touch,
-      closeChatRoom: async () => { touched = true; return 0; },
+      closeChatRooms: async () => { touched = true; return { failures: [] }; },
     }, async (taskQueue) => {
       const result = await suite.env.client.workflow.execute('chatRetentionWorkflow', {
         workflowId: `chat-retention:${randomUUID()}`, taskQueue, args: [{ retentionDays: 30, dryRun: true }],

@@ -3,7 +3,7 @@ import { retentionActivities } from './retention.ts';
 import { roomActivities } from './rooms.ts';
 
 export type { EnsureRoomResult } from './rooms.ts';
-export type { ExpiredRoom } from './retention.ts';
+export type { ExpiredRoom, RoomFailure } from './retention.ts';
 
 export function chatActivities(deps: ChatDeps) {
   return { ...roomActivities(deps), ...retentionActivities(deps) };

@@ -1,4 +1,4 @@
-import { ApplicationFailure, heartbeat } from '@temporalio/activity';
+import { activityInfo, ApplicationFailure, CancelledFailure, cancellationSignal, heartbeat } from '@temporalio/activity';
 import { isRejection } from '../../matrix/client.ts';
 import { FAILURE } from '../../temporal/failures.ts';
 import { expiredRooms, markNoticeSent, markRoomClosing, markRoomDeleted, markRoomPurging, type RoomRow } from '../../db/chat-rooms.ts';
@@ -8,9 +8,16 @@ import { requireHomeserver, type ChatDeps } from './homeserver.ts';
 const PURGE_QUIET_MS = 5_000;
 
 export interface ExpiredRoom { id: string; alias: string; roomId: string | null }
+/** A room that could not be closed for good (its row is gone, or the homeserver refused), and why. */
+export interface RoomFailure { alias: string; reason: string }
+/** What a batch's heartbeats record: how many of its rooms are done, and those of them that failed for good. */
+interface BatchProgress { done: number; failures: RoomFailure[] }
+
+/** A failure a retry would meet again: reported for its room, and the batch goes on. */
+const permanent = (err: unknown) => (err instanceof ApplicationFailure && err.nonRetryable) || isRejection(err);
 
 /** Closing rooms: found by retention (or a deletion), told, emptied, purged on the homeserver, marked deleted. */
-export function retentionActivities({ ds, matrix }: ChatDeps) {
+export function retentionActivities({ ds, matrix }: Pick<ChatDeps, 'ds' | 'matrix'>) {
   const homeserver = () => requireHomeserver(matrix);
 
   function found(id: string, row: RoomRow | undefined): RoomRow {
@@ -30,25 +37,36 @@ export function retentionActivities({ ds, matrix }: ChatDeps) {
     await markNoticeSent(ds, row.id);
   }
 
-  async function removeMembers(row: RoomRow): Promise<number> {
+  /** `beat` heartbeats a long step (kicks, a purge): the batch's own progress, or the step's. */
+  async function removeMembers(row: RoomRow, beat: (removed: number) => void = heartbeat): Promise<number> {
     if (!row.room_id || row.status === 'deleted') return 0;
     const mx = homeserver();
     const bot = await mx.whoami();
     const members = (await mx.members(row.room_id)).filter((m) => m !== bot);
     for (const [i, m] of members.entries()) {
       await mx.kick(row.room_id, m, 'chat room closed');
-      if (i % 50 === 49) heartbeat(i + 1);
+      if (i % 50 === 49) beat(i + 1);
     }
     return members.length;
   }
 
   /** Deletes and purges the room on the homeserver; an unknown or already purged room is success. */
-  async function purgeChatRoom(chatRoomId: string): Promise<void> {
+  async function purge(chatRoomId: string, beat: () => void = heartbeat): Promise<void> {
     const row = found(chatRoomId, await markRoomPurging(ds, chatRoomId));
     if (!row.room_id || row.status === 'deleted') return;
     // Most purges end within a second: heartbeats (a call to Temporal each) begin once one has run PURGE_QUIET_MS.
     const started = Date.now();
-    await homeserver().purgeRoom(row.room_id, () => { if (Date.now() - started >= PURGE_QUIET_MS) heartbeat(); });
+    await homeserver().purgeRoom(row.room_id, () => { if (Date.now() - started >= PURGE_QUIET_MS) beat(); });
+  }
+
+  /** The room closed: the notice (once, when asked), members removed, purged, the row marked deleted last. */
+  async function close(chatRoomId: string, notice: boolean, beat?: () => void): Promise<number> {
+    const row = await closingRoom(chatRoomId);
+    if (notice) await notify(row);
+    const removed = await removeMembers(row, beat);
+    await purge(row.id, beat);
+    await markRoomDeleted(ds, row.id);
+    return removed;
   }
 
   return {
@@ -64,18 +82,40 @@ export function retentionActivities({ ds, matrix }: ChatDeps) {
      * (bench/chat-retention.ts: three activity tasks per room cost a fifth of the run).
      */
     async closeChatRoom(input: { chatRoomId: string; notice: boolean }): Promise<number> {
-      const row = await closingRoom(input.chatRoomId);
-      if (input.notice) await notify(row);
-      const removed = await removeMembers(row);
-      await purgeChatRoom(row.id);
-      await markRoomDeleted(ds, row.id);
-      return removed;
+      return close(input.chatRoomId, input.notice);
+    },
+
+    /**
+     * Rooms closed one after the other, each as `closeChatRoom` closes one (retention's batches:
+     * an activity task per room kept the worker and Temporal busy on the cores the homeserver
+     * needs, bench/chat-retention.ts). A room that fails for good is reported and the batch goes
+     * on; any other failure fails the attempt, and the retry starts at the room it had reached:
+     * the heartbeats record how far it got (a room closed again is a no-op).
+     */
+    async closeChatRooms(input: { rooms: { id: string; alias: string }[]; notice: boolean }): Promise<{ failures: RoomFailure[] }> {
+      const resumed = activityInfo().heartbeatDetails as BatchProgress | undefined;
+      let done = resumed?.done ?? 0;
+      const failures = [...(resumed?.failures ?? [])];
+      const beat = () => heartbeat({ done, failures: [...failures] } satisfies BatchProgress);
+      for (const room of input.rooms.slice(done)) {
+        // A cancelled run's batch stops between rooms, once a heartbeat's answer has told the worker.
+        if (cancellationSignal().aborted) throw new CancelledFailure('the run was cancelled');
+        try {
+          await close(room.id, input.notice, beat);
+        } catch (err) {
+          if (!permanent(err)) throw err;
+          failures.push({ alias: room.alias, reason: (err as Error).message });
+        }
+        done++;
+        beat();
+      }
+      return { failures };
     },
 
     // The same parts one activity each: what runs recorded before `closeChatRoom` schedule.
     postRetentionNotice: async (chatRoomId: string) => notify(await closingRoom(chatRoomId)),
     removeChatMembers: async (chatRoomId: string) => removeMembers(await closingRoom(chatRoomId)),
-    purgeChatRoom,
+    purgeChatRoom: async (chatRoomId: string) => purge(chatRoomId),
 
     /** What runs recorded before `closeChatRoom` marked the row do in a step of their own. */
     async markChatRoomDeleted(chatRoomId: string): Promise<void> {
