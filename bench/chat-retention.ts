@@ -7,6 +7,7 @@ import { summarize } from './lib/summary.ts';
 import { randomUUID } from 'node:crypto';
 import { mintToken } from '../src/api/auth.ts';
 import { HttpMatrixClient } from '../src/matrix/client.ts';
+import { CLOSING_NOTICE, KICK_REASON } from '../src/activities/chat/retention.ts';
 import { loadConfig } from '../src/config.ts';
 import { createDataSource } from '../src/db/data-source.ts';
 import { createTemporalClient } from '../src/temporal/client.ts';
@@ -49,8 +50,8 @@ async function seed(tag: string, n: number) {
 async function directly(rooms: { id: string; roomId: string }[]): Promise<number> {
   const t0 = performance.now();
   await pool(rooms, 10, async (r) => {
-    await matrix.sendNotice(r.roomId, `bench-${r.id}`, 'closing');
-    for (const m of (await matrix.members(r.roomId)).filter((x) => x !== bot)) await matrix.kick(r.roomId, m);
+    await matrix.sendNotice(r.roomId, `bench-${r.id}`, CLOSING_NOTICE);
+    for (const m of (await matrix.members(r.roomId)).filter((x) => x !== bot)) await matrix.kick(r.roomId, m, KICK_REASON);
     await matrix.purgeRoom(r.roomId);
   });
   const ms = performance.now() - t0;

@@ -6,6 +6,9 @@ import { requireHomeserver, type ChatDeps } from './homeserver.ts';
 
 /** Heartbeats of a purge start after this long (the activity's heartbeat timeout: 1 minute). */
 const PURGE_QUIET_MS = 5_000;
+/** What a closing room's members read (bench/chat-retention.ts sends the same). */
+export const CLOSING_NOTICE = 'This event has ended and its chat room is being closed. Thanks for taking part!';
+export const KICK_REASON = 'chat room closed';
 
 export interface ExpiredRoom { id: string; alias: string; roomId: string | null }
 /** A room that could not be closed for good (its row is gone, or the homeserver refused), and why. */
@@ -31,8 +34,7 @@ export function retentionActivities({ ds, matrix }: Pick<ChatDeps, 'ds' | 'matri
   /** Tells the members, once. */
   async function notify(row: RoomRow): Promise<void> {
     if (!row.room_id || row.notice_sent_at || row.status === 'deleted') return;
-    await homeserver().sendNotice(row.room_id, `retention-${row.id}`,
-      'This event has ended and its chat room is being closed. Thanks for taking part!')
+    await homeserver().sendNotice(row.room_id, `retention-${row.id}`, CLOSING_NOTICE)
       .catch((err) => { if (!isRejection(err)) throw err; }); // room gone: nobody to tell
     await markNoticeSent(ds, row.id);
   }
@@ -44,7 +46,7 @@ export function retentionActivities({ ds, matrix }: Pick<ChatDeps, 'ds' | 'matri
     const bot = await mx.whoami();
     const members = (await mx.members(row.room_id)).filter((m) => m !== bot);
     for (const [i, m] of members.entries()) {
-      await mx.kick(row.room_id, m, 'chat room closed');
+      await mx.kick(row.room_id, m, KICK_REASON);
       if (i % 50 === 49) beat(i + 1);
     }
     return members.length;
