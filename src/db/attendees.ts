@@ -38,17 +38,10 @@ export async function deleteAttendeeBatch(q: Q, eventId: string, batchSize: numb
   return deleted;
 }
 
-/** Whether any of the event's attendees has an RSVP record on the network (an index lookup). */
-export async function hasRsvpRecords(q: Q, eventId: string): Promise<boolean> {
-  const [row] = await q.query(`SELECT 1 FROM attendees WHERE event_id = $1 AND bluesky_uri IS NOT NULL LIMIT 1`, [eventId]);
-  return row !== undefined;
-}
-
-/** Deletes all of the event's attendees in one statement, its tallies first (`dropTallies`); answers how many (the command's row count). */
+/** Deletes all of the event's attendees in one statement, its tallies first (`meetflow_remove_attendees`); answers how many. */
 export async function deleteAllAttendees(q: Q, eventId: string): Promise<number> {
-  await dropTallies(q, eventId);
-  const [, deleted] = await q.query(`DELETE FROM attendees WHERE event_id = $1`, [eventId]);
-  return deleted;
+  const [{ n }] = await q.query(`SELECT meetflow_remove_attendees($1) AS n`, [eventId]);
+  return n;
 }
 
 /** The locked event row, with the roles it declares (in order), read in the same statement. */

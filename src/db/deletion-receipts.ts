@@ -1,10 +1,9 @@
-import type { DataSource, EntityManager } from 'typeorm';
+import type { DataSource } from 'typeorm';
 
-/** The `deletion_receipts` table: a lone event deletion's report, by workflow run (migration 1764000000019 says why). */
-
-export async function keepReceipt(m: EntityManager, runId: string, report: unknown): Promise<void> {
-  await m.query(`INSERT INTO deletion_receipts (run_id, report) VALUES ($1, $2)`, [runId, JSON.stringify(report)]);
-}
+/**
+ * The `deletion_receipts` table: a lone event deletion's report, by workflow run (migration
+ * 1764000000019 says why; `meetflow_delete_lone_event` keeps it).
+ */
 
 export async function receiptOf<T>(ds: DataSource, runId: string): Promise<T | null> {
   const [row] = await ds.query(`SELECT report FROM deletion_receipts WHERE run_id = $1`, [runId]);

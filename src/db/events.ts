@@ -123,17 +123,21 @@ export async function tombstoneEventRow(q: Q, slug: string) {
 }
 
 /**
- * Locks the event for a deletion in one step, if nothing of it lies outside the database and its
- * series: no record on its owner's PDS, and not an occurrence its series must be told about
- * (`inSeriesDeletion`: the series goes as well). Undefined otherwise, or when it is gone.
+ * Deletes a lone event with its attendees in one statement, keeping its report under `runId`
+ * (`meetflow_delete_lone_event`, migration 1764000000021): nothing of it outside the database,
+ * and not an occurrence its series must be told about (`inSeriesDeletion`: the series goes as
+ * well). Null, with nothing written, when it is not one, is gone, or has more than `maxAttendees`.
  */
-export async function lockLoneEvent(m: EntityManager, slug: string, inSeriesDeletion: boolean) {
-  const [event] = await m.query(
-    `SELECT id, series_slug, original_start FROM events
-      WHERE slug = $1 AND bluesky_uri IS NULL AND ($2 OR series_slug IS NULL OR original_start IS NULL) FOR UPDATE`,
-    [slug, inSeriesDeletion]);
-  return event as { id: string; series_slug: string | null; original_start: Date | null } | undefined;
+export async function deleteLoneEvent<Report>(q: Q, p: { slug: string; inSeriesDeletion: boolean; maxAttendees: number; runId: string }): Promise<Report | null> {
+  try {
+    const [{ report }] = await q.query(`SELECT meetflow_delete_lone_event($1, $2, $3, $4) AS report`, [p.slug, p.inSeriesDeletion, p.maxAttendees, p.runId]);
+    return report;
+  } catch (err) {
+    if ((err as { code?: string }).code === TOO_MANY_ATTENDEES) return null;
+    throw err;
+  }
 }
+const TOO_MANY_ATTENDEES = 'MF001';
 
 /** Undoes the tombstone; answers the event's id, or null when it was not tombstoned. */
 export async function restoreEventRow(m: EntityManager, slug: string): Promise<string | null> {
@@ -143,10 +147,13 @@ export async function restoreEventRow(m: EntityManager, slug: string): Promise<s
   return event?.id ?? null;
 }
 
-/** The event's own rows last (its roles, then the event; exceptions let go by their FK). */
-export async function deleteEventRows(m: EntityManager, eventId: string): Promise<void> {
-  await m.query(`DELETE FROM event_roles WHERE event_id = $1`, [eventId]);
-  await m.query(`DELETE FROM events WHERE id = $1`, [eventId]);
+/**
+ * The event's rows, in one statement (`meetflow_remove_event`): its attendees too with
+ * `withAttendees`, else it refuses while any are left; its place as a template, its room row,
+ * its roles, the event.
+ */
+export async function removeEvent(q: Q, eventId: string, withAttendees: boolean): Promise<void> {
+  await q.query(`SELECT meetflow_remove_event($1, $2)`, [eventId, withAttendees]);
 }
 
 /** The next page of event slugs of a series (from a time on) or of a group (its single events). */

@@ -137,11 +137,6 @@ export async function lockSeriesRule(m: EntityManager, slug: string): Promise<{ 
 export const seriesOfGroup = async (q: Q, groupId: string): Promise<string[]> =>
   (await q.query(`SELECT slug FROM event_series WHERE group_id = $1 ORDER BY slug`, [groupId])).map((r: { slug: string }) => r.slug);
 
-/** A deleted template lets go of its tombstoned series (which goes next). */
-export async function releaseTemplate(m: EntityManager, eventId: string): Promise<void> {
-  await m.query(`UPDATE event_series SET template_event_id = NULL WHERE template_event_id = $1 AND status = 'deleting'`, [eventId]);
-}
-
 export async function deleteSeriesRows(m: EntityManager, slug: string): Promise<void> {
   await m.query(`DELETE FROM series_exceptions WHERE series_slug = $1`, [slug]);
   await m.query(`DELETE FROM event_series WHERE slug = $1`, [slug]);

@@ -1,12 +1,12 @@
 import { activityInfo, heartbeat, log } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import type { DataSource, EntityManager } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import type { Config } from '../../config.ts';
-import { attendeeCount, attendeeTally, deleteAllAttendees, deleteAttendeeBatch, hasRsvpRecords } from '../../db/attendees.ts';
-import { deleteRoomRow, liveRoomOf, reopenEventRoom } from '../../db/chat-rooms.ts';
-import { keepReceipt, receiptOf } from '../../db/deletion-receipts.ts';
-import { deleteEventRows, lockLoneEvent, restoreEventRow, tombstoneEventRow } from '../../db/events.ts';
-import { lockSeriesRule, markOccurrenceDeleted, moveTemplate, nearestOtherOccurrence, releaseTemplate, tombstoneSeries } from '../../db/series.ts';
+import { attendeeCount, attendeeTally, deleteAllAttendees, deleteAttendeeBatch } from '../../db/attendees.ts';
+import { liveRoomOf, reopenEventRoom } from '../../db/chat-rooms.ts';
+import { receiptOf } from '../../db/deletion-receipts.ts';
+import { deleteLoneEvent, removeEvent, restoreEventRow, tombstoneEventRow } from '../../db/events.ts';
+import { lockSeriesRule, markOccurrenceDeleted, moveTemplate, nearestOtherOccurrence, tombstoneSeries } from '../../db/series.ts';
 import { recordFollowUps, type FollowUpRelay, type Recorded } from '../../follow-ups/outbox.ts';
 import { afterRoomReopened } from '../../follow-ups/rules.ts';
 
@@ -49,8 +49,8 @@ export function eventTombstoneActivities({ ds, temporal, config, followUps }: De
      *
      * With `aloneUpTo`, an event that has nothing outside the database (no record, chat room or
      * RSVP records, no series to keep consistent) and at most that many attendees is deleted
-     * instead, with them, in one transaction (`deleted`: the deletion's one step; bench/event-deletion.ts).
-     * That transaction keeps the report under the run's id: run again after its commit (its worker
+     * instead, with them, in one statement (`deleted`: the deletion's one step; bench/event-deletion.ts).
+     * That statement keeps the report under the run's id: run again after its commit (its worker
      * died before the result reached Temporal), the step answers the same report.
      */
     async tombstoneEvent(slug: string, stopWorkflows: string[] = [], aloneUpTo?: AloneUpTo): Promise<TombstonedEvent | null> {
@@ -98,7 +98,9 @@ type Alone = AloneUpTo & { runId: string };
  * after the commit), else null.
  */
 async function tombstoneOrDelete(ds: DataSource, slug: string, alone?: Alone): Promise<TombstonedEvent | null> {
-  const gone = alone ? await deleteLoneEvent(ds, slug, alone) : null;
+  const gone = alone
+    ? await deleteLoneEvent<TombstonedEvent>(ds, { slug, inSeriesDeletion: alone.inSeriesDeletion, maxAttendees: alone.attendees, runId: alone.runId })
+    : null;
   if (gone) return gone;
   const event = await tombstoneEventRow(ds, slug);
   if (!event) return alone ? receiptOf<TombstonedEvent>(ds, alone.runId) : null;
@@ -110,43 +112,6 @@ async function tombstoneOrDelete(ds: DataSource, slug: string, alone?: Alone): P
     eventId: event.id, slug, seriesSlug: event.series_slug, originalStart: event.original_start?.toISOString() ?? null,
     attendees, chatRoom, blueskyUri: event.bluesky_uri ?? null, rsvpRecords,
   };
-}
-
-/** Rolls back a lone event's deletion that found more attendees than one step may take. */
-class TooManyAttendees extends Error {}
-
-/**
- * Deletes a lone event (see `tombstoneEvent`) with its attendees and rows in one transaction, or
- * writes nothing and answers null when it is not one (or is gone). The lock keeps RSVPs and a new
- * chat room out meanwhile. The attendees are not counted first (a scan of them all: a fifth of
- * 100k deletions): the deletion's row count is checked, and an event with more is rolled back.
- */
-async function deleteLoneEvent(ds: DataSource, slug: string, upTo: Alone): Promise<TombstonedEvent | null> {
-  try {
-    return await ds.transaction(async (m) => {
-      const event = await lockLoneEvent(m, slug, upTo.inSeriesDeletion);
-      if (!event || await liveRoomOf(m, { kind: 'event', id: event.id }) || await hasRsvpRecords(m, event.id)) return null;
-      const attendees = await deleteAllAttendees(m, event.id);
-      if (attendees > upTo.attendees) throw new TooManyAttendees();
-      await removeEventRows(m, event.id);
-      const report: TombstonedEvent = {
-        eventId: event.id, slug, seriesSlug: event.series_slug, originalStart: event.original_start?.toISOString() ?? null,
-        attendees, chatRoom: null, blueskyUri: null, rsvpRecords: 0, deleted: true,
-      };
-      await keepReceipt(m, upTo.runId, report);
-      return report;
-    });
-  } catch (err) {
-    if (err instanceof TooManyAttendees) return null;
-    throw err;
-  }
-}
-
-/** The rows an event leaves once its attendees are gone: its place as a template, its room row, its own rows. */
-async function removeEventRows(m: EntityManager, eventId: string): Promise<void> {
-  await releaseTemplate(m, eventId);
-  await deleteRoomRow(m, { kind: 'event', id: eventId });
-  await deleteEventRows(m, eventId);
 }
 
 /** Requests cancellation of those of `ids` that run; answers them. One round trip each, side by side. */
@@ -187,7 +152,7 @@ export function eventRemovalActivities({ ds }: DeletionDeps) {
     /**
      * All attendees of a tombstoned event in one statement, for the few its tombstone counted (a
      * local step: no heartbeat), in runs from before `fewer-delete-steps`; later runs remove them
-     * in `deleteEventRow`'s transaction. None are left after it: the tombstone keeps new RSVPs
+     * in `deleteEventRow`'s statement. None are left after it: the tombstone keeps new RSVPs
      * out, and `deleteEventRow` checks. (Batches by ctid, with a recount, took this half again.)
      */
     async removeFewAttendees(input: { eventId: string }): Promise<void> {
@@ -217,19 +182,12 @@ export function eventRemovalActivities({ ds }: DeletionDeps) {
     },
 
     /**
-     * The last step: the chat room row and the event row (exceptions let go by their FK). Already
-     * gone is success. With `withAttendees` (the few a tombstone counted) they go in the same
-     * transaction (bench/event-deletion.ts: one step less); otherwise the batches removed them.
+     * The last step: the chat room row and the event row (exceptions let go by their FK), in one
+     * statement. Already gone is success. With `withAttendees` (the few a tombstone counted) they
+     * go in it too (bench/event-deletion.ts: one step less); otherwise the batches removed them.
      */
     async deleteEventRow(eventId: string, withAttendees = false): Promise<void> {
-      await ds.transaction(async (m) => {
-        if (withAttendees) await deleteAllAttendees(m, eventId); // one committed after it makes the FK refuse: retried
-        else {
-          const left = await attendeeCount(m, eventId);
-          if (left > 0) throw new Error(`event ${eventId} still has ${left} attendees`); // retried after the batches
-        }
-        await removeEventRows(m, eventId);
-      });
+      await removeEvent(ds, eventId, withAttendees); // attendees left after the batches: it refuses, and is retried
       log.info('event deleted', { eventId, attempt: activityInfo().attempt });
     },
   };
