@@ -1,4 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
+import { eventRemovalActivities, type DeletionDeps } from '../../src/activities/deletion/event.ts';
 import { operationTags } from '../../src/temporal/contracts.ts';
 import { requestMaterialization } from '../../src/temporal/signals.ts';
 import { rowsReferencingEvent, seedAttendees } from '../helpers/seed.ts';
@@ -121,6 +125,25 @@ describe('event deletion (real dev server, Postgres, Synapse)', () => {
     const history = await handle.fetchHistory();
     expect(history.events!.filter((e) => e.activityTaskCompletedEventAttributes)).not.toHaveLength(0); // the batches' activity
     expect(await s.ds.query(`SELECT 1 FROM events WHERE slug = $1`, [slug])).toEqual([]);
+  });
+
+  it('its last step refuses while attendees are left, takes them with the rows when told, and finds a gone event done', async () => {
+    const owner = await s.user();
+    const { slug } = await s.event(owner.token);
+    await seedAttendees(s.ds, slug, 3);
+    const [{ id: eventId }] = await s.ds.query(`SELECT id FROM events WHERE slug = $1`, [slug]);
+    const { deleteEventRow } = eventRemovalActivities({ ds: s.ds } as DeletionDeps);
+    const inRun = () => new MockActivityEnvironment({ workflowExecution: { workflowId: `delete-event:${slug}`, runId: randomUUID() } }, { logger: new DefaultLogger('ERROR') });
+
+    // After batches that left some (an RSVP that slipped in): nothing is deleted, and the step is retried.
+    await expect(inRun().run(deleteEventRow, eventId)).rejects.toThrow(/still has 3 attendees/);
+    expect(await s.ds.query(`SELECT 1 FROM events WHERE id = $1`, [eventId])).toHaveLength(1);
+    expect((await rowsReferencingEvent(s.ds, eventId))['attendees.event_id']).toBe(3);
+
+    await inRun().run(deleteEventRow, eventId, true); // the few a tombstone counted go with the rows
+    expect(await s.ds.query(`SELECT 1 FROM events WHERE id = $1`, [eventId])).toEqual([]);
+    expect(Object.values(await rowsReferencingEvent(s.ds, eventId)).every((n) => n === 0)).toBe(true);
+    await inRun().run(deleteEventRow, eventId); // run again: already gone is success
   });
 
   it('a permanent failure before the point of no return restores the event exactly', async () => {
