@@ -2,7 +2,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { hasWaitlist } from './attendee-tallies.ts';
 import { changedRows } from './changed-rows.ts';
 import { EventEntity, type Event } from './entities/event.ts';
-import { prepared } from './prepared.ts';
+import { asEntity, prepared } from './prepared.ts';
 
 /** The `events` table: every statement that writes it, and the reads the API and activities share. */
 type Q = DataSource | EntityManager;
@@ -64,15 +64,7 @@ export async function lockEvent(m: EntityManager, slug: string): Promise<{ id: s
   return event;
 }
 
-/**
- * Every column of the entity as its property (`start_at AS "startAt"`): a row read with these is
- * the Event TypeORM would build. `findOneBy` rebuilds its SQL on every call, a sixth of the API's
- * CPU for a GET of an event (bench/rsvp-throughput.ts, profiled).
- */
-const AS_EVENT = Object.entries(EventEntity.options.columns)
-  .map(([property, column]) => `${column?.name ?? property} AS "${property}"`).join(', ');
-
-const EVENT_BY_SLUG = prepared<Event>(`SELECT ${AS_EVENT} FROM events WHERE slug = $1`);
+const EVENT_BY_SLUG = prepared<Event>(`SELECT ${asEntity(EventEntity)} FROM events WHERE slug = $1`);
 
 /** The event with this slug, a tombstoned one too. */
 export async function eventBySlug(q: Q, slug: string): Promise<Event | null> {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { PoolClient } from 'pg';
-import { QueryFailedError, DataSource, type EntityManager } from 'typeorm';
+import { QueryFailedError, DataSource, type EntityManager, type EntitySchema } from 'typeorm';
 import { poolOf } from './data-source.ts';
 
 /**
@@ -25,3 +25,11 @@ export function prepared<Row>(text: string): (q: DataSource | EntityManager, val
     }
   };
 }
+
+/**
+ * Every column of an entity as its property (`start_at AS "startAt"`): a row read with these is the
+ * object TypeORM would build. `findOneBy` rebuilds its SQL on every call, a sixth of the API's CPU
+ * for a GET of an event (bench/rsvp-throughput.ts, profiled).
+ */
+export const asEntity = (entity: EntitySchema<object>) => Object.entries(entity.options.columns)
+  .map(([property, column]) => `${column?.name ?? property} AS "${property}"`).join(', ');

@@ -1,12 +1,18 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { changedRows } from './changed-rows.ts';
+import { asEntity, prepared } from './prepared.ts';
 import { UserEntity, type User } from './entities/user.ts';
 import type { AttendeeStatus } from './entities/attendee.ts';
 
 /** The `users` table: the statements that write it, and the lookups the API and activities share. */
 type Q = DataSource | EntityManager;
 
-export const userById = (q: Q, id: string): Promise<User | null> => q.getRepository(UserEntity).findOneBy({ id });
+const USER_BY_ID = prepared<User>(`SELECT ${asEntity(UserEntity)} FROM users WHERE id = $1`);
+/** The user with this id (the caller of every authenticated request: a prepared read). */
+export async function userById(q: Q, id: string): Promise<User | null> {
+  const [user] = await USER_BY_ID(q, [id]);
+  return user ?? null;
+}
 export const userByDid = (q: Q, did: string): Promise<User | null> => q.getRepository(UserEntity).findOneBy({ did });
 export const userBySlug = (q: Q, slug: string): Promise<User | null> => q.getRepository(UserEntity).findOneBy({ slug });
 

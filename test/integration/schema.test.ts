@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataSource, type DataSourceOptions, type EntityManager, type QueryRunner } from 'typeorm';
 import { loadConfig } from '../../src/config.ts';
@@ -9,6 +10,8 @@ import { deleteAttendeeBatch } from '../../src/db/attendees.ts';
 import { eventBySlug } from '../../src/db/events.ts';
 import { markRoomClosing, markRoomDeleted, markRoomPurging } from '../../src/db/chat-rooms.ts';
 import { EventEntity } from '../../src/db/entities/event.ts';
+import { UserEntity } from '../../src/db/entities/user.ts';
+import { userById } from '../../src/db/users.ts';
 
 let ds: DataSource;
 beforeAll(async () => { ds = await createDataSource(loadConfig()).initialize(); });
@@ -246,6 +249,23 @@ describe('migrations', () => {
 });
 
 describe('reads', () => {
+  it('a user read by id is the entity TypeORM builds, column for column', async () => {
+    await rolledBack(async (m) => {
+      // Every column set (text, boolean, timestamptz, uuid), so each type's reading is compared.
+      const [claimant] = await m.query(`INSERT INTO users (slug, display_name) VALUES ('c-' || gen_random_uuid(), 'c') RETURNING id`);
+      const [{ id }] = await m.query(`
+        INSERT INTO users (slug, email, display_name, handle, did, pds_url, matrix_user_id, avatar_url, provider,
+                           is_shadow_account, claimed_by, bluesky_connected, bluesky_auto_publish)
+        VALUES ('u-' || gen_random_uuid(), gen_random_uuid() || '@x.example', 'U', 'u.test', 'did:plc:' || gen_random_uuid(), 'https://pds.example',
+                '@u-' || gen_random_uuid() || ':x.example', 'https://a.example/u.png', 'bluesky', false, $1, true, false)
+        RETURNING id`, [claimant.id]);
+      const read = await userById(m, id);
+      expect(read).toEqual(await m.getRepository(UserEntity).findOneBy({ id }));
+      expect(Object.values(read!).filter((v) => v === null)).toHaveLength(0);
+      expect(await userById(m, randomUUID())).toBeNull();
+    });
+  });
+
   it('an event read by its slug is the entity TypeORM builds, column for column', async () => {
     await rolledBack(async (m) => {
       const [owner] = await m.query(`INSERT INTO users (slug, display_name) VALUES ('o-' || gen_random_uuid(), 'o') RETURNING id`);
