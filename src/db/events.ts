@@ -114,6 +114,9 @@ export async function tombstoneEventRow(q: Q, slug: string) {
   return event ?? null;
 }
 
+/** The SQLSTATE `meetflow_delete_lone_event` raises for an event with more attendees than one step takes. */
+const TOO_MANY_ATTENDEES = 'MF001';
+
 /**
  * Deletes a lone event with its attendees in one statement, keeping its report under `runId`
  * (`meetflow_delete_lone_event`, migration 1764000000021): nothing of it outside the database,
@@ -129,7 +132,6 @@ export async function deleteLoneEvent<Report>(q: Q, p: { slug: string; inSeriesD
     throw err;
   }
 }
-const TOO_MANY_ATTENDEES = 'MF001';
 
 /** Undoes the tombstone; answers the event's id, or null when it was not tombstoned. */
 export async function restoreEventRow(m: EntityManager, slug: string): Promise<string | null> {

@@ -38,8 +38,9 @@ const REMOVE_EVENT = `
 /**
  * A lone event (no record, no live chat room, no RSVP records; in a series only when the series
  * goes too) deleted with its attendees, its report kept under the run's id (`deletion_receipts`).
- * Null when it is not one, or gone. More than `p_max_attendees` attendees: SQLSTATE MF001, and the
- * statement's work is undone.
+ * Null when it is not one, or gone. Its row lock keeps RSVPs and a new chat room out meanwhile. The
+ * attendees are not counted first (a scan of them all: a fifth of a 100k deletion): more than
+ * `p_max_attendees` deleted raises SQLSTATE MF001, and the statement's work is undone.
  */
 const DELETE_LONE_EVENT = `
   CREATE OR REPLACE FUNCTION meetflow_delete_lone_event(p_slug text, p_in_series_deletion boolean, p_max_attendees integer, p_run_id text)
