@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
-import { eventRemovalActivities, type DeletionDeps } from '../../src/activities/deletion/event.ts';
+import { eventRemovalActivities } from '../../src/activities/deletion/event.ts';
 import { operationTags } from '../../src/temporal/contracts.ts';
 import { requestMaterialization } from '../../src/temporal/signals.ts';
 import { rowsReferencingEvent, seedAttendees } from '../helpers/seed.ts';
@@ -132,7 +132,7 @@ describe('event deletion (real dev server, Postgres, Synapse)', () => {
     const { slug } = await s.event(owner.token);
     await seedAttendees(s.ds, slug, 3);
     const [{ id: eventId }] = await s.ds.query(`SELECT id FROM events WHERE slug = $1`, [slug]);
-    const { deleteEventRow } = eventRemovalActivities({ ds: s.ds } as DeletionDeps);
+    const { deleteEventRow } = eventRemovalActivities({ ds: s.ds });
     const inRun = () => new MockActivityEnvironment({ workflowExecution: { workflowId: `delete-event:${slug}`, runId: randomUUID() } }, { logger: new DefaultLogger('ERROR') });
 
     // After batches that left some (an RSVP that slipped in): nothing is deleted, and the step is retried.

@@ -129,7 +129,7 @@ async function cancelRunning(temporal: Client, ids: string[]): Promise<string[]>
 }
 
 /** Deleting one event, then: its attendees in batches, its place in its series, its rows. */
-export function eventRemovalActivities({ ds }: DeletionDeps) {
+export function eventRemovalActivities({ ds }: Pick<DeletionDeps, 'ds'>) {
   return {
     /**
      * Removes up to `maxBatches` batches of the event's attendees, each its own committed
