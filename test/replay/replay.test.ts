@@ -55,6 +55,8 @@ const HISTORIES = [
   { file: 'chat-retention-pages-local.json', workflowId: 'chat-retention:recorded-pages-local' }, // three rooms
   // Recorded after retention began to close rooms in batches of 5, an activity each (patch `retention-room-batches`; stub activities).
   { file: 'chat-retention-room-batches.json', workflowId: 'chat-retention:recorded-room-batches' }, // seven rooms: two batches, one room refused
+  // Recorded after retention began to shrink a page's last batches to single rooms (patch `retention-shrinking-batches`; stub activities).
+  { file: 'chat-retention-shrinking-batches.json', workflowId: 'chat-retention:recorded-shrinking-batches' }, // 48 rooms: 5, 5, 4, …, 1; one room refused
   // A lone event deleted whose other operations could not be cancelled in that step (stub activities): cancelled in a step of their own.
   { file: 'delete-event-cancels-left.json', workflowId: 'delete-event:recorded-cancels-left' },
 ];
