@@ -40,12 +40,20 @@ export class MatrixError extends Error {
   }
 }
 
-/** A 4xx other than a rate limit: the homeserver will answer the same on a retry. */
+/** An answer longer than MAX_ANSWER_BYTES: cut off unread. */
+const TOO_LARGE = 'M_TOO_LARGE';
+
+/** A 4xx other than a rate limit, or an answer too large to read: the homeserver will answer the same on a retry. */
 export const isRejection = (err: unknown) =>
-  err instanceof MatrixError && err.status >= 400 && err.status < 500 && err.retryAfterMs === undefined;
+  err instanceof MatrixError && ((err.status >= 400 && err.status < 500 && err.retryAfterMs === undefined) || err.errcode === TOO_LARGE);
 
 const enc = encodeURIComponent;
 const REQUEST_TIMEOUT_MS = 30_000;
+/**
+ * The most of one answer held in memory: a room's member list (~0.5 KiB a member) fits for 60,000
+ * members. Anything longer, from a homeserver or a proxy gone wrong, is cut off.
+ */
+const MAX_ANSWER_BYTES = 32 * 1024 * 1024;
 const tracer = trace.getTracer('meetflow-matrix');
 interface Answer { status: number; statusText: string; retryAfter?: string; body: string }
 
@@ -89,7 +97,13 @@ export class HttpMatrixClient implements MatrixClient {
           headers: { Authorization: `Bearer ${this.token}`, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body ?? '') },
         }, (res) => {
           const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            size += c.length;
+            if (size <= MAX_ANSWER_BYTES) return void chunks.push(c);
+            res.destroy();
+            reject(new MatrixError(res.statusCode ?? 0, TOO_LARGE, `answer to ${method} ${url.pathname} over ${MAX_ANSWER_BYTES} bytes`));
+          });
           res.on('end', () => resolve({
             status: res.statusCode ?? 0, statusText: res.statusMessage ?? '',
             retryAfter: res.headers['retry-after'], body: Buffer.concat(chunks).toString('utf8'),
