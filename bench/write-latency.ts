@@ -1,20 +1,27 @@
-// API write latency (p50/p99) of a change that sets a follow-up in motion (a raised capacity wakes
-// `waitlist:<slug>`: recorded in the outbox with the change, delivered to Temporal after the
-// commit) against the same PATCH without one (a new description), same run and concurrency;
-// then how long follow-ups waited between commit and delivery (the API's lag histogram).
+// API write latency (p50/p99) of a change that sets a follow-up in motion (a capacity raised while
+// people wait wakes `waitlist:<slug>`: recorded in the outbox with the change, delivered to Temporal
+// after the commit) against the same PATCH without one (a new description), same run and
+// concurrency; then how long follow-ups waited between commit and delivery (the API's lag histogram).
 import { summarize } from './lib/summary.ts';
-import { createEvent, createUsers, fmt, patchEvent, percentile, runConcurrent } from './lib/client.ts';
+import { createEvent, createUsers, fmt, patchEvent, percentile, rsvp, runConcurrent } from './lib/client.ts';
 
 const N = Number(process.env.BENCH_WRITES ?? 300);
+const EVENTS = 50;
 const [owner] = await createUsers(1);
-const events = await Promise.all(Array.from({ length: 50 }, () => createEvent(owner.token, 1)));
-let capacity = 1;
+const events = await Promise.all(Array.from({ length: EVENTS }, () => createEvent(owner.token, 1)));
+// Each raise is by one seat, and someone still waits for it: one confirmed person per event and
+// one waiting for each raise the event gets (promoted meanwhile by its waitlist run).
+const raisesPerEvent = Math.ceil((2 * N) / EVENTS);
+const capacity = events.map(() => 1);
+for (const person of await createUsers(1 + raisesPerEvent)) {
+  await runConcurrent(events.map((slug) => () => rsvp(slug, person.token)), 8);
+}
 
 console.log(`${'scenario'.padEnd(44)} ${'conc'.padStart(4)} ${'req/s'.padStart(8)} ${'p50'.padStart(10)} ${'p99'.padStart(10)}`);
 for (const concurrency of [1, 16]) {
   const scenarios: [string, (i: number) => Promise<unknown>][] = [
-    ['baseline: PATCH description (no follow-up)', (i) => patchEvent(events[i % 50], owner.token, { description: `d${i}` })],
-    ['PATCH capacity raised (waitlist follow-up)', (i) => patchEvent(events[i % 50], owner.token, { capacity: ++capacity + i })],
+    ['baseline: PATCH description (no follow-up)', (i) => patchEvent(events[i % EVENTS], owner.token, { description: `d${i}` })],
+    ['PATCH capacity raised (waitlist follow-up)', (i) => patchEvent(events[i % EVENTS], owner.token, { capacity: ++capacity[i % EVENTS] })],
   ];
   const p99s: number[] = [];
   for (const [name, request] of scenarios) {

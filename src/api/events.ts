@@ -156,11 +156,12 @@ function patchEvent(app: RouteApp, ctx: Ctx): void {
     const { after, recorded } = await ds.transaction(async (m) => {
       // An ingested event edited here: its record on the network stays the truth, so the next sync
       // or change of the record re-applies it (the stored CID no longer matches anything).
-      const after = await updateLiveEvent(m, slug, eventColumns(patch), before.sourceType !== null);
-      if (!after) throw notFound('event', slug);
+      const updated = await updateLiveEvent(m, slug, eventColumns(patch), before.sourceType !== null);
+      if (!updated) throw notFound('event', slug);
+      const after = updated.event;
       return { after, recorded: await recordFollowUps(m, await afterEventChanged(m, config, after, {
         isTemplate: before.seriesSlug !== null && await recordOccurrenceChange(m, before, patch),
-        capacityRaised: patch.capacity !== undefined && before.capacity !== null && (patch.capacity === null || patch.capacity > before.capacity),
+        seatsFreed: updated.seatsFreed,
         roomChanged: patch.chatEnabled === true || patch.name !== undefined || patch.description !== undefined,
       })) };
     });

@@ -31,14 +31,12 @@ export async function seatsHeld(q: Q, eventId: string, role: string | null): Pro
   return held.n;
 }
 
-/** SQL: people wait for a seat of the event whose id is `eventId` (a column or parameter). */
-export const hasWaitlist = (eventId: string) =>
-  `EXISTS (SELECT 1 FROM attendee_tallies w WHERE w.event_id = ${eventId} AND w.status = 'waitlisted' AND w.n > 0)`;
-
 /** Those of these events where people wait for a seat. */
 export async function withWaitlist(q: Q, eventIds: string[]): Promise<Set<string>> {
   if (!eventIds.length) return new Set();
-  const rows: { id: string }[] = await q.query(`SELECT e.id FROM unnest($1::uuid[]) AS e(id) WHERE ${hasWaitlist('e.id')}`, [eventIds]);
+  const rows: { id: string }[] = await q.query(
+    `SELECT e.id FROM unnest($1::uuid[]) AS e(id)
+      WHERE EXISTS (SELECT 1 FROM attendee_tallies w WHERE w.event_id = e.id AND w.status = 'waitlisted' AND w.n > 0)`, [eventIds]);
   return new Set(rows.map((r) => r.id));
 }
 

@@ -1,5 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import { hasWaitlist } from './attendee-tallies.ts';
+import { withWaitlist } from './attendee-tallies.ts';
 import { changedRows } from './changed-rows.ts';
 import { EventEntity, type Event } from './entities/event.ts';
 import { asEntity, prepared } from './prepared.ts';
@@ -78,32 +78,46 @@ export async function insertEvent(m: EntityManager, fields: Omit<Partial<Event>,
 }
 
 /**
- * Writes `columns` of a live event (a tombstoned one is left alone); answers the row after, or
- * null when there is none. `forgetSourceCid`: an ingested event edited here, so the next change
- * of its record applies again.
+ * Writes `columns` of a live event (a tombstoned one is left alone); answers the row after and
+ * whether that freed seats (`seatsFreed`), or null when there is none. `forgetSourceCid`: an
+ * ingested event edited here, so the next change of its record applies again.
  */
-export async function updateLiveEvent(m: EntityManager, slug: string, columns: Record<string, unknown>, forgetSourceCid = false): Promise<Event | null> {
+export async function updateLiveEvent(
+  m: EntityManager, slug: string, columns: Record<string, unknown>, forgetSourceCid = false,
+): Promise<{ event: Event; seatsFreed: boolean } | null> {
   const set = setClause(columns);
-  const rows = await changedRows(m,
-    `UPDATE events SET ${set.sql}${forgetSourceCid ? ', source_cid = NULL' : ''}, updated_at = now()
-      WHERE slug = $1 AND status <> 'deleting' RETURNING id`, [slug, ...set.values]);
-  return rows.length ? m.getRepository(EventEntity).findOneByOrFail({ slug }) : null;
+  const rows = await changedRows<Raised>(m,
+    `UPDATE events e SET ${set.sql}${forgetSourceCid ? ', source_cid = NULL' : ''}, updated_at = now()
+      FROM events o WHERE e.slug = $1 AND o.id = e.id AND e.status <> 'deleting' RETURNING e.id, ${CAPACITY_RAISED} AS raised`,
+    [slug, ...set.values]);
+  if (!rows.length) return null;
+  return { event: await m.getRepository(EventEntity).findOneByOrFail({ slug }), seatsFreed: (await seatsFreed(m, rows)).length > 0 };
 }
 
-/**
- * In an `UPDATE events e … FROM events o` (o: the row as it was): the update raised the capacity
- * while people wait on the event's waitlist, so seats are free for them now.
- */
-export const SEATS_FREED = `o.capacity IS NOT NULL AND (e.capacity IS NULL OR e.capacity > o.capacity) AND ${hasWaitlist('e.id')}`;
+/** In an `UPDATE events e … FROM events o` (o: the row as it was): the update raised the capacity. */
+export const CAPACITY_RAISED = 'o.capacity IS NOT NULL AND (e.capacity IS NULL OR e.capacity > o.capacity)';
+export interface Raised { id: string; raised: boolean }
 
-/** Writes `columns` of the event with this id (nothing when there are none); answers whether that freed seats (SEATS_FREED). */
+/**
+ * Those of the updated events whose capacity the update raised (`raised`: CAPACITY_RAISED) while
+ * people wait on their waitlists: seats are free for them now. Asked in a statement after the
+ * update, under the row locks it took: an RSVP that held a lock meanwhile (and put someone on the
+ * waitlist) has committed by then, while the update's own RETURNING reads the snapshot taken
+ * before it waited for that lock, and would miss them.
+ */
+export async function seatsFreed<R extends Raised>(q: Q, rows: R[]): Promise<R[]> {
+  const waiting = await withWaitlist(q, rows.filter((r) => r.raised).map((r) => r.id));
+  return rows.filter((r) => waiting.has(r.id));
+}
+
+/** Writes `columns` of the event with this id (nothing when there are none); answers whether that freed seats (`seatsFreed`). */
 export async function updateEventById(m: Q, id: string, columns: Record<string, unknown>): Promise<{ seatsFreed: boolean }> {
   const set = setClause(columns);
   if (!set.values.length) return { seatsFreed: false };
-  const [row] = await changedRows<{ freed: boolean }>(m,
-    `UPDATE events e SET ${set.sql}, updated_at = now() FROM events o WHERE e.id = $1 AND o.id = e.id RETURNING ${SEATS_FREED} AS freed`,
+  const rows = await changedRows<Raised>(m,
+    `UPDATE events e SET ${set.sql}, updated_at = now() FROM events o WHERE e.id = $1 AND o.id = e.id RETURNING e.id, ${CAPACITY_RAISED} AS raised`,
     [id, ...set.values]);
-  return { seatsFreed: row?.freed ?? false };
+  return { seatsFreed: (await seatsFreed(m, rows)).length > 0 };
 }
 
 /** The tombstone a cascade deletion sets first (the status before it is kept for an undo). */

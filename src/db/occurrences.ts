@@ -1,7 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import { changedRows } from './changed-rows.ts';
 import { copyRoles } from './event-roles.ts';
-import { SEATS_FREED } from './events.ts';
+import { CAPACITY_RAISED, seatsFreed, type Raised } from './events.ts';
 
 /**
  * The statements of series materialization: the occurrence rows of `events` that a series'
@@ -65,7 +65,7 @@ export async function deleteEmptyOccurrences(m: EntityManager, ids: string[]): P
 
 /**
  * Unmodified occurrences follow the template (targeted columns, only where they differ). Answers
- * which changed, and the slugs of those where that freed seats (`SEATS_FREED`).
+ * which changed, and the slugs of those where that freed seats (`seatsFreed`).
  */
 export async function followTemplate(
   m: EntityManager, ids: string[], templateId: string, durationMinutes: number,
@@ -73,16 +73,16 @@ export async function followTemplate(
   if (!ids.length) return { changed: [], seatsFreed: [] };
   const sets = TEMPLATE_FIELDS.map((f) => `${f} = t.${f}`).join(', ');
   const differs = TEMPLATE_FIELDS.map((f) => `e.${f} IS DISTINCT FROM t.${f}`).join(' OR ');
-  const rows = await changedRows<{ slug: string; freed: boolean }>(m,
+  const rows = await changedRows<Raised & { slug: string }>(m,
     `UPDATE events e SET ${sets}, start_at = e.original_start, end_at = e.original_start + $3 * interval '1 minute',
             status = CASE WHEN e.status = 'cancelled' THEN t.status ELSE e.status END, updated_at = now()
        FROM events t, events o
       WHERE t.id = $2 AND e.id = ANY($1::uuid[]) AND o.id = e.id
         AND (${differs} OR e.start_at <> e.original_start OR e.end_at <> e.original_start + $3 * interval '1 minute'
              OR (e.status = 'cancelled' AND t.status <> 'cancelled'))
-     RETURNING e.slug, ${SEATS_FREED} AS freed`,
+     RETURNING e.id, e.slug, ${CAPACITY_RAISED} AS raised`,
     [ids, templateId, durationMinutes]);
-  return { changed: rows.map((r) => r.slug), seatsFreed: rows.filter((r) => r.freed).map((r) => r.slug) };
+  return { changed: rows.map((r) => r.slug), seatsFreed: (await seatsFreed(m, rows)).map((r) => r.slug) };
 }
 
 /**

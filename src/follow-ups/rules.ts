@@ -46,16 +46,17 @@ export async function afterEventCreated(m: EntityManager, config: ChatConfig, ev
 }
 
 /**
- * A changed event: a series template re-materializes its series; a raised capacity wakes the
- * waitlist; a new name, description or chat flag reaches the room; and the record follows.
+ * A changed event: a series template re-materializes its series; a capacity raised while people
+ * wait (`seatsFreed`, src/db/events.ts) wakes the waitlist; a new name, description or chat flag
+ * reaches the room; and the record follows.
  */
 export async function afterEventChanged(
   m: EntityManager, config: ChatConfig, after: EventLike,
-  change: { isTemplate: boolean; capacityRaised: boolean; roomChanged: boolean },
+  change: { isTemplate: boolean; seatsFreed: boolean; roomChanged: boolean },
 ): Promise<FollowUp[]> {
   const out: FollowUp[] = [];
   if (change.isTemplate && after.seriesSlug) out.push({ type: 'series', slug: after.seriesSlug });
-  if (change.capacityRaised) out.push({ type: 'waitlist', slug: after.slug });
+  if (change.seatsFreed) out.push({ type: 'waitlist', slug: after.slug });
   if (change.roomChanged && after.chatEnabled && config.CHAT_ENABLED) out.push({ type: 'chat-room', slug: after.slug });
   return [...out, ...await publishing(m, after)];
 }

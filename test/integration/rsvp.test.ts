@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startStack, type Stack } from '../helpers/stack.ts';
-import { rsvpIfQuiet } from '../../src/domain/rsvp.ts';
+import { rsvp, rsvpIfQuiet } from '../../src/domain/rsvp.ts';
 import { publishesRsvps } from '../../src/follow-ups/rules.ts';
 import { findViolations } from '../../src/db/invariants.ts';
 
@@ -172,6 +172,29 @@ describe('RSVPs with capacity (real Postgres, real dev server)', () => {
     const denied = await s.api('PATCH', `/v1/events/${slug}`, { token: stranger.token, body: { capacity: 100 } });
     expect(denied.status).toBe(403);
     expect(denied.body.error.code).toBe('forbidden');
+  });
+
+  it('a raised capacity with nobody waiting sets nothing in motion; one raised while an RSVP that waitlists holds the event still wakes the waitlist', async () => {
+    const owner = await s.user('Raiser');
+    const [first, second] = await users(2, 'Raise');
+    const { slug } = await s.event(owner.token, { capacity: 1 });
+    await s.api('POST', `/v1/events/${slug}/attendees`, { token: first.token, body: { status: 'going' } });
+    // Nobody waits: no waitlist run (a workflow start per raise, for nothing).
+    expect((await s.api('PATCH', `/v1/events/${slug}`, { token: owner.token, body: { capacity: 2 } })).body.operations).toEqual([]);
+    expect((await s.api('PATCH', `/v1/events/${slug}`, { token: owner.token, body: { capacity: 1 } })).body.operations).toEqual([]);
+
+    // The second person's RSVP takes the event's lock and waitlists them; the raise waits for that
+    // lock, and must see them waiting once it has it (its UPDATE's own snapshot, taken before the
+    // wait, would not).
+    let raise!: Promise<{ body: { operations: unknown[] } }>;
+    const result = await rsvp(s.ds, slug, second.id, 'going', async () => {
+      raise = s.api('PATCH', `/v1/events/${slug}`, { token: owner.token, body: { capacity: 2 } });
+      await eventually(async () => (await s.ds.query(
+        `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE events e SET capacity%'`)).length > 0);
+    });
+    expect(result.status).toBe('waitlisted');
+    expect((await raise).body.operations).toEqual([{ id: `waitlist:${slug}`, type: 'waitlist' }]);
+    await eventually(async () => (await confirmedIds(slug)).includes(second.id));
   });
 
   it('a registration that comes while an RSVP looks for it (a claim\'s merge moves one without the event\'s lock) is updated: one row, tallies true', async () => {
