@@ -90,8 +90,8 @@ export async function updateLiveEvent(
     `UPDATE events e SET ${set.sql}${forgetSourceCid ? ', source_cid = NULL' : ''}, updated_at = now()
       FROM events o WHERE e.slug = $1 AND o.id = e.id AND e.status <> 'deleting' RETURNING e.id, ${CAPACITY_RAISED} AS raised`,
     [slug, ...set.values]);
-  if (!rows.length) return null;
-  return { event: await m.getRepository(EventEntity).findOneByOrFail({ slug }), seatsFreed: (await seatsFreed(m, rows)).length > 0 };
+  const event = rows.length ? await eventBySlug(m, slug) : null; // in this transaction: the row just written
+  return event && { event, seatsFreed: (await seatsFreed(m, rows)).length > 0 };
 }
 
 /** In an `UPDATE events e … FROM events o` (o: the row as it was): the update raised the capacity. */
