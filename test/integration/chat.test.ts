@@ -146,36 +146,58 @@ describe('chat retention', () => {
     for (const r of recent.slice(0, 5)) expect(await synapseRoom(r.roomId)).not.toBeNull();
   });
 
-  it('a batch of rooms goes on past a room that fails for good, and its retry starts where the heartbeats say', { timeout: 120_000 }, async () => {
+  it('a batch of rooms closes them side by side, goes on past a room that fails for good, and its retry closes only what its heartbeats left open', { timeout: 120_000 }, async () => {
     const owner = await s.user('Batch Owner');
     const seeded = await seedRooms(owner.id, 4, 60, 'batch');
     const rows: { id: string; alias: string; room_id: string }[] = await s.ds.query(
       `SELECT id, alias, room_id FROM chat_rooms WHERE alias = ANY($1) ORDER BY alias`, [seeded.map((r) => r.alias)]);
-    // The homeserver fails the third room's purge once (a proxy's 502: worth a retry).
+    let releaseFirst!: () => void;
+    const secondPurging = new Promise<void>((r) => { releaseFirst = r; });
+    // The third room's purge fails once (a proxy's 502: worth a retry).
     let failing: string | null = rows[2].room_id;
+    let purging = 0;
+    let mostPurging = 0;
+    const listed: string[] = [];
     const flaky: MatrixClient = Object.create(s.matrix!);
+    flaky.members = async (roomId) => { listed.push(roomId); return s.matrix!.members(roomId); };
     flaky.purgeRoom = async (roomId, beat) => {
       if (roomId === failing) { failing = null; throw new MatrixError(502, 'M_UNKNOWN', 'bad gateway'); }
-      return s.matrix!.purgeRoom(roomId, beat);
+      mostPurging = Math.max(mostPurging, ++purging);
+      try {
+        // The first room's purge waits for the second's to begin: two rooms close at once (one after the other, the test times out).
+        if (roomId === rows[0].room_id) await secondPurging;
+        if (roomId === rows[1].room_id) releaseFirst();
+        return await s.matrix!.purgeRoom(roomId, beat);
+      } finally { purging--; }
     };
     const { closeChatRooms } = retentionActivities({ ds: s.ds, matrix: flaky });
     // A room whose row is gone fails for good, between two that close.
-    const batch = { rooms: [rows[0], { id: randomUUID(), alias: 'meetflow-event-gone' }, ...rows.slice(1)].map(({ id, alias }) => ({ id, alias })), notice: true };
+    const batch = { rooms: [rows[0], { id: randomUUID(), alias: 'meetflow-event-gone' }, ...rows.slice(1)].map(({ id, alias }) => ({ id, alias })), notice: true, concurrency: 2 };
     const gone = { alias: 'meetflow-event-gone', reason: expect.stringMatching(/not found/) };
 
-    const beats: unknown[] = [];
+    const beats: { closed: number[]; failures: unknown[] }[] = [];
     const first = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });
     first.on('heartbeat', (d) => beats.push(d));
     await expect(first.run(closeChatRooms, batch)).rejects.toThrow(/502/);
-    expect(beats.at(-1)).toEqual({ done: 3, failures: [gone] });
+    expect(mostPurging).toBe(2);
+    // Whether the last room began before the third failed depends on timing; either way it was
+    // closed whole or not touched, and the heartbeats say which.
+    const last = beats.at(-1)!;
+    expect(last.failures).toEqual([gone]);
+    const lastClosed = last.closed.includes(4);
+    expect([...last.closed].sort()).toEqual(lastClosed ? [0, 1, 2, 4] : [0, 1, 2]);
     const status = async () => Object.fromEntries((await s.ds.query(`SELECT alias, status FROM chat_rooms WHERE alias = ANY($1)`, [rows.map((r) => r.alias)]))
       .map((r: { alias: string; status: string }) => [r.alias, r.status]));
-    expect(await status()).toEqual({ [rows[0].alias]: 'deleted', [rows[1].alias]: 'deleted', [rows[2].alias]: 'purging', [rows[3].alias]: 'active' });
+    expect(await status()).toEqual({
+      [rows[0].alias]: 'deleted', [rows[1].alias]: 'deleted', [rows[2].alias]: 'purging', [rows[3].alias]: lastClosed ? 'deleted' : 'active',
+    });
 
     // The retry, as Temporal starts it: with the last heartbeat's details. The room that failed
-    // for good is reported once (it is not tried again), and the rest are closed.
-    const retry = new MockActivityEnvironment({ heartbeatDetails: beats.at(-1), attempt: 2 }, { logger: new DefaultLogger('ERROR') });
+    // for good is reported once (it is not tried again), the closed ones are not touched, and the rest are closed.
+    listed.length = 0;
+    const retry = new MockActivityEnvironment({ heartbeatDetails: last, attempt: 2 }, { logger: new DefaultLogger('ERROR') });
     expect(await retry.run(closeChatRooms, batch)).toEqual({ failures: [gone] });
+    expect(listed.sort()).toEqual((lastClosed ? [rows[2]] : [rows[2], rows[3]]).map((r) => r.room_id).sort());
     expect(Object.values(await status())).toEqual(['deleted', 'deleted', 'deleted', 'deleted']);
     for (const r of rows) expect(await synapseRoom(r.room_id), r.alias).toBeNull();
   });

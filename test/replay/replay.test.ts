@@ -57,6 +57,8 @@ const HISTORIES = [
   { file: 'chat-retention-room-batches.json', workflowId: 'chat-retention:recorded-room-batches' }, // seven rooms: two batches, one room refused
   // Recorded after retention began to shrink a page's last batches to single rooms (patch `retention-shrinking-batches`; stub activities).
   { file: 'chat-retention-shrinking-batches.json', workflowId: 'chat-retention:recorded-shrinking-batches' }, // 48 rooms: 5, 5, 4, …, 1; one room refused
+  // Recorded after retention began to hand each page to one activity that closes 10 rooms at once (patch `retention-page-in-one-task`; stub activities).
+  { file: 'chat-retention-page-in-one-task.json', workflowId: 'chat-retention:recorded-page-in-one-task' }, // 230 rooms: two pages; one room refused
   // A lone event deleted whose other operations could not be cancelled in that step (stub activities): cancelled in a step of their own.
   { file: 'delete-event-cancels-left.json', workflowId: 'delete-event:recorded-cancels-left' },
 ];

@@ -2,6 +2,7 @@ import { activityInfo, ApplicationFailure, CancelledFailure, cancellationSignal,
 import { isRejection } from '../../matrix/client.ts';
 import { FAILURE } from '../../temporal/failures.ts';
 import { expiredRooms, markNoticeSent, markRoomClosing, markRoomDeleted, markRoomPurging, type RoomRow } from '../../db/chat-rooms.ts';
+import { runBounded } from '../../concurrency.ts';
 import { requireHomeserver, type ChatDeps } from './homeserver.ts';
 
 /** Heartbeats of a purge start after this long (the activity's heartbeat timeout: 1 minute). */
@@ -13,8 +14,10 @@ export const KICK_REASON = 'chat room closed';
 export interface ExpiredRoom { id: string; alias: string; roomId: string | null }
 /** A room that could not be closed for good (its row is gone, or the homeserver refused), and why. */
 export interface RoomFailure { alias: string; reason: string }
-/** What a batch's heartbeats record: how many of its rooms are done, and those of them that failed for good. */
-interface BatchProgress { done: number; failures: RoomFailure[] }
+/** What a batch's heartbeats record: which of its rooms (their places in the batch) are done, and those of them that failed for good. */
+interface BatchProgress { closed: number[]; failures: RoomFailure[] }
+/** What a batch's attempts recorded before the batch closed rooms side by side: how many from its start are done. */
+interface OlderBatchProgress { done: number; failures: RoomFailure[] }
 
 /** A failure a retry would meet again: reported for its room, and the batch goes on. */
 const permanent = (err: unknown) => (err instanceof ApplicationFailure && err.nonRetryable) || isRejection(err);
@@ -88,29 +91,36 @@ export function retentionActivities({ ds, matrix }: Pick<ChatDeps, 'ds' | 'matri
     },
 
     /**
-     * Rooms closed one after the other, each as `closeChatRoom` closes one (retention's batches:
-     * an activity task per room kept the worker and Temporal busy on the cores the homeserver
+     * Rooms closed, `concurrency` at once (one after the other by default), each as
+     * `closeChatRoom` closes one: retention hands a page of rooms to one activity (an activity
+     * task per room, or per five, kept the worker and Temporal busy on the cores the homeserver
      * needs, bench/chat-retention.ts). A room that fails for good is reported and the batch goes
-     * on; any other failure fails the attempt, and the retry starts at the room it had reached:
-     * the heartbeats record how far it got (a room closed again is a no-op).
+     * on; any other failure takes no further room, lets those under way end, and fails the
+     * attempt. The retry closes what is left: the heartbeats record which rooms are done (a room
+     * closed again is a no-op, so one the last heartbeat missed costs a few calls).
      */
-    async closeChatRooms(input: { rooms: { id: string; alias: string }[]; notice: boolean }): Promise<{ failures: RoomFailure[] }> {
-      const resumed = activityInfo().heartbeatDetails as BatchProgress | undefined;
-      let done = resumed?.done ?? 0;
+    async closeChatRooms(input: { rooms: { id: string; alias: string }[]; notice: boolean; concurrency?: number }): Promise<{ failures: RoomFailure[] }> {
+      const resumed = activityInfo().heartbeatDetails as BatchProgress | OlderBatchProgress | undefined;
+      const closed = new Set(resumed && 'done' in resumed ? [...input.rooms.keys()].slice(0, resumed.done) : resumed?.closed);
       const failures = [...(resumed?.failures ?? [])];
-      const beat = () => heartbeat({ done, failures: [...failures] } satisfies BatchProgress);
-      for (const room of input.rooms.slice(done)) {
-        // A cancelled run's batch stops between rooms, once a heartbeat's answer has told the worker.
-        if (cancellationSignal().aborted) throw new CancelledFailure('the run was cancelled');
+      const beat = () => heartbeat({ closed: [...closed], failures: [...failures] } satisfies BatchProgress);
+      let failed: { err: unknown } | undefined;
+      const left = [...input.rooms.keys()].filter((i) => !closed.has(i));
+      await runBounded(left, input.concurrency ?? 1, async (i) => {
+        // A cancelled run's batch takes no further room once a heartbeat's answer has told the worker.
+        if (failed || cancellationSignal().aborted) return;
+        const room = input.rooms[i];
         try {
           await close(room.id, input.notice, beat);
         } catch (err) {
-          if (!permanent(err)) throw err;
+          if (!permanent(err)) return void (failed ??= { err });
           failures.push({ alias: room.alias, reason: (err as Error).message });
         }
-        done++;
+        closed.add(i);
         beat();
-      }
+      });
+      if (cancellationSignal().aborted) throw new CancelledFailure('the run was cancelled');
+      if (failed) throw failed.err;
       return { failures };
     },
 
