@@ -50,6 +50,10 @@ export async function createWorker(
     maxConcurrentActivityTaskExecutions: config.WORKER_MAX_CONCURRENT_ACTIVITIES,
     maxConcurrentWorkflowTaskExecutions: config.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
     maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
+    // A long activity (a page of retention's rooms, a deletion's batches) learns of a cancel from a
+    // heartbeat's answer: sent at most this far apart (default: 80% of its heartbeat timeout, 48 s
+    // for a page, which went on closing every room of the page after its run was cancelled).
+    maxHeartbeatThrottleInterval: '2 seconds',
     interceptors: {
       activity: [
         () => ({ inbound: failuresAtTheBoundary }), activityRequestId,

@@ -202,6 +202,31 @@ describe('chat retention', () => {
     for (const r of rows) expect(await synapseRoom(r.room_id), r.alias).toBeNull();
   });
 
+  it('a cancelled batch takes no further room, and the rooms under way end closed', { timeout: 120_000 }, async () => {
+    const owner = await s.user('Cancel Owner');
+    const seeded = await seedRooms(owner.id, 4, 60, 'cancel');
+    const rows: { id: string; alias: string; room_id: string }[] = await s.ds.query(
+      `SELECT id, alias, room_id FROM chat_rooms WHERE alias = ANY($1) ORDER BY alias`, [seeded.map((r) => r.alias)]);
+    const env = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });
+    // The cancel lands while the first room is told; the second waits for it, so both lanes are under way.
+    let cancelled!: () => void;
+    const landed = new Promise<void>((r) => { cancelled = r; });
+    const slow: MatrixClient = Object.create(s.matrix!);
+    slow.sendNotice = async (roomId, txnId, body) => {
+      if (roomId === rows[0].room_id) { env.cancel(); cancelled(); }
+      if (roomId === rows[1].room_id) await landed;
+      return s.matrix!.sendNotice(roomId, txnId, body);
+    };
+    const { closeChatRooms } = retentionActivities({ ds: s.ds, matrix: slow });
+    await expect(env.run(closeChatRooms, { rooms: rows.map(({ id, alias }) => ({ id, alias })), notice: true, concurrency: 2 }))
+      .rejects.toThrow(/cancelled/);
+    const statuses = Object.fromEntries((await s.ds.query(`SELECT alias, status FROM chat_rooms WHERE alias = ANY($1)`, [rows.map((r) => r.alias)]))
+      .map((r: { alias: string; status: string }) => [r.alias, r.status]));
+    expect(statuses).toEqual({ [rows[0].alias]: 'deleted', [rows[1].alias]: 'deleted', [rows[2].alias]: 'active', [rows[3].alias]: 'active' });
+    for (const r of rows.slice(0, 2)) expect(await synapseRoom(r.room_id), r.alias).toBeNull();
+    for (const r of rows.slice(2)) expect(await synapseRoom(r.room_id), r.alias).not.toBeNull();
+  });
+
   it('a room deleted by hand is success, and a homeserver that is down is waited for', { timeout: 300_000 }, async () => {
     const owner = await s.user('Outage Owner');
     const rooms = await seedRooms(owner.id, 4, 60, 'outage');
