@@ -85,7 +85,8 @@ const BATCH = 200;
  * round trip) and stop after a page shorter than BATCH instead of asking for an empty one
  * (bench/chat-retention.ts: from the run's start to its first closing 25–29 ms, was 33–49 ms, and
  * one round trip less at the end). Runs from here to ROOM_BATCHES record this marker, which
- * implies MARKED_IN_CLOSE; runs recorded before find rooms with an ordinary activity until a page comes back empty.
+ * implies MARKED_IN_CLOSE; runs recorded before find rooms with an ordinary activity until a page
+ * comes back empty.
  */
 const LOCAL_PAGES = 'retention-pages-local';
 /**
@@ -171,12 +172,12 @@ export async function chatRetentionWorkflow(input: RetentionInput): Promise<Rete
       continue;
     }
     progress.step = 'deleting rooms';
-    if (onePage) await closeBatch(batch, progress, { ...pageStep, summary: `close ${batch.length} rooms, ${batch[0].alias} to ${batch.at(-1)!.alias}` }, CONCURRENCY);
-    else if (batches) {
+    if (onePage) {
+      await closeBatch(batch, progress, { ...pageStep, summary: `close ${batch.length} rooms, ${batch[0].alias} to ${batch.at(-1)!.alias}` }, CONCURRENCY);
+    } else if (batches) {
       await runBounded(inBatches(batch, shrinking ? CONCURRENCY : 1), CONCURRENCY,
         (rooms) => closeBatch(rooms, progress, { ...batchStep, summary: `close ${rooms.map((r) => r.alias).join(', ')}` }));
-    }
-    else await runBounded(batch, CONCURRENCY, (room) => deleteRoom(room, progress));
+    } else await runBounded(batch, CONCURRENCY, (room) => deleteRoom(room, progress));
     if (workflowInfo().continueAsNewSuggested) {
       const { step: _step, dryRun: _dry, endedBefore: _eb, ...totals } = progress;
       await continueAsNew<typeof chatRetentionWorkflow>({ ...input, endedBefore, afterId, totals });
@@ -199,7 +200,8 @@ function inBatches<T>(items: T[], share: number): T[][] {
 /** `options.summary` names the rooms in the Web UI's pending activities (attempts, last failure). */
 async function closeBatch(rooms: ExpiredRoom[], progress: RetentionProgress, options: ActivityOptions, concurrency?: number): Promise<void> {
   try {
-    const { failures } = await closeChatRooms.executeWithOptions(options, [{ rooms: rooms.map(({ id, alias }) => ({ id, alias })), notice: true, concurrency }]);
+    const { failures } = await closeChatRooms.executeWithOptions(options,
+      [{ rooms: rooms.map(({ id, alias }) => ({ id, alias })), notice: true, concurrency }]);
     progress.deleted += rooms.length - failures.length;
     for (const { alias, reason } of failures) failedFor(alias, reason, progress);
   } catch (err) {
