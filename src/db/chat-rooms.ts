@@ -1,5 +1,6 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { changedRows } from './changed-rows.ts';
+import { prepared } from './prepared.ts';
 
 /**
  * The `chat_rooms` table. A room's status: `provisioning` → `active` → `deleting` (being closed;
@@ -45,31 +46,33 @@ export function expiredRooms(q: Q, p: { endedBefore: string; afterId: string | n
 
 /**
  * Moves the room on to `status` unless it is in one of `further` already, and answers the row as
- * it is now (undefined: no such room), in one statement.
+ * it is now (undefined: no such room), in one statement. This and the other marks of a closing run
+ * prepared: retention makes four of them per room (bench/chat-retention.ts).
  */
-async function moveRoomOn(q: Q, id: string, status: string, further: string[]): Promise<RoomRow | undefined> {
-  const [row] = await q.query(
-    `WITH moved AS (
-       UPDATE chat_rooms SET status = $2, updated_at = now() WHERE id = $1 AND status <> ALL($3::text[])
-       RETURNING id, alias, room_id, status, notice_sent_at)
-     SELECT * FROM moved
-     UNION ALL SELECT id, alias, room_id, status, notice_sent_at FROM chat_rooms WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM moved)`,
-    [id, status, further]);
-  return row;
-}
+const MOVE_ROOM_ON = prepared<RoomRow>(
+  `WITH moved AS (
+     UPDATE chat_rooms SET status = $2, updated_at = now() WHERE id = $1 AND status <> ALL($3::text[])
+     RETURNING id, alias, room_id, status, notice_sent_at)
+   SELECT * FROM moved
+   UNION ALL SELECT id, alias, room_id, status, notice_sent_at FROM chat_rooms WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM moved)`);
+const NOTICE_SENT = prepared(`UPDATE chat_rooms SET notice_sent_at = now() WHERE id = $1`);
+const ROOM_DELETED = prepared(`UPDATE chat_rooms SET status = 'deleted', deleted_at = coalesce(deleted_at, now()), updated_at = now() WHERE id = $1`);
+
+const moveRoomOn = async (q: Q, id: string, status: string, further: string[]): Promise<RoomRow | undefined> =>
+  (await MOVE_ROOM_ON(q, [id, status, further]))[0];
 
 /** Being closed: no more provisioning (a purge or a deletion already further on is left alone). */
 export const markRoomClosing = (q: Q, id: string) => moveRoomOn(q, id, 'deleting', ['purging', 'deleted']);
 
 export async function markNoticeSent(q: Q, id: string): Promise<void> {
-  await q.query(`UPDATE chat_rooms SET notice_sent_at = now() WHERE id = $1`, [id]);
+  await NOTICE_SENT(q, [id]);
 }
 
 /** From here the room is gone for good: a deletion undone later must not reopen it. */
 export const markRoomPurging = (q: Q, id: string) => moveRoomOn(q, id, 'purging', ['deleted']);
 
 export async function markRoomDeleted(q: Q, id: string): Promise<void> {
-  await q.query(`UPDATE chat_rooms SET status = 'deleted', deleted_at = coalesce(deleted_at, now()), updated_at = now() WHERE id = $1`, [id]);
+  await ROOM_DELETED(q, [id]);
 }
 
 /** An undone event deletion reopens a room it had begun to close; answers whether there was one. */
