@@ -88,14 +88,20 @@ export async function updateLiveEvent(
   const set = setClause(columns);
   const rows = await changedRows<Raised>(m,
     `UPDATE events e SET ${set.sql}${forgetSourceCid ? ', source_cid = NULL' : ''}, updated_at = now()
-      FROM events o WHERE e.slug = $1 AND o.id = e.id AND e.status <> 'deleting' RETURNING e.id, ${CAPACITY_RAISED} AS raised`,
+      FROM ${lockedBefore('slug = $1')} WHERE o.id = e.id AND e.status <> 'deleting' RETURNING e.id, ${CAPACITY_RAISED} AS raised`,
     [slug, ...set.values]);
   const event = rows.length ? await eventBySlug(m, slug) : null; // in this transaction: the row just written
   return event && { event, seatsFreed: (await seatsFreed(m, rows)).length > 0 };
 }
 
-/** In an `UPDATE events e … FROM events o` (o: the row as it was): the update raised the capacity. */
+/**
+ * In an `UPDATE events e … FROM ${lockedBefore(where)} WHERE o.id = e.id`: the update raised the capacity.
+ * `o` is each row as it was once the statement held its lock. A plain `FROM events o` reads the
+ * statement's snapshot: an edit that lowered the capacity while this one waited for the lock would
+ * make setting it back up look like no raise, and nobody waiting would be woken.
+ */
 export const CAPACITY_RAISED = 'o.capacity IS NOT NULL AND (e.capacity IS NULL OR e.capacity > o.capacity)';
+export const lockedBefore = (where: string) => `(SELECT id, capacity FROM events WHERE ${where} FOR UPDATE) o`;
 export interface Raised { id: string; raised: boolean }
 
 /**
@@ -115,7 +121,7 @@ export async function updateEventById(m: Q, id: string, columns: Record<string, 
   const set = setClause(columns);
   if (!set.values.length) return { seatsFreed: false };
   const rows = await changedRows<Raised>(m,
-    `UPDATE events e SET ${set.sql}, updated_at = now() FROM events o WHERE e.id = $1 AND o.id = e.id RETURNING e.id, ${CAPACITY_RAISED} AS raised`,
+    `UPDATE events e SET ${set.sql}, updated_at = now() FROM ${lockedBefore('id = $1')} WHERE o.id = e.id RETURNING e.id, ${CAPACITY_RAISED} AS raised`,
     [id, ...set.values]);
   return { seatsFreed: (await seatsFreed(m, rows)).length > 0 };
 }

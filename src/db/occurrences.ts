@@ -1,7 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import { changedRows } from './changed-rows.ts';
 import { copyRoles } from './event-roles.ts';
-import { CAPACITY_RAISED, seatsFreed, type Raised } from './events.ts';
+import { CAPACITY_RAISED, lockedBefore, seatsFreed, type Raised } from './events.ts';
 
 /**
  * The statements of series materialization: the occurrence rows of `events` that a series'
@@ -76,8 +76,8 @@ export async function followTemplate(
   const rows = await changedRows<Raised & { slug: string }>(m,
     `UPDATE events e SET ${sets}, start_at = e.original_start, end_at = e.original_start + $3 * interval '1 minute',
             status = CASE WHEN e.status = 'cancelled' THEN t.status ELSE e.status END, updated_at = now()
-       FROM events t, events o
-      WHERE t.id = $2 AND e.id = ANY($1::uuid[]) AND o.id = e.id
+       FROM events t, ${lockedBefore('id = ANY($1::uuid[])')}
+      WHERE t.id = $2 AND o.id = e.id
         AND (${differs} OR e.start_at <> e.original_start OR e.end_at <> e.original_start + $3 * interval '1 minute'
              OR (e.status = 'cancelled' AND t.status <> 'cancelled'))
      RETURNING e.id, e.slug, ${CAPACITY_RAISED} AS raised`,

@@ -197,6 +197,34 @@ describe('RSVPs with capacity (real Postgres, real dev server)', () => {
     await eventually(async () => (await confirmedIds(slug)).includes(second.id));
   });
 
+  it('a capacity set back up while an edit that lowered it held the event still wakes the waitlist (raised from the capacity it waited for, not the one it first read)', async () => {
+    const owner = await s.user('Editor');
+    const [first, second, third] = await users(3, 'Edited');
+    const { slug } = await s.event(owner.token, { capacity: 2 });
+    for (const p of [first, second, third]) await s.api('POST', `/v1/events/${slug}/attendees`, { token: p.token, body: { status: 'going' } });
+    expect(await confirmedIds(slug)).toEqual([first.id, second.id]);
+
+    // Another edit lowers the capacity to 1 while someone leaves (one seat, taken: nobody is
+    // promoted); the organizer sets it back to 2, a seat free for the third person, and waits for that edit's lock.
+    const lowering = s.ds.createQueryRunner();
+    await lowering.connect();
+    let raise!: Promise<{ body: { operations: unknown[] } }>;
+    try {
+      await lowering.startTransaction();
+      await lowering.query(`UPDATE events SET capacity = 1 WHERE slug = $1`, [slug]);
+      await lowering.query(`SELECT meetflow_rsvp($1, $2, 'notgoing', NULL, NULL, false, NULL, false, false, false)`, [slug, first.id]);
+      raise = s.api('PATCH', `/v1/events/${slug}`, { token: owner.token, body: { capacity: 2 } });
+      await eventually(async () => (await s.ds.query(
+        `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE events e SET capacity%'`)).length > 0);
+      await lowering.commitTransaction();
+    } finally {
+      await lowering.release();
+    }
+    expect((await raise).body.operations).toEqual([{ id: `waitlist:${slug}`, type: 'waitlist' }]);
+    await eventually(async () => (await confirmedIds(slug)).includes(third.id));
+    expect(await confirmedIds(slug)).toEqual([second.id, third.id]);
+  });
+
   it('a registration that comes while an RSVP looks for it (a claim\'s merge moves one without the event\'s lock) is updated: one row, tallies true', async () => {
     const owner = await s.user('Owner');
     const { slug } = await s.event(owner.token, { capacity: 5 });
