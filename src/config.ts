@@ -67,6 +67,11 @@ const schema = z.object({
   FIREHOSE_CURSOR_SAVE_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
   /** Batches of firehose changes applied side by side (an author's changes always share one). */
   FIREHOSE_LANES: z.coerce.number().int().min(1).max(64).default(4),
+  /**
+   * How long the firehose consumer waits for one author's own identity host (a did:web domain)
+   * before that author's commit fails for good (ms); the PLC directory is waited for without limit.
+   */
+  FIREHOSE_AUTHOR_HOST_WAIT_MS: z.coerce.number().int().min(0).max(3_600_000).default(10_000),
   /** Events from the network one author may have here; their further new records are skipped (updates still apply). */
   INGEST_MAX_EVENTS_PER_AUTHOR: z.coerce.number().int().min(1).default(5000),
   /**

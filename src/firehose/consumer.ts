@@ -1,6 +1,5 @@
 import type { Event } from '@atproto/sync';
 import { Firehose, FirehoseHandlerError, FirehoseParseError } from '@atproto/sync';
-import { ensureAtprotoKey, type DidDocument, type IdResolver } from '@atproto/identity';
 import type { Client } from '@temporalio/client';
 import type { DataSource } from 'typeorm';
 import { deadLetter, type DeadLetter } from '../db/dead-letters.ts';
@@ -8,11 +7,11 @@ import { savedCursor, saveCursor } from '../db/firehose-cursors.ts';
 import type { Config } from '../config.ts';
 import { MalformedRecord, opFromRecord, type IngestOp } from '../domain/ingest.ts';
 import { EVENT_COLLECTION, RSVP_COLLECTION } from '../domain/lexicon.ts';
-import { idResolver } from '../identity.ts';
 import { handOffLaneBatch } from '../temporal/signals.ts';
 import { IngestLanes } from './lanes.ts';
 import { consumerMetrics } from './metrics.ts';
 import { DurableRunner } from './runner.ts';
+import { verificationKeys } from './verification-keys.ts';
 import { verifyChange } from './verify-commit.ts';
 import type { Registry } from 'prom-client';
 import { log } from '../logger.ts';
@@ -31,38 +30,6 @@ export interface ConsumerStats {
 /** Record values as JSON for the dead-letter table (CIDs and bytes as strings). */
 const jsonSafe = (value: unknown) => JSON.parse(JSON.stringify(value ?? null, (_k, v) =>
   (v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v?.asCID ? String(v) : v)));
-
-/** A failure that passes (the service is away or overloaded), as opposed to a bad record or identity. */
-function isPassing(err: unknown): boolean {
-  for (let e = err as (Error & { status?: number; code?: string; cause?: unknown }) | undefined; e; e = e.cause as typeof e) {
-    if (e.name === 'AbortError' || e.name === 'TimeoutError') return true;
-    if (e instanceof TypeError && /fetch failed/i.test(e.message)) return true;
-    if (typeof e.status === 'number' && (e.status >= 500 || e.status === 429)) return true;
-    if (e.code && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EAI_AGAIN|ENOTFOUND|EPIPE|UND_ERR_.*)$/.test(e.code)) return true;
-  }
-  return false;
-}
-
-/**
- * The key lookups of commit verification, with a passing failure marked as such (so the commit is
- * retried, not dead-lettered as unverifiable). A document's key is read once: the DID cache hands
- * out the same document until it refreshes it, and reading the key from it on every commit was a
- * twentieth of the consumer's time (bench/firehose-ingest.ts, --cpu-prof).
- */
-function verificationKeys(config: Config): IdResolver {
-  const resolver = idResolver(config);
-  const keyOfDocument = new WeakMap<DidDocument, string>();
-  const keyOf = async (did: string, force?: boolean) => {
-    if (did.startsWith('did:key:')) return did;
-    const doc = await resolver.did.ensureResolve(did, force);
-    let key = keyOfDocument.get(doc);
-    if (key === undefined) keyOfDocument.set(doc, key = ensureAtprotoKey(doc));
-    return key;
-  };
-  return { did: { resolveAtprotoKey: (did: string, force?: boolean) => keyOf(did, force).catch((err: unknown) => {
-    throw isPassing(err) ? Object.assign(new Error(`identity of ${did} unavailable: ${(err as Error).message}`), { passing: true }) : err;
-  }) } } as unknown as IdResolver; // only did.resolveAtprotoKey is called (by verifyChange)
-}
 
 const CALENDAR = new Set([EVENT_COLLECTION, RSVP_COLLECTION]);
 const COMMIT = 'com.atproto.sync.subscribeRepos#commit';

@@ -1,0 +1,100 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TID } from '@atproto/common-web';
+import { EVENT_COLLECTION } from '../../src/domain/lexicon.ts';
+import { startFirehoseConsumer } from '../../src/firehose/consumer.ts';
+import { Door } from '../helpers/door.ts';
+import { FakeRelay, type RelayAuthor } from '../helpers/fake-relay.ts';
+import { eventually, startStack, type Stack } from '../helpers/stack.ts';
+
+// A did:web author's signing key comes from the author's own domain. One whose host refuses (a
+// door in front of its DID document, shut) must not hold the cursor for good: after
+// FIREHOSE_AUTHOR_HOST_WAIT_MS its commit is dead-lettered and the stream goes on. (The PLC
+// directory, everyone's, is waited for without limit: firehose-plc-outage.test.ts.)
+const HOST_WAIT_MS = 1500;
+let s: Stack;
+let relay: FakeRelay;
+let docs: Server;
+let door: Door;
+let hostile: RelayAuthor;
+let consumer: Awaited<ReturnType<typeof startFirehoseConsumer>> | null = null;
+beforeAll(async () => {
+  relay = await FakeRelay.start();
+  s = await startStack();
+  await s.startWorker();
+  let doc: unknown;
+  docs = createServer((req, res) => {
+    if (req.url !== '/.well-known/did.json') return void res.writeHead(404).end();
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(doc));
+  });
+  await new Promise<void>((ok) => docs.listen(0, '127.0.0.1', ok));
+  door = await Door.create(`127.0.0.1:${(docs.address() as AddressInfo).port}`, { open: false });
+  hostile = await relay.author(`did:web:localhost%3A${door.port}`);
+  doc = {
+    '@context': ['https://www.w3.org/ns/did/v1', 'https://w3id.org/security/multikey/v1'], id: hostile.did, alsoKnownAs: [],
+    verificationMethod: [{ id: `${hostile.did}#atproto`, type: 'Multikey', controller: hostile.did, publicKeyMultibase: hostile.keypair.did().slice('did:key:'.length) }],
+    service: [],
+  };
+  consumer = await startFirehoseConsumer({
+    ...s, config: { ...s.config, BLUESKY_PLC_URL: 'http://127.0.0.1:9', FIREHOSE_AUTHOR_HOST_WAIT_MS: HOST_WAIT_MS },
+  }, relay.url);
+}, 120_000);
+afterAll(async () => {
+  await consumer?.stop(); await s?.close(); await relay?.close(); await door?.shut();
+  await new Promise((ok) => docs?.close(ok) ?? ok(null));
+});
+
+const eventRecord = (name: string) => ({ $type: EVENT_COLLECTION, name, createdAt: new Date().toISOString(), startsAt: '2027-05-01T18:00:00.000Z' });
+const ingested = async (uris: string[]) =>
+  (await s.ds.query(`SELECT source_id FROM events WHERE source_id = ANY($1)`, [uris])).map((r: { source_id: string }) => r.source_id).sort();
+
+describe('the firehose consumer and an author whose own identity host does not answer', () => {
+  it('holds the stream for FIREHOSE_AUTHOR_HOST_WAIT_MS, no longer: that commit and the next are dead-lettered, everyone else\'s ingested; an answer ends it', { timeout: 180_000 }, async () => {
+    const since = new Date();
+    const letters = async () => (await s.ds.query(
+      `SELECT uri, reason FROM ingestion_dead_letters WHERE source = 'firehose' AND created_at >= $1 ORDER BY id`, [since])) as { uri: string; reason: string }[];
+    const honest = await relay.author();
+    const held = await relay.create(hostile, EVENT_COLLECTION, TID.nextStr(), eventRecord('Hostile 1'));
+    const others = [await relay.create(honest, EVENT_COLLECTION, TID.nextStr(), eventRecord('Honest 1')),
+      await relay.create(honest, EVENT_COLLECTION, TID.nextStr(), eventRecord('Honest 2'))];
+
+    // Retried as a passing failure at first, then given up: the stream goes on past it.
+    await eventually(async () => (await letters()).length === 1, { timeoutMs: 60_000 });
+    expect(consumer!.stats.retried).toBeGreaterThan(0);
+    const [letter] = await letters();
+    expect(letter.uri).toBe(held);
+    expect(letter.reason).toMatch(new RegExp(`^unverifiable commit: identity host of ${hostile.did} unavailable for \\d+ s`));
+    await eventually(async () => (await ingested(others)).length === 2, { timeoutMs: 60_000 });
+    await eventually(async () => (consumer!.stats.done() ?? 0) >= relay.lastSeq);
+
+    // The same author again, the host still refusing: failed for good at once (the host is not asked again within the wait).
+    const next = await relay.create(hostile, EVENT_COLLECTION, TID.nextStr(), eventRecord('Hostile 2'));
+    await eventually(async () => (await letters()).length === 2, { timeoutMs: 60_000 });
+    expect((await letters()).map((l) => l.uri)).toEqual([held, next]);
+
+    // The host answers again; asked once the wait since it was last asked has passed (at the
+    // latest when `next` was let go), the author's commits verify and are ingested.
+    await door.open();
+    await new Promise((r) => setTimeout(r, HOST_WAIT_MS));
+    const after = await relay.create(hostile, EVENT_COLLECTION, TID.nextStr(), eventRecord('Hostile 3'));
+    await eventually(async () => (await ingested([after])).length === 1, { timeoutMs: 60_000 });
+    expect((await letters()).map((l) => l.uri)).toEqual([held, next]);
+    expect(await ingested([held, next])).toEqual([]);
+    await eventually(async () => (consumer!.stats.done() ?? 0) >= relay.lastSeq);
+  });
+
+  it('a host that takes connections and never answers is given up the same way: a commit signed with another key than the cached one asks the host again', { timeout: 180_000 }, async () => {
+    const since = new Date();
+    door.stall(); // each ask ends at the resolver's timeout
+    const impostor = { ...await relay.author(hostile.did), storage: hostile.storage, repo: hostile.repo }; // the same repo, another key
+    const honest = await relay.author();
+    const held = await relay.create(impostor, EVENT_COLLECTION, TID.nextStr(), eventRecord('Hostile 4'));
+    const other = await relay.create(honest, EVENT_COLLECTION, TID.nextStr(), eventRecord('Honest 3'));
+    const letters = () => s.ds.query(`SELECT uri, reason FROM ingestion_dead_letters WHERE source = 'firehose' AND created_at >= $1`, [since]);
+    await eventually(async () => (await letters()).length > 0, { timeoutMs: 90_000 });
+    expect(await letters()).toEqual([{ uri: held, reason: expect.stringMatching(new RegExp(`^unverifiable commit: identity host of ${hostile.did} unavailable for \\d+ s`)) }]);
+    expect(await ingested([held, other])).toEqual([other]);
+    await eventually(async () => (consumer!.stats.done() ?? 0) >= relay.lastSeq); // the cursor passes both
+  });
+});
