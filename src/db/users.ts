@@ -37,6 +37,13 @@ export async function userIdByDid(q: Q, did: string): Promise<string | null> {
   return row?.id ?? null;
 }
 
+/** Those of these DIDs that no user has. */
+export async function unknownDids(q: Q, dids: string[]): Promise<string[]> {
+  const rows: { did: string }[] = await q.query(
+    `SELECT d.did FROM unnest($1::text[]) AS d(did) WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.did = d.did)`, [dids]);
+  return rows.map((r) => r.did);
+}
+
 /** A local user (no Bluesky yet). */
 export async function insertLocalUser(m: EntityManager, fields: { slug: string; email: string | null; displayName: string; handle: string | null }): Promise<User> {
   const repo = m.getRepository(UserEntity);

@@ -1,8 +1,13 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TID } from '@atproto/common-web';
-import { EVENT_COLLECTION } from '../../src/domain/lexicon.ts';
+import { EVENT_COLLECTION, RSVP_COLLECTION } from '../../src/domain/lexicon.ts';
+import { opFromRecord, type LaneOp } from '../../src/domain/ingest.ts';
+import { ingestActivities, type LaneResult } from '../../src/activities/ingest/index.ts';
+import { followUpRelay } from '../../src/follow-ups/outbox.ts';
 import { startFirehoseConsumer } from '../../src/firehose/consumer.ts';
 import { Door } from '../helpers/door.ts';
 import { FakeRelay, type RelayAuthor } from '../helpers/fake-relay.ts';
@@ -96,5 +101,43 @@ describe('the firehose consumer and an author whose own identity host does not a
     expect(await letters()).toEqual([{ uri: held, reason: expect.stringMatching(new RegExp(`^unverifiable commit: identity host of ${hostile.did} unavailable for \\d+ s`)) }]);
     expect(await ingested([held, other])).toEqual([other]);
     await eventually(async () => (consumer!.stats.done() ?? 0) >= relay.lastSeq); // the cursor passes both
+  });
+});
+
+describe('an ingest batch and new authors whose hosts hang', () => {
+  it('looks their DID documents up side by side, the whole batch within one wait: 40 RSVPs from 40 such authors ask at most 16 hosts, not each in turn', { timeout: 180_000 }, async () => {
+    // 40 did:web hosts that take the connection and never answer, counting the connections.
+    let asked = 0;
+    const held: Socket[] = [];
+    const hosts = await Promise.all(Array.from({ length: 40 }, async () => {
+      const server = createTcpServer((socket) => { asked++; held.push(socket); });
+      await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+      return server;
+    }));
+    try {
+      const config = { ...s.config, BLUESKY_PLC_URL: 'http://127.0.0.1:9' }; // loopback: did:web:localhost is fetched over http
+      const { applyIngestBatch } = ingestActivities({ ds: s.ds, temporal: s.temporal, config, followUps: followUpRelay({ ds: s.ds, temporal: s.temporal, config }) });
+      const organizer = (await relay.author()).did;
+      const eventUri = `at://${organizer}/${EVENT_COLLECTION}/${TID.nextStr()}`;
+      const cid = 'bafyreib2rxk3rybk3aobmv5cjuql3bm2twh4jo5uxgf5ijbrfs7gu4kd3m';
+      const change = (uri: string, collection: string, record: unknown): LaneOp => ({ uri, op: opFromRecord({ uri, collection, did: uri.split('/')[2], cid, record }) });
+      const guests = hosts.map((h) => `did:web:localhost%3A${(h.address() as AddressInfo).port}`);
+      const ops = [change(eventUri, EVENT_COLLECTION, eventRecord('Many new guests')), ...guests.map((did) => change(`at://${did}/${RSVP_COLLECTION}/${TID.nextStr()}`, RSVP_COLLECTION, {
+        $type: RSVP_COLLECTION, subject: { uri: eventUri, cid }, status: `${RSVP_COLLECTION}#going`, createdAt: new Date().toISOString(),
+      }))];
+
+      const result = await new MockActivityEnvironment({}, { logger: new DefaultLogger('ERROR') }).run(applyIngestBatch, ops) as LaneResult;
+      expect(result).toEqual({ applied: 41, unchanged: 0, skipped: 0, forwarded: 0 });
+      expect(asked).toBeGreaterThan(0);
+      expect(asked).toBeLessThanOrEqual(16);
+      // Each guest has a shadow account, named by its DID (its document never came), and is going.
+      const rows = await s.ds.query(
+        `SELECT u.did, u.display_name, a.status FROM attendees a JOIN users u ON u.id = a.user_id JOIN events e ON e.id = a.event_id WHERE e.source_id = $1`, [eventUri]);
+      expect(rows.map((r: { did: string }) => r.did).sort()).toEqual([...guests].sort());
+      for (const r of rows) expect(r).toEqual({ did: r.did, display_name: r.did, status: 'confirmed' });
+    } finally {
+      for (const socket of held) socket.destroy();
+      await Promise.all(hosts.map((h) => new Promise((ok) => h.close(ok))));
+    }
   });
 });

@@ -6,7 +6,6 @@ import { repoOf, type ExternalEvent, type ExternalRsvp } from '../../domain/inge
 import { DomainError } from '../../domain/errors.ts';
 import { rsvp } from '../../domain/rsvp.ts';
 import { makeSlug } from '../../domain/slug.ts';
-import { idResolver } from '../../identity.ts';
 import { recordFollowUps, type FollowUpRelay, type Recorded } from '../../follow-ups/outbox.ts';
 import { afterRsvp } from '../../follow-ups/rules.ts';
 import { rsvpRkey } from '../bluesky/rsvps.ts';
@@ -15,7 +14,7 @@ import { rsvpFromRecord, rsvpSourceOf, setRsvpSource } from '../../db/rsvp-recor
 import {
   applyNetworkEvents, eventIngestedFrom, eventOfRecord, ingestedByAuthors, type NetworkEvent, type NetworkEventOutcome,
 } from '../../db/event-records.ts';
-import { ensureShadowUser, userIdByDid } from '../../db/users.ts';
+import { lookUpNewAuthors, userFor } from './authors.ts';
 
 export type IngestResult =
   | { state: 'created' | 'updated' | 'unchanged'; slug: string }
@@ -23,19 +22,6 @@ export type IngestResult =
   | { state: 'parked'; reason: string };
 
 export interface IngestDeps { ds: DataSource; temporal: Client; config: Config; followUps: FollowUpRelay }
-
-/**
- * The meetflow user of a DID: the real user with it, or a shadow account (handle as name, no
- * email), created once (DID unique) with the handle and PDS its DID document names.
- */
-async function userFor(deps: IngestDeps, did: string, handle: string | null): Promise<string> {
-  const { ds, config } = deps;
-  const known = await userIdByDid(ds, did);
-  if (known) return known;
-  const identity = await idResolver(config).did.resolveAtprotoData(did).catch(() => null);
-  const name = identity?.handle ?? handle ?? did;
-  return ensureShadowUser(ds, { slug: makeSlug(name), name, handle: identity?.handle ?? handle, did, pdsUrl: identity?.pds ?? null });
-}
 
 /** A record claimed for someone whose repo does not hold it: refused and kept for operators. */
 async function notTheAuthors(deps: IngestDeps, uri: string, did: string, payload: unknown): Promise<IngestResult> {
@@ -102,7 +88,9 @@ async function ingestEvents(deps: IngestDeps, es: ExternalEvent[]): Promise<Inge
   // Authors seen for the first time: their shadow accounts, then their records, again together.
   const waiting = rows.filter((_, k) => outcomes[k].state === 'needsOwner');
   if (waiting.length) {
-    for (const [did, handle] of new Map(waiting.map((r) => [r.e.creator.did, r.e.creator.handle]))) await userFor(deps, did, handle);
+    const authors = new Map(waiting.map((r) => [r.e.creator.did, r.e.creator.handle]));
+    await lookUpNewAuthors(deps, [...authors.keys()]);
+    for (const [did, handle] of authors) await userFor(deps, did, handle);
     const later = await written(waiting);
     let w = 0;
     for (const k of rows.keys()) if (outcomes[k].state === 'needsOwner') outcomes[k] = later[w++];

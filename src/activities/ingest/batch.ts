@@ -3,6 +3,7 @@ import type { IngestOp, LaneOp } from '../../domain/ingest.ts';
 import { forwardedAmong, markForwarded, pruneForwarded } from '../../db/ingest-forwarded.ts';
 import { requestIngest } from '../../temporal/signals.ts';
 import type { applyActivities, IngestDeps, IngestResult } from './apply.ts';
+import { lookUpNewAuthors } from './authors.ts';
 
 export interface LaneResult { applied: number; unchanged: number; skipped: number; forwarded: number }
 
@@ -50,6 +51,7 @@ export function batchActivities(deps: IngestDeps, apply: ReturnType<typeof apply
         else result.applied++;
       };
       const forwarded = await forwardedAmong(ds, [...new Set(ops.map((o) => o.uri))]);
+      await lookUpNewAuthors(deps, ops.flatMap(({ op }) => op.kind === 'event' ? [op.event.creator.did] : op.kind === 'rsvp' ? [op.rsvp.userDid] : []));
       for (let at = 0; at < ops.length;) {
         const run = eventRun(ops, at, forwarded);
         // A run that fails as a whole goes one change at a time, each with its own attempts.
