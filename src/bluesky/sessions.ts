@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../config.ts';
 import { oauthClient, oauthSessionStore } from './oauth.ts';
+import { pdsFetch } from './pds-fetch.ts';
 import { sealedStore } from './sealed-store.ts';
 import { disconnectBluesky } from '../db/users.ts';
 import { log } from '../logger.ts';
@@ -35,7 +36,7 @@ export function sessionStore(redis: Redis, config: Config) {
 export function newAgent(service: string, redis: Redis, config: Config): AtpAgent {
   const store = sessionStore(redis, config);
   return new AtpAgent({
-    service,
+    service, fetch: pdsFetch,
     persistSession: (evt, session) => {
       // The hook cannot wait; a failed save (Redis away) is said, and the next refresh saves again.
       if (session && evt === 'update') store.save(service, session).catch((err: Error) => log.warn({ did: session.did, reason: err.message }, 'Bluesky session not saved'));
@@ -102,7 +103,7 @@ export async function forgetSession(did: string, deps: { redis: Redis; config: C
   const stored = await store.load(did);
   let revoked = false;
   if (stored) {
-    const agent = new AtpAgent({ service: stored.service });
+    const agent = new AtpAgent({ service: stored.service, fetch: pdsFetch });
     revoked = await bounded(agent.com.atproto.server.deleteSession(undefined, { headers: { authorization: `Bearer ${stored.session.refreshJwt}` } }));
     await store.remove(did);
   }

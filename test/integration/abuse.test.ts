@@ -184,6 +184,35 @@ describe('ingested data changes only what its author owns', () => {
     }
   });
 
+  it('a PDS that answers without end is cut off once the answer passes 32 MiB: the page fails for good, and the connection is closed', { timeout: 120_000 }, async () => {
+    // Before, the agent read the whole answer into the worker's memory: without end, until the heap ran out.
+    let sent = 0;
+    let closed!: () => void;
+    const gone = new Promise<void>((ok) => { closed = ok; });
+    const chunk = Buffer.from(`{"uri":"at://${H}/${EVENT_COLLECTION}/3x","cid":"bafy","value":{}},`.repeat(1000));
+    const pds: Server = createServer((_req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.write('{"records":[');
+      const more = () => { while (!res.destroyed && res.write(chunk)) sent += chunk.length; };
+      res.on('drain', more);
+      res.on('close', closed);
+      more();
+    });
+    await new Promise<void>((ok) => pds.listen(0, '127.0.0.1', ok));
+    try {
+      await s.ds.query(`INSERT INTO users (slug, display_name, did, pds_url) VALUES ($1, 'H', $2, $3)`,
+        [`h-${Date.now()}`, H, `http://127.0.0.1:${(pds.address() as AddressInfo).port}`]);
+      const page = createActivities({ ds: s.ds, redis: s.redis, temporal: s.temporal, config: s.config, matrix: null })
+        .syncRecordsPage({ did: H, collection: EVENT_COLLECTION, cursor: null });
+      await expect(page).rejects.toMatchObject({ type: 'PdsAnswerTooLarge', nonRetryable: true, message: expect.stringMatching(/more than 33554432 bytes/) });
+      await gone;
+      expect(sent).toBeLessThan(64 * 1024 * 1024); // what the socket buffers held beyond the 32 MiB read
+    } finally {
+      pds.close();
+      await s.ds.query(`DELETE FROM users WHERE did = $1`, [H]);
+    }
+  });
+
   it('in production a PDS URL may not point at private addresses or plain http', async () => {
     const { assertFetchable } = await import('../../src/identity.ts');
     const prod = { ALLOW_PRIVATE_NETWORK_FETCH: false };

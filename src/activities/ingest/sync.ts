@@ -1,4 +1,6 @@
 import { AtpAgent } from '@atproto/api';
+import { ApplicationFailure } from '@temporalio/common';
+import { answerTooLarge, pdsFetch } from '../../bluesky/pds-fetch.ts';
 import { MalformedRecord, opFromRecord, repoOf } from '../../domain/ingest.ts';
 import { assertFetchable } from '../../identity.ts';
 import { publishNow, rsvpRecord, type FollowUp } from '../../follow-ups/rules.ts';
@@ -23,8 +25,11 @@ export function syncActivities({ ds, temporal, config, followUps }: IngestDeps, 
       const user = await userByDid(ds, input.did);
       if (!user?.pdsUrl) return { cursor: null, uris: [], applied: {} };
       await assertFetchable(user.pdsUrl, config);
-      const { data } = await new AtpAgent({ service: user.pdsUrl }).com.atproto.repo.listRecords({
+      const { data } = await new AtpAgent({ service: user.pdsUrl, fetch: pdsFetch }).com.atproto.repo.listRecords({
         repo: input.did, collection: input.collection, limit: 100, cursor: input.cursor ?? undefined,
+      }).catch((err: Error) => {
+        const tooLarge = answerTooLarge(err);
+        throw tooLarge ? ApplicationFailure.create({ type: tooLarge.name, message: tooLarge.message, nonRetryable: true }) : err;
       });
       const applied: Record<string, number> = {};
       const count = (what: string) => { applied[what] = (applied[what] ?? 0) + 1; };
