@@ -80,6 +80,33 @@ describe('blueskySyncWorkflow', () => {
     expect(calls).toEqual(['event:null', 'event:p2', 'rsvp:null']);
   });
 
+  it('a PDS that hands out a next cursor without end is listed 50 pages a collection, then the pass goes on (truncated)', async () => {
+    let listed = 0;
+    await suite.withWorker({
+      syncRecordsPage: async ({ collection, cursor }) => ({ cursor: `${Number(cursor ?? 0) + 1}`, uris: [`at://x/${collection}/${cursor}`], applied: { parked: 1 } }),
+      publishMissing: async ({ listed: uris }) => { listed = uris.length; return { events: 0, series: 0, rsvps: 0 }; },
+    }, async (taskQueue) => {
+      const result = await suite.env.client.workflow.execute('blueskySyncWorkflow', {
+        workflowId: `bsky-sync:${randomUUID()}`, taskQueue, args: [{ did: 'did:plc:abc' }],
+      });
+      expect(result).toEqual({ step: 'done', pages: 100, fromPds: { parked: 100, truncated: 2 }, toPds: { events: 0, series: 0, rsvps: 0 } });
+    });
+    expect(listed).toBe(100);
+  });
+
+  it('stops listing once the URIs it holds pass a million characters (they are publishMissing\'s input)', async () => {
+    await suite.withWorker({
+      syncRecordsPage: async ({ collection, cursor }) => ({ cursor: `${Number(cursor ?? 0) + 1}`, uris: [`at://x/${collection}/${'k'.repeat(100_000)}`], applied: {} }),
+      publishMissing: async () => ({ events: 0, series: 0, rsvps: 0 }),
+    }, async (taskQueue) => {
+      const result = await suite.env.client.workflow.execute('blueskySyncWorkflow', {
+        workflowId: `bsky-sync:${randomUUID()}`, taskQueue, args: [{ did: 'did:plc:abc' }],
+      });
+      // 10 pages of events reach the bound; the RSVPs' first page is read, then listing stops.
+      expect(result).toMatchObject({ step: 'done', pages: 11, fromPds: { truncated: 2 } });
+    });
+  });
+
   it('a request that arrives during a pass gets one more pass after it; requests during one pass coalesce', async () => {
     const workflowId = `bsky-sync:${randomUUID()}`;
     let passes = 0;
