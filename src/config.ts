@@ -74,6 +74,8 @@ const schema = z.object({
   FIREHOSE_AUTHOR_HOST_WAIT_MS: z.coerce.number().int().min(0).max(3_600_000).default(10_000),
   /** Events from the network one author may have here; their further new records are skipped (updates still apply). */
   INGEST_MAX_EVENTS_PER_AUTHOR: z.coerce.number().int().min(1).default(5000),
+  /** An author's records waiting in workflows of their own (an RSVP before its event: up to an hour); further RSVPs that would wait are dead-lettered. */
+  INGEST_MAX_WAITING_PER_AUTHOR: z.coerce.number().int().min(1).max(100_000).default(100),
   /**
    * Events the firehose consumer holds (read, not yet behind its cursor) before it stops reading.
    * A calendar change is held until its batch starts (tens to hundreds of ms): at the relay's

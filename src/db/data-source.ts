@@ -30,6 +30,7 @@ import { CapacityLowered1764000000018 } from './migrations/1764000000018-capacit
 import { DeletionReceipts1764000000019 } from './migrations/1764000000019-deletion-receipts.ts';
 import { RsvpWriteOnce1764000000020 } from './migrations/1764000000020-rsvp-write-once.ts';
 import { EventRemovalFunctions1764000000021 } from './migrations/1764000000021-event-removal-functions.ts';
+import { ForwardedAuthor1764000000022 } from './migrations/1764000000022-forwarded-author.ts';
 
 type DbConfig = Pick<Config, 'DATABASE_URL' | 'DB_POOL_MAX' | 'DB_ACQUIRE_TIMEOUT_MS' | 'DB_STATEMENT_TIMEOUT_MS' | 'DB_LOCK_TIMEOUT_MS' | 'DB_IDLE_IN_TRANSACTION_TIMEOUT_MS'>;
 /** How much longer than statement_timeout the client waits for an answer (the server's own error comes first). */
@@ -52,7 +53,8 @@ export function createDataSource(config: DbConfig): DataSource {
       EventRoles1764000000011, IngestForwarded1764000000012, RsvpFunction1764000000013,
       AttendeeRsvpRecordsIndex1764000000014, ForeignKeyIndexes1764000000015,
       AttendeeTallies1764000000016, OccurrenceRolesExceptions1764000000017, CapacityLowered1764000000018,
-      DeletionReceipts1764000000019, RsvpWriteOnce1764000000020, EventRemovalFunctions1764000000021],
+      DeletionReceipts1764000000019, RsvpWriteOnce1764000000020, EventRemovalFunctions1764000000021,
+      ForwardedAuthor1764000000022],
     migrationsTransactionMode: 'all',
     synchronize: false,
     extra: {

@@ -11,6 +11,14 @@ export async function deadLetter(ds: DataSource, d: DeadLetter): Promise<void> {
     [d.source, d.uri, d.cid ?? null, d.collection ?? null, d.reason, d.payload === undefined ? null : JSON.stringify(d.payload)]);
 }
 
+/** Keeps one unless this record's version is kept from the same source already (a retried step writes it once). */
+export async function deadLetterOnce(ds: DataSource, d: DeadLetter): Promise<void> {
+  await ds.query(
+    `INSERT INTO ingestion_dead_letters (source, uri, cid, collection, reason, payload) SELECT $1, $2, $3, $4, $5, $6
+      WHERE NOT EXISTS (SELECT 1 FROM ingestion_dead_letters WHERE uri = $2 AND source = $1 AND cid IS NOT DISTINCT FROM $3)`,
+    [d.source, d.uri, d.cid ?? null, d.collection ?? null, d.reason, d.payload === undefined ? null : JSON.stringify(d.payload)]);
+}
+
 /** Newest first, after the id `before` (paging), optionally of one source. */
 export function deadLetters(ds: DataSource, q: { source?: string; before?: string; limit: number }): Promise<DeadLetterRow[]> {
   return ds.query(

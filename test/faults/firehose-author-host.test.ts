@@ -58,7 +58,7 @@ describe('the firehose consumer and an author whose own identity host does not a
   it('holds the stream for FIREHOSE_AUTHOR_HOST_WAIT_MS, no longer: that commit and the next are dead-lettered, everyone else\'s ingested; an answer ends it', { timeout: 180_000 }, async () => {
     const since = new Date();
     const letters = async () => (await s.ds.query(
-      `SELECT uri, reason FROM ingestion_dead_letters WHERE source = 'firehose' AND created_at >= $1 ORDER BY id`, [since])) as { uri: string; reason: string }[];
+      `SELECT uri, reason FROM ingestion_dead_letters WHERE source = 'firehose' AND created_at >= $1 AND uri LIKE $2 ORDER BY id`, [since, `at://${hostile.did}/%`])) as { uri: string; reason: string }[];
     const honest = await relay.author();
     const held = await relay.create(hostile, EVENT_COLLECTION, TID.nextStr(), eventRecord('Hostile 1'));
     const others = [await relay.create(honest, EVENT_COLLECTION, TID.nextStr(), eventRecord('Honest 1')),
@@ -96,7 +96,7 @@ describe('the firehose consumer and an author whose own identity host does not a
     const honest = await relay.author();
     const held = await relay.create(impostor, EVENT_COLLECTION, TID.nextStr(), eventRecord('Hostile 4'));
     const other = await relay.create(honest, EVENT_COLLECTION, TID.nextStr(), eventRecord('Honest 3'));
-    const letters = () => s.ds.query(`SELECT uri, reason FROM ingestion_dead_letters WHERE source = 'firehose' AND created_at >= $1`, [since]);
+    const letters = () => s.ds.query(`SELECT uri, reason FROM ingestion_dead_letters WHERE source = 'firehose' AND created_at >= $1 AND uri LIKE $2`, [since, `at://${hostile.did}/%`]);
     await eventually(async () => (await letters()).length > 0, { timeoutMs: 90_000 });
     expect(await letters()).toEqual([{ uri: held, reason: expect.stringMatching(new RegExp(`^unverifiable commit: identity host of ${hostile.did} unavailable for \\d+ s`)) }]);
     expect(await ingested([held, other])).toEqual([other]);
@@ -104,7 +104,7 @@ describe('the firehose consumer and an author whose own identity host does not a
   });
 });
 
-describe('an ingest batch and new authors whose hosts hang', () => {
+describe('an ingest batch and hostile authors', () => {
   it('looks their DID documents up side by side, the whole batch within one wait: 40 RSVPs from 40 such authors ask at most 16 hosts, not each in turn', { timeout: 180_000 }, async () => {
     // 40 did:web hosts that take the connection and never answer, counting the connections.
     let asked = 0;
@@ -139,5 +139,32 @@ describe('an ingest batch and new authors whose hosts hang', () => {
       for (const socket of held) socket.destroy();
       await Promise.all(hosts.map((h) => new Promise((ok) => h.close(ok))));
     }
+  });
+
+  it('an author\'s RSVPs to events that never come wait in workflows of their own up to INGEST_MAX_WAITING_PER_AUTHOR; the rest are dead-lettered once, a retried batch adds none', { timeout: 120_000 }, async () => {
+    const config = { ...s.config, INGEST_MAX_WAITING_PER_AUTHOR: 3 };
+    const { applyIngestBatch } = ingestActivities({ ds: s.ds, temporal: s.temporal, config, followUps: followUpRelay({ ds: s.ds, temporal: s.temporal, config }) });
+    const [spammer, guest] = [(await relay.author()).did, (await relay.author()).did];
+    const cid = 'bafyreib2rxk3rybk3aobmv5cjuql3bm2twh4jo5uxgf5ijbrfs7gu4kd3m';
+    const rsvpTo = (did: string): LaneOp => {
+      const uri = `at://${did}/${RSVP_COLLECTION}/${TID.nextStr()}`;
+      return { uri, op: opFromRecord({ uri, collection: RSVP_COLLECTION, did, cid, record: {
+        $type: RSVP_COLLECTION, subject: { uri: `at://${did}/${EVENT_COLLECTION}/${TID.nextStr()}`, cid }, status: `${RSVP_COLLECTION}#going`, createdAt: new Date().toISOString(),
+      } }) };
+    };
+    const spam = Array.from({ length: 5 }, () => rsvpTo(spammer));
+    const ops = [...spam, rsvpTo(guest)];
+    const run = (attempt: number) => new MockActivityEnvironment({ attempt }, { logger: new DefaultLogger('ERROR') }).run(applyIngestBatch, ops) as Promise<LaneResult>;
+
+    expect(await run(1)).toEqual({ applied: 0, unchanged: 0, skipped: 2, forwarded: 4 }); // 3 of the spammer's, the guest's
+    const letters = () => s.ds.query(`SELECT uri, reason FROM ingestion_dead_letters WHERE source = 'ingest' AND uri LIKE $1 ORDER BY id`, [`at://${spammer}/%`]);
+    expect((await letters()).map((l: { uri: string }) => l.uri)).toEqual(spam.slice(3).map((o) => o.uri));
+    expect((await letters())[0].reason).toMatch(new RegExp(`has not arrived, and 3 records of ${spammer} wait for theirs already$`));
+    for (const o of [...spam.slice(0, 3), ops[5]]) expect((await s.temporal.workflow.getHandle(`bsky-ingest:${o.uri}`).describe()).status.name).toBe('RUNNING');
+    for (const o of spam.slice(3)) await expect(s.temporal.workflow.getHandle(`bsky-ingest:${o.uri}`).describe()).rejects.toThrow(/not found/i);
+
+    // The batch again (a retry): the waiting ones follow their workflows, the others are skipped again and not kept twice.
+    expect(await run(2)).toEqual({ applied: 0, unchanged: 0, skipped: 2, forwarded: 4 });
+    expect((await letters()).map((l: { uri: string }) => l.uri)).toEqual(spam.slice(3).map((o) => o.uri));
   });
 });

@@ -19,6 +19,7 @@ function harness(apply: Partial<ReturnType<typeof applyActivities>>) {
       if (sql.startsWith('INSERT INTO ingest_forwarded')) { marked.add(params[0] as string); return []; }
       if (sql.startsWith('DELETE FROM ingest_forwarded')) return [];
       if (sql.startsWith('SELECT d.did FROM unnest')) return []; // every author known (new authors: firehose-author-host.test.ts)
+      if (sql.startsWith('SELECT count(*)::int AS n FROM (SELECT 1 FROM ingest_forwarded')) return [{ n: 0 }]; // nobody over the bound (firehose-author-host.test.ts)
       throw new Error(`unexpected SQL: ${sql}`);
     },
   } as unknown as DataSource;

@@ -1,6 +1,8 @@
 import { activityInfo, log } from '@temporalio/activity';
-import type { IngestOp, LaneOp } from '../../domain/ingest.ts';
-import { forwardedAmong, markForwarded, pruneForwarded } from '../../db/ingest-forwarded.ts';
+import { repoOf, type ExternalRsvp, type IngestOp, type LaneOp } from '../../domain/ingest.ts';
+import { RSVP_COLLECTION } from '../../domain/lexicon.ts';
+import { deadLetterOnce } from '../../db/dead-letters.ts';
+import { forwardedAmong, forwardedLately, markForwarded, pruneForwarded } from '../../db/ingest-forwarded.ts';
 import { requestIngest } from '../../temporal/signals.ts';
 import type { applyActivities, IngestDeps, IngestResult } from './apply.ts';
 import { lookUpNewAuthors } from './authors.ts';
@@ -27,11 +29,25 @@ export function batchActivities(deps: IngestDeps, apply: ReturnType<typeof apply
       case 'event': return apply.ingestEvent(op.event);
       case 'rsvp': {
         const r = await apply.ingestRsvp(op.rsvp);
-        return r.state === 'parked' ? null : r;
+        return r.state === 'parked' ? waitOrLetGo(op.rsvp, r.reason) : r;
       }
       case 'rsvp-delete': return apply.ingestRsvpDelete(op.sourceId);
       case 'event-delete': return null;
     }
+  }
+
+  /**
+   * A parked RSVP waits for its event in a workflow of its own, up to an hour (null), unless its
+   * author has INGEST_MAX_WAITING_PER_AUTHOR records waiting already: anyone can write RSVPs to
+   * events that never come, each of which held a workflow and its hour of retries. Then it is
+   * dead-lettered (`npm run ops -- dead-letters retry ID` hands it on once its event is here).
+   */
+  async function waitOrLetGo(r: ExternalRsvp, reason: string): Promise<IngestResult | null> {
+    const max = config.INGEST_MAX_WAITING_PER_AUTHOR;
+    if (await forwardedLately(ds, r.userDid, max) < max) return null;
+    const why = `${reason}, and ${max} records of ${r.userDid} wait for theirs already`;
+    await deadLetterOnce(ds, { source: 'ingest', uri: r.sourceId, cid: r.sourceCid, collection: RSVP_COLLECTION, reason: why, payload: r });
+    return { state: 'skipped', reason: why };
   }
 
   /** The distinct records' event changes from `ops[from]` on, none of them forwarded: they can go in one statement. */
@@ -75,7 +91,7 @@ export function batchActivities(deps: IngestDeps, apply: ReturnType<typeof apply
             }
           }
           forwarded.add(uri);
-          await markForwarded(ds, uri);
+          await markForwarded(ds, uri, repoOf(uri));
           await requestIngest(temporal, config, uri, op);
           result.forwarded++;
         }
