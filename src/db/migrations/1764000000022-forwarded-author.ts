@@ -12,8 +12,8 @@ export class ForwardedAuthor1764000000022 implements MigrationInterface {
 
   async up(q: QueryRunner): Promise<void> {
     await q.query(`ALTER TABLE ingest_forwarded ADD COLUMN did text`);
-    await q.query(`CREATE INDEX ingest_forwarded_did_at_idx ON ingest_forwarded (did, forwarded_at)`);
-    await q.query(`CREATE INDEX ingestion_dead_letters_uri_idx ON ingestion_dead_letters (uri)`);
+    await q.query(`CREATE INDEX IF NOT EXISTS ingest_forwarded_did_at_idx ON ingest_forwarded (did, forwarded_at)`);
+    await q.query(`CREATE INDEX IF NOT EXISTS ingestion_dead_letters_uri_idx ON ingestion_dead_letters (uri)`);
   }
 
   async down(q: QueryRunner): Promise<void> {
