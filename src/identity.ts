@@ -17,11 +17,22 @@ const CACHED_DIDS = 100_000;
  * cached key is checked again against a fresh one (`forceKeyRefresh` in @atproto/sync).
  */
 class BoundedDidCache extends MemoryCache {
+  private readonly refreshing = new Set<string>();
   constructor() { super(15 * MINUTE, 24 * 60 * MINUTE); }
   override async cacheDid(did: string, doc: DidDocument): Promise<void> {
     this.cache.delete(did); // re-inserted at the end: Map order is write order
     await super.cacheDid(did, doc);
     if (this.cache.size > CACHED_DIDS) this.cache.delete(this.cache.keys().next().value!);
+  }
+  /**
+   * In the background, one fetch per DID at a time; a failed one leaves the stale document until
+   * it expires. The library awaits the refresh and fails with it: while the PLC (or an author's
+   * did:web host) was away, every author whose document had turned stale waited for it too.
+   */
+  override async refreshCache(did: string, getDoc: () => Promise<DidDocument | null>): Promise<void> {
+    if (this.refreshing.has(did)) return;
+    this.refreshing.add(did);
+    void super.refreshCache(did, getDoc).catch(() => undefined).finally(() => this.refreshing.delete(did));
   }
 }
 
