@@ -95,7 +95,8 @@ export async function updateLiveEvent(
 }
 
 /**
- * In an `UPDATE events e … FROM ${lockedBefore(where)} WHERE o.id = e.id`: the update raised the capacity.
+ * In an `UPDATE events e … FROM ${lockedBefore(where)} WHERE o.id = e.id` (or a locking sub-select
+ * of its own, as `followTemplate`'s): the update raised the capacity.
  * `o` is each row as it was once the statement held its lock. A plain `FROM events o` reads the
  * statement's snapshot: an edit that lowered the capacity while this one waited for the lock would
  * make setting it back up look like no raise, and nobody waiting would be woken.

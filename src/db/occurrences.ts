@@ -1,7 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import { changedRows } from './changed-rows.ts';
 import { copyRoles } from './event-roles.ts';
-import { CAPACITY_RAISED, lockedBefore, seatsFreed, type Raised } from './events.ts';
+import { CAPACITY_RAISED, seatsFreed, type Raised } from './events.ts';
 
 /**
  * The statements of series materialization: the occurrence rows of `events` that a series'
@@ -73,13 +73,18 @@ export async function followTemplate(
   if (!ids.length) return { changed: [], seatsFreed: [] };
   const sets = TEMPLATE_FIELDS.map((f) => `${f} = t.${f}`).join(', ');
   const differs = TEMPLATE_FIELDS.map((f) => `e.${f} IS DISTINCT FROM t.${f}`).join(' OR ');
+  // `o`: the occurrences that differ, locked first and read as they are once locked (CAPACITY_RAISED
+  // says why); those that do not differ are neither locked nor written.
   const rows = await changedRows<Raised & { slug: string }>(m,
     `UPDATE events e SET ${sets}, start_at = e.original_start, end_at = e.original_start + $3 * interval '1 minute',
             status = CASE WHEN e.status = 'cancelled' THEN t.status ELSE e.status END, updated_at = now()
-       FROM events t, ${lockedBefore('id = ANY($1::uuid[])')}
+       FROM events t,
+            (SELECT e.id, e.capacity FROM events e, events t
+              WHERE t.id = $2 AND e.id = ANY($1::uuid[])
+                AND (${differs} OR e.start_at <> e.original_start OR e.end_at <> e.original_start + $3 * interval '1 minute'
+                     OR (e.status = 'cancelled' AND t.status <> 'cancelled'))
+                FOR UPDATE OF e) o
       WHERE t.id = $2 AND o.id = e.id
-        AND (${differs} OR e.start_at <> e.original_start OR e.end_at <> e.original_start + $3 * interval '1 minute'
-             OR (e.status = 'cancelled' AND t.status <> 'cancelled'))
      RETURNING e.id, e.slug, ${CAPACITY_RAISED} AS raised`,
     [ids, templateId, durationMinutes]);
   return { changed: rows.map((r) => r.slug), seatsFreed: (await seatsFreed(m, rows)).map((r) => r.slug) };
