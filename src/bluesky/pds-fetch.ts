@@ -1,5 +1,5 @@
 /** A PDS's answer is read up to this: a page of 100 records, each well under a megabyte. */
-export const MAX_PDS_ANSWER_BYTES = 32 * 1024 * 1024;
+const MAX_PDS_ANSWER_BYTES = 32 * 1024 * 1024;
 /** ... and must be whole within this. */
 const PDS_ANSWER_TIMEOUT_MS = 60_000;
 
