@@ -5,18 +5,19 @@ import { changedRows } from './changed-rows.ts';
 export interface DeadLetter { source: string; uri: string | null; cid?: string | null; collection?: string | null; reason: string; payload?: unknown }
 export interface DeadLetterRow { id: string; source: string; uri: string | null; cid: string | null; collection: string | null; reason: string; payload: unknown; created_at: Date }
 
+/** A dead letter's columns, in the order of the INSERTs below. */
+const columns = (d: DeadLetter) => [d.source, d.uri, d.cid ?? null, d.collection ?? null, d.reason, d.payload === undefined ? null : JSON.stringify(d.payload)];
+
 /** Keeps one; the pipeline goes on. */
 export async function deadLetter(ds: DataSource, d: DeadLetter): Promise<void> {
-  await ds.query(`INSERT INTO ingestion_dead_letters (source, uri, cid, collection, reason, payload) VALUES ($1, $2, $3, $4, $5, $6)`,
-    [d.source, d.uri, d.cid ?? null, d.collection ?? null, d.reason, d.payload === undefined ? null : JSON.stringify(d.payload)]);
+  await ds.query(`INSERT INTO ingestion_dead_letters (source, uri, cid, collection, reason, payload) VALUES ($1, $2, $3, $4, $5, $6)`, columns(d));
 }
 
 /** Keeps one unless this record's version is kept from the same source already (a retried step writes it once). */
 export async function deadLetterOnce(ds: DataSource, d: DeadLetter): Promise<void> {
   await ds.query(
     `INSERT INTO ingestion_dead_letters (source, uri, cid, collection, reason, payload) SELECT $1, $2, $3, $4, $5, $6
-      WHERE NOT EXISTS (SELECT 1 FROM ingestion_dead_letters WHERE uri = $2 AND source = $1 AND cid IS NOT DISTINCT FROM $3)`,
-    [d.source, d.uri, d.cid ?? null, d.collection ?? null, d.reason, d.payload === undefined ? null : JSON.stringify(d.payload)]);
+      WHERE NOT EXISTS (SELECT 1 FROM ingestion_dead_letters WHERE uri = $2 AND source = $1 AND cid IS NOT DISTINCT FROM $3)`, columns(d));
 }
 
 /** Newest first, after the id `before` (paging), optionally of one source. */

@@ -1,6 +1,7 @@
 import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { parseDidKey, P256_JWT_ALG, SECP256K1_JWT_ALG } from '@atproto/crypto';
+import { setBounded } from '../bounded-map.ts';
 import { log } from '../logger.ts';
 
 /**
@@ -71,8 +72,7 @@ export function verifySignature(didKey: string, data: Uint8Array, sig: Uint8Arra
     // Parsed once: parsing decompresses the point, most of a check's time in JavaScript.
     const { jwtAlg, keyBytes } = parseDidKey(didKey);
     check = checkOf(jwtAlg, keyBytes);
-    checks.set(didKey, check);
-    if (checks.size > MAX_KEYS) checks.delete(checks.keys().next().value!);
+    setBounded(checks, didKey, check, MAX_KEYS);
   }
   return check(data, sig);
 }

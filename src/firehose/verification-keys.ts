@@ -1,6 +1,7 @@
 import { ensureAtprotoKey, type DidDocument, type IdResolver } from '@atproto/identity';
 import type { Config } from '../config.ts';
 import { idResolver } from '../identity.ts';
+import { setBounded } from '../bounded-map.ts';
 
 /** A failure that passes (the service is away or overloaded), as opposed to a bad record or identity. */
 function isPassing(err: unknown): boolean {
@@ -57,9 +58,7 @@ export function verificationKeys(config: Config, hostWaitMs = config.FIREHOSE_AU
       const reason = (err as Error).message;
       if (did.startsWith('did:web:')) {
         const since = f?.since ?? now();
-        failing.delete(did); // re-inserted at the end: Map order is write order
-        failing.set(did, { since, askedAt: now(), reason });
-        if (failing.size > FAILING_KEPT) failing.delete(failing.keys().next().value!);
+        setBounded(failing, did, { since, askedAt: now(), reason }, FAILING_KEPT);
         if (now() - since >= hostWaitMs) throw givenUp(did, { since, reason });
       }
       throw Object.assign(new Error(`identity of ${did} unavailable: ${reason}`), { passing: true });
