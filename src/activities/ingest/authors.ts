@@ -1,6 +1,7 @@
 import type { AtprotoData } from '@atproto/identity';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../../config.ts';
+import { setBounded } from '../../bounded-map.ts';
 import { runBounded } from '../../concurrency.ts';
 import { ensureShadowUser, unknownDids, userIdByDid } from '../../db/users.ts';
 import { makeSlug } from '../../domain/slug.ts';
@@ -28,14 +29,14 @@ const lookedUp = new Map<string, { identity: AtprotoData | null; until: number }
  * come by then is named by their DID or handle (`userFor`), and not asked again for as long.
  */
 export async function lookUpNewAuthors(deps: Deps, dids: string[]): Promise<void> {
-  const fresh = await unknownDids(deps.ds, [...new Set(dids)].filter((did) => !lookedUpLately(did)));
+  const asked = [...new Set(dids)].filter((did) => !lookedUpLately(did));
+  if (!asked.length) return; // looked up already (ingestEvents inside a batch: the batch did)
+  const fresh = await unknownDids(deps.ds, asked);
   if (!fresh.length) return;
   const deadline = Date.now() + IDENTITY_WAIT_MS;
   await runBounded(fresh, LOOKUPS_AT_ONCE, async (did) => {
     const identity = Date.now() < deadline ? await by(deadline, idResolver(deps.config).did.resolveAtprotoData(did).catch(() => null)) : null;
-    lookedUp.delete(did); // re-inserted at the end: Map order is write order
-    lookedUp.set(did, { identity, until: Date.now() + IDENTITY_WAIT_MS });
-    if (lookedUp.size > LOOKED_UP_KEPT) lookedUp.delete(lookedUp.keys().next().value!);
+    setBounded(lookedUp, did, { identity, until: Date.now() + IDENTITY_WAIT_MS }, LOOKED_UP_KEPT);
   });
 }
 
